@@ -1,0 +1,102 @@
+// Contracts of the capture layer: frames in, per-direction TCP byte streams and UDP datagrams out.
+// The capture layer knows nothing of memcached; it only knows which ports are "server" ports.
+
+/** A network endpoint as printed to people: IPv4 dotted, IPv6 compressed (no brackets). */
+export interface Endpoint {
+  addr: string;
+  port: number;
+}
+
+/** 0 = client → server, 1 = server → client. */
+export type Dir = 0 | 1;
+
+/** How the capture layer decided which side is the server. */
+export type ServerBy = 'port' | 'syn' | 'guess';
+
+/** One TCP connection as seen in the capture. `id` is unique per capture, including 4-tuple reuse. */
+export interface TcpFlowInfo {
+  id: number;
+  client: Endpoint;
+  server: Endpoint;
+  /** Capture time of the first packet seen, ns relative to the capture's start. */
+  startNs: number;
+  /** False when the capture joined the connection mid-way (no SYN seen). */
+  synSeen: boolean;
+  serverBy: ServerBy;
+}
+
+export type CloseReason = 'fin' | 'rst' | 'end' | 'reused';
+
+/** One UDP datagram to or from a server port. Payload is a view, valid only during the call. */
+export interface UdpDatagram {
+  client: Endpoint;
+  server: Endpoint;
+  dir: Dir;
+  tsNs: number;
+  payload: Buffer;
+}
+
+/**
+ * Receiver of reassembled traffic. Calls arrive in capture order. Buffers passed to `data` are
+ * views into the reader's chunks: valid only during the call, copy what must outlive it.
+ */
+export interface StreamSink {
+  open(flow: TcpFlowInfo): void;
+  /** In-order bytes of one direction; `tsNs` is the capture time of the segment that carried them. */
+  data(flowId: number, dir: Dir, data: Buffer, tsNs: number): void;
+  /**
+   * Bytes of one direction that the capture does not hold (lost packets, snaplen cut, or the part
+   * before a mid-way join when known). `bytes` is -1 when the size is unknown. The next `data` of
+   * that direction starts at an arbitrary byte: the consumer must resynchronise.
+   */
+  gap(flowId: number, dir: Dir, bytes: number, tsNs: number): void;
+  close(flowId: number, tsNs: number, reason: CloseReason): void;
+  datagram(d: UdpDatagram): void;
+}
+
+/** Counters of what the capture layer read and could not read; all are plain counts. */
+export interface CaptureStats {
+  format: 'pcap' | 'pcapng' | 'unknown';
+  gzip: boolean;
+  /** Timestamp resolution of the file (pcapng: of the first interface). */
+  nanosecond: boolean;
+  bytesRead: number;
+  packets: number;
+  /** Packets by link type name, e.g. { EN10MB: 10, LINUX_SLL2: 3 }; unknown ones as "LINKTYPE_<n>". */
+  linkTypes: Record<string, number>;
+  /** Packets skipped because their link type cannot be decoded, by name. */
+  unsupportedLinkTypes: Record<string, number>;
+  nonIp: number;
+  otherTransport: number; // IP but not TCP/UDP (ICMP ...)
+  ipFragments: number; // fragments are not reassembled: counted
+  notServerPort: number; // TCP/UDP packets not to/from a server port
+  truncatedPackets: number; // caplen < origlen
+  truncatedBytes: number; // payload bytes lost to snaplen
+  malformedPackets: number; // headers that do not parse
+  retransmittedSegments: number;
+  retransmittedBytes: number;
+  outOfOrderSegments: number;
+  overlapBytes: number;
+  gapEvents: number;
+  gapBytes: number; // known lost bytes (size-unknown gaps are not added)
+  tcpConnections: number;
+  midstreamConnections: number;
+  reusedTuples: number;
+  udpDatagrams: number;
+  timestampInversions: number; // frames whose timestamp went backwards (clamped)
+  timestampOutliers: number; // single frames far from their neighbours (replaced)
+  /** Trailing bytes that are not a whole record (file cut short), and why reading stopped early. */
+  trailingBytes: number;
+  error: string | null;
+  /** Epoch second of the capture's first frame; frame times are ns relative to this. */
+  baseEpochSec: number;
+  firstNs: number;
+  lastNs: number;
+}
+
+export interface CaptureOptions {
+  /** TCP/UDP ports that are memcached servers (default [11211]). Other traffic falls back to SYN direction. */
+  serverPorts: number[];
+  /** If true, TCP flows not on a server port are still decoded when a SYN shows the direction. */
+  followSynDirection?: boolean;
+}

@@ -1,0 +1,45 @@
+// The mcreplay command line: verbs and options only; each verb lives in src/commands/.
+import { Command, CommanderError } from 'commander';
+import { ExitCode, McError } from './errors.js';
+import { register as registerInspect } from './commands/inspect.js';
+import { register as registerReplay } from './commands/replay.js';
+import { register as registerReport } from './commands/report.js';
+import { register as registerCompare } from './commands/compare.js';
+import { VERSION } from './version.js';
+
+const program = new Command();
+program
+  .name('mcreplay')
+  .description('Replay captured memcached traffic against new servers on the captured schedule, and measure every request.')
+  .version(VERSION)
+  .showHelpAfterError('(run with --help for usage and examples)')
+  .exitOverride();
+
+registerInspect(program);
+registerReplay(program);
+registerReport(program);
+registerCompare(program);
+
+program.addHelpText(
+  'after',
+  `
+Exit codes: 0 ok, 2 bad usage or config, 3 target unreachable, 4 run invalid
+(generator saturated, capture not replayable), 99 a threshold failed,
+130/143 interrupted (SIGINT/SIGTERM).`,
+);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // help and version exit 0; any other commander error is bad usage
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.usage);
+  }
+  if (err instanceof McError) {
+    process.stderr.write(`mcreplay: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`mcreplay: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,199 @@
+// The results file (reports/<run-id>/results.json), schema "mcreplay.results/1". The replay writes
+// it; report, thresholds and compare read it. Everything a report needs is here; histograms are
+// HdrHistogram compressed base64 (the .hlog encoding) with values in integer nanoseconds.
+
+export const RESULTS_SCHEMA = 'mcreplay.results/1';
+
+/** Error classes counted per request. */
+export const ERROR_CLASSES = [
+  'timeout',
+  'reset',
+  'refused',
+  'server_error',
+  'client_error',
+  'error', // plain "ERROR" (unknown command on the target)
+  'desync',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/** Counters for one command (or the total) over one interval or the whole run. */
+export interface Counters {
+  /** Requests whose intended send time fell in the interval. */
+  intended: number;
+  sent: number;
+  completed: number;
+  hits: number;
+  misses: number;
+  errors: Record<ErrorClass, number>;
+  /** Requests not sent on purpose, by reason (destructive, credentials, filtered, udp, ...). */
+  heldBack: Record<string, number>;
+  /** Requests left unsent when the run stopped (interrupted, duration over). */
+  unsent: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface Percentiles {
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+  max: number;
+}
+
+export interface CommandInterval {
+  counters: Counters;
+  /** completion − intended send time (coordinated-omission free). */
+  response: string;
+  /** completion − actual write. */
+  service: string;
+}
+
+export interface Interval {
+  index: number;
+  /** ns since the run's start (t0 of the schedule). */
+  startNs: number;
+  endNs: number;
+  warmup: boolean;
+  /** Ramp step index, or null outside a ramp. */
+  step: number | null;
+  /** Rate factor in force (1 = captured speed), null for max. */
+  rateFactor: number | null;
+  perCommand: Record<string, CommandInterval>;
+  total: CommandInterval;
+  /** actual − intended send time. */
+  lag: string;
+  /** Worst event-loop delay seen by any worker in the interval, ns. */
+  eventLoopMaxNs: number;
+}
+
+export interface CommandSummary {
+  counters: Counters;
+  response: Percentiles;
+  service: Percentiles;
+  responseHist: string;
+  serviceHist: string;
+  /** Throughput over the summarised (non-warm-up) time, requests/s. */
+  intendedRate: number;
+  achievedRate: number;
+  hitRatio: number | null;
+  errorRate: number;
+}
+
+export interface Summary {
+  /** Summarised time, ns (warm-up intervals excluded). */
+  durationNs: number;
+  perCommand: Record<string, CommandSummary>;
+  total: CommandSummary;
+  lag: Percentiles;
+  lagHist: string;
+  eventLoopMaxNs: number;
+}
+
+export interface StepSummary {
+  step: number;
+  rateFactor: number;
+  startNs: number;
+  endNs: number;
+  total: CommandSummary;
+  lag: Percentiles;
+}
+
+/** What the capture said about a command, for side-by-side comparison. */
+export interface CapturedCommand {
+  count: number;
+  hits: number;
+  misses: number;
+  hitRatio: number | null;
+  latency: Percentiles | null;
+  latencyHist: string | null;
+}
+
+export interface TargetStatsSample {
+  /** ns since run start */
+  tNs: number;
+  values: Record<string, number>; // curr_items, bytes, evictions, get_hits, get_misses, curr_connections, ...
+}
+
+export interface TargetDesc {
+  /** "host:port" of the target. */
+  target: string;
+  /** Captured server endpoints mapped to it ("*" for all). */
+  from: string[];
+}
+
+export type VerdictStatus = 'pass' | 'fail' | 'saturated' | 'interrupted' | 'error';
+
+export interface CheckResult {
+  /** The check as written by the user. */
+  check: string;
+  metric: string;
+  observed: number | null;
+  limit: number;
+  unit: string;
+  pass: boolean;
+  /** For windowed checks: the first failing interval index. */
+  failedInterval?: number | null;
+  message: string;
+}
+
+export interface Verdict {
+  status: VerdictStatus;
+  reasons: string[];
+  saturated: boolean;
+  checks: CheckResult[];
+  exitCode: number;
+}
+
+export interface ResultsFile {
+  schema: typeof RESULTS_SCHEMA;
+  tool: { name: 'mcreplay'; version: string };
+  run: {
+    id: string;
+    startedAt: string;
+    endedAt: string;
+    host: string;
+    platform: string;
+    node: string;
+    cpus: number;
+    argv: string[];
+  };
+  config: {
+    rate: { mode: 'factor'; factor: number } | { mode: 'max' } | { mode: 'ramp'; from: number; to: number; step: number; stepDurationNs: number };
+    targets: TargetDesc[];
+    hash: 'none' | 'modulo' | 'ketama';
+    warmup: { ns: number | null; requests: number | null };
+    loop: boolean;
+    durationNs: number | null;
+    clone: number;
+    ttlScale: number;
+    filters: Record<string, unknown>;
+    allow: string[];
+    workers: number;
+    timeoutNs: number;
+    /** Any other option, as given. */
+    options: Record<string, unknown>;
+  };
+  capture: {
+    path: string;
+    name: string;
+    sha256: string;
+    bytes: number;
+    durationNs: number;
+    connections: number;
+    requests: number;
+    replayable: number;
+  };
+  intervalNs: number;
+  commands: string[];
+  intervals: Interval[];
+  summary: Summary;
+  steps: StepSummary[];
+  captured: Record<string, CapturedCommand>;
+  targetStats: { target: string; samples: TargetStatsSample[] }[];
+  verdict: Verdict;
+}

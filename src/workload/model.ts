@@ -1,0 +1,67 @@
+// The workload model (DESIGN.md): connections, each an ordered list of requests with capture time,
+// command, keys, sizes, flags, raw bytes and the captured response. Every field is structured-clone
+// safe so requests can be posted to replay workers as they are.
+import type { CloseReason, Endpoint } from '../capture/types.js';
+import type { CommandClass, Expect, Proto, ResponseErrorClass } from '../protocol/types.js';
+
+export interface WorkloadConnection {
+  id: number;
+  transport: 'tcp' | 'udp';
+  client: Endpoint;
+  server: Endpoint;
+  /** "addr:port", IPv6 as "[addr]:port"; the captured server this connection talked to. */
+  serverKey: string;
+  /** Capture time of the connection's first packet, ns since capture start. */
+  openNs: number;
+  /** False when the capture joined mid-way (no SYN). */
+  synSeen: boolean;
+}
+
+export interface WorkloadRequest {
+  connId: number;
+  /** 0-based order of the request inside its connection. */
+  seq: number;
+  /** Capture time of the request's first byte, ns since capture start; never decreases within a connection. */
+  tsNs: number;
+  proto: Proto;
+  cmd: string;
+  cls: CommandClass;
+  expect: Expect;
+  quiet: boolean;
+  /** Keys as latin1 strings (memcached keys are bytes; latin1 round-trips every byte). */
+  keys: string[];
+  valueLen: number;
+  flags: number;
+  exptime: number;
+  cas: bigint;
+  opaque: number;
+  metaFlags: string[];
+  /** Carries captured credentials: raw is emptied and the request is never replayed. */
+  credentials: boolean;
+  /** The complete request bytes (owned copy). Empty when credentials. */
+  raw: Buffer;
+}
+
+/** The captured server's answer to one request, as seen at the capture point. */
+export interface CapturedOutcome {
+  status: string;
+  error: ResponseErrorClass;
+  hits: number;
+  misses: number;
+  valueBytes: number;
+  bytes: number;
+  /** Last response byte − first request byte, ns; null when the answer was not captured. */
+  latencyNs: number | null;
+  /** Why there is no answer: quiet (expected none), closed, desync, capture-end. */
+  unanswered: 'closed' | 'desync' | 'end' | null;
+}
+
+/** Receiver of an extracted workload, in capture order. */
+export interface WorkloadSink {
+  connection(c: WorkloadConnection): void;
+  /** A complete request; emitted when its bytes are complete, before its response. */
+  request(r: WorkloadRequest): void;
+  /** The captured answer to an earlier request (same object as passed to `request`). */
+  outcome(r: WorkloadRequest, o: CapturedOutcome): void;
+  close(connId: number, tsNs: number, reason: CloseReason): void;
+}
