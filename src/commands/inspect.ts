@@ -1,7 +1,120 @@
-// Placeholder until the inspect verb lands; replaced by its owner.
-import type { Command } from 'commander';
+// The `inspect` verb: what is in a capture and how much of it can be replayed.
+import { Command, Option } from 'commander';
+import { access } from 'node:fs/promises';
+import { ExitCode, McError } from '../errors.js';
+import { inspectCapture, type InspectReport } from '../workload/inspect.js';
+import { fmtBytes, fmtInt, fmtNs, fmtPct, parsePorts, table } from './text.js';
+
+interface InspectOpts {
+  port?: string[];
+  anyPort?: boolean;
+  json?: boolean;
+}
 
 /** Adds the 'inspect' verb to the program. */
 export function register(program: Command): void {
-  program.command('inspect').description('(not built yet)');
+  program
+    .command('inspect')
+    .description('Show what is in a capture and how much of it can be replayed')
+    .argument('<capture>', "pcap or pcapng file (gzip ok), or '-' for standard input")
+    .addOption(new Option('-p, --port <ports...>', 'memcached server port(s), comma-separated or repeated (default 11211)'))
+    .option('--any-port', 'also decode TCP connections on other ports, taking the SYN receiver as the server')
+    .option('--json', 'print the report as JSON (schema mcreplay.inspect/1) on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mcreplay inspect captures/sample.pcap
+  mcreplay inspect prod.pcapng --port 11211,11311 --json > prod.inspect.json
+  tcpdump -i any -s 0 -w - port 11211 | mcreplay inspect -
+
+Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with a warning),
+2 bad usage or missing file, 4 not a capture or nothing replayable.`,
+    )
+    .action(async (capture: string, opts: InspectOpts) => {
+      let serverPorts: number[];
+      try {
+        serverPorts = parsePorts(opts.port);
+      } catch (e) {
+        throw new McError((e as Error).message, ExitCode.usage);
+      }
+      if (capture !== '-') {
+        await access(capture).catch(() => {
+          throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
+        });
+      }
+      const report = await inspectCapture(capture, { serverPorts, anyPort: opts.anyPort === true });
+      if (report.file.format === 'unknown') {
+        throw new McError(`${capture}: not a pcap or pcapng capture${report.quality.error ? ` (${report.quality.error})` : ''}`, ExitCode.invalidRun, 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
+      }
+      if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(renderInspect(report));
+      if (report.quality.error) process.stderr.write(`mcreplay: warning: ${capture}: ${report.quality.error}; showing what was readable\n`);
+      if (report.replayable.requests === 0) {
+        process.stderr.write(`mcreplay: ${capture}: no replayable memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}; check --port\n`);
+        process.exitCode = ExitCode.invalidRun;
+      }
+    });
+}
+
+/** Renders the inspect report for a person. */
+export function renderInspect(r: InspectReport): string {
+  const out: string[] = [];
+  const q = r.quality;
+  out.push(`${r.file.name}: ${r.file.format}${r.file.gzip ? ' (gzip)' : ''}${r.file.nanosecond ? ', ns timestamps' : ''}${r.file.bytes !== null ? `, ${fmtBytes(r.file.bytes)}` : ''}`);
+  out.push(`  start ${r.start ?? '-'}, duration ${fmtNs(r.durationNs)}, ${fmtInt(r.packets)} packets (${Object.entries(r.linkTypes).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'})`);
+  out.push('');
+  out.push(`servers (${r.servers.length}):`);
+  if (r.servers.length) out.push(table([['endpoint', 'connections', 'requests'], ...r.servers.map((s) => [s.endpoint, fmtInt(s.connections), fmtInt(s.requests)])]));
+  const c = r.connections;
+  out.push(`connections: ${fmtInt(c.total)} (tcp ${fmtInt(c.tcp)}, udp ${fmtInt(c.udp)}); joined mid-way: ${fmtInt(c.midstream)}; closed by fin ${c.closed.fin ?? 0}, rst ${c.closed.rst ?? 0}, open at end ${c.closed.end ?? 0}, reused ${c.closed.reused ?? 0}`);
+  out.push('');
+  out.push(`requests: ${fmtInt(r.requests.total)}, mean ${r.requests.rate.meanPerSec}/s, peak ${fmtInt(r.requests.rate.peakPerSec)}/s${r.requests.rate.peakSecond !== null ? ` (second ${r.requests.rate.peakSecond})` : ''}`);
+  const rows = [['command', 'count', 'keys', 'hits', 'misses', 'hit ratio', 'errors', 'p50', 'p99', 'max']];
+  for (const [cmd, t] of Object.entries(r.requests.perCommand)) {
+    const errs = t.errors.ERROR + t.errors.CLIENT_ERROR + t.errors.SERVER_ERROR;
+    rows.push([
+      `${cmd}${t.destructive ? ' (destructive)' : ''}`,
+      fmtInt(t.count),
+      fmtInt(t.keys),
+      fmtInt(t.hits),
+      fmtInt(t.misses),
+      fmtPct(t.hitRatio),
+      fmtInt(errs),
+      fmtNs(t.latencyNs?.p50),
+      fmtNs(t.latencyNs?.p99),
+      fmtNs(t.latencyNs?.max),
+    ]);
+  }
+  if (rows.length > 1) out.push(table(rows));
+  out.push(`keys: ${fmtInt(r.keys.distinct)} distinct${r.keys.distinctExact ? '' : ' (estimate)'}; key size p50 ${fmtBytes(r.keys.sizeBytes?.p50)}, max ${fmtBytes(r.keys.sizeBytes?.max)}`);
+  out.push(`values written: p50 ${fmtBytes(r.values.writtenBytes?.p50)}, p99 ${fmtBytes(r.values.writtenBytes?.p99)}, max ${fmtBytes(r.values.writtenBytes?.max)}; values read: p50 ${fmtBytes(r.values.readBytes?.p50)}, p99 ${fmtBytes(r.values.readBytes?.p99)}, max ${fmtBytes(r.values.readBytes?.max)}`);
+  out.push(`hit ratio ${fmtPct(r.hitRatio)}; latency as captured: p50 ${fmtNs(r.latencyNs?.p50)}, p90 ${fmtNs(r.latencyNs?.p90)}, p99 ${fmtNs(r.latencyNs?.p99)}, p99.9 ${fmtNs(r.latencyNs?.p999)}, max ${fmtNs(r.latencyNs?.max)}`);
+  out.push('');
+  out.push('capture quality:');
+  const unparsable = Object.entries(q.unparsableBytes).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || '0';
+  const lines: [string, string][] = [
+    ['gaps (bytes the capture lost)', `${fmtInt(q.gaps)} (${fmtBytes(q.gapBytes)} known)`],
+    ['retransmitted segments', `${fmtInt(q.retransmittedSegments)} (${fmtBytes(q.retransmittedBytes)})`],
+    ['out-of-order segments', fmtInt(q.outOfOrderSegments)],
+    ['truncated packets (snaplen)', `${fmtInt(q.truncatedPackets)} (${fmtBytes(q.truncatedBytes)} cut)`],
+    ['malformed packets', fmtInt(q.malformedPackets)],
+    ['unparsable request bytes', unparsable],
+    ['unexpected response bytes', fmtInt(q.unexpectedResponseBytes)],
+    ['requests lost (at least)', fmtInt(q.requestsLost)],
+    ['requests unanswered', `closed ${q.unanswered.closed}, desync ${q.unanswered.desync}, at capture end ${q.unanswered.end}`],
+    ['timestamps out of order', `${fmtInt(q.timestampInversions)} inversions, ${fmtInt(q.timestampOutliers)} outliers`],
+    ['not memcached traffic', `${fmtInt(q.notServerPort)} other-port, ${fmtInt(q.nonIp)} non-IP, ${fmtInt(q.otherTransport)} non-TCP/UDP, ${fmtInt(q.ipFragments)} IP fragments`],
+  ];
+  const unsupported = Object.entries(q.unsupportedLinkTypes);
+  if (unsupported.length) lines.push(['unsupported link types', unsupported.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')]);
+  if (q.trailingBytes || q.error) lines.push(['file problem', `${q.error ?? ''}${q.trailingBytes ? ` (${fmtInt(q.trailingBytes)} trailing bytes)` : ''}`]);
+  for (const [k, v] of lines) out.push(`  ${k.padEnd(31)} ${v}`);
+  const rp = r.replayable;
+  const held = Object.entries(rp.destructive).map(([k, v]) => `${k} ${v}`).join(', ');
+  out.push('');
+  out.push(`replayable: ${fmtInt(rp.requests)} of ${fmtInt(rp.of)} requests (${rp.percent}%)` +
+    (rp.excluded.credentials || rp.excluded.udp ? `; not replayed: ${rp.excluded.credentials} with credentials, ${rp.excluded.udp} over UDP` : ''));
+  if (held) out.push(`held back unless --allow names them: ${held}`);
+  return out.join('\n') + '\n';
 }

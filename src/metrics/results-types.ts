@@ -165,7 +165,8 @@ export interface ResultsFile {
   config: {
     rate: { mode: 'factor'; factor: number } | { mode: 'max' } | { mode: 'ramp'; from: number; to: number; step: number; stepDurationNs: number };
     targets: TargetDesc[];
-    hash: 'none' | 'modulo' | 'ketama';
+    /** Pool hashing (src/topology/hashing.ts): modulo = libmemcached default, crc32 = python-memcached, ketama = libmemcached weighted ketama, consistent = libmemcached non-weighted ketama, rendezvous = pymemcache HashClient. */
+    hash: 'none' | 'modulo' | 'ketama' | 'crc32' | 'consistent' | 'rendezvous';
     warmup: { ns: number | null; requests: number | null };
     loop: boolean;
     durationNs: number | null;

@@ -64,4 +64,18 @@ export interface WorkloadSink {
   /** The captured answer to an earlier request (same object as passed to `request`). */
   outcome(r: WorkloadRequest, o: CapturedOutcome): void;
   close(connId: number, tsNs: number, reason: CloseReason): void;
+  /**
+   * Backpressure: called between input chunks; the reader waits for a returned promise before
+   * reading on (a replay pauses ingest while it is far enough ahead of the schedule).
+   */
+  ready?(): Promise<void> | void;
 }
+
+/** Options of workload extraction (src/workload/extract.ts). */
+export interface IngestOptions {
+  /** memcached server ports (default [11211]). */
+  serverPorts: number[];
+  /** Also decode TCP flows on other ports, taking the SYN's receiver as the server. */
+  anyPort?: boolean;
+}
+

@@ -1,0 +1,217 @@
+// Per-worker interval recorder: latency histograms and counters per command for the current 1 s
+// interval of the run clock. The replay worker records into it on the hot path (no allocation once a
+// command has been seen) and calls `snapshot(i)` at every interval boundary; the snapshot is a plain
+// structured-clone-safe object that the worker posts to the main thread (see aggregate.ts).
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { ERROR_CLASSES, type Counters, type ErrorClass } from './results-types.js';
+import { createHistogram, encodeHistogram, recordNs, type Histogram } from './histogram.js';
+
+/** Counter fields that `IntervalRecorder.count` adds to. */
+export type CounterField = 'intended' | 'sent' | 'completed' | 'hits' | 'misses' | 'unsent' | 'bytesOut' | 'bytesIn';
+
+const FIELD_INDEX: Record<CounterField, number> = {
+  intended: 0,
+  sent: 1,
+  completed: 2,
+  hits: 3,
+  misses: 4,
+  unsent: 5,
+  bytesOut: 6,
+  bytesIn: 7,
+};
+const N_FIELDS = 8;
+const ERROR_INDEX: Record<ErrorClass, number> = Object.fromEntries(ERROR_CLASSES.map((c, i) => [c, N_FIELDS + i])) as Record<ErrorClass, number>;
+const N_SLOTS = N_FIELDS + ERROR_CLASSES.length;
+
+/** One command's data for one interval from one worker. Histograms are compressed base64; '' when empty. */
+export interface CommandSnapshot {
+  counters: Counters;
+  response: string;
+  service: string;
+}
+
+/** What a worker posts to the main thread for one interval. Structured-clone safe. */
+export interface IntervalSnapshot {
+  kind: 'interval-snapshot';
+  worker: number;
+  /** Interval index on the run clock: [index * intervalNs, (index + 1) * intervalNs). */
+  index: number;
+  /** Only commands that had any activity in the interval. */
+  perCommand: Record<string, CommandSnapshot>;
+  /** Schedule lag (actual − intended send), '' when empty. */
+  lag: string;
+  /** Worst event-loop delay the worker saw in the interval, ns (0 if sampling is off). */
+  eventLoopMaxNs: number;
+}
+
+/** Options of an IntervalRecorder. */
+export interface RecorderOptions {
+  /** Worker id put into snapshots (default 0). */
+  worker?: number;
+  /** Sample the event-loop delay with perf_hooks (default true). */
+  eventLoop?: boolean;
+  /** Event-loop sampling resolution, ms (default 10). */
+  eventLoopResolutionMs?: number;
+}
+
+/**
+ * Live per-command state; the replay engine may keep a slot per request to skip the name lookup.
+ * Fields are internal: use the recorder's methods or `recordSlot`.
+ */
+export interface CommandSlot {
+  readonly cmd: string;
+  readonly response: Histogram;
+  readonly service: Histogram;
+  /** counters by FIELD_INDEX then errors by ERROR_INDEX */
+  readonly n: Float64Array;
+  heldBack: Record<string, number> | null;
+  active: boolean;
+}
+
+/** A zeroed Counters object. */
+export function emptyCounters(): Counters {
+  const errors = {} as Record<ErrorClass, number>;
+  for (const c of ERROR_CLASSES) errors[c] = 0;
+  return { intended: 0, sent: 0, completed: 0, hits: 0, misses: 0, errors, heldBack: {}, unsent: 0, bytesOut: 0, bytesIn: 0 };
+}
+
+/** Records latencies and counters per command for the current interval of one worker. */
+export class IntervalRecorder {
+  readonly worker: number;
+  private readonly slots = new Map<string, CommandSlot>();
+  private lastCmd = '';
+  private lastSlot: CommandSlot | null = null;
+  private readonly lag: Histogram;
+  private lagActive = false;
+  private readonly eld: IntervalHistogram | null;
+  private destroyed = false;
+
+  /** Requires `await initMetrics()` in this thread first. */
+  constructor(opts: RecorderOptions = {}) {
+    this.worker = opts.worker ?? 0;
+    this.lag = createHistogram();
+    if (opts.eventLoop ?? true) {
+      this.eld = monitorEventLoopDelay({ resolution: opts.eventLoopResolutionMs ?? 10 });
+      this.eld.enable();
+    } else {
+      this.eld = null;
+    }
+  }
+
+  /** The slot of a command, created on first use (allocates two histograms once per command). */
+  slot(cmd: string): CommandSlot {
+    if (cmd === this.lastCmd && this.lastSlot !== null) return this.lastSlot;
+    let s = this.slots.get(cmd);
+    if (s === undefined) {
+      if (this.destroyed) throw new Error('IntervalRecorder used after destroy()');
+      s = { cmd, response: createHistogram(), service: createHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false };
+      this.slots.set(cmd, s);
+    }
+    this.lastCmd = cmd;
+    this.lastSlot = s;
+    return s;
+  }
+
+  /** Records a completed request: response time (from intended send) and service time (from actual write), ns. */
+  record(cmd: string, responseNs: number, serviceNs: number): void {
+    const s = this.slot(cmd);
+    recordNs(s.response, responseNs);
+    recordNs(s.service, serviceNs);
+    s.active = true;
+  }
+
+  /** Like `record`, for a slot the caller kept. */
+  recordSlot(s: CommandSlot, responseNs: number, serviceNs: number): void {
+    recordNs(s.response, responseNs);
+    recordNs(s.service, serviceNs);
+    s.active = true;
+  }
+
+  /** Records schedule lag (actual − intended send time), ns; negative values count as 0. */
+  recordLag(ns: number): void {
+    recordNs(this.lag, ns);
+    this.lagActive = true;
+  }
+
+  /** Adds `n` to a counter of a command. */
+  count(cmd: string, field: CounterField, n = 1): void {
+    const s = this.slot(cmd);
+    s.n[FIELD_INDEX[field]] += n;
+    s.active = true;
+  }
+
+  /** Counts an error of class `cls`; with `responseNs` the request also enters the response-time histogram (DESIGN: timeouts and errors still count at their scheduled latency). */
+  error(cmd: string, cls: ErrorClass, responseNs?: number): void {
+    const s = this.slot(cmd);
+    s.n[ERROR_INDEX[cls]] += 1;
+    if (responseNs !== undefined) recordNs(s.response, responseNs);
+    s.active = true;
+  }
+
+  /** Counts requests held back on purpose, by reason (destructive, credentials, filtered, udp ...). */
+  heldBack(cmd: string, reason: string, n = 1): void {
+    const s = this.slot(cmd);
+    const hb = (s.heldBack ??= {});
+    hb[reason] = (hb[reason] ?? 0) + n;
+    s.active = true;
+  }
+
+  /**
+   * Ends interval `index`: returns its data and resets the recorder for the next one. Call it as soon
+   * as the run clock passes the interval's end, before recording anything that happened after it.
+   */
+  snapshot(index: number): IntervalSnapshot {
+    const perCommand: Record<string, CommandSnapshot> = {};
+    for (const s of this.slots.values()) {
+      if (!s.active) continue;
+      const counters = emptyCounters();
+      const n = s.n;
+      counters.intended = n[0]!;
+      counters.sent = n[1]!;
+      counters.completed = n[2]!;
+      counters.hits = n[3]!;
+      counters.misses = n[4]!;
+      counters.unsent = n[5]!;
+      counters.bytesOut = n[6]!;
+      counters.bytesIn = n[7]!;
+      for (const c of ERROR_CLASSES) counters.errors[c] = n[ERROR_INDEX[c]]!;
+      if (s.heldBack) counters.heldBack = s.heldBack;
+      perCommand[s.cmd] = {
+        counters,
+        response: s.response.totalCount > 0 ? encodeHistogram(s.response) : '',
+        service: s.service.totalCount > 0 ? encodeHistogram(s.service) : '',
+      };
+      s.response.reset();
+      s.service.reset();
+      n.fill(0);
+      s.heldBack = null;
+      s.active = false;
+    }
+    const lag = this.lagActive ? encodeHistogram(this.lag) : '';
+    this.lag.reset();
+    this.lagActive = false;
+    let eventLoopMaxNs = 0;
+    if (this.eld) {
+      // max is Infinity-free only after at least one sample; the first interval may have none
+      const m = this.eld.count > 0 ? this.eld.max : 0;
+      eventLoopMaxNs = Number.isFinite(m) ? m : 0;
+      this.eld.reset();
+    }
+    return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs };
+  }
+
+  /** Stops event-loop sampling and frees all WASM histograms. The recorder cannot be used afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.eld?.disable();
+    for (const s of this.slots.values()) {
+      s.response.destroy();
+      s.service.destroy();
+    }
+    this.slots.clear();
+    this.lastSlot = null;
+    this.lastCmd = '';
+    this.lag.destroy();
+  }
+}

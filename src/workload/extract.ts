@@ -1,0 +1,280 @@
+// Turns reassembled capture streams into the workload model: per connection, requests paired with
+// the captured responses. Capture order in, capture order out; memory is per open connection only.
+import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint, CloseReason } from '../capture/types.js';
+import { readCapture } from '../capture/index.js';
+import { createRequestParser, createResponseMatcher } from '../protocol/index.js';
+import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
+import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
+import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
+import { parseUdpFrame } from './udp-frame.js';
+
+/** Problems met while turning byte streams into requests, beyond what the capture layer counts. */
+export interface ExtractStats {
+  /** Client bytes skipped to find the next command (after gaps, mid-way joins, garbage), by reason. */
+  skippedRequestBytes: Record<string, number>;
+  /** Server bytes that answered no pending request. */
+  unexpectedResponseBytes: number;
+  /** Requests cut by a gap or by the end of the capture: at least this many were lost. */
+  requestsCut: number;
+  /** Bytes of incomplete requests at connection close or capture end. */
+  incompleteRequestBytes: number;
+  unanswered: { closed: number; desync: number; end: number };
+  udpRequests: number;
+  udpResponses: number;
+  udpMalformed: number;
+}
+
+/** Formats an endpoint as "addr:port", IPv6 in brackets. */
+export function endpointKey(e: Endpoint): string {
+  return e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`;
+}
+
+interface ConnState {
+  conn: WorkloadConnection;
+  seq: number;
+  lastTs: number;
+  parser: RequestParser;
+  matcher: ResponseMatcher<WorkloadRequest>;
+  /** A gap on the client side while the parser may hold a partial request. */
+}
+
+function newExtractStats(): ExtractStats {
+  return {
+    skippedRequestBytes: {},
+    unexpectedResponseBytes: 0,
+    requestsCut: 0,
+    incompleteRequestBytes: 0,
+    unanswered: { closed: 0, desync: 0, end: 0 },
+    udpRequests: 0,
+    udpResponses: 0,
+    udpMalformed: 0,
+  };
+}
+
+/** Copies what a WorkloadRequest must own out of a parsed request whose buffers are views. */
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number): WorkloadRequest {
+  const keys = new Array<string>(p.keys.length);
+  for (let i = 0; i < p.keys.length; i++) keys[i] = p.keys[i].toString('latin1');
+  return {
+    connId,
+    seq,
+    tsNs,
+    proto: p.proto,
+    cmd: p.cmd,
+    cls: p.cls,
+    expect: p.expect,
+    quiet: p.quiet,
+    keys,
+    valueLen: p.valueLen,
+    flags: p.flags,
+    exptime: p.exptime,
+    cas: p.cas,
+    opaque: p.opaque,
+    metaFlags: p.metaFlags,
+    credentials: p.credentials,
+    // credentials are dropped here, at the earliest point, so nothing downstream can leak them
+    raw: p.credentials ? Buffer.alloc(0) : Buffer.from(p.raw),
+  };
+}
+
+function outcomeOf(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): CapturedOutcome {
+  return {
+    status: resp.status,
+    error: resp.error,
+    hits: resp.hits,
+    misses: resp.misses,
+    valueBytes: resp.valueBytes,
+    bytes: resp.bytes,
+    latencyNs: resp.status === 'none' ? null : Math.max(0, tsNs - r.tsNs),
+    unanswered: null,
+  };
+}
+
+function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome {
+  return { status: 'unanswered', error: null, hits: 0, misses: 0, valueBytes: 0, bytes: 0, latencyNs: null, unanswered: reason };
+}
+
+/**
+ * Builds the StreamSink that turns capture streams into workload events. Exposed apart from
+ * extractWorkload so benches and tests can drive it from in-memory capture bytes.
+ */
+export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink; stats: ExtractStats; finish(): void } {
+  const stats = newExtractStats();
+  const conns = new Map<number, ConnState>();
+  const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
+  let nextConnId = 0;
+  let finishing = false;
+
+  function skipped(bytes: number, reason: string): void {
+    stats.skippedRequestBytes[reason] = (stats.skippedRequestBytes[reason] ?? 0) + bytes;
+  }
+
+  function open(flow: TcpFlowInfo): void {
+    const conn: WorkloadConnection = {
+      id: nextConnId++,
+      transport: 'tcp',
+      client: flow.client,
+      server: flow.server,
+      serverKey: endpointKey(flow.server),
+      openNs: flow.startNs,
+      synSeen: flow.synSeen,
+    };
+    const st: ConnState = {
+      conn,
+      seq: 0,
+      lastTs: flow.startNs,
+      parser: undefined as unknown as RequestParser,
+      matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
+    };
+    st.matcher = createResponseMatcher<WorkloadRequest>({
+      response(r, resp, tsNs) {
+        sink.outcome(r, outcomeOf(r, resp, tsNs));
+      },
+      unanswered(r, reason) {
+        const why = finishing && reason === 'closed' ? 'end' : reason;
+        stats.unanswered[why]++;
+        sink.outcome(r, unansweredOutcome(why));
+      },
+      unexpected(bytes) {
+        stats.unexpectedResponseBytes += bytes;
+      },
+    });
+    st.parser = createRequestParser({
+      request(p, tsNs) {
+        // one connection's clock never runs backwards, whatever the frame timestamps did
+        const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
+        st.lastTs = ts;
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts);
+        sink.request(r);
+        st.matcher.expect(r, r);
+      },
+      skipped,
+    });
+    conns.set(flow.id, st);
+    sink.connection(conn);
+  }
+
+  function data(flowId: number, dir: Dir, buf: Buffer, tsNs: number): void {
+    const st = conns.get(flowId);
+    if (st === undefined) return;
+    if (dir === 0) st.parser.push(buf, tsNs);
+    else st.matcher.push(buf, tsNs);
+  }
+
+  function gap(flowId: number, dir: Dir, bytes: number, _tsNs: number): void {
+    const st = conns.get(flowId);
+    if (st === undefined) return;
+    if (dir === 0) {
+      // a gap after the first byte of a known stream almost surely cut a request in two
+      if (bytes !== 0 && st.seq > 0) stats.requestsCut++;
+      st.parser.desync();
+    } else {
+      st.matcher.desync();
+    }
+  }
+
+  function close(flowId: number, tsNs: number, reason: CloseReason): void {
+    const st = conns.get(flowId);
+    if (st === undefined) return;
+    conns.delete(flowId);
+    const left = st.parser.end();
+    if (left > 0) {
+      stats.incompleteRequestBytes += left;
+      stats.requestsCut++;
+    }
+    st.matcher.close();
+    sink.close(st.conn.id, tsNs, reason);
+  }
+
+  function datagram(d: UdpDatagram): void {
+    const frame = parseUdpFrame(d.payload);
+    if (frame === null) {
+      stats.udpMalformed++;
+      return;
+    }
+    const key = `${endpointKey(d.client)}>${endpointKey(d.server)}`;
+    let u = udpConns.get(key);
+    if (u === undefined) {
+      const conn: WorkloadConnection = {
+        id: nextConnId++,
+        transport: 'udp',
+        client: d.client,
+        server: d.server,
+        serverKey: endpointKey(d.server),
+        openNs: d.tsNs,
+        synSeen: true,
+      };
+      u = { conn, seq: 0, lastTs: d.tsNs, pending: new Map() };
+      udpConns.set(key, u);
+      sink.connection(conn);
+    }
+    const uc = u;
+    if (d.dir === 0) {
+      // each request datagram is a whole request; a fresh parser keeps datagrams independent
+      const parser = createRequestParser({
+        request(p) {
+          stats.udpRequests++;
+          const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
+          uc.lastTs = ts;
+          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts);
+          sink.request(r);
+          const matcher = createResponseMatcher<WorkloadRequest>({
+            response(req, resp, tsNs) {
+              uc.pending.delete(frame.requestId);
+              sink.outcome(req, outcomeOf(req, resp, tsNs));
+            },
+            unanswered(req, reason) {
+              stats.unanswered[reason]++;
+              sink.outcome(req, unansweredOutcome(reason));
+            },
+            unexpected(bytes) {
+              stats.unexpectedResponseBytes += bytes;
+            },
+          });
+          matcher.expect(r, r);
+          const old = uc.pending.get(frame.requestId);
+          if (old !== undefined) old.matcher.close();
+          uc.pending.set(frame.requestId, { req: r, matcher });
+        },
+        skipped,
+      });
+      parser.push(frame.body, d.tsNs);
+      if (parser.end() > 0) stats.udpMalformed++;
+    } else {
+      stats.udpResponses++;
+      const p = uc.pending.get(frame.requestId);
+      if (p === undefined) stats.unexpectedResponseBytes += frame.body.length;
+      else p.matcher.push(frame.body, d.tsNs);
+    }
+  }
+
+  function finish(): void {
+    finishing = true;
+    for (const u of udpConns.values()) {
+      for (const p of u.pending.values()) p.matcher.close();
+      u.pending.clear();
+    }
+  }
+
+  return { streams: { open, data, gap, close, datagram }, stats, finish };
+}
+
+/** What extraction found besides the workload events themselves. */
+export interface ExtractResult {
+  capture: CaptureStats;
+  extract: ExtractStats;
+}
+
+/** Streams a capture file ('-' = stdin, gzip detected by content) into the sink, in capture order. */
+export async function extractWorkload(input: string, opts: IngestOptions, sink: WorkloadSink, signal?: AbortSignal): Promise<ExtractResult> {
+  const builder = createWorkloadBuilder(sink);
+  const ready = sink.ready?.bind(sink);
+  const capture = await readCapture(
+    input,
+    { serverPorts: opts.serverPorts, followSynDirection: opts.anyPort === true },
+    builder.streams,
+    { ready, signal },
+  );
+  builder.finish();
+  return { capture, extract: builder.stats };
+}

@@ -1,0 +1,153 @@
+// `inspect`: what is in a capture and how much of it can be replayed, as a versioned object.
+import { basename } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { CaptureStats } from '../capture/types.js';
+import { commandInfo } from '../protocol/index.js';
+import type { Proto } from '../protocol/types.js';
+import { extractWorkload, type ExtractStats } from './extract.js';
+import type { IngestOptions } from './model.js';
+import { WorkloadSummary, distributionOf, type CommandTally, type Distribution } from './summary.js';
+
+export const INSPECT_SCHEMA = 'mcreplay.inspect/1';
+
+/** The `inspect --json` object (schema mcreplay.inspect/1); documented in the README. */
+export interface InspectReport {
+  schema: typeof INSPECT_SCHEMA;
+  file: { path: string; name: string; bytes: number | null; format: string; gzip: boolean; nanosecond: boolean };
+  /** Capture start as ISO time, and the span from first to last frame. */
+  start: string | null;
+  durationNs: number;
+  packets: number;
+  linkTypes: Record<string, number>;
+  servers: { endpoint: string; connections: number; requests: number }[];
+  connections: { total: number; tcp: number; udp: number; midstream: number; closed: Record<string, number> };
+  requests: {
+    total: number;
+    perCommand: Record<string, CommandTally & { hitRatio: number | null; latencyNs: Distribution | null }>;
+    rate: { meanPerSec: number; peakPerSec: number; peakSecond: number | null };
+  };
+  keys: { distinct: number; distinctExact: boolean; sizeBytes: Distribution | null };
+  values: { writtenBytes: Distribution | null; readBytes: Distribution | null };
+  hitRatio: number | null;
+  latencyNs: Distribution | null;
+  quality: {
+    truncatedPackets: number;
+    truncatedBytes: number;
+    malformedPackets: number;
+    unsupportedLinkTypes: Record<string, number>;
+    nonIp: number;
+    otherTransport: number;
+    notServerPort: number;
+    ipFragments: number;
+    retransmittedSegments: number;
+    retransmittedBytes: number;
+    outOfOrderSegments: number;
+    overlapBytes: number;
+    gaps: number;
+    gapBytes: number;
+    timestampInversions: number;
+    timestampOutliers: number;
+    unparsableBytes: Record<string, number>;
+    unexpectedResponseBytes: number;
+    requestsLost: number;
+    unanswered: { closed: number; desync: number; end: number };
+    trailingBytes: number;
+    error: string | null;
+  };
+  replayable: {
+    requests: number;
+    of: number;
+    percent: number;
+    /** Not replayable: requests that carry credentials, and requests over UDP. */
+    excluded: { credentials: number; udp: number };
+    /** Replayable but held back unless named in --allow. */
+    destructive: Record<string, number>;
+  };
+}
+
+/** Reads a capture and summarises it (streaming; memory does not grow with capture size). */
+export async function inspectCapture(input: string, opts: IngestOptions): Promise<InspectReport> {
+  const summary = new WorkloadSummary((cmd, proto) => commandInfo(proto as Proto, cmd).destructive);
+  const { capture, extract } = await extractWorkload(input, opts, summary);
+  const size = input === '-' ? null : (await stat(input)).size;
+  return buildReport(input, size, capture, extract, summary);
+}
+
+function rate(s: WorkloadSummary): InspectReport['requests']['rate'] {
+  if (s.requests === 0 || s.firstRequestNs === null) return { meanPerSec: 0, peakPerSec: 0, peakSecond: null };
+  const spanS = Math.max((s.lastRequestNs - s.firstRequestNs) / 1e9, 1e-9);
+  let peak = 0;
+  let peakSecond = 0;
+  s.perSecond.forEach((n, i) => {
+    if (n > peak) {
+      peak = n;
+      peakSecond = i;
+    }
+  });
+  // a capture shorter than a second has no meaningful mean rate beyond its count
+  const mean = spanS < 1 ? s.requests : s.requests / spanS;
+  return { meanPerSec: Math.round(mean * 10) / 10, peakPerSec: peak, peakSecond };
+}
+
+function ratio(hits: number, misses: number): number | null {
+  return hits + misses === 0 ? null : hits / (hits + misses);
+}
+
+function buildReport(input: string, size: number | null, c: CaptureStats, x: ExtractStats, s: WorkloadSummary): InspectReport {
+  const perCommand: InspectReport['requests']['perCommand'] = {};
+  const destructive: Record<string, number> = {};
+  const sorted = [...s.commands.entries()].sort((a, b) => b[1].tally.count - a[1].tally.count);
+  for (const [cmd, acc] of sorted) {
+    perCommand[cmd] = { ...acc.tally, hitRatio: ratio(acc.tally.hits, acc.tally.misses), latencyNs: distributionOf(acc.latency) };
+    if (acc.tally.destructive) destructive[cmd] = acc.tally.count;
+  }
+  const udp = x.udpRequests;
+  const replayable = s.requests - s.credentials - udp;
+  const of = s.requests + x.requestsCut;
+  return {
+    schema: INSPECT_SCHEMA,
+    file: { path: input, name: input === '-' ? '(stdin)' : basename(input), bytes: size, format: c.format, gzip: c.gzip, nanosecond: c.nanosecond },
+    start: c.packets > 0 ? new Date(c.baseEpochSec * 1000 + Math.floor(c.firstNs / 1e6)).toISOString() : null,
+    durationNs: c.packets > 0 ? c.lastNs - c.firstNs : 0,
+    packets: c.packets,
+    linkTypes: c.linkTypes,
+    servers: [...s.servers.entries()].map(([endpoint, v]) => ({ endpoint, ...v })).sort((a, b) => b.requests - a.requests),
+    connections: s.connections,
+    requests: { total: s.requests, perCommand, rate: rate(s) },
+    keys: { distinct: s.distinct.count(), distinctExact: s.distinct.isExact, sizeBytes: distributionOf(s.keySizes) },
+    values: { writtenBytes: distributionOf(s.valuesWritten), readBytes: distributionOf(s.valuesRead) },
+    hitRatio: ratio(s.hits, s.misses),
+    latencyNs: distributionOf(s.latency),
+    quality: {
+      truncatedPackets: c.truncatedPackets,
+      truncatedBytes: c.truncatedBytes,
+      malformedPackets: c.malformedPackets,
+      unsupportedLinkTypes: c.unsupportedLinkTypes,
+      nonIp: c.nonIp,
+      otherTransport: c.otherTransport,
+      notServerPort: c.notServerPort,
+      ipFragments: c.ipFragments,
+      retransmittedSegments: c.retransmittedSegments,
+      retransmittedBytes: c.retransmittedBytes,
+      outOfOrderSegments: c.outOfOrderSegments,
+      overlapBytes: c.overlapBytes,
+      gaps: c.gapEvents,
+      gapBytes: c.gapBytes,
+      timestampInversions: c.timestampInversions,
+      timestampOutliers: c.timestampOutliers,
+      unparsableBytes: x.skippedRequestBytes,
+      unexpectedResponseBytes: x.unexpectedResponseBytes,
+      requestsLost: x.requestsCut,
+      unanswered: x.unanswered,
+      trailingBytes: c.trailingBytes,
+      error: c.error,
+    },
+    replayable: {
+      requests: replayable,
+      of,
+      percent: of === 0 ? 0 : Math.round((replayable / of) * 10000) / 100,
+      excluded: { credentials: s.credentials, udp },
+      destructive,
+    },
+  };
+}

@@ -1,0 +1,147 @@
+// Accumulates what `inspect` reports about a workload, in bounded memory: counts, HdrHistograms of
+// sizes and captured latency, per-second request counts, and a distinct-key estimate.
+import * as hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import type { CloseReason } from '../capture/types.js';
+import type { CapturedOutcome, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
+import { DistinctCounter } from './distinct.js';
+
+/** Percentiles of a distribution; values in the distribution's unit (ns for latency, bytes for sizes). */
+export interface Distribution {
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface CommandTally {
+  count: number;
+  byProto: Record<string, number>;
+  quiet: number;
+  keys: number;
+  hits: number;
+  misses: number;
+  errors: { ERROR: number; CLIENT_ERROR: number; SERVER_ERROR: number };
+  unanswered: number;
+  destructive: boolean;
+  cls: string;
+}
+
+interface CommandAcc {
+  tally: CommandTally;
+  latency: Histogram;
+}
+
+/** Builds a histogram that auto-resizes; plain JS so it needs no async WebAssembly start-up. */
+export function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3, autoResize: true, bitBucketSize: 64 });
+}
+
+/** Percentiles of a histogram, or null when it is empty. */
+export function distributionOf(h: Histogram): Distribution | null {
+  if (h.totalCount === 0) return null;
+  return {
+    count: h.totalCount,
+    min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue,
+    mean: Math.round(h.mean),
+    p50: h.getValueAtPercentile(50),
+    p90: h.getValueAtPercentile(90),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+    max: h.maxValue,
+  };
+}
+
+/** A WorkloadSink that tallies everything `inspect` shows. */
+export class WorkloadSummary implements WorkloadSink {
+  readonly commands = new Map<string, CommandAcc>();
+  readonly servers = new Map<string, { connections: number; requests: number }>();
+  readonly connections = { total: 0, tcp: 0, udp: 0, midstream: 0, closed: { fin: 0, rst: 0, end: 0, reused: 0 } as Record<CloseReason, number> };
+  readonly keySizes = newHistogram();
+  readonly valuesWritten = newHistogram();
+  readonly valuesRead = newHistogram();
+  readonly latency = newHistogram();
+  readonly distinct = new DistinctCounter();
+  /** Requests per whole second of capture time (index = second since capture start). */
+  readonly perSecond: number[] = [];
+  requests = 0;
+  credentials = 0;
+  udpRequests = 0;
+  firstRequestNs: number | null = null;
+  lastRequestNs = 0;
+  hits = 0;
+  misses = 0;
+  private readonly connServer = new Map<number, string>();
+  private readonly destructive: (cmd: string, proto: string) => boolean;
+
+  constructor(isDestructive: (cmd: string, proto: string) => boolean) {
+    this.destructive = isDestructive;
+  }
+
+  connection(c: WorkloadConnection): void {
+    this.connections.total++;
+    if (c.transport === 'udp') this.connections.udp++;
+    else this.connections.tcp++;
+    if (!c.synSeen) this.connections.midstream++;
+    let s = this.servers.get(c.serverKey);
+    if (s === undefined) this.servers.set(c.serverKey, (s = { connections: 0, requests: 0 }));
+    s.connections++;
+    this.connServer.set(c.id, c.serverKey);
+  }
+
+  request(r: WorkloadRequest): void {
+    this.requests++;
+    if (r.credentials) this.credentials++;
+    if (this.firstRequestNs === null) this.firstRequestNs = r.tsNs;
+    if (r.tsNs > this.lastRequestNs) this.lastRequestNs = r.tsNs;
+    const sec = Math.max(0, Math.floor(r.tsNs / 1e9));
+    while (this.perSecond.length <= sec) this.perSecond.push(0);
+    this.perSecond[sec]++;
+    const server = this.connServer.get(r.connId);
+    if (server !== undefined) this.servers.get(server)!.requests++;
+    let acc = this.commands.get(r.cmd);
+    if (acc === undefined) {
+      acc = {
+        tally: { count: 0, byProto: {}, quiet: 0, keys: 0, hits: 0, misses: 0, errors: { ERROR: 0, CLIENT_ERROR: 0, SERVER_ERROR: 0 }, unanswered: 0, destructive: this.destructive(r.cmd, r.proto), cls: r.cls },
+        latency: newHistogram(),
+      };
+      this.commands.set(r.cmd, acc);
+    }
+    const t = acc.tally;
+    t.count++;
+    t.byProto[r.proto] = (t.byProto[r.proto] ?? 0) + 1;
+    if (r.quiet) t.quiet++;
+    t.keys += r.keys.length;
+    for (const k of r.keys) {
+      this.keySizes.recordValue(k.length);
+      this.distinct.add(k);
+    }
+    if (r.valueLen > 0 || r.cls === 'write') this.valuesWritten.recordValue(r.valueLen);
+  }
+
+  outcome(r: WorkloadRequest, o: CapturedOutcome): void {
+    const acc = this.commands.get(r.cmd);
+    if (acc === undefined) return;
+    const t = acc.tally;
+    t.hits += o.hits;
+    t.misses += o.misses;
+    this.hits += o.hits;
+    this.misses += o.misses;
+    if (o.error !== null) t.errors[o.error]++;
+    if (o.unanswered !== null) t.unanswered++;
+    if (o.hits > 0) this.valuesRead.recordValue(Math.round(o.valueBytes / o.hits));
+    if (o.latencyNs !== null) {
+      acc.latency.recordValue(o.latencyNs);
+      this.latency.recordValue(o.latencyNs);
+    }
+  }
+
+  close(connId: number, _tsNs: number, reason: CloseReason): void {
+    this.connServer.delete(connId);
+    this.connections.closed[reason]++;
+  }
+}

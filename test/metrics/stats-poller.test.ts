@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { StatsPoller, fetchStats, parseStats } from '../../src/metrics/stats-poller.js';
+
+/** Sends raw text and waits until the answer ends with `until`. */
+function send(m: Memcached, text: string, until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: m.host, port: m.port }, () => s.write(text));
+    let got = '';
+    s.on('error', reject);
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until.test(got)) {
+        s.destroy();
+        resolve(got);
+      }
+    });
+  });
+}
+
+let a: Memcached;
+let b: Memcached;
+beforeAll(async () => {
+  [a, b] = await Promise.all([startMemcached({ memoryMb: 32 }), startMemcached({ memoryMb: 16 })]);
+});
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+describe('stats poller', () => {
+  it('parses numeric STAT lines and skips text ones', () => {
+    const v = parseStats('STAT pid 12\r\nSTAT version 1.6.18\r\nSTAT rusage_user 0.123456\r\nSTAT curr_items 5\r\nSTAT libevent 2.1.12-stable\r\n');
+    expect(v).toEqual({ pid: 12, rusage_user: 0.123456, curr_items: 5 });
+  });
+
+  it('reads what real memcached reports', async () => {
+    let sets = '';
+    for (let i = 0; i < 25; i++) sets += `set k${i} 0 0 3\r\nabc\r\n`;
+    await send(a, sets, /(STORED\r\n){25}$/);
+    await send(a, 'get k1 k2 nope\r\n', /END\r\n$/);
+    const v = await fetchStats(a.address);
+    expect(v.curr_items).toBe(25);
+    expect(v.cmd_set).toBe(25);
+    expect(v.get_hits).toBe(2);
+    expect(v.get_misses).toBe(1);
+    expect(v.limit_maxbytes).toBe(32 * 1024 * 1024);
+    expect(v.curr_connections).toBeGreaterThanOrEqual(1);
+    for (const k of ['bytes', 'evictions', 'total_connections', 'cmd_get', 'cmd_touch', 'uptime']) expect(typeof v[k], k).toBe('number');
+  });
+
+  it('polls every target each interval over one connection each, and survives a dead target', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const errors: string[] = [];
+    const t0 = process.hrtime.bigint();
+    const poller = new StatsPoller({
+      targets: [a.address, b.address, dead],
+      intervalMs: 100,
+      clock: () => Number(process.hrtime.bigint() - t0),
+      onError: (t) => errors.push(t),
+    });
+    poller.start();
+    await new Promise((r) => setTimeout(r, 250));
+    await send(b, 'set x 0 0 1\r\n1\r\n', /STORED\r\n/);
+    await new Promise((r) => setTimeout(r, 250));
+    const res = await poller.stop();
+    expect(res.map((r) => r.target)).toEqual([a.address, b.address, dead]);
+    const [sa, sb, sd] = res.map((r) => r.samples);
+    expect(sa!.length).toBeGreaterThanOrEqual(3);
+    expect(sd).toHaveLength(0);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e === dead)).toBe(true);
+    // samples are in time order, and b's last sample shows the item set mid-run
+    for (let i = 1; i < sb!.length; i++) expect(sb![i]!.tNs).toBeGreaterThan(sb![i - 1]!.tNs);
+    expect(sb![0]!.values.curr_items).toBe(0);
+    expect(sb![sb!.length - 1]!.values.curr_items).toBe(1);
+    expect(sb![sb!.length - 1]!.values.limit_maxbytes).toBe(16 * 1024 * 1024);
+    // one connection for all polls: total_connections grows only by the test's own `send`
+    const first = sb![0]!.values.total_connections!;
+    expect(sb![sb!.length - 1]!.values.total_connections! - first).toBe(1);
+  });
+});
