@@ -25,7 +25,11 @@ export interface TcpFlowInfo {
   serverBy: ServerBy;
 }
 
-export type CloseReason = 'fin' | 'rst' | 'end' | 'reused';
+/**
+ * Why a flow ended: FIN both ways, RST, end of the capture, a new SYN on the same 4-tuple, or its
+ * state was freed after `idleTimeoutSec` without packets (a later packet opens a new, mid-way flow).
+ */
+export type CloseReason = 'fin' | 'rst' | 'end' | 'reused' | 'idle';
 
 /** One UDP datagram to or from a server port. Payload is a view, valid only during the call. */
 export interface UdpDatagram {
@@ -99,4 +103,8 @@ export interface CaptureOptions {
   serverPorts: number[];
   /** If true, TCP flows not on a server port are still decoded when a SYN shows the direction. */
   followSynDirection?: boolean;
+  /** Capture seconds without a packet after which an open TCP flow is closed ('idle') and freed (default 900). */
+  idleTimeoutSec?: number;
+  /** Most TCP flows held open at once; beyond it the least recently active is closed ('idle') (default 262144). */
+  maxFlows?: number;
 }

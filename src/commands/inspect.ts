@@ -67,7 +67,7 @@ export function renderInspect(r: InspectReport): string {
   out.push(`servers (${r.servers.length}):`);
   if (r.servers.length) out.push(table([['endpoint', 'connections', 'requests'], ...r.servers.map((s) => [s.endpoint, fmtInt(s.connections), fmtInt(s.requests)])]));
   const c = r.connections;
-  out.push(`connections: ${fmtInt(c.total)} (tcp ${fmtInt(c.tcp)}, udp ${fmtInt(c.udp)}); joined mid-way: ${fmtInt(c.midstream)}; closed by fin ${c.closed.fin ?? 0}, rst ${c.closed.rst ?? 0}, open at end ${c.closed.end ?? 0}, reused ${c.closed.reused ?? 0}`);
+  out.push(`connections: ${fmtInt(c.total)} (tcp ${fmtInt(c.tcp)}, udp ${fmtInt(c.udp)}); joined mid-way: ${fmtInt(c.midstream)}; closed by fin ${c.closed.fin ?? 0}, rst ${c.closed.rst ?? 0}, open at end ${c.closed.end ?? 0}, idle ${c.closed.idle ?? 0}, tuple reused ${c.closed.reused ?? 0}`);
   out.push('');
   out.push(`requests: ${fmtInt(r.requests.total)}, mean ${r.requests.rate.meanPerSec}/s, peak ${fmtInt(r.requests.rate.peakPerSec)}/s${r.requests.rate.peakSecond !== null ? ` (second ${r.requests.rate.peakSecond})` : ''}`);
   const rows = [['command', 'count', 'keys', 'hits', 'misses', 'hit ratio', 'errors', 'p50', 'p99', 'max']];

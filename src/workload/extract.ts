@@ -52,7 +52,9 @@ function newExtractStats(): ExtractStats {
 }
 
 /** Copies what a WorkloadRequest must own out of a parsed request whose buffers are views. */
-function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number): WorkloadRequest {
+const EMPTY = Buffer.alloc(0);
+
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, keepRaw: boolean): WorkloadRequest {
   const keys = new Array<string>(p.keys.length);
   for (let i = 0; i < p.keys.length; i++) keys[i] = p.keys[i].toString('latin1');
   return {
@@ -73,8 +75,14 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     metaFlags: p.metaFlags,
     credentials: p.credentials,
     // credentials are dropped here, at the earliest point, so nothing downstream can leak them
-    raw: p.credentials ? Buffer.alloc(0) : Buffer.from(p.raw),
+    raw: p.credentials || !keepRaw ? EMPTY : copyOf(p.raw),
   };
+}
+
+function copyOf(b: Buffer): Buffer {
+  const c = Buffer.allocUnsafe(b.length);
+  b.copy(c);
+  return c;
 }
 
 function outcomeOf(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): CapturedOutcome {
@@ -98,7 +106,7 @@ function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome
  * Builds the StreamSink that turns capture streams into workload events. Exposed apart from
  * extractWorkload so benches and tests can drive it from in-memory capture bytes.
  */
-export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink; stats: ExtractStats; finish(): void } {
+export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
   const conns = new Map<number, ConnState>();
   const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
@@ -144,7 +152,7 @@ export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink
         // one connection's clock never runs backwards, whatever the frame timestamps did
         const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
         st.lastTs = ts;
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts);
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, keepRaw);
         sink.request(r);
         st.matcher.expect(r, r);
       },
@@ -177,6 +185,8 @@ export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink
     const st = conns.get(flowId);
     if (st === undefined) return;
     conns.delete(flowId);
+    // a flow still open when the capture ends: its pending answers were never captured
+    finishing = reason === 'end';
     const left = st.parser.end();
     if (left > 0) {
       stats.incompleteRequestBytes += left;
@@ -216,7 +226,7 @@ export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink
           stats.udpRequests++;
           const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
           uc.lastTs = ts;
-          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts);
+          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, keepRaw);
           sink.request(r);
           const matcher = createResponseMatcher<WorkloadRequest>({
             response(req, resp, tsNs) {
@@ -249,7 +259,7 @@ export function createWorkloadBuilder(sink: WorkloadSink): { streams: StreamSink
   }
 
   function finish(): void {
-    finishing = true;
+    finishing = true;  // UDP requests still pending at the end
     for (const u of udpConns.values()) {
       for (const p of u.pending.values()) p.matcher.close();
       u.pending.clear();
@@ -267,7 +277,7 @@ export interface ExtractResult {
 
 /** Streams a capture file ('-' = stdin, gzip detected by content) into the sink, in capture order. */
 export async function extractWorkload(input: string, opts: IngestOptions, sink: WorkloadSink, signal?: AbortSignal): Promise<ExtractResult> {
-  const builder = createWorkloadBuilder(sink);
+  const builder = createWorkloadBuilder(sink, opts.keepRaw !== false);
   const ready = sink.ready?.bind(sink);
   const capture = await readCapture(
     input,

@@ -68,7 +68,7 @@ export interface InspectReport {
 /** Reads a capture and summarises it (streaming; memory does not grow with capture size). */
 export async function inspectCapture(input: string, opts: IngestOptions): Promise<InspectReport> {
   const summary = new WorkloadSummary((cmd, proto) => commandInfo(proto as Proto, cmd).destructive);
-  const { capture, extract } = await extractWorkload(input, opts, summary);
+  const { capture, extract } = await extractWorkload(input, { ...opts, keepRaw: false }, summary);
   const size = input === '-' ? null : (await stat(input)).size;
   return buildReport(input, size, capture, extract, summary);
 }

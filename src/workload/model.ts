@@ -77,5 +77,7 @@ export interface IngestOptions {
   serverPorts: number[];
   /** Also decode TCP flows on other ports, taking the SYN's receiver as the server. */
   anyPort?: boolean;
+  /** Copy each request's raw bytes (replay needs them; inspect does not). Default true. */
+  keepRaw?: boolean;
 }
 

@@ -60,7 +60,7 @@ export function distributionOf(h: Histogram): Distribution | null {
 export class WorkloadSummary implements WorkloadSink {
   readonly commands = new Map<string, CommandAcc>();
   readonly servers = new Map<string, { connections: number; requests: number }>();
-  readonly connections = { total: 0, tcp: 0, udp: 0, midstream: 0, closed: { fin: 0, rst: 0, end: 0, reused: 0 } as Record<CloseReason, number> };
+  readonly connections = { total: 0, tcp: 0, udp: 0, midstream: 0, closed: { fin: 0, rst: 0, end: 0, reused: 0, idle: 0 } as Record<CloseReason, number> };
   readonly keySizes = newHistogram();
   readonly valuesWritten = newHistogram();
   readonly valuesRead = newHistogram();

@@ -1,0 +1,537 @@
+// TCP reassembly: decoded segments in, per-direction in-order byte streams out (StreamSink).
+//
+// Each direction ("half") keeps the next expected sequence number. A segment at that number is
+// handed on as a view of the frame (no copy); an older one is a retransmission or overlap and only
+// its new bytes go on, so every byte is delivered once, first copy wins. A later one is copied into
+// a bounded out-of-order queue. A hole in front of that queue is declared lost (gap) when:
+//   - the queue exceeds MAX_OOO_BYTES or MAX_OOO_SEGS, or
+//   - the peer has acknowledged past the hole (the receiver got the bytes: the capture lost them,
+//     no retransmission will come) and either sends data itself (its answer must not overtake the
+//     request) or HOLE_ACK_PACKETS more packets of the flow went by (slack for captures that
+//     write an ACK slightly before the segment it acknowledges), or
+//   - the hole is HOLE_TIMEOUT_NS old (capture time), or the flow closes or the capture ends.
+// Bytes drained from the queue carry the time of the segment that completed them (a filled hole)
+// or their own time (a declared hole), never earlier than what the flow already delivered.
+//
+// Flows live in a hash of the 4-tuple (a symmetric hash of both endpoints, so one lookup finds
+// either direction) and in an LRU list by last packet, which frees flows idle for idleTimeoutSec
+// of capture time and caps their number, so memory stays bounded on any capture length. Closed
+// flows stay CLOSED_LINGER_NS as tombstones so late ACKs and retransmitted FINs do not open
+// phantom mid-way flows; a new SYN on a tombstone opens a new flow.
+import { dstText, srcText } from './ip.js';
+import type { Packet } from './packet.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './tcp.js';
+import type { CaptureStats, CloseReason, Dir, ServerBy, StreamSink, TcpFlowInfo } from './types.js';
+
+const MAX_OOO_BYTES = 4 << 20;
+const MAX_OOO_SEGS = 2048;
+const HOLE_ACK_PACKETS = 4;
+const HOLE_TIMEOUT_NS = 2e9;
+const CLOSED_LINGER_NS = 30e9;
+const SWEEP_EVERY_NS = 1e9;
+
+// A Buffer view made without Buffer#subarray's argument checks: one per delivered segment.
+class View extends Uint8Array {}
+Object.setPrototypeOf(View.prototype, Buffer.prototype);
+function view(b: Buffer, off: number, len: number): Buffer {
+  return new View(b.buffer as ArrayBuffer, b.byteOffset + off, len) as unknown as Buffer;
+}
+
+interface Seg {
+  seq: number;
+  data: Buffer;
+  missing: number;
+  ts: number;
+}
+
+/** One direction of a flow. Sequence numbers are uint32; comparisons use (a - b) | 0. */
+class Half {
+  known = false;
+  next = 0;
+  /** gap(-1) is owed before the first bytes (mid-way join). */
+  resync = false;
+  finSeen = false;
+  finSeq = 0;
+  done = false;
+  ooo: Seg[] | null = null;
+  oooBytes = 0;
+  /** Highest ACK the peer sent for this direction. */
+  peerAck = 0;
+  peerAckValid = false;
+  ackWait = 0;
+}
+
+class Flow {
+  closed = false;
+  lastSeen = 0;
+  /** Last time handed to the sink for this flow: keeps its calls non-decreasing in time. */
+  lastTs = 0;
+  prev: Flow | null = null;
+  next: Flow | null = null;
+  hashNext: Flow | null = null;
+  readonly h0 = new Half();
+  readonly h1 = new Half();
+  oooDirs = 0;
+  clientIsn = 0;
+  constructor(
+    readonly id: number,
+    readonly key: number,
+    readonly family: number,
+    readonly c0: number,
+    readonly c1: number,
+    readonly c2: number,
+    readonly c3: number,
+    readonly cport: number,
+    readonly s0: number,
+    readonly s1: number,
+    readonly s2: number,
+    readonly s3: number,
+    readonly sport: number,
+    readonly synSeen: boolean,
+  ) {}
+}
+
+/** Doubly linked list of flows, oldest activity first. */
+class Lru {
+  head: Flow | null = null;
+  tail: Flow | null = null;
+  size = 0;
+  push(f: Flow): void {
+    f.prev = this.tail;
+    f.next = null;
+    if (this.tail) this.tail.next = f;
+    else this.head = f;
+    this.tail = f;
+    this.size++;
+  }
+  remove(f: Flow): void {
+    if (f.prev) f.prev.next = f.next;
+    else this.head = f.next;
+    if (f.next) f.next.prev = f.prev;
+    else this.tail = f.prev;
+    f.prev = f.next = null;
+    this.size--;
+  }
+  touch(f: Flow): void {
+    if (this.tail === f) return;
+    this.remove(f);
+    this.push(f);
+  }
+}
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x85ebca6b);
+  return h ^ (h >>> 15);
+}
+
+function endpointHash(family: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
+  let h = mix(0x9e3779b9, a0);
+  if (family === 6) h = mix(mix(mix(h, a1), a2), a3);
+  h = Math.imul(h ^ port, 0xc2b2ae35);
+  return h ^ (h >>> 13);
+}
+
+/** Per-capture TCP state: flows, reassembly, lifecycle. */
+export class TcpReassembler {
+  private readonly table = new Map<number, Flow>();
+  /** Flow of the previous lookup, and the direction find() matched. */
+  private last: Flow | null = null;
+  private dir: Dir = 0;
+  private readonly live = new Lru();
+  private readonly dead = new Lru();
+  private nextId = 1;
+  private nextSweep = -Infinity;
+  private readonly idleNs: number;
+  private readonly maxFlows: number;
+
+  constructor(
+    private readonly sink: StreamSink,
+    private readonly stats: CaptureStats,
+    private readonly isServer: Uint8Array,
+    private readonly followSyn: boolean,
+    idleTimeoutSec = 900,
+    maxFlows = 262144,
+  ) {
+    this.idleNs = idleTimeoutSec * 1e9;
+    this.maxFlows = Math.max(1, maxFlows);
+  }
+
+  /** Handles one decoded TCP segment captured at ts. */
+  segment(p: Packet, ts: number): void {
+    if (ts >= this.nextSweep) this.sweep(ts);
+    const sS = this.isServer[p.sport]!;
+    const dS = this.isServer[p.dport]!;
+    if (sS === 0 && dS === 0 && !this.followSyn) {
+      this.stats.notServerPort++;
+      return;
+    }
+    let f = this.find(p);
+    let dir: Dir = this.dir;
+    const fl = p.flags;
+    const total = p.payLen + p.missing;
+    const bareSyn = (fl & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+    if (f === null) {
+      // Pure ACKs, FINs and RSTs of unknown flows open nothing (late packets of freed flows).
+      if ((fl & TCP_RST) !== 0 || ((fl & TCP_SYN) === 0 && total === 0)) return;
+      f = this.open(p, this.keyOf(p), ts, sS, dS);
+      dir = f.cport === p.sport && f.c0 === p.s0 && f.c1 === p.s1 && f.c2 === p.s2 && f.c3 === p.s3 ? 0 : 1;
+    } else if (bareSyn && !(dir === 0 && f.synSeen && p.seq === f.clientIsn)) {
+      // A new SYN on a known 4-tuple: a new connection (a retransmitted SYN has the same ISN).
+      this.stats.reusedTuples++;
+      if (f.closed) {
+        this.unlink(f);
+        this.dead.remove(f);
+      } else this.close(f, ts, 'reused');
+      f = this.open(p, this.keyOf(p), ts, sS, dS);
+      dir = f.cport === p.sport && f.c0 === p.s0 && f.c1 === p.s1 && f.c2 === p.s2 && f.c3 === p.s3 ? 0 : 1;
+    } else if (f.closed) {
+      return;
+    }
+    f.lastSeen = ts;
+    this.live.touch(f);
+    const h = dir === 0 ? f.h0 : f.h1;
+    const o = dir === 0 ? f.h1 : f.h0;
+    if ((fl & TCP_RST) !== 0) {
+      this.close(f, ts, 'rst');
+      return;
+    }
+    let seq = p.seq;
+    if ((fl & TCP_SYN) !== 0) {
+      seq = (seq + 1) >>> 0;
+      if ((fl & TCP_ACK) !== 0) {
+        // SYN-ACK: the server's ISN, and the client's next byte in its ACK.
+        if (!h.known) {
+          h.known = true;
+          h.next = seq;
+        }
+        if (!o.known) {
+          o.known = true;
+          o.next = p.ack;
+        }
+      }
+    }
+    if ((fl & TCP_ACK) !== 0 && (!o.peerAckValid || ((p.ack - o.peerAck) | 0) > 0)) {
+      o.peerAck = p.ack;
+      o.peerAckValid = true;
+    }
+    if (total > 0) {
+      // The sender of these bytes has acknowledged past a hole in the other direction: it got
+      // those bytes, so the capture lost them. Declare the hole now, so that a request's bytes
+      // (or its gap) always come before the answer to it.
+      while (o.ooo !== null && o.peerAckValid && ((o.peerAck - o.next) | 0) > 0) this.declareHole(f, dir === 0 ? 1 : 0, o, ts);
+      this.data(f, dir, h, seq, p, ts);
+    }
+    if ((fl & TCP_FIN) !== 0) {
+      if (!h.finSeen) {
+        h.finSeen = true;
+        h.finSeq = (seq + total) >>> 0;
+      }
+      if (!h.known || (h.next === h.finSeq && h.ooo === null)) h.done = true;
+    }
+    if (f.oooDirs !== 0) this.checkHoles(f, ts);
+    if (f.h0.done && f.h1.done) this.close(f, ts, 'fin');
+  }
+
+  private keyOf(p: Packet): number {
+    return (endpointHash(p.family, p.s0, p.s1, p.s2, p.s3, p.sport) + endpointHash(p.family, p.d0, p.d1, p.d2, p.d3, p.dport)) & 0x3fffffff;
+  }
+
+  /** The flow of p's 4-tuple (the last one found first: packets come in bursts), setting this.dir. */
+  private find(p: Packet): Flow | null {
+    let f = this.last;
+    if (f !== null && f.family === p.family) {
+      if (f.cport === p.sport && f.sport === p.dport && f.c0 === p.s0 && f.s0 === p.d0 && f.c1 === p.s1 && f.c2 === p.s2 && f.c3 === p.s3 && f.s1 === p.d1 && f.s2 === p.d2 && f.s3 === p.d3) {
+        this.dir = 0;
+        return f;
+      }
+      if (f.cport === p.dport && f.sport === p.sport && f.c0 === p.d0 && f.s0 === p.s0 && f.c1 === p.d1 && f.c2 === p.d2 && f.c3 === p.d3 && f.s1 === p.s1 && f.s2 === p.s2 && f.s3 === p.s3) {
+        this.dir = 1;
+        return f;
+      }
+    }
+    for (f = this.table.get(this.keyOf(p)) ?? null; f !== null; f = f.hashNext) {
+      if (f.family !== p.family) continue;
+      if (f.cport === p.sport && f.sport === p.dport && f.c0 === p.s0 && f.s0 === p.d0 && f.c1 === p.s1 && f.c2 === p.s2 && f.c3 === p.s3 && f.s1 === p.d1 && f.s2 === p.d2 && f.s3 === p.d3) {
+        this.dir = 0;
+        this.last = f;
+        return f;
+      }
+      if (f.cport === p.dport && f.sport === p.sport && f.c0 === p.d0 && f.s0 === p.s0 && f.c1 === p.d1 && f.c2 === p.d2 && f.c3 === p.d3 && f.s1 === p.s1 && f.s2 === p.s2 && f.s3 === p.s3) {
+        this.dir = 1;
+        this.last = f;
+        return f;
+      }
+    }
+    return null;
+  }
+
+  /** End of input: flushes and closes every open flow ('end'). */
+  finish(ts: number): void {
+    while (this.live.head !== null) this.close(this.live.head, ts, 'end');
+    while (this.dead.head !== null) {
+      const f = this.dead.head;
+      this.unlink(f);
+      this.dead.remove(f);
+    }
+  }
+
+  /** Open flows right now (for tests of memory bounds). */
+  get openFlows(): number {
+    return this.live.size;
+  }
+
+  private open(p: Packet, key: number, ts: number, sS: number, dS: number): Flow {
+    const fl = p.flags;
+    const syn = (fl & TCP_SYN) !== 0;
+    const synAck = syn && (fl & TCP_ACK) !== 0;
+    let srvIsDst: boolean;
+    let by: ServerBy;
+    if (sS !== dS) {
+      srvIsDst = dS !== 0;
+      by = 'port';
+    } else if (syn) {
+      srvIsDst = !synAck;
+      by = 'syn';
+    } else {
+      srvIsDst = p.dport < p.sport || (p.dport === p.sport && p.d0 < p.s0);
+      by = 'guess';
+    }
+    if (this.live.size >= this.maxFlows) this.close(this.live.head!, ts, 'idle');
+    const f = srvIsDst
+      ? new Flow(this.nextId++, key, p.family, p.s0, p.s1, p.s2, p.s3, p.sport, p.d0, p.d1, p.d2, p.d3, p.dport, syn)
+      : new Flow(this.nextId++, key, p.family, p.d0, p.d1, p.d2, p.d3, p.dport, p.s0, p.s1, p.s2, p.s3, p.sport, syn);
+    if (syn && !synAck) {
+      f.h0.known = true;
+      f.h0.next = (p.seq + 1) >>> 0;
+      f.clientIsn = p.seq;
+    } else if (synAck) {
+      f.clientIsn = (p.ack - 1) >>> 0;
+    } else {
+      f.h0.resync = f.h1.resync = true;
+      this.stats.midstreamConnections++;
+    }
+    f.hashNext = this.table.get(key) ?? null;
+    this.table.set(key, f);
+    f.lastSeen = f.lastTs = ts;
+    this.live.push(f);
+    this.stats.tcpConnections++;
+    const src = { addr: srcText(p), port: p.sport };
+    const dst = { addr: dstText(p), port: p.dport };
+    const info: TcpFlowInfo = {
+      id: f.id,
+      client: srvIsDst ? src : dst,
+      server: srvIsDst ? dst : src,
+      startNs: ts,
+      synSeen: syn,
+      serverBy: by,
+    };
+    this.sink.open(info);
+    return f;
+  }
+
+  private data(f: Flow, dir: Dir, h: Half, seq: number, p: Packet, ts: number): void {
+    let off = p.payOff;
+    let avail = p.payLen;
+    let missing = p.missing;
+    let total = avail + missing;
+    if (!h.known) {
+      h.known = true;
+      if (f.synSeen && h.peerAckValid) {
+        // Handshake seen but not this side's SYN: the peer's ACK says where its data starts.
+        h.next = h.peerAck;
+      } else {
+        h.next = seq;
+        h.resync = true;
+      }
+    }
+    let rel = (seq - h.next) | 0;
+    if (rel < 0) {
+      if (rel + total <= 0) {
+        this.stats.retransmittedSegments++;
+        this.stats.retransmittedBytes += total;
+        return;
+      }
+      const skip = -rel;
+      this.stats.overlapBytes += skip;
+      if (skip <= avail) {
+        off += skip;
+        avail -= skip;
+      } else {
+        missing -= skip - avail;
+        off += avail;
+        avail = 0;
+      }
+      total -= skip;
+      seq = h.next;
+      rel = 0;
+    }
+    if (rel === 0) {
+      this.deliver(f, dir, h, p.buf, off, avail, missing, ts);
+      h.next = (h.next + total) >>> 0;
+      if (h.ooo !== null) this.drain(f, dir, h, ts, false);
+      if (h.finSeen && h.next === h.finSeq && h.ooo === null) h.done = true;
+      return;
+    }
+    this.queue(f, dir, h, seq, p.buf, off, avail, missing, ts);
+  }
+
+  private deliver(f: Flow, dir: Dir, h: Half, buf: Buffer, off: number, len: number, missing: number, ts: number): void {
+    if (ts < f.lastTs) ts = f.lastTs;
+    else f.lastTs = ts;
+    if (h.resync) {
+      h.resync = false;
+      this.sink.gap(f.id, dir, -1, ts);
+    }
+    if (len > 0) this.sink.data(f.id, dir, view(buf, off, len), ts);
+    if (missing > 0) this.sink.gap(f.id, dir, missing, ts);
+  }
+
+  private queue(f: Flow, dir: Dir, h: Half, seq: number, buf: Buffer, off: number, avail: number, missing: number, ts: number): void {
+    const rel = (seq - h.next) | 0;
+    const total = avail + missing;
+    let q = h.ooo;
+    let at = 0;
+    if (q === null) {
+      q = h.ooo = [];
+      f.oooDirs |= 1 << dir;
+      h.ackWait = 0;
+    } else {
+      at = q.length;
+      while (at > 0 && ((q[at - 1]!.seq - h.next) | 0) > rel) at--;
+      if (at > 0) {
+        const prev = q[at - 1]!;
+        const pRel = (prev.seq - h.next) | 0;
+        if (pRel + prev.data.length + prev.missing >= rel + total) {
+          // Wholly inside a queued segment: a duplicate.
+          this.stats.retransmittedSegments++;
+          this.stats.retransmittedBytes += total;
+          return;
+        }
+      }
+    }
+    // Not from the shared pool: a queued copy must not pin an 8 KiB slab of unrelated bytes.
+    const data = Buffer.allocUnsafeSlow(avail);
+    buf.copy(data, 0, off, off + avail);
+    q.splice(at, 0, { seq, data, missing, ts });
+    h.oooBytes += avail;
+    this.stats.outOfOrderSegments++;
+    while (h.ooo !== null && (h.oooBytes > MAX_OOO_BYTES || h.ooo.length > MAX_OOO_SEGS)) this.declareHole(f, dir, h, ts);
+  }
+
+  /** Hands on queued segments that are now contiguous. `ownTs`: use each segment's own time. */
+  private drain(f: Flow, dir: Dir, h: Half, ts: number, ownTs: boolean): void {
+    const q = h.ooo!;
+    let i = 0;
+    while (i < q.length) {
+      const s = q[i]!;
+      const rel = (s.seq - h.next) | 0;
+      if (rel > 0) break;
+      i++;
+      h.oooBytes -= s.data.length;
+      const total = s.data.length + s.missing;
+      if (rel + total <= 0) {
+        this.stats.retransmittedSegments++;
+        this.stats.retransmittedBytes += total;
+        continue;
+      }
+      let off = 0;
+      let avail = s.data.length;
+      let missing = s.missing;
+      if (rel < 0) {
+        const skip = -rel;
+        this.stats.overlapBytes += skip;
+        if (skip <= avail) {
+          off = skip;
+          avail -= skip;
+        } else {
+          missing -= skip - avail;
+          off = avail;
+          avail = 0;
+        }
+      }
+      this.deliver(f, dir, h, s.data, off, avail, missing, ownTs ? s.ts : ts);
+      h.next = (h.next + avail + missing) >>> 0;
+    }
+    if (i === q.length) {
+      h.ooo = null;
+      h.oooBytes = 0;
+      f.oooDirs &= ~(1 << dir);
+    } else if (i > 0) q.splice(0, i);
+    h.ackWait = 0;
+    if (h.finSeen && h.next === h.finSeq && h.ooo === null) h.done = true;
+  }
+
+  /** The bytes in front of the first queued segment will not come: report them lost, drain. */
+  private declareHole(f: Flow, dir: Dir, h: Half, ts: number): void {
+    const s = h.ooo![0]!;
+    const bytes = (s.seq - h.next) | 0;
+    if (bytes > 0) {
+      const t = s.ts < f.lastTs ? f.lastTs : s.ts;
+      f.lastTs = t;
+      if (h.resync) {
+        h.resync = false;
+        this.sink.gap(f.id, dir, -1, t);
+      } else {
+        this.sink.gap(f.id, dir, bytes, t);
+        this.stats.gapEvents++;
+        this.stats.gapBytes += bytes;
+      }
+      h.next = s.seq;
+    }
+    this.drain(f, dir, h, ts, true);
+  }
+
+  private checkHoles(f: Flow, ts: number): void {
+    for (let d = 0; d < 2; d++) {
+      const h = d === 0 ? f.h0 : f.h1;
+      const q = h.ooo;
+      if (q === null) continue;
+      const acked = h.peerAckValid && ((h.peerAck - h.next) | 0) > 0;
+      if (ts - q[0]!.ts >= HOLE_TIMEOUT_NS || (acked && ++h.ackWait >= HOLE_ACK_PACKETS)) this.declareHole(f, d as Dir, h, ts);
+    }
+  }
+
+  private close(f: Flow, ts: number, reason: CloseReason): void {
+    while (f.h0.ooo !== null) this.declareHole(f, 0, f.h0, ts);
+    while (f.h1.ooo !== null) this.declareHole(f, 1, f.h1, ts);
+    const t = ts < f.lastTs ? f.lastTs : ts;
+    f.closed = true;
+    this.live.remove(f);
+    this.sink.close(f.id, t, reason);
+    if (reason === 'fin' || reason === 'rst') {
+      f.lastSeen = ts;
+      this.dead.push(f);
+      if (this.dead.size > this.maxFlows) {
+        const old = this.dead.head!;
+        this.unlink(old);
+        this.dead.remove(old);
+      }
+    } else this.unlink(f);
+  }
+
+  private unlink(f: Flow): void {
+    if (this.last === f) this.last = null;
+    let p = this.table.get(f.key) ?? null;
+    if (p === f) {
+      if (f.hashNext === null) this.table.delete(f.key);
+      else this.table.set(f.key, f.hashNext);
+    } else {
+      while (p !== null && p.hashNext !== f) p = p.hashNext;
+      if (p !== null) p.hashNext = f.hashNext;
+    }
+    f.hashNext = null;
+  }
+
+  private sweep(now: number): void {
+    this.nextSweep = now + SWEEP_EVERY_NS;
+    while (this.dead.head !== null && this.dead.head.lastSeen + CLOSED_LINGER_NS <= now) {
+      const f = this.dead.head;
+      this.unlink(f);
+      this.dead.remove(f);
+    }
+    while (this.live.head !== null && this.live.head.lastSeen + this.idleNs <= now) {
+      const f = this.live.head;
+      this.close(f, f.lastSeen, 'idle');
+    }
+  }
+}
