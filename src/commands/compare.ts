@@ -1,7 +1,79 @@
-// Placeholder until the compare verb lands; replaced by its owner.
-import type { Command } from 'commander';
+// `mcreplay compare baseline.json current.json`: the regression table and an exit code for CI.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Option, type Command } from 'commander';
+import { ExitCode, McError } from '../errors.js';
+import { initMetrics } from '../metrics/histogram.js';
+import type { Verdict } from '../metrics/results-types.js';
+import { compareResults, formatComparison, loadResultsFile, parseNoiseBand, parseRegressionRule } from '../report/compare.js';
+import { toJUnitXml } from '../report/junit.js';
+import { toMarkdownSummary, writeSummary } from '../report/summary-md.js';
+
+interface CompareCliOptions {
+  maxRegression: string[];
+  noise?: string;
+  noiseBand?: string;
+  force?: boolean;
+  json?: boolean;
+  junit?: string;
+  summary?: string;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function write(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
 
 /** Adds the 'compare' verb to the program. */
 export function register(program: Command): void {
-  program.command('compare').description('(not built yet)');
+  program
+    .command('compare')
+    .description('Compare two results files: a table per command with deltas, and an exit code for CI when a --max-regression rule breaks.')
+    .argument('<baseline>', 'baseline results.json (e.g. reports/main/results.json)')
+    .argument('<current>', 'current results.json')
+    .option('--max-regression <rule>', "allowed worsening, repeatable: 'latency.p99=10%' (relative), 'latency{cmd=get}.p99.9=0.5ms' (absolute), 'errors.rate=0.1%' (points), 'throughput.achieved=5%', '{cmd=*}' for every command", collect, [])
+    .option('--noise <band>', 'changes within this band are not marked (default 5%)')
+    .addOption(new Option('--noise-band <band>', 'same as --noise (the name mcreplay replay uses)').hideHelp())
+    .option('--force', 'compare even when the capture (hash), rate, clone or filters differ')
+    .option('--json', 'print the comparison as JSON')
+    .option('--junit <file>', 'write JUnit XML: one test case per regression rule')
+    .option('--summary <file>', 'write a markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mcreplay compare reports/main/results.json reports/pr/results.json
+  mcreplay compare base.json cur.json --max-regression 'latency.p99=10%' --max-regression 'errors.rate=0.1%'
+  mcreplay compare base.json cur.json --max-regression 'latency{cmd=*}.p99.9=20%' --junit compare.xml
+
+Exit codes: 0 no regression, 99 a --max-regression rule broke, 4 the current run was saturated
+(invalid), 2 bad files or options, or runs that are not comparable (different capture or rate)
+without --force.`,
+    )
+    .action(async (baselinePath: string, currentPath: string, opts: CompareCliOptions) => {
+      for (const r of opts.maxRegression) parseRegressionRule(r);
+      const noiseText = opts.noise ?? opts.noiseBand;
+      const noiseBand = noiseText !== undefined ? parseNoiseBand(noiseText) : undefined;
+      const baseline = loadResultsFile(baselinePath, 'baseline');
+      const current = loadResultsFile(currentPath, 'current');
+      await initMetrics();
+      const cmp = compareResults(baseline, current, { maxRegression: opts.maxRegression, noiseBand, force: opts.force, baselineLabel: baselinePath, currentLabel: currentPath });
+      const saturated = current.verdict?.saturated === true || current.verdict?.status === 'saturated';
+      const failed = cmp.regressions.filter((r) => !r.pass);
+      const verdict: Verdict = {
+        status: saturated ? 'saturated' : failed.length ? 'fail' : 'pass',
+        reasons: [...(saturated ? ['the current run was saturated: its numbers are not a valid measurement'] : []), ...failed.map((r) => `regression: ${r.message}`)],
+        saturated,
+        checks: [],
+        exitCode: saturated ? ExitCode.invalidRun : failed.length ? ExitCode.thresholdFailed : ExitCode.ok,
+      };
+      if (opts.junit) write(opts.junit, toJUnitXml({ verdict, comparison: cmp, name: 'mcreplay.compare' }));
+      if (opts.summary || process.env.GITHUB_STEP_SUMMARY) writeSummary(toMarkdownSummary({ verdict, results: current, comparison: cmp }), opts.summary);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...cmp, verdict: { status: verdict.status, exitCode: verdict.exitCode, reasons: verdict.reasons } }, null, 2)}\n`);
+      else process.stdout.write(`${formatComparison(cmp)}\n${saturated ? '\nINVALID: the current run was saturated (exit 4)\n' : ''}`);
+      if (verdict.exitCode !== ExitCode.ok) process.exitCode = verdict.exitCode;
+    });
 }
+

@@ -1,0 +1,114 @@
+// The CI gate after a run: evaluate the checks, compare with a baseline, decide the verdict and exit
+// code, and write the CI outputs (JUnit, markdown summary, benchmark JSON). The replay command calls
+// parseChecks() before any load and runGate() once the run is over.
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { McError } from '../errors.js';
+import type { CheckResult, ResultsFile, Verdict } from '../metrics/results-types.js';
+import { initMetrics } from '../metrics/histogram.js';
+import { evaluateChecks, formatValue, verdictFor, type Check } from './thresholds.js';
+import { compareResults, formatComparison, loadResultsFile, parseRegressionRule, type Comparison } from './compare.js';
+import { toJUnitXml } from './junit.js';
+import { chartPaths, toMarkdownSummary, writeSummary } from './summary-md.js';
+import { toBenchJson } from './bench-json.js';
+
+export { parseChecks, canStillPass, verdictFor } from './thresholds.js';
+
+/** What the gate needs besides the results. */
+export interface GateOptions {
+  /** Parsed with parseChecks() before the run. */
+  checks: readonly Check[];
+  /** A baseline results.json to compare with. */
+  baseline?: string | null;
+  /** --max-regression rules (only used with a baseline). */
+  maxRegression?: readonly string[];
+  /** Noise band (fraction) for the comparison table. */
+  noiseBand?: number;
+  /** Compare with a baseline of a different capture or rate. */
+  force?: boolean;
+  junit?: string | null;
+  summary?: string | null;
+  benchJson?: string | null;
+  /** The run's report directory (reports/<run-id>), to list its charts in the summary. */
+  reportDir?: string | null;
+  /** Environment for $GITHUB_STEP_SUMMARY (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The gate's outcome. */
+export interface GateOutcome {
+  verdict: Verdict;
+  exitCode: number;
+  comparison: Comparison | null;
+  /** Human text for the terminal: checks, comparison, verdict. */
+  text: string;
+  /** Files written (junit, summary, bench json, $GITHUB_STEP_SUMMARY). */
+  written: string[];
+}
+
+/** Validates gate options that do not need the run (rules, baseline file) before any load; exit 2 on problems. */
+export function preflightGate(gate: Pick<GateOptions, 'baseline' | 'maxRegression'>): ResultsFile | null {
+  for (const r of gate.maxRegression ?? []) parseRegressionRule(r);
+  if ((gate.maxRegression?.length ?? 0) > 0 && !gate.baseline) throw new McError('--max-regression needs --baseline <results.json> to compare with');
+  return gate.baseline ? loadResultsFile(gate.baseline, 'baseline') : null;
+}
+
+function write(path: string, text: string, written: string[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  written.push(path);
+}
+
+/** The HTML report in a report directory, if one was written. */
+function htmlReport(dir: string): string | null {
+  if (!existsSync(dir)) return null;
+  const html = readdirSync(dir).filter((f) => f.endsWith('.html')).sort();
+  const pick = html.find((f) => f === 'index.html' || f === 'report.html') ?? html[0];
+  return pick ? join(dir, pick) : null;
+}
+
+/** One line per check: ✓/✗, the check, what was observed. */
+export function formatCheckResults(results: readonly CheckResult[]): string {
+  return results.map((c) => `  ${c.pass ? '✓' : '✗'} ${c.check}  —  ${c.message}`).join('\n');
+}
+
+/** The verdict as terminal text. */
+export function formatVerdict(v: Verdict): string {
+  const head = `verdict: ${v.status.toUpperCase()} (exit ${v.exitCode})`;
+  const lines = [head];
+  if (v.status !== 'pass') for (const r of v.reasons) lines.push(`  - ${r}`);
+  return lines.join('\n');
+}
+
+/** Evaluates checks and the baseline, decides the verdict, writes the CI outputs. */
+export async function runGate(results: ResultsFile, gate: GateOptions): Promise<GateOutcome> {
+  await initMetrics();
+  const checkResults = evaluateChecks(results, gate.checks);
+  let comparison: Comparison | null = null;
+  let baselineError: string | null = null;
+  if (gate.baseline) {
+    try {
+      const baseline = loadResultsFile(gate.baseline, 'baseline');
+      comparison = compareResults(baseline, results, { maxRegression: gate.maxRegression, noiseBand: gate.noiseBand, force: gate.force, baselineLabel: gate.baseline, currentLabel: 'this run' });
+    } catch (err) {
+      if (!(err instanceof McError)) throw err;
+      baselineError = `baseline ${gate.baseline}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+    }
+  }
+  const verdict = verdictFor(results, checkResults, comparison, baselineError);
+  const written: string[] = [];
+  if (gate.junit) write(gate.junit, toJUnitXml({ verdict, comparison, name: 'mcreplay', timestamp: results.run?.startedAt, timeS: results.summary.durationNs / 1e9 }), written);
+  if (gate.benchJson) write(gate.benchJson, `${JSON.stringify(toBenchJson(results), null, 2)}\n`, written);
+  const env = gate.env ?? process.env;
+  if (gate.summary || env.GITHUB_STEP_SUMMARY) {
+    const md = toMarkdownSummary({ verdict, results, comparison, charts: gate.reportDir ? chartPaths(gate.reportDir) : [], reportPath: gate.reportDir ? htmlReport(gate.reportDir) : null });
+    written.push(...writeSummary(md, gate.summary, env));
+  }
+  const parts: string[] = [];
+  if (checkResults.length) parts.push('thresholds:', formatCheckResults(checkResults));
+  if (comparison) parts.push('', formatComparison(comparison));
+  parts.push('', formatVerdict(verdict));
+  return { verdict, exitCode: verdict.exitCode, comparison, text: parts.join('\n'), written };
+}
+
+export { formatValue };
