@@ -31,15 +31,24 @@ export class DistinctCounter {
   private readonly registers = new Uint8Array(M);
 
   add(key: string): void {
+    if (this.exact !== null) {
+      // exact while small: hashing into registers waits until the set is given up
+      this.exact.add(key);
+      if (this.exact.size > EXACT_LIMIT) {
+        for (const k of this.exact) this.register(k);
+        this.exact = null;
+      }
+      return;
+    }
+    this.register(key);
+  }
+
+  private register(key: string): void {
     const h = hash32(key);
     const idx = h >>> (32 - P);
     const w = (h << P) >>> 0;
     const rank = w === 0 ? 32 - P + 1 : Math.clz32(w) + 1;
     if (rank > this.registers[idx]) this.registers[idx] = rank;
-    if (this.exact !== null) {
-      this.exact.add(key);
-      if (this.exact.size > EXACT_LIMIT) this.exact = null;
-    }
   }
 
   /** True while the count is exact rather than estimated. */

@@ -2,7 +2,7 @@
 // the captured responses. Capture order in, capture order out; memory is per open connection only.
 import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint, CloseReason } from '../capture/types.js';
 import { readCapture } from '../capture/index.js';
-import { createRequestParser, createResponseMatcher } from '../protocol/index.js';
+import { copyRequestRaw, createRequestParser, createResponseMatcher, requestKeyStrings } from '../protocol/index.js';
 import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
 import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
 import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
@@ -53,10 +53,9 @@ function newExtractStats(): ExtractStats {
 
 /** Copies what a WorkloadRequest must own out of a parsed request whose buffers are views. */
 const EMPTY = Buffer.alloc(0);
+const NO_FLAGS: string[] = [];
 
 function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, keepRaw: boolean): WorkloadRequest {
-  const keys = new Array<string>(p.keys.length);
-  for (let i = 0; i < p.keys.length; i++) keys[i] = p.keys[i].toString('latin1');
   return {
     connId,
     seq,
@@ -66,23 +65,17 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     cls: p.cls,
     expect: p.expect,
     quiet: p.quiet,
-    keys,
+    keys: requestKeyStrings(p),
     valueLen: p.valueLen,
     flags: p.flags,
     exptime: p.exptime,
     cas: p.cas,
     opaque: p.opaque,
-    metaFlags: p.metaFlags,
+    metaFlags: p.proto === 'meta' ? p.metaFlags : NO_FLAGS,
     credentials: p.credentials,
     // credentials are dropped here, at the earliest point, so nothing downstream can leak them
-    raw: p.credentials || !keepRaw ? EMPTY : copyOf(p.raw),
+    raw: p.credentials || !keepRaw ? EMPTY : copyRequestRaw(p),
   };
-}
-
-function copyOf(b: Buffer): Buffer {
-  const c = Buffer.allocUnsafe(b.length);
-  b.copy(c);
-  return c;
 }
 
 function outcomeOf(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): CapturedOutcome {
