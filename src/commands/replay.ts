@@ -1,7 +1,456 @@
-// Placeholder until the replay verb lands; replaced by its owner.
-import type { Command } from 'commander';
+// `mcreplay replay <capture> --target host:port --rate 2x`: parse options, run the replay engine,
+// write results.json + .hlog (+ HTML when the report module provides it), print, exit with the verdict.
+import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ExitCode, McError } from '../errors.js';
+import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
+import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
+import { listOption, parseDurationNs, parseFactor, parseRate, parseWarmup } from '../replay/parse.js';
+import { runReplay, type ReplaySetup } from '../replay/coordinator.js';
+import { buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '../replay/results.js';
+import { makeRunId, writeResultsFile } from '../metrics/results.js';
+import { writeReport } from '../report/index.js';
+import { writeHlog } from '../metrics/hlog.js';
+import { StatsPoller } from '../metrics/stats-poller.js';
+import { ERROR_CLASSES, type Interval, type ResultsFile } from '../metrics/results-types.js';
+import type { Progress } from '../metrics/aggregate.js';
+import { mkdir } from 'node:fs/promises';
+import { fmtInt, fmtNs, parsePorts } from './text.js';
+import { parseChecks, canStillPass, preflightGate, runGate, type GateOptions } from '../report/gate.js';
+import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
+import type { Check } from '../report/thresholds.js';
+import { cpus } from 'node:os';
+
+const EXAMPLES = `
+Examples:
+  mcreplay replay captures/prod.pcap --target new:11211 --rate 2x
+  mcreplay replay prod.pcap --target 10.0.0.5:11211=new1:11211 --target 10.0.0.6:11211=new2:11211
+  mcreplay replay prod.pcap --pool new1:11211,new2:11211 --hash ketama
+  mcreplay replay prod.pcap --target new:11211 --rate max --duration 5m --loop
+  mcreplay replay prod.pcap --target new:11211 --rate 1x..8x --step 1x --step-duration 30s
+  mcreplay replay prod.pcap --target new:11211 --clone 4 --clone-keys --read-only
+  mcreplay replay prod.pcap --target new:11211 --threshold 'latency.p99 < 2ms' --threshold 'errors.rate < 0.1%'
+
+Timing: request i is sent at t0 + (ts_i - ts_0) / rate (open loop, never re-anchored). Response
+time = completion - intended send; service time = completion - actual write; lag = actual - intended.
+A run whose lag p99 is above --max-lag (default 10ms) or whose worker event loop stalls longer than
+--max-stall (default 250ms) is SATURATED (exit 4): its numbers describe the generator, not the target.
+--rate max is closed loop per connection (capacity mode) and is labelled so in every output.
+
+Safety: destructive commands (flush_all, shutdown, verbosity, slabs, lru_crawler, cache_memlimit,
+watch ...) are held back unless named in --allow; captured credentials are never replayed (give
+--sasl-user and the password in MCREPLAY_SASL_PASSWORD); a target that is one of the captured servers
+is refused unless --allow-source-target.
+
+Exit codes: 0 ok, 2 bad usage, 3 target unreachable, 4 saturated run, 99 threshold failed,
+130/143 interrupted (partial results are written).`;
+
+interface ReplayOpts {
+  target?: string[];
+  pool?: string;
+  hash?: string;
+  port?: string[];
+  anyPort?: boolean;
+  rate?: string;
+  step?: string;
+  stepDuration?: string;
+  loop?: boolean;
+  duration?: string;
+  clone: string;
+  cloneKeys?: boolean;
+  warmup?: string;
+  commands?: string[];
+  readOnly?: boolean;
+  server?: string[];
+  from?: string;
+  to?: string;
+  maxGap?: string;
+  allow?: string[];
+  ttlScale?: string;
+  saslUser?: string;
+  allowSourceTarget?: boolean;
+  pollStats?: string | boolean;
+  out: string;
+  json?: boolean;
+  workers?: string;
+  timeout: string;
+  maxLag: string;
+  maxStall: string;
+  lookAhead: string;
+  progress: boolean;
+  html: boolean;
+  png: boolean;
+  threshold?: string[];
+  config?: string;
+  abortOnFail?: boolean;
+  baseline?: string;
+  maxRegression?: string[];
+  noiseBand?: string;
+  force?: boolean;
+  junit?: string;
+  summary?: string;
+  benchJson?: string;
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function intOption(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${name} ${v}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
+  return n;
+}
 
 /** Adds the 'replay' verb to the program. */
 export function register(program: Command): void {
-  program.command('replay').description('(not built yet)');
+  const cmd = program
+    .command('replay')
+    .description('Replay a capture against target servers on the captured schedule and measure every request')
+    .argument('<capture>', 'pcap/pcapng file (.gz ok), or - for stdin')
+    .option('--target <addr>', 'target host:port for everything, or captured=new to map one captured server (repeatable)', collect)
+    .option('--pool <list>', 'targets as a client pool: host:port,host:port (keys are re-sharded with --hash)')
+    .option('--hash <scheme>', 'pool hashing: modulo (libmemcached default), crc32 (python-memcached), ketama, rendezvous (pymemcache)')
+    .option('--port <ports>', 'memcached server port(s) in the capture (default 11211)', collect)
+    .option('--any-port', 'also decode TCP connections on other ports (server = the SYN receiver)')
+    .option('--rate <rate>', 'Nx (0.5x slows down), max (closed loop, capacity mode), or a ramp 1x..8x', '1x')
+    .option('--step <factor>', 'ramp step (default 1x)')
+    .option('--step-duration <d>', 'ramp step length (default 30s)')
+    .option('--loop', 'start the capture over when it ends (with --duration, or until Ctrl-C)')
+    .option('--duration <d>', 'stop after this long (e.g. 5m)')
+    .option('--clone <n>', 'replay every connection N times', '1')
+    .option('--clone-keys', 'namespace keys per clone (c1:, c2: ...) so the key space grows N times')
+    .option('--warmup <d|n>', 'leading time (10s) or request count (5000) kept out of the summary')
+    .option('--commands <list>', 'only these commands (get,set,...)', collect)
+    .option('--read-only', 'only commands that do not change the cache')
+    .option('--server <addr>', 'only connections to this captured server (repeatable)', collect)
+    .option('--from <d>', 'start at this offset into the capture (e.g. 30s)')
+    .option('--to <d>', 'stop at this offset into the capture')
+    .option('--max-gap <d>', 'squeeze idle periods of the capture longer than this')
+    .option('--allow <list>', 'destructive commands to send anyway (flush_all,verbosity,...)', collect)
+    .option('--ttl-scale <n>', 'divide relative expiry times by this (default: the rate factor)')
+    .option('--sasl-user <user>', 'authenticate to targets as this user; password from MCREPLAY_SASL_PASSWORD')
+    .option('--allow-source-target', 'allow a target that is one of the captured servers')
+    .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)')
+    .option('--out <dir>', 'reports directory', 'reports')
+    .option('--json', 'print the run summary as JSON on stdout (nothing else goes to stdout)')
+    .option('--workers <n>', 'worker threads (default min(cores, 4))')
+    .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
+    .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
+    .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms')
+    .addOption(new Option('--look-ahead <d>', 'how far ahead of the schedule the capture is read').default('2s').hideHelp())
+    .option('--no-progress', 'no progress output on stderr')
+    .option('--no-html', 'do not write the HTML report (results.json and the .hlog only)')
+    .option('--no-png', 'do not draw the PNG charts beside the HTML report')
+    .option('--threshold <check>', "pass/fail check, e.g. 'latency.p99 < 2ms' (repeatable; exit 99 when one fails)", collect)
+    .option('--config <file>', 'options and thresholds from a JSON file (command-line options win)')
+    .option('--abort-on-fail', 'stop the run as soon as a threshold can no longer pass')
+    .option('--baseline <results.json>', 'compare with an earlier run (regressions fail the gate)')
+    .option('--max-regression <rule>', "allowed regression vs the baseline, e.g. 'p99 +10%' (repeatable)", collect)
+    .option('--noise-band <pct>', 'changes within this band are not regressions (default 5%)')
+    .option('--force', 'compare with a baseline of another capture or rate')
+    .option('--junit <file>', 'write a JUnit XML report of the checks')
+    .option('--summary <file>', 'write a markdown summary (also to $GITHUB_STEP_SUMMARY when set)')
+    .option('--bench-json <file>', 'write github-action-benchmark JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (capture: string, _o: ReplayOpts, command: Command) => {
+      if (command.opts().config) applyConfigFile(command, loadConfigFile(command.opts().config as string));
+      const code = await replayAction(capture, command.opts() as ReplayOpts);
+      process.exitCode = code;
+    });
+  void cmd;
+}
+
+function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollNs: number | null; limits: typeof DEFAULT_LIMITS } {
+  const targets = parseTargets({ target: o.target, pool: o.pool, hash: o.hash });
+  const rate = parseRate(o.rate, o.step, o.stepDuration);
+  const shape: ShapeOptions = defaultShape();
+  const commands = listOption(o.commands);
+  if (commands.length > 0) shape.commands = new Set(commands.map((c) => c.toLowerCase()));
+  shape.readOnly = o.readOnly === true;
+  const servers = listOption(o.server);
+  if (servers.length > 0) shape.servers = new Set(servers.map(normalizeServerKey));
+  if (o.from !== undefined) shape.fromNs = parseDurationNs(o.from, '--from');
+  if (o.to !== undefined) shape.toNs = parseDurationNs(o.to, '--to');
+  if (shape.fromNs !== null && shape.toNs !== null && shape.toNs <= shape.fromNs) throw new McError('--to must be after --from', ExitCode.usage);
+  if (o.maxGap !== undefined) shape.maxGapNs = parseDurationNs(o.maxGap, '--max-gap');
+  shape.allow = new Set(listOption(o.allow).map((c) => c.toLowerCase()));
+  const clone = intOption(o.clone, '--clone', 1, 10_000);
+  const durationNs = o.duration === undefined ? null : parseDurationNs(o.duration, '--duration');
+  if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', ExitCode.usage);
+  const workers = o.workers === undefined ? Math.max(1, Math.min(cpus().length, 4)) : intOption(o.workers, '--workers', 1, 256);
+  const timeoutNs = parseDurationNs(o.timeout, '--timeout');
+  if (timeoutNs <= 0) throw new McError('--timeout must be above 0', ExitCode.usage);
+  let auth: ReplaySetup['auth'] = null;
+  if (o.saslUser !== undefined) {
+    const password = process.env.MCREPLAY_SASL_PASSWORD;
+    if (password === undefined) throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', ExitCode.usage, 'the password is never taken from the command line, where other users could see it');
+    auth = { user: o.saslUser, password };
+  }
+  let pollNs: number | null = null;
+  if (o.pollStats !== undefined && o.pollStats !== false) pollNs = o.pollStats === true ? 1e9 : parseDurationNs(o.pollStats, '--poll-stats');
+  const setup: ReplaySetup = {
+    input: capture,
+    targets,
+    rate,
+    shape,
+    clone,
+    cloneKeys: o.cloneKeys === true,
+    loop: o.loop === true,
+    durationNs,
+    ttlScale: o.ttlScale === undefined ? null : parseFactor(o.ttlScale, '--ttl-scale'),
+    workers,
+    timeoutNs,
+    serverPorts: parsePortsOrUsage(o.port),
+    anyPort: o.anyPort === true,
+    auth,
+    allowSourceTarget: o.allowSourceTarget === true,
+    intervalNs: 1e9,
+    lookAheadNs: parseDurationNs(o.lookAhead, '--look-ahead'),
+    warmup: parseWarmup(o.warmup),
+  };
+  if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, ExitCode.usage);
+  const limits = { maxLagNs: parseDurationNs(o.maxLag, '--max-lag'), maxStallNs: parseDurationNs(o.maxStall, '--max-stall') };
+  return { setup, pollNs, limits };
+}
+
+function parsePortsOrUsage(v: string[] | undefined): number[] {
+  try {
+    return parsePorts(v);
+  } catch (err) {
+    throw new McError((err as Error).message, ExitCode.usage);
+  }
+}
+
+function rateLabel(s: ReplaySetup): string {
+  const r = s.rate;
+  if (r.mode === 'max') return 'max (closed loop, capacity mode)';
+  if (r.mode === 'factor') return `${r.factor}x`;
+  return `ramp ${r.from}x..${r.to}x step ${r.step}x every ${fmtNs(r.stepDurationNs)}`;
+}
+
+function progressLine(iv: Interval, p: Progress, maxMode: boolean): string {
+  const secs = (iv.endNs / 1e9).toFixed(0);
+  const c = iv.total.counters;
+  const rate = c.completed / ((iv.endNs - iv.startNs) / 1e9 || 1);
+  const intended = c.intended / ((iv.endNs - iv.startNs) / 1e9 || 1);
+  const parts = [
+    `${secs}s`,
+    `sent ${fmtInt(p.total.sent)}`,
+    `${fmtInt(rate)}/s${maxMode ? '' : ` (intended ${fmtInt(intended)}/s)`}`,
+    `p99 ${fmtNs(p.responseP99Ns)}`,
+    `errors ${fmtInt(p.errors)}`,
+  ];
+  if (!maxMode) parts.push(`lag p99 ${fmtNs(p.lagP99Ns)}`);
+  if (iv.warmup) parts.push('(warm-up)');
+  if (iv.step !== null) parts.push(`step ${iv.step} @ ${iv.rateFactor}x`);
+  return parts.join('  ');
+}
+
+/** Runs the replay verb; returns the exit code. */
+export async function replayAction(capture: string, o: ReplayOpts): Promise<number> {
+  const { setup, pollNs, limits } = buildSetup(capture, o);
+  // thresholds and baseline are validated before any load (exit 2 on a bad check)
+  const checks: Check[] = parseChecks(o.threshold ?? []);
+  const gate: GateOptions = {
+    checks,
+    baseline: o.baseline ?? null,
+    maxRegression: o.maxRegression ?? [],
+    noiseBand: o.noiseBand === undefined ? undefined : Number(String(o.noiseBand).replace('%', '')) / (String(o.noiseBand).includes('%') ? 100 : 1),
+    force: o.force === true,
+    junit: o.junit ?? null,
+    summary: o.summary ?? null,
+    benchJson: o.benchJson ?? null,
+  };
+  preflightGate(gate);
+
+  const tty = process.stderr.isTTY === true;
+  const showProgress = o.progress !== false;
+  const maxMode = setup.rate.mode === 'max';
+  const say = (s: string): void => {
+    if (showProgress) process.stderr.write(`${s}\n`);
+  };
+  const identity = captureIdentity(capture).catch(() => ({ sha256: '', bytes: 0 }));
+
+  // Ctrl-C / SIGTERM: stop the workers, write the partial result, exit 130/143
+  const ac = new AbortController();
+  let signal: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSig = (s: 'SIGINT' | 'SIGTERM'): void => {
+    if (signal !== null) {
+      process.stderr.write(`mcreplay: second ${s}, exiting without results\n`);
+      process.exit(s === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint);
+    }
+    signal = s;
+    if (showProgress) process.stderr.write(`${tty ? '\n' : ''}mcreplay: ${s}: stopping, writing the partial result ...\n`);
+    ac.abort();
+  };
+  const sigint = (): void => onSig('SIGINT');
+  const sigterm = (): void => onSig('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  setup.signal = ac.signal;
+
+  let poller: StatsPoller | null = null;
+  const targetNames = targetAddresses(setup.targets).map(formatHostPort);
+  let lastPlain = 0;
+  let abortedByChecks: string | null = null;
+  const partial: Interval[] = [];
+  const seenCmds = new Set<string>();
+  setup.onStart = (clock) => {
+    say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} workers)`);
+    if (pollNs !== null) {
+      poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock });
+      poller.start();
+    }
+  };
+  setup.onInterval = (iv, p) => {
+    if (o.abortOnFail && checks.length > 0) {
+      partial.push(iv);
+      for (const c of Object.keys(iv.perCommand)) seenCmds.add(c);
+      const st = canStillPass({ intervals: partial, intervalNs: 1e9, commands: [...seenCmds].sort() }, checks);
+      if (!st.canPass && abortedByChecks === null) {
+        abortedByChecks = st.failed.map((f) => `${f.check}: ${f.message}`).join('; ');
+        say(`${tty ? '\n' : ''}mcreplay: --abort-on-fail: ${abortedByChecks}; stopping`);
+        ac.abort();
+      }
+    }
+    if (!showProgress) return;
+    const line = progressLine(iv, p, maxMode);
+    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    else if (iv.endNs - lastPlain >= 5e9) {
+      lastPlain = iv.endNs;
+      process.stderr.write(`${line}\n`);
+    }
+  };
+
+  let out;
+  try {
+    out = await runReplay(setup);
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+    if (tty && showProgress) process.stderr.write('\n');
+  }
+  const targetStats = poller !== null ? await (poller as StatsPoller).stop() : [];
+  const verdict = engineVerdict(out, setup, limits, abortedByChecks !== null ? null : signal);
+  if (abortedByChecks !== null) {
+    // stopped by the gate, not by the user: the checks decide the exit code
+    verdict.status = verdict.saturated ? 'saturated' : 'pass';
+    verdict.exitCode = verdict.saturated ? ExitCode.invalidRun : ExitCode.ok;
+    verdict.reasons = verdict.reasons.filter((r) => !r.startsWith('interrupted'));
+    verdict.reasons.push(`stopped early by --abort-on-fail`);
+  }
+  await mkdir(o.out, { recursive: true });
+  const id = makeRunId(capture, out.startedAt, o.out);
+  const results: ResultsFile = buildResults(setup, out, {
+    id,
+    argv: process.argv.slice(2),
+    captureId: await identity,
+    options: { maxLagNs: limits.maxLagNs, maxStallNs: limits.maxStallNs, cloneKeys: setup.cloneKeys, abortedByChecks, signal },
+    targetStats,
+    verdict,
+  });
+  const dir = join(o.out, id);
+  await mkdir(dir, { recursive: true });
+  const resultsPath = join(dir, 'results.json');
+  await writeResultsFile(resultsPath, results);
+  const hlogPath = join(dir, 'latency.hlog');
+  await writeHlog(results, hlogPath);
+  const htmlPath = o.html === false ? null : await renderHtml(resultsPath, o.png !== false);
+
+  gate.reportDir = dir;
+  const g = await runGate(results, gate);
+  if (g.verdict.status !== results.verdict.status || g.verdict.checks.length > 0) {
+    results.verdict = g.verdict;
+    await writeResultsFile(resultsPath, results);
+  }
+
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(jsonSummary(results, resultsPath, hlogPath, htmlPath, out.totals), null, 2)}\n`);
+  } else {
+    process.stdout.write(`${humanSummary(results, resultsPath, htmlPath, setup)}\n${g.text}\n`);
+  }
+  return g.exitCode;
+}
+
+/** Writes index.html (and the PNG charts) beside results.json; a report failure does not lose the run. */
+async function renderHtml(resultsPath: string, png: boolean): Promise<string | null> {
+  try {
+    return (await writeReport(resultsPath, { png })).html;
+  } catch (err) {
+    process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
+    return null;
+  }
+}
+
+function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, htmlPath: string | null, totals: { abandoned: number; reconnects: number }): unknown {
+  const strip = (c: ResultsFile['summary']['total']) => ({
+    counters: c.counters,
+    response: c.response,
+    service: c.service,
+    intendedRate: c.intendedRate,
+    achievedRate: c.achievedRate,
+    hitRatio: c.hitRatio,
+    errorRate: c.errorRate,
+  });
+  const perCommand: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.summary.perCommand)) perCommand[k] = strip(v);
+  return {
+    runId: r.run.id,
+    results: resultsPath,
+    hlog: hlogPath,
+    html: htmlPath,
+    mode: r.config.rate.mode === 'max' ? 'capacity (closed loop)' : 'schedule (open loop)',
+    rate: r.config.rate,
+    verdict: r.verdict,
+    stopReason: r.config.options.stopReason,
+    durationNs: r.summary.durationNs,
+    total: strip(r.summary.total),
+    perCommand,
+    lag: r.summary.lag,
+    eventLoopMaxNs: r.summary.eventLoopMaxNs,
+    heldBack: r.config.options.heldBack,
+    shapedRequests: r.config.options.shapedRequests,
+    abandoned: totals.abandoned,
+    reconnects: totals.reconnects,
+    steps: r.steps.map((s) => ({ step: s.step, rateFactor: s.rateFactor, startNs: s.startNs, endNs: s.endNs, total: strip(s.total), lag: s.lag })),
+    captured: Object.fromEntries(Object.entries(r.captured).map(([k, v]) => [k, { count: v.count, hits: v.hits, misses: v.misses, hitRatio: v.hitRatio, latency: v.latency }])),
+  };
+}
+
+function humanSummary(r: ResultsFile, resultsPath: string, htmlPath: string | null, setup: ReplaySetup): string {
+  const s = r.summary;
+  const t = s.total.counters;
+  const lines: string[] = [];
+  lines.push(`replayed ${r.capture.name} at ${rateLabel(setup)}: ${fmtInt(t.sent)} sent, ${fmtInt(t.completed)} answered in ${fmtNs(s.durationNs)}${r.config.rate.mode === 'max' ? ' — CAPACITY MODE (closed loop): latencies are not what users would see' : ''}`);
+  const rows: string[][] = [['command', 'sent', 'answered', 'errors', 'hit ratio', 'p50', 'p99', 'p99.9', 'max', 'captured p50', 'captured hit']];
+  const cmds = Object.keys(s.perCommand).sort();
+  for (const c of [...cmds, 'total']) {
+    const cs = c === 'total' ? s.total : s.perCommand[c]!;
+    const cap = c === 'total' ? undefined : r.captured[c];
+    let errs = 0;
+    for (const k of ERROR_CLASSES) errs += cs.counters.errors[k];
+    rows.push([
+      c,
+      fmtInt(cs.counters.sent),
+      fmtInt(cs.counters.completed),
+      fmtInt(errs),
+      cs.hitRatio === null ? '-' : `${(cs.hitRatio * 100).toFixed(1)}%`,
+      fmtNs(cs.response.p50),
+      fmtNs(cs.response.p99),
+      fmtNs(cs.response.p999),
+      fmtNs(cs.response.max),
+      cap?.latency ? fmtNs(cap.latency.p50) : '-',
+      cap?.hitRatio == null ? '-' : `${(cap.hitRatio * 100).toFixed(1)}%`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) lines.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  const errs = ERROR_CLASSES.filter((k) => t.errors[k] > 0).map((k) => `${k} ${fmtInt(t.errors[k])}`);
+  if (errs.length) lines.push(`errors: ${errs.join(', ')}`);
+  const held = Object.entries(t.heldBack).filter(([, n]) => n > 0);
+  if (held.length) lines.push(`held back: ${held.map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ')}`);
+  if (t.unsent > 0) lines.push(`unsent at stop: ${fmtInt(t.unsent)}`);
+  if (r.config.rate.mode !== 'max') lines.push(`schedule lag: p50 ${fmtNs(s.lag.p50)}, p99 ${fmtNs(s.lag.p99)}, max ${fmtNs(s.lag.max)}`);
+  lines.push(`results: ${resultsPath}${htmlPath ? `\nreport:  ${htmlPath}` : ''}`);
+  return lines.join('\n');
 }

@@ -1,0 +1,495 @@
+// One replayed connection inside a worker: a socket to a target, the response matcher that pairs the
+// target's bytes with the requests in send order, and the bookkeeping of every request's fate
+// (answered, error by class, abandoned at stop). Reconnects with backoff when the target goes away.
+import { connect, type Socket } from 'node:net';
+import { createResponseMatcher, encodeRequest } from '../protocol/index.js';
+import type { ResponseMatcher } from '../protocol/index.js';
+import type { ParsedResponse } from '../protocol/types.js';
+import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
+import type { ErrorClass } from '../metrics/results-types.js';
+import type { ReqItem, TargetAddr, WorkerTotals } from './messages.js';
+import { authRequest, type AuthState } from './auth.js';
+
+/** What a connection needs of its worker. */
+export interface ConnCtx {
+  rec: IntervalRecorder;
+  /** Run-clock now; also closes finished intervals before anything is recorded after them. */
+  now(): number;
+  timeoutNs: number;
+  maxMode: boolean;
+  /** Latest CAS unique the target handed out, by `${target}\0${key}`. */
+  cas: Map<string, bigint>;
+  totals: WorkerTotals;
+  auth: { user: string; password: string } | null;
+  /** The connection is finished (closed on schedule, nothing outstanding). */
+  finished(c: ReplayConn): void;
+  /** Register a socket to uncork at the end of the current dispatch batch. */
+  corked(s: Socket): void;
+}
+
+interface Pending {
+  cmd: string;
+  slot: CommandSlot;
+  intended: number;
+  written: number;
+  /** May be answered by silence (noreply, quiet binary/meta): never waited for, never times out. */
+  silent: boolean;
+  done: boolean;
+}
+
+const BACKOFF_MIN_NS = 50e6;
+const BACKOFF_MAX_NS = 1e9;
+const CAS_MAP_LIMIT = 1_000_000;
+
+type State = 'idle' | 'connecting' | 'open' | 'down' | 'done';
+
+/** A replayed connection. Requests arrive through `submit` (open loop) or `enqueue` (max mode). */
+export class ReplayConn {
+  private sock: Socket | null = null;
+  private state: State = 'idle';
+  private matcher: ResponseMatcher<Pending>;
+  /** Requests due but not yet written (connecting, backing off, or waiting for answers in max mode). */
+  private waitq: ReqItem[] = [];
+  private waitHead = 0;
+  /** Written requests that must be answered, in send order, for timeouts; done ones are skipped lazily. */
+  private out: Pending[] = [];
+  private outHead = 0;
+  /** Written requests that must be answered and are not yet (silent ones are not counted). */
+  private outstanding = 0;
+  private closing = false;
+  private failClass: ErrorClass = 'reset';
+  private abandoning = false;
+  private connectStart = 0;
+  private backoffNs = 0;
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private authState: AuthState | null = null;
+  private everConnected = false;
+
+  constructor(
+    readonly id: number,
+    readonly targetIndex: number,
+    private readonly target: TargetAddr,
+    private readonly ctx: ConnCtx,
+  ) {
+    this.matcher = this.newMatcher();
+  }
+
+  /** True when nothing is queued or outstanding. */
+  get idle(): boolean {
+    return this.outstanding === 0 && this.waitq.length - this.waitHead === 0;
+  }
+
+  /** Opens the socket now (captured connection open). */
+  open(): void {
+    if (this.state === 'idle' || (this.state === 'down' && this.retryTimer === null)) this.connectNow();
+  }
+
+  /** Open loop: request `it` is due now; it is written at once or queued until the socket is up. */
+  submit(it: ReqItem, now: number): void {
+    this.ctx.rec.count(it.req.cmd, 'intended');
+    this.ctx.rec.recordLag(now - it.at);
+    if (this.state === 'open' && this.waitq.length === this.waitHead && !this.blocked(it)) {
+      this.write(it, it.at, now);
+      return;
+    }
+    this.waitq.push(it);
+    if (this.state === 'open') this.flushWait(now);
+    else this.ensureConnect(now);
+  }
+
+  /**
+   * A cas the capture sent after its answers came back waits for them here too: it needs the token
+   * of the replayed gets before it. Its response time still counts from its intended time.
+   */
+  private blocked(it: ReqItem): boolean {
+    return it.casKey !== null && !it.pipelined && this.outstanding > 0;
+  }
+
+  /** Open loop: writes queued requests in order, up to a cas that still waits for its token. */
+  private flushWait(now: number): void {
+    while (this.state === 'open' && this.waitHead < this.waitq.length) {
+      const it = this.waitq[this.waitHead]!;
+      if (this.blocked(it)) break;
+      this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
+      this.write(it, it.at, now);
+    }
+    if (this.waitHead === this.waitq.length) {
+      this.waitq = [];
+      this.waitHead = 0;
+    }
+  }
+
+  /** Max mode: queue `it`; it goes as soon as the answers it waited for in the capture are in. */
+  enqueue(it: ReqItem): void {
+    this.waitq.push(it);
+    if (this.state === 'open') this.pumpMax(this.ctx.now());
+    else this.ensureConnect(this.ctx.now());
+  }
+
+  /** The captured connection closed: finish once everything outstanding is answered. */
+  requestClose(): void {
+    this.closing = true;
+    this.maybeFinish();
+  }
+
+  /** Periodic check: a head request past the timeout (or a connect that hangs) fails its connection. */
+  check(now: number): void {
+    if (this.state === 'connecting' && now - this.connectStart > this.ctx.timeoutNs) {
+      this.failClass = 'timeout';
+      this.down(now);
+      return;
+    }
+    if (this.outstanding === 0) return;
+    while (this.outHead < this.out.length && this.out[this.outHead]!.done) this.outHead++;
+    const head = this.out[this.outHead];
+    if (head !== undefined && now - head.written > this.ctx.timeoutNs) {
+      this.failClass = 'timeout';
+      this.down(now);
+    }
+  }
+
+  /**
+   * The run stopped: requests not yet written are counted unsent and returned as a count; those in
+   * flight get `graceNs` (the caller waits) and are then abandoned with `abandon()`.
+   */
+  stop(): number {
+    let n = 0;
+    for (let i = this.waitHead; i < this.waitq.length; i++) {
+      this.ctx.rec.count(this.waitq[i]!.req.cmd, 'unsent');
+      n++;
+    }
+    this.waitq = [];
+    this.waitHead = 0;
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.maybeFinish();
+    return n;
+  }
+
+  /** Drops the connection; requests still in flight are abandoned (not counted as errors). */
+  abandon(): void {
+    this.abandoning = true;
+    this.ctx.totals.abandoned += this.outstanding;
+    this.teardown();
+    this.matcher.close();
+    this.finish();
+  }
+
+  private newMatcher(): ResponseMatcher<Pending> {
+    return createResponseMatcher<Pending>(
+      {
+        response: (p, resp, ts) => this.onResponse(p, resp, ts),
+        unanswered: (p, reason) => this.onUnanswered(p, reason),
+        unexpected: (bytes) => this.onUnexpected(bytes),
+      },
+      { wantCas: true },
+    );
+  }
+
+  private ensureConnect(now: number): void {
+    if (this.state === 'connecting' || this.state === 'open' || this.state === 'done') return;
+    if (this.state === 'down' && now < this.retryAt) {
+      if (this.retryTimer === null) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.connectNow();
+        }, Math.max(1, Math.ceil((this.retryAt - now) / 1e6)));
+      }
+      return;
+    }
+    this.connectNow();
+  }
+
+  private connectNow(): void {
+    if (this.state === 'connecting' || this.state === 'open' || this.state === 'done') return;
+    this.state = 'connecting';
+    this.failClass = 'reset';
+    this.connectStart = this.ctx.now();
+    if (this.everConnected) this.ctx.totals.reconnects++;
+    const s = connect({ host: this.target.host, port: this.target.port });
+    s.setNoDelay(true);
+    this.sock = s;
+    s.on('connect', () => {
+      if (this.sock !== s) return;
+      this.everConnected = true;
+      this.ctx.totals.openConns++;
+      if (this.ctx.auth !== null) {
+        // authenticate before any replayed request; the answer is consumed here, not by the matcher
+        this.authState = authRequest(this.protoOfQueue(), this.ctx.auth);
+        s.write(this.authState.request);
+        return;
+      }
+      this.up();
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (this.sock !== s) return;
+      if (this.authState !== null) {
+        const rest = this.authState.push(chunk);
+        if (rest === null) return; // answer incomplete
+        const ok = this.authState.ok;
+        this.authState = null;
+        if (!ok) {
+          this.failClass = 'client_error';
+          this.down(this.ctx.now());
+          return;
+        }
+        this.up();
+        if (rest.length === 0) return;
+        chunk = rest;
+      }
+      this.matcher.push(chunk, this.ctx.now());
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.sock !== s) return;
+      const code = err.code ?? '';
+      if (code === 'ECONNREFUSED') this.failClass = 'refused';
+      else if (code === 'ETIMEDOUT') this.failClass = 'timeout';
+      else if (this.failClass !== 'timeout' && this.failClass !== 'desync') this.failClass = 'reset';
+    });
+    s.on('close', () => {
+      if (this.sock !== s) return;
+      this.down(this.ctx.now());
+    });
+  }
+
+  private protoOfQueue(): 'text' | 'meta' | 'binary' {
+    const head = this.waitq[this.waitHead];
+    return head?.req.proto ?? 'text';
+  }
+
+  private up(): void {
+    this.state = 'open';
+    this.backoffNs = 0;
+    const now = this.ctx.now();
+    if (this.ctx.maxMode) {
+      this.pumpMax(now);
+      return;
+    }
+    // everything that came due while connecting goes out now, pipelined as it would have been
+    this.flushWait(now);
+    this.maybeFinish();
+  }
+
+  /** Max mode: writes queued requests while the capture's pipelining allows. */
+  private pumpMax(now: number): void {
+    while (this.state === 'open' && this.waitHead < this.waitq.length) {
+      const it = this.waitq[this.waitHead]!;
+      if (this.outstanding > 0 && !it.pipelined) break;
+      this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
+      this.ctx.rec.count(it.req.cmd, 'intended'); // in max mode a request is intended when it becomes sendable
+      this.write(it, now, now);
+    }
+    if (this.waitHead === this.waitq.length) {
+      this.waitq = [];
+      this.waitHead = 0;
+    } else if (this.waitHead > 1024) {
+      this.waitq = this.waitq.slice(this.waitHead);
+      this.waitHead = 0;
+    }
+    this.maybeFinish();
+  }
+
+  private write(it: ReqItem, intended: number, now: number): void {
+    const r = it.req;
+    const s = this.sock!;
+    let bufs: Buffer[];
+    let cas: bigint | undefined;
+    if (it.casKey !== null) cas = this.ctx.cas.get(`${this.targetIndex}\0${it.casKey}`);
+    if (it.prefix === '' && it.exp === null && cas === undefined) {
+      bufs = [r.raw];
+    } else {
+      const edit: { keyPrefix?: Buffer; cas?: bigint; exptime?: number } = {};
+      if (it.prefix !== '') edit.keyPrefix = Buffer.from(it.prefix, 'latin1');
+      if (cas !== undefined) edit.cas = cas;
+      if (it.exp !== null) {
+        if (it.exp.kind === 'relative') edit.exptime = it.exp.sec;
+        else if (it.exp.kind === 'absolute') edit.exptime = Math.floor(Date.now() / 1000) + it.exp.remainSec;
+      }
+      bufs = encodeRequest(r, edit);
+    }
+    const slot = this.ctx.rec.slot(r.cmd);
+    const silent = r.expect === 'none' || r.quiet;
+    const p: Pending = { cmd: r.cmd, slot, intended, written: now, silent, done: false };
+    if (!silent) {
+      this.out.push(p);
+      this.outstanding++;
+    }
+    let bytes = 0;
+    if (!s.writableCorked) {
+      s.cork();
+      this.ctx.corked(s);
+    }
+    for (const b of bufs) {
+      bytes += b.length;
+      s.write(b);
+    }
+    const rec = this.ctx.rec;
+    rec.count(r.cmd, 'sent');
+    rec.count(r.cmd, 'bytesOut', bytes);
+    this.ctx.totals.sent++;
+    const info = it.prefix === '' ? r : { ...r, keys: r.keys.map((k) => it.prefix + k) };
+    this.matcher.expect(info, p);
+    if (this.outHead > 4096 && this.outHead * 2 > this.out.length) {
+      this.out = this.out.slice(this.outHead);
+      this.outHead = 0;
+    }
+  }
+
+  private resolve(p: Pending): void {
+    p.done = true;
+    if (!p.silent) this.outstanding--;
+  }
+
+  private onResponse(p: Pending, resp: ParsedResponse, ts: number): void {
+    if (p.done) return;
+    this.resolve(p);
+    const rec = this.ctx.rec;
+    if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
+    if (resp.error !== null) {
+      const cls: ErrorClass = resp.error === 'SERVER_ERROR' ? 'server_error' : resp.error === 'CLIENT_ERROR' ? 'client_error' : 'error';
+      this.countError(p, cls, ts);
+    } else {
+      rec.count(p.cmd, 'completed');
+      if (resp.hits > 0) rec.count(p.cmd, 'hits', resp.hits);
+      if (resp.misses > 0) rec.count(p.cmd, 'misses', resp.misses);
+      this.ctx.totals.completed++;
+      // silence proves a quiet request done but says nothing of its latency
+      if (resp.status !== 'none' || !p.silent) rec.recordSlot(p.slot, ts - p.intended, ts - p.written);
+    }
+    if (resp.casByKey !== undefined) {
+      const m = this.ctx.cas;
+      if (m.size > CAS_MAP_LIMIT) m.clear(); // bounded memory; later cas requests fall back to captured tokens
+      for (const [k, v] of resp.casByKey) m.set(`${this.targetIndex}\0${k}`, v);
+    }
+    if (this.ctx.maxMode) this.pumpMax(ts);
+    else {
+      if (this.waitHead < this.waitq.length && this.state === 'open') this.flushWait(ts);
+      this.maybeFinish();
+    }
+  }
+
+  private onUnanswered(p: Pending, reason: 'closed' | 'desync'): void {
+    if (p.done) return;
+    this.resolve(p);
+    if (this.abandoning) return;
+    const now = this.ctx.now();
+    this.countError(p, reason === 'desync' ? 'desync' : this.failClass, now);
+  }
+
+  private countError(p: Pending, cls: ErrorClass, ts: number): void {
+    this.ctx.rec.error(p.cmd, cls, ts - p.intended);
+    this.ctx.totals.errors++;
+    this.ctx.totals.byClass[cls]++;
+  }
+
+  private onUnexpected(bytes: number): void {
+    // bytes no request explains: counted (results warnings), and the stream can no longer be
+    // trusted, so what is still pending fails as desync and the connection starts over. Errors are
+    // only ever counted against requests, so sent = completed + errors + abandoned holds.
+    this.ctx.totals.unexpectedBytes += bytes;
+    if (this.state !== 'open') return;
+    this.failClass = 'desync';
+    this.down(this.ctx.now());
+  }
+
+  /** Requests queued (not written) fail with the current class; used when a connect attempt fails. */
+  private failQueued(now: number): void {
+    if (this.ctx.maxMode) {
+      // max mode: the sendable head fails; later ones wait for the next attempt
+      let first = true;
+      while (this.waitHead < this.waitq.length) {
+        const it = this.waitq[this.waitHead]!;
+        if (!first && !it.pipelined) break;
+        first = false;
+        this.waitHead++;
+        this.failUnwritten(it, now, now);
+      }
+      return;
+    }
+    for (let i = this.waitHead; i < this.waitq.length; i++) this.failUnwritten(this.waitq[i]!, this.waitq[i]!.at, now);
+    this.waitq = [];
+    this.waitHead = 0;
+  }
+
+  private failUnwritten(it: ReqItem, intended: number, now: number): void {
+    const rec = this.ctx.rec;
+    if (this.ctx.maxMode) rec.count(it.req.cmd, 'intended');
+    rec.count(it.req.cmd, 'sent'); // it was due and tried: sent, failed
+    this.ctx.totals.sent++;
+    this.ctx.rec.error(it.req.cmd, this.failClass, now - intended);
+    this.ctx.totals.errors++;
+    this.ctx.totals.byClass[this.failClass]++;
+  }
+
+  private teardown(): void {
+    const s = this.sock;
+    this.sock = null;
+    this.authState = null;
+    if (s !== null) {
+      s.removeAllListeners('data');
+      s.on('error', () => {});
+      s.destroy();
+    }
+    if (this.state === 'open') this.ctx.totals.openConns--;
+  }
+
+  /** The socket is gone (closed, reset, refused, timed out, desynced). */
+  private down(now: number): void {
+    const wasOpen = this.state === 'open';
+    const wasConnecting = this.state === 'connecting';
+    this.teardown();
+    if (this.state === 'done') return;
+    this.state = 'down';
+    // pending answers will never come on this socket
+    const m = this.matcher;
+    this.matcher = this.newMatcher();
+    m.close();
+    this.out = [];
+    this.outHead = 0;
+    if (wasConnecting || !wasOpen) {
+      this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
+      this.retryAt = now + this.backoffNs;
+      this.failQueued(now);
+    } else {
+      // an established connection went away: reconnect at once (first time), then back off
+      this.retryAt = now + this.backoffNs;
+      this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
+    }
+    if (this.waitq.length > this.waitHead) this.ensureConnect(now);
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (!this.closing || this.state === 'done') return;
+    if (this.outstanding > 0 || this.waitq.length > this.waitHead) return;
+    const s = this.sock;
+    const wasOpen = this.state === 'open';
+    this.state = 'done';
+    // requests that may be answered by silence are done now: nothing more will come
+    this.matcher.close();
+    if (s !== null && wasOpen) {
+      this.sock = null;
+      this.ctx.totals.openConns--;
+      s.removeAllListeners('data');
+      s.on('error', () => {});
+      s.end();
+    } else {
+      this.teardown();
+    }
+    this.cleanup();
+  }
+
+  private finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.ctx.finished(this);
+  }
+}

@@ -1,0 +1,748 @@
+// The replay coordinator (main thread): streams the workload out of the capture, shapes it, spreads
+// the replayed connections over worker threads, keeps a bounded look-ahead of the schedule
+// (backpressure through the workload sink's ready()), merges the workers' interval snapshots and
+// stops the run on duration, ramp end, interrupt or the end of the workload.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { extractWorkload, type ExtractResult } from '../workload/extract.js';
+import type { CapturedOutcome, WorkloadConnection, WorkloadRequest, WorkloadSink } from '../workload/model.js';
+import {
+  clonePrefix,
+  connectionHold,
+  GapSqueezer,
+  needsCasToken,
+  requestHold,
+  translateExpiry,
+  type ShapeOptions,
+} from '../workload/shape.js';
+import { createHasher, type KeyHasher } from '../topology/hashing.js';
+import { formatHostPort, targetAddresses, targetFor, type HostPort, type TargetPlan } from '../topology/targets.js';
+import { Aggregator, type AggregateResult, type Progress } from '../metrics/aggregate.js';
+import { createHistogram, encodeHistogram, initMetrics, percentiles, recordNs, type Histogram } from '../metrics/histogram.js';
+import type { CapturedCommand, Interval, ResultsFile } from '../metrics/results-types.js';
+import { ExitCode, McError } from '../errors.js';
+import { clockBaseSec, monoNs } from './clock.js';
+import { makeSchedule, type Schedule } from './schedule.js';
+import type { RateSpec } from './parse.js';
+import type { FromWorker, ReqItem, ReqSpec, TargetAddr, ToWorker, WorkItem, WorkerTotals } from './messages.js';
+import { captureEpochSec } from './capture-epoch.js';
+import { authRequest } from './auth.js';
+
+/** Everything a replay run needs, already parsed and validated. */
+export interface ReplaySetup {
+  input: string;
+  targets: TargetPlan;
+  rate: RateSpec;
+  shape: ShapeOptions;
+  clone: number;
+  cloneKeys: boolean;
+  loop: boolean;
+  durationNs: number | null;
+  /** TTL compression; null = follow the rate in force. */
+  ttlScale: number | null;
+  workers: number;
+  timeoutNs: number;
+  serverPorts: number[];
+  anyPort: boolean;
+  auth: { user: string; password: string } | null;
+  allowSourceTarget: boolean;
+  intervalNs: number;
+  /** How far ahead of the schedule the workload is read (default 2 s). */
+  lookAheadNs: number;
+  warmup: { ns: number | null; requests: number | null };
+  /** Sample worker event-loop delay (default true). */
+  eventLoop?: boolean;
+  /** Interrupt: the run stops, workers abandon in-flight requests after a short grace. */
+  signal?: AbortSignal;
+  /** Called once per completed interval (all workers), in order. */
+  onInterval?(iv: Interval, p: Progress): void;
+  /** Called once the schedule's t0 is fixed, with a run clock (ns since t0). */
+  onStart?(clock: () => number): void;
+}
+
+/** Why the run ended. */
+export type StopReason = 'complete' | 'duration' | 'ramp-end' | 'interrupted';
+
+/** What a replay run produced, for the results file. */
+export interface ReplayOutcome {
+  startedAt: Date;
+  endedAt: Date;
+  stopReason: StopReason;
+  aggregate: AggregateResult;
+  extract: ExtractResult | null;
+  captured: Record<string, CapturedCommand>;
+  capture: { connections: number; requests: number; replayable: number };
+  totals: WorkerTotals;
+  /** Requests in the shaped workload (after clone/pool split): sent + held back + unsent. */
+  shapedRequests: number;
+  heldBack: Record<string, number>;
+  passes: number;
+  /** False when the run stopped before the whole capture was read (interrupt, loop). */
+  captureFullyRead: boolean;
+  targets: TargetAddr[];
+  runEndNs: number;
+  squeezedNs: number;
+  warnings: string[];
+}
+
+const MAX_OUTSTANDING_ITEMS = 200_000;
+const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
+const BATCH_ITEMS = 2048;
+const START_DELAY_NS = 50e6;
+const INTERRUPT_GRACE_NS = 250e6;
+
+/** Resolves the worker script: dist/replay/worker.js next to this module, or the built copy when run from sources (tests). */
+function workerUrl(): URL {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL('../../dist/replay/worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error('replay worker script not found: run `npm run build` first');
+}
+
+/**
+ * Sends `version` to a target (after ascii authentication when credentials are given) and waits for
+ * "VERSION ..."; rejects with the reason.
+ */
+export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: { user: string; password: string } | null = null): Promise<string> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: t.host, port: t.port });
+    let acc = '';
+    const done = (err: Error | null, v = ''): void => {
+      clearTimeout(timer);
+      s.destroy();
+      if (err) reject(err);
+      else resolve(v);
+    };
+    const timer = setTimeout(() => done(new Error(`no answer to "version" within ${timeoutMs} ms`)), timeoutMs);
+    s.once('error', (e: NodeJS.ErrnoException) => done(new Error(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message)));
+    s.once('connect', () => {
+      if (auth !== null) s.write(authRequest('text', auth).request);
+      s.write('version\r\n');
+    });
+    s.on('data', (d: Buffer) => {
+      acc += d.toString('latin1');
+      for (;;) {
+        const nl = acc.indexOf('\r\n');
+        if (nl < 0) return;
+        const line = acc.slice(0, nl);
+        acc = acc.slice(nl + 2);
+        if (line === 'STORED' && auth !== null) continue; // the authentication was accepted
+        if (line.startsWith('VERSION ')) done(null, line.slice(8));
+        else if (/unauthenticated|authentication/i.test(line)) {
+          done(new Error(auth ? 'the target refused the credentials (--sasl-user / MCREPLAY_SASL_PASSWORD)' : 'the target requires authentication: pass --sasl-user and set MCREPLAY_SASL_PASSWORD'));
+        } else done(new Error(`unexpected answer to "version": ${JSON.stringify(line.slice(0, 80))}`));
+        return;
+      }
+    });
+    s.once('close', () => done(new Error('connection closed before answering "version"')));
+  });
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  if (isIP(host)) return [host];
+  try {
+    return (await lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+function emptyTotals(): WorkerTotals {
+  return {
+    consumed: 0,
+    sent: 0,
+    completed: 0,
+    errors: 0,
+    byClass: { timeout: 0, reset: 0, refused: 0, server_error: 0, client_error: 0, error: 0, desync: 0 },
+    abandoned: 0,
+    unsent: 0,
+    openConns: 0,
+    reconnects: 0,
+    unexpectedBytes: 0,
+  };
+}
+
+function addTotals(a: WorkerTotals, b: WorkerTotals): void {
+  a.consumed += b.consumed;
+  a.sent += b.sent;
+  a.completed += b.completed;
+  a.errors += b.errors;
+  for (const k of Object.keys(a.byClass) as (keyof WorkerTotals['byClass'])[]) a.byClass[k] += b.byClass[k];
+  a.abandoned += b.abandoned;
+  a.unsent += b.unsent;
+  a.openConns += b.openConns;
+  a.reconnects += b.reconnects;
+  a.unexpectedBytes += b.unexpectedBytes;
+}
+
+interface CapturedAcc {
+  count: number;
+  hits: number;
+  misses: number;
+  latency: Histogram;
+}
+
+/** Per captured connection while it is open in the capture (one pass). */
+interface ConnState {
+  hold: string | null;
+  worker: number;
+  /** Replayed connection ids: [clone][member]. */
+  ids: number[][];
+  /** Requests seen whose captured answer has not come yet (pipelining detection). */
+  unanswered: number;
+  lastAt: number;
+}
+
+/** Runs a replay to its end and returns what it measured. Throws McError on setup problems (unreachable target: exit 3). */
+export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
+  const warnings: string[] = [];
+  if (setup.loop && setup.input === '-') throw new McError('--loop needs a capture file, not stdin', ExitCode.usage);
+  await initMetrics();
+
+  // ---- targets -------------------------------------------------------------------------------
+  const plan = setup.targets;
+  const addrs: HostPort[] = plan.kind === 'pool' ? plan.members : targetAddresses(plan);
+  const targets: TargetAddr[] = addrs.map((hp) => ({ host: hp.host, port: hp.port, name: formatHostPort(hp) }));
+  const targetIndex = new Map<string, number>(targets.map((t, i) => [t.name, i]));
+  const hasher: KeyHasher | null = plan.kind === 'pool' ? createHasher(plan.hash, plan.members) : null;
+
+  // every target must answer before any load is sent (checked below, while the workers start)
+  const probing = Promise.all(targets.map((t) => probeTarget(t, 2000, setup.auth).then(() => null, (e: Error) => `${t.name}: ${e.message}`)));
+  // addresses of the targets, for the "replaying into the captured server" guard
+  const targetEndpoints = new Set<string>();
+  const resolving = Promise.all(
+    targets.map(async (t) => {
+      for (const a of await resolveAll(t.host)) targetEndpoints.add(`${a.includes(':') ? `[${a}]` : a}:${t.port}`);
+    }),
+  );
+  const epochP = captureEpochSec(setup.input);
+  const schedule: Schedule = makeSchedule(setup.rate);
+  const maxMode = setup.rate.mode === 'max';
+  const clones = Math.max(1, setup.clone);
+
+  // ---- workers -------------------------------------------------------------------------------
+  const baseSec = clockBaseSec();
+  const nWorkers = Math.max(1, setup.workers);
+  const url = workerUrl();
+  const workers: Worker[] = [];
+  const workerTotals: WorkerTotals[] = [];
+  const posted: number[] = [];
+  const batches: WorkItem[][] = [];
+  const done: boolean[] = [];
+  let fatal: Error | null = null;
+  let runEndNs = 0;
+  let readyCount = 0;
+  let resolveAllDone!: () => void;
+  const allDone = new Promise<void>((r) => (resolveAllDone = r));
+  let resolveReady!: () => void;
+  const allReady = new Promise<void>((r) => (resolveReady = r));
+  let progressWaiter: (() => void) | null = null;
+
+  const agg = new Aggregator({
+    workers: nWorkers,
+    intervalNs: setup.intervalNs,
+    rate: setup.rate.mode === 'factor' ? { mode: 'factor', factor: setup.rate.factor } : setup.rate,
+    warmup: setup.warmup,
+    onInterval: (iv) => setup.onInterval?.(iv, agg.progress()),
+  });
+
+  const send = (w: number, m: ToWorker): void => {
+    if (!done[w]) workers[w]!.postMessage(m);
+  };
+
+  for (let w = 0; w < nWorkers; w++) {
+    const worker = new Worker(url);
+    workers.push(worker);
+    workerTotals.push(emptyTotals());
+    posted.push(0);
+    batches.push([]);
+    done.push(false);
+    worker.on('message', (m: FromWorker) => {
+      switch (m.t) {
+        case 'ready':
+          if (++readyCount === nWorkers) resolveReady();
+          return;
+        case 'snap':
+          agg.add(m.snap);
+          return;
+        case 'progress':
+          workerTotals[m.worker] = m.totals;
+          if (progressWaiter) {
+            const f = progressWaiter;
+            progressWaiter = null;
+            f();
+          }
+          return;
+        case 'done':
+          workerTotals[m.worker] = m.totals;
+          done[m.worker] = true;
+          if (m.endNs > runEndNs) runEndNs = m.endNs;
+          agg.workerDone(m.worker);
+          if (progressWaiter) {
+            const f = progressWaiter;
+            progressWaiter = null;
+            f();
+          }
+          if (done.every(Boolean)) resolveAllDone();
+          return;
+        case 'fatal':
+          fatal ??= new Error(`replay worker ${m.worker} failed: ${m.message}`);
+          stopRun('interrupted');
+          return;
+      }
+    });
+    worker.on('error', (err) => {
+      fatal ??= err;
+      done[w] = true;
+      agg.workerDone(w);
+      if (done.every(Boolean)) resolveAllDone();
+      stopRun('interrupted');
+    });
+    worker.on('exit', () => {
+      if (!done[w]) {
+        done[w] = true;
+        fatal ??= new Error(`replay worker ${w} exited early`);
+        agg.workerDone(w);
+        if (done.every(Boolean)) resolveAllDone();
+      }
+    });
+    worker.postMessage({
+      t: 'init',
+      init: { worker: w, baseSec, targets, timeoutNs: setup.timeoutNs, maxMode, intervalNs: setup.intervalNs, auth: setup.auth, eventLoop: setup.eventLoop ?? true },
+    } satisfies ToWorker);
+  }
+  const bad = (await probing).filter((p): p is string => p !== null);
+  if (bad.length > 0) {
+    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+    agg.destroy();
+    throw new McError(`target unreachable, nothing was sent: ${bad.join('; ')}`, ExitCode.targetUnreachable, 'check the address and that memcached runs there (--target host:port)');
+  }
+  await resolving;
+  const epochSec = await epochP;
+  await allReady;
+
+  // ---- run state -----------------------------------------------------------------------------
+  let t0: number | null = null;
+  const runNow = (): number => (t0 === null ? 0 : monoNs(baseSec) - t0);
+  let stopReason: StopReason | null = null;
+  let counting = false; // after a stop without loop: read on only to count the rest as unsent
+  let lastAt = 0;
+  let postedBytes = 0;
+  let postedItems = 0;
+  let nextConnId = 1;
+  let rr = 0;
+  let shapedRequests = 0;
+  const heldBack: Record<string, number> = {};
+  const unsentByCmd = new Map<string, number>();
+  const captured = new Map<string, CapturedAcc>();
+  const capturedReqs = new WeakSet<WorkloadRequest>();
+  let capConnections = 0;
+  let capRequests = 0;
+  let capUnreplayable = 0;
+  let durationTimer: NodeJS.Timeout | null = null;
+  const extractAbort = new AbortController();
+  let captureFullyRead = true;
+
+  function flush(w: number): void {
+    const b = batches[w]!;
+    if (b.length === 0) return;
+    batches[w] = [];
+    send(w, { t: 'items', items: b });
+  }
+  function flushAll(): void {
+    for (let w = 0; w < nWorkers; w++) flush(w);
+  }
+  function post(w: number, it: WorkItem, bytes = 0): void {
+    if (it.k !== 'held' && it.k !== 'unsent' && it.at > lastAt) lastAt = it.at;
+    batches[w]!.push(it);
+    posted[w]!++;
+    postedItems++;
+    postedBytes += bytes;
+    if (batches[w]!.length >= BATCH_ITEMS) flush(w);
+  }
+
+  function start(): void {
+    if (t0 !== null) return;
+    t0 = monoNs(baseSec) + START_DELAY_NS;
+    for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
+    flushAll();
+    const clock = runNow;
+    setup.onStart?.(clock);
+    const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);
+    if (Number.isFinite(cutoff)) {
+      const arm = (): void => {
+        const left = cutoff - runNow();
+        if (left <= 0) stopRun(setup.durationNs !== null && setup.durationNs <= (schedule.endNs ?? Infinity) ? 'duration' : 'ramp-end');
+        else durationTimer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / 1e6)));
+      };
+      arm();
+    }
+  }
+
+  function stopRun(reason: StopReason): void {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    if (durationTimer) clearTimeout(durationTimer);
+    start();
+    flushAll();
+    const grace = reason === 'interrupted' ? INTERRUPT_GRACE_NS : setup.timeoutNs;
+    for (let w = 0; w < nWorkers; w++) send(w, { t: 'stop', graceNs: grace });
+    if (reason === 'interrupted' || setup.loop) {
+      captureFullyRead = false;
+      extractAbort.abort();
+    } else {
+      counting = true;
+    }
+    if (progressWaiter) {
+      const f = progressWaiter;
+      progressWaiter = null;
+      f();
+    }
+  }
+
+  const onAbort = (): void => stopRun('interrupted');
+  if (setup.signal) {
+    if (setup.signal.aborted) onAbort();
+    else setup.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  function outstanding(): number {
+    let consumed = 0;
+    for (const t of workerTotals) consumed += t.consumed;
+    return postedItems - consumed;
+  }
+
+  function hold(cmd: string, reason: string, at: number, n: number, w: number): void {
+    heldBack[reason] = (heldBack[reason] ?? 0) + n;
+    shapedRequests += n;
+    post(w, { k: 'held', at, ord: 0, cmd, reason, n });
+  }
+
+  function unsent(cmd: string, n: number): void {
+    shapedRequests += n;
+    unsentByCmd.set(cmd, (unsentByCmd.get(cmd) ?? 0) + n);
+  }
+
+  function capturedRecord(r: WorkloadRequest, o: CapturedOutcome): void {
+    let c = captured.get(r.cmd);
+    if (c === undefined) {
+      c = { count: 0, hits: 0, misses: 0, latency: createHistogram(true) };
+      captured.set(r.cmd, c);
+    }
+    c.count++;
+    c.hits += o.hits;
+    c.misses += o.misses;
+    if (o.latencyNs !== null) recordNs(c.latency, o.latencyNs);
+  }
+
+  // ---- one pass over the capture -------------------------------------------------------------
+  let passes = 0;
+  let passOffset = 0; // capture ns added to this pass (loop)
+  let passSpan = 0;
+  let firstExtract: ExtractResult | null = null;
+
+  async function runPass(pass: number): Promise<ExtractResult | null> {
+    const conns = new Map<number, ConnState>();
+    const squeeze = new GapSqueezer(setup.shape.maxGapNs);
+    let ts0: number | null = null;
+    let maxTs = 0;
+    const from = setup.shape.fromNs;
+
+    /** Run-clock due time of capture time `ts` (null: past the end of a ramp). */
+    const dueAt = (ts: number): number | null => {
+      let t = squeeze.map(ts);
+      if (ts0 === null) ts0 = Math.max(t, from ?? t);
+      if (t > maxTs) maxTs = t;
+      t = Math.max(0, t - ts0);
+      const a = schedule.at(t + passOffset);
+      return a;
+    };
+    const ttlScaleAt = (at: number): number => setup.ttlScale ?? schedule.rateAt(at) ?? 1;
+    const past = (at: number | null): boolean => at === null || (setup.durationNs !== null && at >= setup.durationNs);
+
+    const sink: WorkloadSink = {
+      connection(c: WorkloadConnection): void {
+        if (pass === 0) capConnections++;
+        let hold: string | null = connectionHold(c, setup.shape);
+        let tIdx = 0;
+        if (hold === null && plan.kind !== 'pool') {
+          const hp = targetFor(plan, c.serverKey);
+          if (hp === null) hold = 'unmapped';
+          else tIdx = targetIndex.get(formatHostPort(hp)) ?? 0;
+        }
+        if (hold === null && !setup.allowSourceTarget && targetEndpoints.has(c.serverKey)) {
+          throw new McError(
+            `refusing to replay into ${c.serverKey}: it is a server of the capture (connection ${c.id} talked to it)`,
+            ExitCode.usage,
+            'replaying captured traffic into the server it was captured from is almost surely a mistake; pass --allow-source-target if it is not',
+          );
+        }
+        const w = rr++ % nWorkers;
+        const cs: ConnState = { hold, worker: w, ids: [], unanswered: 0, lastAt: 0 };
+        conns.set(c.id, cs);
+        if (hold !== null || stopReason !== null) return;
+        const at0 = dueAt(c.openNs);
+        const at = at0 === null ? 0 : at0;
+        const early = !c.synSeen || (from !== null && c.openNs < from);
+        cs.lastAt = at;
+        const members = plan.kind === 'pool' ? plan.members.length : 1;
+        for (let k = 0; k < clones; k++) {
+          const ids: number[] = [];
+          for (let m = 0; m < members; m++) {
+            const id = nextConnId++;
+            ids.push(id);
+            post(w, { k: 'open', at, ord: 0, conn: id, target: plan.kind === 'pool' ? m : tIdx, early });
+          }
+          cs.ids.push(ids);
+        }
+      },
+
+      request(r: WorkloadRequest): void {
+        if (pass === 0) capRequests++;
+        const cs = conns.get(r.connId);
+        if (cs === undefined) return;
+        const pipelined = cs.unanswered > 0;
+        cs.unanswered++;
+        let reason = cs.hold ?? requestHold(r, setup.shape);
+        if (pass === 0 && (reason === 'udp' || reason === 'credentials')) capUnreplayable++;
+        const at0 = dueAt(r.tsNs);
+        if (counting || stopReason !== null || past(at0)) {
+          if (reason === null) {
+            let n = 0;
+            for (let k = 0; k < clones; k++) n += hasher === null ? 1 : poolParts(r, setup.cloneKeys ? clonePrefix(k) : '', hasher);
+            unsent(r.cmd, n);
+          } else hold(r.cmd, reason, 0, clones, cs.worker);
+          if (!counting && stopReason === null && past(at0) && (setup.loop || at0 === null)) {
+            // beyond the end of the run: with --loop (or a ramp) the rest of the capture is not needed
+            stopRunAtCutoff();
+          }
+          return;
+        }
+        const at = Math.max(at0!, cs.lastAt);
+        cs.lastAt = at;
+        if (reason !== null) {
+          hold(r.cmd, reason, at, clones, cs.worker);
+          return;
+        }
+        if (pass === 0) capturedReqs.add(r);
+        const spec: ReqSpec = {
+          proto: r.proto,
+          cmd: r.cmd,
+          cls: r.cls,
+          expect: r.expect,
+          quiet: r.quiet,
+          keys: r.keys,
+          valueLen: r.valueLen,
+          flags: r.flags,
+          exptime: r.exptime,
+          cas: r.cas,
+          opaque: r.opaque,
+          metaFlags: r.metaFlags,
+          credentials: r.credentials,
+          raw: r.raw,
+        };
+        const exp = r.exptime > 0 ? translateExpiry(r.exptime, epochSec === null ? null : epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
+        const expEdit = exp === null || exp.kind === 'keep' ? null : exp;
+        const cas = needsCasToken(r);
+        for (let k = 0; k < clones; k++) {
+          const prefix = setup.cloneKeys ? clonePrefix(k) : '';
+          const ids = cs.ids[k]!;
+          if (hasher === null) {
+            shapedRequests++;
+            post(cs.worker, reqItem(ids[0]!, at, spec, prefix, expEdit, cas ? prefix + r.keys[0]! : null, pipelined), r.raw.length);
+            continue;
+          }
+          for (const [m, sub] of routePool(spec, prefix, hasher)) {
+            shapedRequests++;
+            post(cs.worker, reqItem(ids[m]!, at, sub, prefix, expEdit, cas ? prefix + sub.keys[0]! : null, pipelined), sub.raw.length);
+          }
+        }
+      },
+
+      outcome(r: WorkloadRequest, o: CapturedOutcome): void {
+        const cs = conns.get(r.connId);
+        if (cs !== undefined && cs.unanswered > 0) cs.unanswered--;
+        if (capturedReqs.has(r)) capturedRecord(r, o);
+      },
+
+      close(connId: number, tsNs: number): void {
+        const cs = conns.get(connId);
+        if (cs === undefined) return;
+        conns.delete(connId);
+        if (cs.hold !== null || cs.ids.length === 0) return;
+        const at0 = dueAt(tsNs);
+        const at = Math.max(at0 ?? cs.lastAt, cs.lastAt);
+        for (const ids of cs.ids) for (const id of ids) post(cs.worker, { k: 'close', at, ord: 0, conn: id });
+      },
+
+      async ready(): Promise<void> {
+        if (fatal) throw fatal;
+        flushAll();
+        if (counting || stopReason !== null) return;
+        if (t0 === null) {
+          // fill a little of the schedule before t0 so the first requests are not late
+          if (maxMode || lastAt >= Math.min(setup.lookAheadNs / 4, 500e6) || postedItems >= 20_000) start();
+          else return;
+        }
+        const avg = postedItems > 0 ? postedBytes / postedItems : 100;
+        const maxItems = Math.max(1000, Math.min(MAX_OUTSTANDING_ITEMS, Math.floor(MAX_OUTSTANDING_BYTES / Math.max(64, avg))));
+        for (;;) {
+          if (stopReason !== null || fatal) return;
+          const tooMany = outstanding() > maxItems;
+          const ahead = maxMode ? 0 : lastAt - runNow() - setup.lookAheadNs;
+          if (!tooMany && ahead <= 0) return;
+          if (tooMany) {
+            await new Promise<void>((res) => {
+              progressWaiter = res;
+              setTimeout(res, 100);
+            });
+            progressWaiter = null;
+          } else {
+            await new Promise<void>((res) => setTimeout(res, Math.max(1, Math.min(100, Math.floor(ahead / 1e6)))));
+          }
+        }
+      },
+    };
+
+    function stopRunAtCutoff(): void {
+      // the schedule reached the run's end: the timer stops the run when the clock gets there
+      readingBeyondCutoff = true;
+      if (setup.loop) extractAbort.abort();
+    }
+
+    let res: ExtractResult | null = null;
+    try {
+      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort }, sink, extractAbort.signal);
+    } catch (err) {
+      if (!extractAbort.signal.aborted) throw err;
+    }
+    passSpan = Math.max(0, maxTs - (ts0 ?? 0)) + 1e6;
+    if (pass === 0) squeezedNs = squeeze.squeezedNs;
+    // connections the capture left open are closed by the workers at the end
+    return res;
+  }
+
+  let readingBeyondCutoff = false;
+  let squeezedNs = 0;
+  const startedAt = new Date();
+  try {
+    for (;;) {
+      const res = await runPass(passes);
+      if (passes === 0) firstExtract = res;
+      passes++;
+      if (!setup.loop || stopReason !== null || extractAbort.signal.aborted || fatal) break;
+      passOffset += passSpan;
+      if (readingBeyondCutoff) break;
+    }
+  } catch (err) {
+    if (!fatal && !(err instanceof McError)) fatal = err instanceof Error ? err : new Error(String(err));
+    else if (err instanceof McError) fatal = err;
+    stopRun('interrupted');
+  }
+  if (t0 === null) start();
+  flushAll();
+  // requests beyond the end of the run that were counted while reading
+  for (const [cmd, n] of unsentByCmd) {
+    post(0, { k: 'unsent', at: 0, ord: 0, cmd, n });
+  }
+  flushAll();
+  for (let w = 0; w < nWorkers; w++) send(w, { t: 'end' });
+  await allDone;
+  if (durationTimer) clearTimeout(durationTimer);
+  setup.signal?.removeEventListener('abort', onAbort);
+  await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+  if (fatal) {
+    agg.destroy();
+    for (const c of captured.values()) c.latency.destroy();
+    throw fatal;
+  }
+
+  const aggregate = agg.finish(runEndNs);
+  const capturedOut: Record<string, CapturedCommand> = {};
+  for (const [cmd, c] of [...captured].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const lookups = c.hits + c.misses;
+    capturedOut[cmd] = {
+      count: c.count,
+      hits: c.hits,
+      misses: c.misses,
+      hitRatio: lookups > 0 ? c.hits / lookups : null,
+      latency: c.latency.totalCount > 0 ? percentiles(c.latency) : null,
+      latencyHist: c.latency.totalCount > 0 ? encodeHistogram(c.latency) : null,
+    };
+    c.latency.destroy();
+  }
+  const totals = emptyTotals();
+  for (const t of workerTotals) addTotals(totals, t);
+  if (totals.unexpectedBytes > 0) warnings.push(`${totals.unexpectedBytes} bytes from the target answered no request (counted as desync)`);
+  return {
+    startedAt,
+    endedAt: new Date(),
+    stopReason: stopReason ?? 'complete',
+    aggregate,
+    extract: firstExtract,
+    captured: capturedOut,
+    capture: { connections: capConnections, requests: capRequests, replayable: capRequests - capUnreplayable },
+    totals,
+    shapedRequests,
+    heldBack,
+    passes,
+    captureFullyRead,
+    targets,
+    runEndNs,
+    squeezedNs,
+    warnings,
+  };
+}
+
+function reqItem(conn: number, at: number, req: ReqSpec, prefix: string, exp: ReqItem['exp'], casKey: string | null, pipelined: boolean): ReqItem {
+  return { k: 'req', at, ord: 0, conn, req, prefix, exp, casKey, pipelined };
+}
+
+/** How many requests a pool turns this one into (keyless: one per member; a multi-get: one per member it touches). */
+function poolParts(r: WorkloadRequest, prefix: string, hasher: KeyHasher): number {
+  if (r.keys.length === 0) return hasher.size;
+  if (r.keys.length === 1 || !(r.proto === 'text' && TEXT_MULTI.has(r.cmd))) return 1;
+  const members = new Set<number>();
+  for (const k of r.keys) members.add(hasher.place(prefix + k));
+  return members.size;
+}
+
+const TEXT_MULTI = new Set(['get', 'gets', 'gat', 'gats']);
+
+/**
+ * Routes a request over a pool as a client would: by key; a text multi-get is split into one get
+ * per member holding some of its keys; a keyless request (stats, version, noop ...) goes to every member.
+ */
+export function routePool(r: ReqSpec, prefix: string, hasher: KeyHasher): [number, ReqSpec][] {
+  if (r.keys.length === 0) {
+    const all: [number, ReqSpec][] = [];
+    for (let m = 0; m < hasher.size; m++) all.push([m, r]);
+    return all;
+  }
+  if (r.keys.length === 1 || !(r.proto === 'text' && TEXT_MULTI.has(r.cmd))) return [[hasher.place(prefix + r.keys[0]!), r]];
+  const by = new Map<number, string[]>();
+  for (const k of r.keys) {
+    const m = hasher.place(prefix + k);
+    let l = by.get(m);
+    if (l === undefined) by.set(m, (l = []));
+    l.push(k);
+  }
+  if (by.size === 1) return [[by.keys().next().value!, r]];
+  const out: [number, ReqSpec][] = [];
+  const head = r.cmd === 'gat' || r.cmd === 'gats' ? `${r.cmd} ${r.exptime}` : r.cmd;
+  for (const [m, keys] of by) {
+    const raw = Buffer.from(`${head} ${keys.join(' ')}\r\n`, 'latin1');
+    out.push([m, { ...r, keys, raw }]);
+  }
+  return out;
+}
+
+/** The `config.rate` value of results.json for a rate spec. */
+export function rateConfig(rate: RateSpec): ResultsFile['config']['rate'] {
+  return rate;
+}

@@ -1,0 +1,125 @@
+// Messages between the replay coordinator (main thread) and its worker threads. Everything here is
+// structured-clone safe. Times are run-clock ns (0 = t0 of the schedule).
+import type { WorkloadRequest } from '../workload/model.js';
+import type { ExpiryEdit } from '../workload/shape.js';
+import type { IntervalSnapshot } from '../metrics/recorder.js';
+import type { ErrorClass } from '../metrics/results-types.js';
+
+/** A target server as a worker dials it. */
+export interface TargetAddr {
+  host: string;
+  port: number;
+  /** "host:port" as printed. */
+  name: string;
+}
+
+/** What a worker needs of a captured request to send it and match its answer. */
+export type ReqSpec = Pick<
+  WorkloadRequest,
+  'proto' | 'cmd' | 'cls' | 'expect' | 'quiet' | 'keys' | 'valueLen' | 'flags' | 'exptime' | 'cas' | 'opaque' | 'metaFlags' | 'credentials' | 'raw'
+>;
+
+/** Open a replayed connection to `target` at `at` (immediately when `early`: the capture joined it mid-way). */
+export interface OpenItem {
+  k: 'open';
+  at: number;
+  ord: number;
+  conn: number;
+  target: number;
+  early: boolean;
+}
+
+/** Send one request at `at` (open loop) or as soon as the connection allows (max mode). */
+export interface ReqItem {
+  k: 'req';
+  at: number;
+  ord: number;
+  conn: number;
+  req: ReqSpec;
+  /** Clone key namespace ('' = none). */
+  prefix: string;
+  /** Expiry rewrite, null = as captured. */
+  exp: ExpiryEdit | null;
+  /** Replace the captured CAS unique with the target's token for this (prefixed) key. */
+  casKey: string | null;
+  /** Sent in the capture before the previous answers arrived (max mode keeps that pipelining). */
+  pipelined: boolean;
+}
+
+/** Close the replayed connection at `at`, once its outstanding answers are in. */
+export interface CloseItem {
+  k: 'close';
+  at: number;
+  ord: number;
+  conn: number;
+}
+
+/** A request held back on purpose, counted in the interval of its intended time. */
+export interface HeldItem {
+  k: 'held';
+  at: number;
+  ord: number;
+  cmd: string;
+  reason: string;
+  n: number;
+}
+
+/** Requests of the workload that will not be sent (run stopped), counted at once. */
+export interface UnsentItem {
+  k: 'unsent';
+  at: number;
+  ord: number;
+  cmd: string;
+  n: number;
+}
+
+export type WorkItem = OpenItem | ReqItem | CloseItem | HeldItem | UnsentItem;
+
+/** Worker settings. */
+export interface WorkerInit {
+  worker: number;
+  /** process.hrtime() second that run-clock readings are taken against. */
+  baseSec: number;
+  targets: TargetAddr[];
+  timeoutNs: number;
+  maxMode: boolean;
+  intervalNs: number;
+  /** Credentials for the target (SASL PLAIN on binary connections, ascii auth otherwise); never captured ones. */
+  auth: { user: string; password: string } | null;
+  /** Sample event-loop delay (default true). */
+  eventLoop: boolean;
+}
+
+export type ToWorker =
+  | { t: 'init'; init: WorkerInit }
+  /** t0 of the schedule as a monoNs(baseSec) reading. */
+  | { t: 'start'; t0Ns: number }
+  | { t: 'items'; items: WorkItem[] }
+  /** Stop sending; answers still outstanding get `graceNs` before they are abandoned. */
+  | { t: 'stop'; graceNs: number }
+  /** No more items will come: finish, post the last snapshot and 'done'. */
+  | { t: 'end' };
+
+/** Totals a worker reports with its progress and at the end. */
+export interface WorkerTotals {
+  /** Items taken off the schedule (sent, held, counted unsent): posted − consumed = look-ahead in the worker. */
+  consumed: number;
+  sent: number;
+  completed: number;
+  errors: number;
+  byClass: Record<ErrorClass, number>;
+  /** Requests written but never answered when the run stopped. */
+  abandoned: number;
+  unsent: number;
+  openConns: number;
+  reconnects: number;
+  /** Server bytes that answered no request (protocol desync on a connection). */
+  unexpectedBytes: number;
+}
+
+export type FromWorker =
+  | { t: 'ready'; worker: number }
+  | { t: 'progress'; worker: number; totals: WorkerTotals }
+  | { t: 'snap'; snap: IntervalSnapshot }
+  | { t: 'done'; worker: number; endNs: number; totals: WorkerTotals }
+  | { t: 'fatal'; worker: number; message: string };

@@ -1,0 +1,139 @@
+// Builds results.json (schema mcreplay.results/1) from a finished replay run, and the engine's own
+// verdict: saturation (the generator could not keep the schedule) and interruption. Thresholds and
+// baselines are applied afterwards by src/report/gate.ts.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { environment } from '../metrics/results.js';
+import { ExitCode } from '../errors.js';
+import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
+import { VERSION } from '../version.js';
+import { describeTargets } from '../topology/targets.js';
+import type { ReplayOutcome, ReplaySetup } from './coordinator.js';
+
+/** Limits that make a run invalid (saturated). */
+export interface SaturationLimits {
+  /** p99 of schedule lag above this → saturated (open-loop modes only). */
+  maxLagNs: number;
+  /** Worst event-loop delay of a worker above this → saturated. */
+  maxStallNs: number;
+}
+
+/** Default limits; documented in the replay --help and README. */
+export const DEFAULT_LIMITS: SaturationLimits = { maxLagNs: 10e6, maxStallNs: 250e6 };
+
+/** sha256 and size of the capture file ('-' gives an empty identity). */
+export async function captureIdentity(path: string): Promise<{ sha256: string; bytes: number }> {
+  if (path === '-') return { sha256: '', bytes: 0 };
+  const st = await stat(path);
+  const h = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    const s = createReadStream(path, { highWaterMark: 1 << 20 });
+    s.on('data', (d) => h.update(d));
+    s.on('end', () => resolve());
+    s.on('error', reject);
+  });
+  return { sha256: h.digest('hex'), bytes: st.size };
+}
+
+/** The engine's verdict: saturated when the schedule could not be kept, interrupted on a signal. */
+export function engineVerdict(out: ReplayOutcome, setup: Pick<ReplaySetup, 'rate'>, limits: SaturationLimits, signal: 'SIGINT' | 'SIGTERM' | null): Verdict {
+  const reasons: string[] = [];
+  const s = out.aggregate.summary;
+  let saturated = false;
+  if (setup.rate.mode !== 'max' && s.lag.count > 0 && s.lag.p99 > limits.maxLagNs) {
+    saturated = true;
+    reasons.push(`saturated: schedule lag p99 ${(s.lag.p99 / 1e6).toFixed(2)} ms is above the limit ${(limits.maxLagNs / 1e6).toFixed(2)} ms (--max-lag): the generator fell behind the schedule`);
+  }
+  if (s.eventLoopMaxNs > limits.maxStallNs) {
+    saturated = true;
+    reasons.push(`saturated: a worker's event loop stalled ${(s.eventLoopMaxNs / 1e6).toFixed(0)} ms (limit ${(limits.maxStallNs / 1e6).toFixed(0)} ms, --max-stall)`);
+  }
+  if (out.stopReason === 'interrupted') {
+    reasons.push(`interrupted${signal ? ` by ${signal}` : ''}: partial result${out.captureFullyRead ? '' : ' (the rest of the capture was not read)'}`);
+    return { status: saturated ? 'saturated' : 'interrupted', reasons, saturated, checks: [], exitCode: signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint };
+  }
+  if (saturated) return { status: 'saturated', reasons, saturated, checks: [], exitCode: ExitCode.invalidRun };
+  return { status: 'pass', reasons, saturated: false, checks: [], exitCode: ExitCode.ok };
+}
+
+/** Everything besides the run outcome that goes into results.json. */
+export interface ResultsMeta {
+  id: string;
+  argv: string[];
+  captureId: { sha256: string; bytes: number };
+  options: Record<string, unknown>;
+  targetStats: ResultsFile['targetStats'];
+  verdict: Verdict;
+}
+
+/** Assembles the results file of a run. */
+export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: ResultsMeta): ResultsFile {
+  const cap = out.extract?.capture;
+  const durationNs = cap ? Math.max(0, cap.lastNs - cap.firstNs) : 0;
+  const filters: Record<string, unknown> = {};
+  const sh = setup.shape;
+  if (sh.commands) filters.commands = [...sh.commands];
+  if (sh.readOnly) filters.readOnly = true;
+  if (sh.servers) filters.servers = [...sh.servers];
+  if (sh.fromNs !== null) filters.fromNs = sh.fromNs;
+  if (sh.toNs !== null) filters.toNs = sh.toNs;
+  if (sh.maxGapNs !== null) filters.maxGapNs = sh.maxGapNs;
+  const ag = out.aggregate;
+  return {
+    schema: RESULTS_SCHEMA,
+    tool: { name: 'mcreplay', version: VERSION },
+    run: {
+      id: meta.id,
+      startedAt: out.startedAt.toISOString(),
+      endedAt: out.endedAt.toISOString(),
+      ...environment(meta.argv),
+    },
+    config: {
+      rate: setup.rate,
+      targets: describeTargets(setup.targets),
+      hash: setup.targets.kind === 'pool' ? (setup.targets.hash === 'ketama' ? 'ketama' : 'modulo') : 'none',
+      warmup: setup.warmup,
+      loop: setup.loop,
+      durationNs: setup.durationNs,
+      clone: setup.clone,
+      ttlScale: setup.ttlScale ?? (setup.rate.mode === 'factor' ? setup.rate.factor : 1),
+      filters,
+      allow: [...sh.allow],
+      workers: setup.workers,
+      timeoutNs: setup.timeoutNs,
+      options: {
+        ...meta.options,
+        ...(setup.targets.kind === 'pool' ? { hashScheme: setup.targets.hash } : {}),
+        stopReason: out.stopReason,
+        passes: out.passes,
+        captureFullyRead: out.captureFullyRead,
+        shapedRequests: out.shapedRequests,
+        heldBack: out.heldBack,
+        abandoned: out.totals.abandoned,
+        reconnects: out.totals.reconnects,
+        squeezedNs: out.squeezedNs,
+        warnings: out.warnings,
+      },
+    },
+    capture: {
+      path: setup.input,
+      name: setup.input === '-' ? 'stdin' : basename(setup.input),
+      sha256: meta.captureId.sha256,
+      bytes: meta.captureId.bytes || (cap?.bytesRead ?? 0),
+      durationNs,
+      connections: out.capture.connections,
+      requests: out.capture.requests,
+      replayable: out.capture.replayable,
+    },
+    intervalNs: ag.intervalNs,
+    commands: ag.commands,
+    intervals: ag.intervals,
+    summary: ag.summary,
+    steps: ag.steps,
+    captured: out.captured,
+    targetStats: meta.targetStats,
+    verdict: meta.verdict,
+  };
+}

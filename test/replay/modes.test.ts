@@ -1,0 +1,177 @@
+// Rate modes (max, ramp), loop/duration, warm-up, pools, safety refusals, saturation, UDP holds and
+// target authentication, against real memcached (and pymemcache as the truth for key placement).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, memcachedBinary, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { LINKTYPE, ethernet, ipv4, pcapFile, udp } from '../helpers/pcap-writer.js';
+import { QUIET, accounted, errorSum, mcGet, mcStats, replay, steadyGets, tempDir, writeCapture, type ConvSpec } from './helpers.js';
+import { MIXED, MIXED_COUNTS } from './mixed.js';
+
+const tmp = tempDir();
+let mc: Memcached;
+beforeAll(async () => {
+  mc = await startMemcached();
+});
+afterAll(async () => {
+  await mc.stop();
+  tmp.cleanup();
+});
+
+describe('rate modes', () => {
+  it('--rate max replays every request closed-loop and says it is capacity mode', async () => {
+    const cap = writeCapture(tmp.dir, 'max.pcap', MIXED);
+    const run = await replay([cap, '--target', mc.address, '--rate', 'max', ...QUIET], tmp.dir);
+    expect(run.code).toBe(0);
+    const r = run.results!;
+    expect(r.config.rate).toEqual({ mode: 'max' });
+    expect(run.json!.mode).toMatch(/capacity/);
+    const sent = Object.fromEntries(Object.entries(r.summary.perCommand).map(([k, v]) => [k, v.counters.sent]));
+    expect(sent).toEqual(MIXED_COUNTS);
+    expect(errorSum(r.summary.total.counters)).toBe(0);
+  });
+
+  it('a ramp reports each step separately', async () => {
+    const cap = writeCapture(tmp.dir, 'ramp.pcap', steadyGets(1, 3, 10));
+    const run = await replay([cap, '--target', mc.address, '--rate', '1x..2x', '--step', '1x', '--step-duration', '1s', ...QUIET], tmp.dir);
+    expect(run.code).toBe(0);
+    const r = run.results!;
+    expect(r.config.rate).toEqual({ mode: 'ramp', from: 1, to: 2, step: 1, stepDurationNs: 1e9 });
+    expect(r.steps.map((s) => s.rateFactor)).toEqual([1, 2]);
+    // step 0 replays 1 s of capture at 1x, step 1 the other 2 s at 2x: about 100 and 200 requests
+    expect(r.steps[0]!.total.counters.sent).toBeGreaterThan(80);
+    expect(r.steps[1]!.total.counters.sent).toBeGreaterThan(160);
+    expect(r.summary.total.counters.sent).toBe(r.capture.requests);
+  });
+
+  it('--loop --duration replays the capture again until the time is up; --warmup is kept out of the summary', async () => {
+    const cap = writeCapture(tmp.dir, 'loop.pcap', steadyGets(1, 0.5, 10));
+    const run = await replay([cap, '--target', mc.address, '--loop', '--duration', '2500ms', '--warmup', '1s', '--poll-stats', '500ms', ...QUIET], tmp.dir);
+    expect(run.code).toBe(0);
+    const r = run.results!;
+    // the target's own counters, polled during the run
+    const samples = r.targetStats[0]!.samples;
+    expect(samples.length).toBeGreaterThanOrEqual(3);
+    expect(samples.at(-1)!.values.cmd_get! - samples[0]!.values.cmd_get!).toBeGreaterThan(100);
+    expect(r.config.options.stopReason).toBe('duration');
+    expect(r.config.options.passes).toBeGreaterThanOrEqual(4);
+    const all = r.intervals.reduce((a, iv) => a + iv.total.counters.sent, 0);
+    expect(all).toBeGreaterThan(200);
+    expect(r.intervals[0]!.warmup).toBe(true);
+    expect(r.summary.total.counters.sent).toBe(all - r.intervals[0]!.total.counters.sent);
+    const total = r.intervals.reduce((a, iv) => a + accounted(iv.total.counters), 0);
+    expect(total).toBe(r.config.options.shapedRequests);
+  });
+});
+
+describe('pools and safety', () => {
+  it('--pool places every key where pymemcache HashClient (rendezvous) would, and splits multi-gets', async () => {
+    const b = await startMemcached();
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `user:${i}:profile`);
+      const steps: ConvSpec['steps'] = [];
+      keys.forEach((k, i) => steps.push({ t: i, dir: 0, data: `set ${k} 0 0 1\r\n${i % 10}\r\n` }, { t: i + 0.1, dir: 1, data: 'STORED\r\n' }));
+      steps.push({ t: 40, dir: 0, data: `get ${keys.join(' ')}\r\n` }, { t: 40.1, dir: 1, data: 'END\r\n' });
+      const cap = writeCapture(tmp.dir, 'pool.pcap', [{ cport: 44001, steps }]);
+      const run = await replay([cap, '--pool', `${mc.address},${b.address}`, '--hash', 'rendezvous', ...QUIET], tmp.dir);
+      expect(run.code).toBe(0);
+      const r = run.results!;
+      expect(errorSum(r.summary.total.counters)).toBe(0);
+      expect(r.summary.perCommand.get!.counters.hits).toBe(30);
+      expect(r.summary.perCommand.get!.counters.sent).toBe(2); // one get per member
+      const py = execFileSync(
+        '/usr/bin/python3',
+        ['-c', 'import sys,json\nfrom pymemcache.client.rendezvous import RendezvousHash\nh=RendezvousHash(nodes=sys.argv[1].split(","))\nprint(json.dumps([h.get_node(k) for k in sys.argv[2:]]))', `${mc.address},${b.address}`, ...keys],
+        { encoding: 'utf8' },
+      );
+      const placement = JSON.parse(py) as string[];
+      for (let i = 0; i < keys.length; i++) {
+        const on = placement[i]!;
+        const off = on === mc.address ? b.address : mc.address;
+        expect(await mcGet(on, keys[i]!)).toBe(String(i % 10));
+        expect(await mcGet(off, keys[i]!)).toBe(null);
+      }
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('refuses a target that is one of the captured servers unless --allow-source-target', async () => {
+    const conv: ConvSpec = { cport: 44002, server: '127.0.0.1', sport: mc.port, steps: [{ t: 0, dir: 0, data: 'get x\r\n' }, { t: 0.1, dir: 1, data: 'END\r\n' }] };
+    const cap = writeCapture(tmp.dir, 'source.pcap', [conv]);
+    const before = (await mcStats(mc.address)).cmd_get!;
+    const run = await replay([cap, '--target', mc.address, '--port', String(mc.port), ...QUIET], tmp.dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/refusing to replay into 127\.0\.0\.1:\d+.*server of the capture/);
+    expect((await mcStats(mc.address)).cmd_get).toBe(before);
+    const ok = await replay([cap, '--target', mc.address, '--port', String(mc.port), '--allow-source-target', ...QUIET], tmp.dir);
+    expect(ok.code).toBe(0);
+    expect((await mcStats(mc.address)).cmd_get).toBe(before + 1);
+  });
+
+  it('--threshold checks are parsed before any load and decide the exit code (99)', async () => {
+    const cap = writeCapture(tmp.dir, 'gate.pcap', steadyGets(1, 0.2, 10));
+    const bad = await replay([cap, '--target', mc.address, '--threshold', 'latency.p99 <<< 2ms', ...QUIET], tmp.dir);
+    expect(bad.code).toBe(2);
+    expect(bad.results).toBe(null);
+    const fail = await replay([cap, '--target', mc.address, '--threshold', 'latency.p99 < 1us', '--threshold', 'errors.rate < 1%', ...QUIET], tmp.dir);
+    expect(fail.code).toBe(99);
+    expect(fail.results!.verdict.status).toBe('fail');
+    expect(fail.results!.verdict.checks.map((c) => c.pass)).toEqual([false, true]);
+    const pass = await replay([cap, '--target', mc.address, '--threshold', 'errors.rate < 1%', ...QUIET], tmp.dir);
+    expect(pass.code).toBe(0);
+  });
+
+  it('a run whose schedule lag is over --max-lag is saturated: exit 4', async () => {
+    const cap = writeCapture(tmp.dir, 'sat.pcap', steadyGets(1, 0.2, 5));
+    const run = await replay([cap, '--target', mc.address, '--workers', '1', '--max-lag', '1ns'], tmp.dir);
+    expect(run.code).toBe(4);
+    expect(run.results!.verdict.status).toBe('saturated');
+    expect(run.results!.verdict.reasons.join(' ')).toMatch(/lag/);
+  });
+
+  it('UDP requests are held back and counted', async () => {
+    const frame = (id: number, body: string): Buffer => {
+      const h = Buffer.alloc(8);
+      h.writeUInt16BE(id, 0);
+      h.writeUInt16BE(1, 4);
+      return Buffer.concat([h, Buffer.from(body, 'latin1')]);
+    };
+    const pkt = (src: string, dst: string, sp: number, dp: number, p: Buffer): Buffer => ethernet(ipv4(src, dst, 17, udp(sp, dp, p)));
+    const recs = [
+      { sec: 1_700_000_000, frac: 0, data: pkt('10.0.0.2', '10.0.0.1', 5000, 11211, frame(1, 'get u1\r\n')) },
+      { sec: 1_700_000_000, frac: 100, data: pkt('10.0.0.1', '10.0.0.2', 11211, 5000, frame(1, 'END\r\n')) },
+    ];
+    const cap = join(tmp.dir, 'udp.pcap');
+    writeFileSync(cap, pcapFile({ linkType: LINKTYPE.EN10MB }, recs));
+    const run = await replay([cap, '--target', mc.address, ...QUIET], tmp.dir);
+    expect(run.code).toBe(0);
+    expect(run.results!.summary.total.counters.heldBack).toEqual({ udp: 1 });
+    expect(run.results!.summary.total.counters.sent).toBe(0);
+  });
+
+  it('authenticates to the target with --sasl-user and MCREPLAY_SASL_PASSWORD (ascii auth)', async () => {
+    const authFile = join(tmp.dir, 'auth.txt');
+    writeFileSync(authFile, 'replayer:s3cret\n');
+    const port = await freePort();
+    const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-Y', authFile];
+    if (process.getuid?.() === 0) args.push('-u', 'root');
+    const proc = spawn(memcachedBinary(), args, { stdio: 'ignore' });
+    const secure = { address: `127.0.0.1:${port}`, stop: async () => void proc.kill('SIGKILL') };
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const cap = writeCapture(tmp.dir, 'auth.pcap', [{ cport: 44003, steps: [{ t: 0, dir: 0, data: 'set a 0 0 1\r\n1\r\n' }, { t: 0.1, dir: 1, data: 'STORED\r\n' }] }]);
+      const no = await replay([cap, '--target', secure.address, ...QUIET], tmp.dir);
+      expect(no.code).toBe(3);
+      expect(no.stderr).toMatch(/requires authentication/);
+      const yes = await replay([cap, '--target', secure.address, '--sasl-user', 'replayer', ...QUIET], tmp.dir, { MCREPLAY_SASL_PASSWORD: 's3cret' });
+      expect(yes.code).toBe(0);
+      expect(errorSum(yes.results!.summary.total.counters)).toBe(0);
+      expect(JSON.stringify(yes.results)).not.toContain('s3cret');
+      expect(existsSync(authFile)).toBe(true);
+    } finally {
+      await secure.stop();
+    }
+  });
+});
