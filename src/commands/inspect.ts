@@ -100,7 +100,7 @@ export function renderInspect(r: InspectReport): string {
     ['truncated packets (snaplen)', `${fmtInt(q.truncatedPackets)} (${fmtBytes(q.truncatedBytes)} cut)`],
     ['malformed packets', fmtInt(q.malformedPackets)],
     ['unparsable request bytes', unparsable],
-    ['unexpected response bytes', fmtInt(q.unexpectedResponseBytes)],
+    ['unexpected response bytes', `${fmtInt(q.unexpectedResponseBytes)}${q.orphanResponseBytes ? ` (+${fmtInt(q.orphanResponseBytes)} answering requests sent before the capture)` : ''}`],
     ['requests lost (at least)', fmtInt(q.requestsLost)],
     ['requests unanswered', `closed ${q.unanswered.closed}, desync ${q.unanswered.desync}, at capture end ${q.unanswered.end}`],
     ['timestamps out of order', `${fmtInt(q.timestampInversions)} inversions, ${fmtInt(q.timestampOutliers)} outliers`],

@@ -2,7 +2,7 @@
 // every response shape: VALUE…END, STAT…END, single lines, errors, meta codes with quiet (q)
 // requests answered by silence, binary packets with quiet opcodes and multi-packet stats.
 import { BINARY_BY_OPCODE, BINARY_STATUS, binarySpecByName, binaryStatusError, binaryStatusName } from './commands.js';
-import { TOK_E, TOK_S, parseU64, parseUint, tokenize } from './bytes.js';
+import { TOK_E, TOK_S, indexOfByte, parseU64, parseUint, tokenize } from './bytes.js';
 import {
   MAX_RESPONSE_WORD,
   WORD_NAME,
@@ -55,6 +55,8 @@ export interface ResponseMatcher<T> {
   /** Registers a sent request, in the order the requests were sent. */
   expect(req: MatchInfo, tag: T): void;
   push(chunk: Buffer, tsNs: number): void;
+  /** Like push(buf.subarray(start, end), tsNs), without making the view. */
+  pushRange(buf: Buffer, start: number, end: number, tsNs: number): void;
   /** Bytes were lost: pending requests become unanswered('desync'); parsing resumes at the next response. */
   desync(): void;
   readonly pending: number;
@@ -395,7 +397,10 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
     }
     if (sub === M_MG) {
       if (code === W_VA || code === W_HD || code === W_OK) {
-        curHits = 1;
+        // W without X: the key was missing and N (vivify) just created it empty, so a miss;
+        // W with X is a stale value handed out for recache, which the client did get
+        if (hasLoneFlag(buf, firstFlag, n, 87 /* W */) && !hasLoneFlag(buf, firstFlag, n, 88 /* X */)) curMisses = 1;
+        else curHits = 1;
         if (size > 0) curValueBytes = size;
       } else if (code === W_EN) curMisses = 1;
     } else if (size > 0) curValueBytes = size;
@@ -415,6 +420,12 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
     complete(status, null, ts);
   }
   let vaStatus = 'VA';
+
+  /** True when one of the line's flag tokens is exactly the single letter `flag`. */
+  function hasLoneFlag(buf: Buffer, first: number, n: number, flag: number): boolean {
+    for (let i = first; i < n; i++) if (TOK_E[i] - TOK_S[i] === 1 && buf[TOK_S[i]] === flag) return true;
+    return false;
+  }
 
   /** Can this line be the answer to the quiet request at the head, or did that one stay silent? */
   function quietMayAnswer(code: number, buf: Buffer, s: number, ce: number): boolean {
@@ -622,8 +633,7 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
     atLineStart = false;
   }
 
-  function scan(chunk: Buffer, pos: number): number {
-    const n = chunk.length;
+  function scan(chunk: Buffer, pos: number, n: number): number {
     const allowText = seenText || !seenBinary;
     const allowBin = seenBinary || !seenText;
     let nlAt = -2;
@@ -645,8 +655,8 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
         }
         if (v === C_MORE) return holdCandidate(chunk, pos, n, S_CAND_BIN);
       }
-      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = chunk.indexOf(10, pos);
-      if (allowBin && b81At !== -1 && b81At <= pos) b81At = chunk.indexOf(0x81, pos + 1);
+      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, 10, pos, n);
+      if (allowBin && b81At !== -1 && b81At <= pos) b81At = indexOfByte(chunk, 0x81, pos + 1, n);
       const a = allowText && nlAt >= 0 ? nlAt + 1 : n + 1;
       const b = allowBin && b81At >= 0 ? b81At : n + 1;
       const next = a < b ? a : b;
@@ -689,14 +699,12 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
 
   // ---- the byte loop ----------------------------------------------------------------------------
 
-  function feed(chunk: Buffer, ts: number): void {
-    const n = chunk.length;
-    let pos = 0;
+  function feed(chunk: Buffer, pos: number, n: number, ts: number): void {
     while (pos < n) {
       switch (state) {
         case S_IDLE: {
           if (lost) {
-            pos = scan(chunk, pos);
+            pos = scan(chunk, pos, n);
             break;
           }
           if (chunk[pos] === 0x81) {
@@ -712,10 +720,10 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
               break;
             }
             pos += BIN_HEADER;
-            pos = binAfterHeader(chunk, pos, ts);
+            pos = binAfterHeader(chunk, pos, n, ts);
             break;
           }
-          const nl = chunk.indexOf(10, pos);
+          const nl = indexOfByte(chunk, 10, pos, n);
           if (nl < 0) {
             if (n - pos > MAX_LINE) {
               garbage();
@@ -735,7 +743,7 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
           break;
         }
         case S_LINE: {
-          const nl = chunk.indexOf(10, pos);
+          const nl = indexOfByte(chunk, 10, pos, n);
           const stop = nl < 0 ? n : nl + 1;
           if (accLen + stop - pos > MAX_LINE) {
             unexpectedBytes += accLen;
@@ -776,7 +784,7 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
             break;
           }
           accLen = 0;
-          pos = binAfterHeader(chunk, pos, ts);
+          pos = binAfterHeader(chunk, pos, n, ts);
           break;
         }
         case S_BINEK: {
@@ -804,11 +812,11 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
           state = S_IDLE;
           if (v === C_YES) {
             lost = false;
-            feed(bytes, ts);
+            feed(bytes, 0, bytes.length, ts);
           } else {
             unexpectedBytes += 1;
             atLineStart = false;
-            feed(bytes.subarray(1), ts);
+            feed(bytes, 1, bytes.length, ts);
           }
           break;
         }
@@ -816,19 +824,19 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
     }
   }
 
-  /** After a complete header at chunk[pos-24]: gather extras+key, decide, skip the value. */
-  function binAfterHeader(chunk: Buffer, pos: number, ts: number): number {
+  /** After a complete header at chunk[pos-24]: gather extras+key from chunk[pos, n), decide, skip the value. */
+  function binAfterHeader(chunk: Buffer, pos: number, n: number, ts: number): number {
     const ek = bExtLen + bKeyLen;
-    if (ek === 0 || chunk.length - pos >= ek) {
+    if (ek === 0 || n - pos >= ek) {
       binDecide(chunk, pos, ts);
       pos += ek;
       if (state === S_SKIP && skipLeft === 0) afterSkip(ts);
       return pos;
     }
     accLen = 0;
-    append(chunk, pos, chunk.length);
+    append(chunk, pos, n);
     state = S_BINEK;
-    return chunk.length;
+    return n;
   }
 
   return {
@@ -879,7 +887,12 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
     },
     push(chunk: Buffer, tsNs: number): void {
       lastTs = tsNs;
-      if (chunk.length > 0) feed(chunk, tsNs);
+      if (chunk.length > 0) feed(chunk, 0, chunk.length, tsNs);
+      flushUnexpected();
+    },
+    pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
+      lastTs = tsNs;
+      if (end > start) feed(buf, start, end, tsNs);
       flushUnexpected();
     },
     desync(): void {

@@ -2,7 +2,7 @@
  * Threshold checks: the grammar, the parser/validator (run before any load is sent) and the
  * evaluation against a results file.
  *
- * Grammar (full reference with examples in src/report/THRESHOLDS.md):
+ * Grammar (full reference with examples in README.md ("The CI gate")):
  *
  * ```
  * check     := metric [ '{' tag '=' value { ',' tag '=' value } '}' ] [ '.' aggregate ]
@@ -484,7 +484,7 @@ export function parseCheck(text: string): Check {
     return parseOne(text);
   } catch (err) {
     if (err instanceof CheckSyntaxError) {
-      throw new McError(caretMessage('bad threshold', text, err), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or src/report/THRESHOLDS.md');
+      throw new McError(caretMessage('bad threshold', text, err), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
     }
     throw err;
   }
@@ -503,7 +503,7 @@ export function parseChecks(texts: readonly string[]): Check[] {
     }
   }
   if (problems.length) {
-    throw new McError(problems.join('\n'), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or src/report/THRESHOLDS.md');
+    throw new McError(problems.join('\n'), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
   }
   return out;
 }

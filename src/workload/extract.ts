@@ -14,6 +14,8 @@ export interface ExtractStats {
   skippedRequestBytes: Record<string, number>;
   /** Server bytes that answered no pending request. */
   unexpectedResponseBytes: number;
+  /** Server bytes on a connection joined mid-way, before its first captured request: answers to requests sent before the capture began. */
+  orphanResponseBytes: number;
   /** Requests cut by a gap or by the end of the capture: at least this many were lost. */
   requestsCut: number;
   /** Bytes of incomplete requests at connection close or capture end. */
@@ -35,13 +37,18 @@ interface ConnState {
   lastTs: number;
   parser: RequestParser;
   matcher: ResponseMatcher<WorkloadRequest>;
-  /** A gap on the client side while the parser may hold a partial request. */
+  /**
+   * Mid-way joins: a request cut at the join (its tail skipped, or only its answer seen) was
+   * counted as lost. Once per connection: the tail and the answer are usually the same request.
+   */
+  headCounted: boolean;
 }
 
 function newExtractStats(): ExtractStats {
   return {
     skippedRequestBytes: {},
     unexpectedResponseBytes: 0,
+    orphanResponseBytes: 0,
     requestsCut: 0,
     incompleteRequestBytes: 0,
     unanswered: { closed: 0, desync: 0, end: 0 },
@@ -126,6 +133,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
       lastTs: flow.startNs,
       parser: undefined as unknown as RequestParser,
       matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
+      headCounted: false,
     };
     st.matcher = createResponseMatcher<WorkloadRequest>({
       response(r, resp, tsNs) {
@@ -137,7 +145,12 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
         sink.outcome(r, unansweredOutcome(why));
       },
       unexpected(bytes) {
-        stats.unexpectedResponseBytes += bytes;
+        if (!conn.synSeen && st.seq === 0) {
+          // the answer to a request sent before the capture began: that request is lost to us
+          if (!st.headCounted) stats.requestsCut++;
+          st.headCounted = true;
+          stats.orphanResponseBytes += bytes;
+        } else stats.unexpectedResponseBytes += bytes;
       },
     });
     st.parser = createRequestParser({
@@ -149,7 +162,14 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
         sink.request(r);
         st.matcher.expect(r, r);
       },
-      skipped,
+      skipped(bytes, reason) {
+        // the tail of a request that began before a mid-way join: one request we cannot replay
+        if (!conn.synSeen && st.seq === 0 && !st.headCounted) {
+          st.headCounted = true;
+          stats.requestsCut++;
+        }
+        skipped(bytes, reason);
+      },
     });
     conns.set(flow.id, st);
     sink.connection(conn);
@@ -160,6 +180,13 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
     if (st === undefined) return;
     if (dir === 0) st.parser.push(buf, tsNs);
     else st.matcher.push(buf, tsNs);
+  }
+
+  function dataAt(flowId: number, dir: Dir, buf: Buffer, offset: number, length: number, tsNs: number): void {
+    const st = conns.get(flowId);
+    if (st === undefined) return;
+    if (dir === 0) st.parser.pushRange(buf, offset, offset + length, tsNs);
+    else st.matcher.pushRange(buf, offset, offset + length, tsNs);
   }
 
   function gap(flowId: number, dir: Dir, bytes: number, _tsNs: number): void {
@@ -259,7 +286,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
     }
   }
 
-  return { streams: { open, data, gap, close, datagram }, stats, finish };
+  return { streams: { open, data, dataAt, gap, close, datagram }, stats, finish };
 }
 
 /** What extraction found besides the workload events themselves. */

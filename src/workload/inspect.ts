@@ -49,6 +49,7 @@ export interface InspectReport {
     timestampOutliers: number;
     unparsableBytes: Record<string, number>;
     unexpectedResponseBytes: number;
+    orphanResponseBytes: number;
     requestsLost: number;
     unanswered: { closed: number; desync: number; end: number };
     trailingBytes: number;
@@ -137,6 +138,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       timestampOutliers: c.timestampOutliers,
       unparsableBytes: x.skippedRequestBytes,
       unexpectedResponseBytes: x.unexpectedResponseBytes,
+      orphanResponseBytes: x.orphanResponseBytes,
       requestsLost: x.requestsCut,
       unanswered: x.unanswered,
       trailingBytes: c.trailingBytes,

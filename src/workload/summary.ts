@@ -33,7 +33,7 @@ export interface CommandTally {
 
 interface CommandAcc {
   tally: CommandTally;
-  latency: Histogram;
+  latency: HistogramCounter;
 }
 
 /** Builds a histogram that auto-resizes; plain JS so it needs no async WebAssembly start-up. */
@@ -41,9 +41,87 @@ export function newHistogram(): Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3, autoResize: true, bitBucketSize: 64 });
 }
 
+// newHistogram()'s bucket layout: 3 significant digits give 2048 sub-buckets, the upper half of
+// them per power of two above 2048.
+const SUB_BUCKETS = 2048;
+const HALF_MAGNITUDE = 10;
+
+/** Index of a non-negative integer in newHistogram()'s counts array (hdr's countsArrayIndex). */
+function countsIndex(v: number): number {
+  if (v < SUB_BUCKETS) return v;
+  if (v < 4294967296) {
+    const b = 31 - Math.clz32(v) - HALF_MAGNITUDE;
+    return (b << HALF_MAGNITUDE) + (v >>> b);
+  }
+  // the same float arithmetic hdr uses, so huge values land where hdr would put them
+  const b = Math.floor(Math.log2(v)) - HALF_MAGNITUDE;
+  return b * (SUB_BUCKETS / 2) + Math.floor(v / 2 ** b);
+}
+
+/** Lowest value of the bucket at a counts index (hdr's valueFromIndex). */
+function valueAt(i: number): number {
+  let b = Math.floor(i / (SUB_BUCKETS / 2)) - 1;
+  let sub = (i % (SUB_BUCKETS / 2)) + SUB_BUCKETS / 2;
+  if (b < 0) {
+    sub -= SUB_BUCKETS / 2;
+    b = 0;
+  }
+  return sub * 2 ** b;
+}
+
+/**
+ * Counts integer values in newHistogram()'s buckets with integer math only: hdr-histogram-js spends
+ * ~130 ns per recordValue on Math.pow and Math.log2, several times per request. toHistogram() gives
+ * the histogram that recording every value would have given: same counts, exact min and max.
+ */
+export class HistogramCounter {
+  private counts = new Float64Array(SUB_BUCKETS);
+  totalCount = 0;
+  private max = 0;
+  private minNonZero = Infinity;
+
+  /** Records one non-negative integer value. */
+  record(v: number): void {
+    const i = countsIndex(v);
+    if (i >= this.counts.length) this.grow(i);
+    this.counts[i]++;
+    this.totalCount++;
+    if (v > this.max) this.max = v;
+    if (v !== 0 && v < this.minNonZero) this.minNonZero = v;
+  }
+
+  private grow(i: number): void {
+    let n = this.counts.length * 2;
+    while (n <= i) n *= 2;
+    const c = new Float64Array(n);
+    c.set(this.counts);
+    this.counts = c;
+  }
+
+  /** The equivalent hdr histogram (bucket values, with the exact min and max recorded as themselves). */
+  toHistogram(): Histogram {
+    const h = newHistogram();
+    if (this.totalCount === 0) return h;
+    const c = this.counts;
+    const minI = this.minNonZero === Infinity ? -1 : countsIndex(this.minNonZero);
+    const maxI = countsIndex(this.max);
+    for (let i = 0; i <= maxI; i++) {
+      let n = c[i]!;
+      if (n === 0) continue;
+      if (i === maxI) {
+        h.recordValueWithCount(this.max, 1);
+        if (--n === 0) continue;
+      }
+      h.recordValueWithCount(i === minI ? this.minNonZero : valueAt(i), n);
+    }
+    return h;
+  }
+}
+
 /** Percentiles of a histogram, or null when it is empty. */
-export function distributionOf(h: Histogram): Distribution | null {
-  if (h.totalCount === 0) return null;
+export function distributionOf(hist: Histogram | HistogramCounter): Distribution | null {
+  if (hist.totalCount === 0) return null;
+  const h = hist instanceof HistogramCounter ? hist.toHistogram() : hist;
   return {
     count: h.totalCount,
     min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue,
@@ -61,10 +139,10 @@ export class WorkloadSummary implements WorkloadSink {
   readonly commands = new Map<string, CommandAcc>();
   readonly servers = new Map<string, { connections: number; requests: number }>();
   readonly connections = { total: 0, tcp: 0, udp: 0, midstream: 0, closed: { fin: 0, rst: 0, end: 0, reused: 0, idle: 0 } as Record<CloseReason, number> };
-  readonly keySizes = newHistogram();
-  readonly valuesWritten = newHistogram();
-  readonly valuesRead = newHistogram();
-  readonly latency = newHistogram();
+  readonly keySizes = new HistogramCounter();
+  readonly valuesWritten = new HistogramCounter();
+  readonly valuesRead = new HistogramCounter();
+  readonly latency = new HistogramCounter();
   readonly distinct = new DistinctCounter();
   /** Requests per whole second of capture time (index = second since capture start). */
   readonly perSecond: number[] = [];
@@ -107,20 +185,20 @@ export class WorkloadSummary implements WorkloadSink {
     if (acc === undefined) {
       acc = {
         tally: { count: 0, byProto: {}, quiet: 0, keys: 0, hits: 0, misses: 0, errors: { ERROR: 0, CLIENT_ERROR: 0, SERVER_ERROR: 0 }, unanswered: 0, destructive: this.destructive(r.cmd, r.proto), cls: r.cls },
-        latency: newHistogram(),
+        latency: new HistogramCounter(),
       };
       this.commands.set(r.cmd, acc);
     }
     const t = acc.tally;
     t.count++;
     t.byProto[r.proto] = (t.byProto[r.proto] ?? 0) + 1;
-    if (r.quiet) t.quiet++;
+    if (r.quiet || r.expect === 'none') t.quiet++; // quit expects no answer either
     t.keys += r.keys.length;
     for (const k of r.keys) {
-      this.keySizes.recordValue(k.length);
+      this.keySizes.record(k.length);
       this.distinct.add(k);
     }
-    if (r.valueLen > 0 || r.cls === 'write') this.valuesWritten.recordValue(r.valueLen);
+    if (r.valueLen > 0 || r.cls === 'write') this.valuesWritten.record(r.valueLen);
   }
 
   outcome(r: WorkloadRequest, o: CapturedOutcome): void {
@@ -133,10 +211,10 @@ export class WorkloadSummary implements WorkloadSink {
     this.misses += o.misses;
     if (o.error !== null) t.errors[o.error]++;
     if (o.unanswered !== null) t.unanswered++;
-    if (o.hits > 0) this.valuesRead.recordValue(Math.round(o.valueBytes / o.hits));
+    if (o.hits > 0) this.valuesRead.record(Math.round(o.valueBytes / o.hits));
     if (o.latencyNs !== null) {
-      acc.latency.recordValue(o.latencyNs);
-      this.latency.recordValue(o.latencyNs);
+      acc.latency.record(o.latencyNs);
+      this.latency.record(o.latencyNs);
     }
   }
 

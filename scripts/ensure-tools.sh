@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# ensure-tools.sh: makes sure the programs the tests, the demo and make-captures.sh use are here.
+# Idempotent and silent when everything is installed (checks only; no package manager run).
+#   required: memcached                      (every test that talks to a server, the demo)
+#   optional: tshark (+ dumpcap)             tests that compare with Wireshark's memcache dissector
+#             chromium                       tests of the HTML report in a headless browser
+#             tcpdump, python3-pymemcache,   only to re-record captures (scripts/make-captures.sh)
+#             libmemcached-tools (memccapable)
+# As root with apt-get, missing ones are installed (one apt-get update, then install). Otherwise it
+# prints the command to run; it fails (exit 1) only when memcached is missing.
+set -u
+
+declare -A PKG=(
+  [memcached]=memcached
+  [tshark]=tshark
+  [dumpcap]=wireshark-common
+  [chromium]=chromium
+  [tcpdump]=tcpdump
+  [memccapable]=libmemcached-tools
+  [pymemcache]=python3-pymemcache
+)
+declare -A WHY=(
+  [memcached]="every test that talks to memcached, and the demo"
+  [tshark]="tshark comparisons in test/fixtures (skipped)"
+  [dumpcap]="re-recording the pcapng fixture (scripts/make-captures.sh)"
+  [chromium]="HTML report tests in a headless browser (skipped)"
+  [tcpdump]="re-recording captures (scripts/make-captures.sh)"
+  [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
+  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
+)
+ORDER=(memcached tshark dumpcap chromium tcpdump memccapable pymemcache)
+
+have() {
+  case $1 in
+    memcached) [[ -x /usr/bin/memcached || -x /usr/local/bin/memcached ]] || command -v memcached >/dev/null ;;
+    pymemcache) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/pymemcache/__init__.py ]] ;;
+    chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
+    *) command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;
+  esac
+}
+
+missing=()
+for t in "${ORDER[@]}"; do have "$t" || missing+=("$t"); done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+pkgs() { local p=() t; for t in "$@"; do p+=("${PKG[$t]}"); done; printf '%s\n' "${p[@]}" | sort -u | tr '\n' ' '; }
+
+if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "ensure-tools: installing $(pkgs "${missing[@]}")" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  # shellcheck disable=SC2046
+  if ! apt-get install -y -qq --no-install-recommends $(pkgs "${missing[@]}") >&2; then
+    # one unavailable optional package must not keep memcached out
+    for t in "${missing[@]}"; do
+      apt-get install -y -qq --no-install-recommends "${PKG[$t]}" >&2 || echo "ensure-tools: could not install ${PKG[$t]}" >&2
+    done
+  fi
+  still=()
+  for t in "${missing[@]}"; do have "$t" || still+=("$t"); done
+  missing=("${still[@]+"${still[@]}"}")
+  [[ ${#missing[@]} -eq 0 ]] && exit 0
+fi
+
+rc=0
+for t in "${missing[@]}"; do
+  if [[ $t == memcached ]]; then
+    echo "ensure-tools: memcached is missing: needed by ${WHY[$t]}" >&2
+    rc=1
+  else
+    echo "ensure-tools: $t is missing: ${WHY[$t]}" >&2
+  fi
+done
+echo "ensure-tools: to install, run: sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(pkgs "${missing[@]}")" >&2
+exit $rc
