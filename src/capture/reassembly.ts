@@ -143,6 +143,8 @@ export class TcpReassembler {
   private nextSweep = -Infinity;
   private readonly idleNs: number;
   private readonly maxFlows: number;
+  /** The sink takes byte ranges (dataAt) rather than views. */
+  private readonly rangeSink: boolean;
 
   constructor(
     private readonly sink: StreamSink,
@@ -154,6 +156,7 @@ export class TcpReassembler {
   ) {
     this.idleNs = idleTimeoutSec * 1e9;
     this.maxFlows = Math.max(1, maxFlows);
+    this.rangeSink = typeof sink.dataAt === 'function';
   }
 
   /** Handles one decoded TCP segment captured at ts. */
@@ -382,7 +385,10 @@ export class TcpReassembler {
       h.resync = false;
       this.sink.gap(f.id, dir, -1, ts);
     }
-    if (len > 0) this.sink.data(f.id, dir, view(buf, off, len), ts);
+    if (len > 0) {
+      if (this.rangeSink) this.sink.dataAt!(f.id, dir, buf, off, len, ts);
+      else this.sink.data(f.id, dir, view(buf, off, len), ts);
+    }
     if (missing > 0) this.sink.gap(f.id, dir, missing, ts);
   }
 

@@ -49,7 +49,7 @@ Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with
       }
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(renderInspect(report));
-      if (report.quality.error) process.stderr.write(`mcreplay: warning: ${capture}: ${report.quality.error}; showing what was readable\n`);
+      if (report.quality.error) process.stderr.write(`mcreplay: warning: ${report.quality.error}; showing what was readable\n`);
       if (report.replayable.requests === 0) {
         process.stderr.write(`mcreplay: ${capture}: no replayable memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}; check --port\n`);
         process.exitCode = ExitCode.invalidRun;

@@ -133,7 +133,7 @@ export function register(program: Command): void {
     .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)')
     .option('--out <dir>', 'reports directory', 'reports')
     .option('--json', 'print the run summary as JSON on stdout (nothing else goes to stdout)')
-    .option('--workers <n>', 'worker threads (default min(cores, 4))')
+    .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms')
@@ -177,7 +177,9 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
   const clone = intOption(o.clone, '--clone', 1, 10_000);
   const durationNs = o.duration === undefined ? null : parseDurationNs(o.duration, '--duration');
   if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', ExitCode.usage);
-  const workers = o.workers === undefined ? Math.max(1, Math.min(cpus().length, 4)) : intOption(o.workers, '--workers', 1, 256);
+  // one core stays with the main thread (capture reading and shaping); on 2 cores one worker keeps
+  // the schedule better than two (bench/README.md, Replay)
+  const workers = o.workers === undefined ? Math.max(1, Math.min(cpus().length - 1, 4)) : intOption(o.workers, '--workers', 1, 256);
   const timeoutNs = parseDurationNs(o.timeout, '--timeout');
   if (timeoutNs <= 0) throw new McError('--timeout must be above 0', ExitCode.usage);
   let auth: ReplaySetup['auth'] = null;
@@ -237,7 +239,7 @@ function progressLine(iv: Interval, p: Progress, maxMode: boolean): string {
     `${secs}s`,
     `sent ${fmtInt(p.total.sent)}`,
     `${fmtInt(rate)}/s${maxMode ? '' : ` (intended ${fmtInt(intended)}/s)`}`,
-    `p99 ${fmtNs(p.responseP99Ns)}`,
+    `p99 ${p.responseP99Ns > 0 ? fmtNs(p.responseP99Ns) : "-"}`,
     `errors ${fmtInt(p.errors)}`,
   ];
   if (!maxMode) parts.push(`lag p99 ${fmtNs(p.lagP99Ns)}`);
@@ -269,7 +271,6 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const say = (s: string): void => {
     if (showProgress) process.stderr.write(`${s}\n`);
   };
-  const identity = captureIdentity(capture).catch(() => ({ sha256: '', bytes: 0 }));
 
   // Ctrl-C / SIGTERM: stop the workers, write the partial result, exit 130/143
   const ac = new AbortController();
@@ -344,7 +345,8 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const results: ResultsFile = buildResults(setup, out, {
     id,
     argv: process.argv.slice(2),
-    captureId: await identity,
+    // hashed after the run: reading the file twice at once would slow the replay's own reading
+    captureId: await captureIdentity(capture).catch(() => ({ sha256: '', bytes: 0 })),
     options: { maxLagNs: limits.maxLagNs, maxStallNs: limits.maxStallNs, cloneKeys: setup.cloneKeys, abortedByChecks, signal },
     targetStats,
     verdict,
@@ -417,6 +419,11 @@ function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, html
   };
 }
 
+/** A latency percentile for a table cell: '-' when nothing was measured. */
+function lat(p: ResultsFile['summary']['total']['response'], k: 'p50' | 'p99' | 'p999' | 'max'): string {
+  return p.count > 0 ? fmtNs(p[k]) : '-';
+}
+
 function humanSummary(r: ResultsFile, resultsPath: string, htmlPath: string | null, setup: ReplaySetup): string {
   const s = r.summary;
   const t = s.total.counters;
@@ -435,10 +442,11 @@ function humanSummary(r: ResultsFile, resultsPath: string, htmlPath: string | nu
       fmtInt(cs.counters.completed),
       fmtInt(errs),
       cs.hitRatio === null ? '-' : `${(cs.hitRatio * 100).toFixed(1)}%`,
-      fmtNs(cs.response.p50),
-      fmtNs(cs.response.p99),
-      fmtNs(cs.response.p999),
-      fmtNs(cs.response.max),
+      // no latency at all (noreply sets, quit): a dash, never a made-up "0 ns"
+      lat(cs.response, 'p50'),
+      lat(cs.response, 'p99'),
+      lat(cs.response, 'p999'),
+      lat(cs.response, 'max'),
       cap?.latency ? fmtNs(cap.latency.p50) : '-',
       cap?.hitRatio == null ? '-' : `${(cap.hitRatio * 100).toFixed(1)}%`,
     ]);
@@ -450,7 +458,7 @@ function humanSummary(r: ResultsFile, resultsPath: string, htmlPath: string | nu
   const held = Object.entries(t.heldBack).filter(([, n]) => n > 0);
   if (held.length) lines.push(`held back: ${held.map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ')}`);
   if (t.unsent > 0) lines.push(`unsent at stop: ${fmtInt(t.unsent)}`);
-  if (r.config.rate.mode !== 'max') lines.push(`schedule lag: p50 ${fmtNs(s.lag.p50)}, p99 ${fmtNs(s.lag.p99)}, max ${fmtNs(s.lag.max)}`);
+  if (r.config.rate.mode !== 'max' && s.lag.count > 0) lines.push(`schedule lag: p50 ${fmtNs(s.lag.p50)}, p99 ${fmtNs(s.lag.p99)}, max ${fmtNs(s.lag.max)}`);
   lines.push(`results: ${resultsPath}${htmlPath ? `\nreport:  ${htmlPath}` : ''}`);
   return lines.join('\n');
 }

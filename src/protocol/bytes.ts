@@ -38,6 +38,17 @@ function growTokens(): void {
   TOK_E = e;
 }
 
+/**
+ * Index of the first `byte` in buf[from, end), or -1. The native search runs to the end of buf, so
+ * for a range of a large buffer (a capture chunk) it may read past `end`; it stops at the first
+ * hit, and the bytes after a segment (the next frame's headers and payload) hold one within a few
+ * hundred bytes in practice, which costs less than a view per call.
+ */
+export function indexOfByte(buf: Buffer, byte: number, from: number, end: number): number {
+  const i = buf.indexOf(byte, from);
+  return i < end ? i : -1;
+}
+
 /** Unsigned decimal in buf[s, e) as a number, or -1 when empty, not all digits, or above 2^53. */
 export function parseUint(buf: Buffer, s: number, e: number): number {
   if (s >= e || e - s > 16) return -1;

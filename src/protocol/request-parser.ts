@@ -3,6 +3,7 @@
 // resynchronises after lost bytes or garbage at the next plausible command boundary.
 import { BIN_HEADER, LINE_GARBAGE, LINE_NO_DATA, binaryRequestLength, buildBinaryRequest, buildTextRequest, textLineNeed } from './request-build.js';
 import { MAX_TEXT_WORD, isTextWordPrefix, lookupTextWord } from './commands.js';
+import { indexOfByte } from './bytes.js';
 import type { ParserOptions, ParsedRequest, Proto, RequestParserEvents } from './types.js';
 
 /** Incremental parser of one request stream. */
@@ -10,6 +11,8 @@ export interface RequestParser {
   /** Protocol detected on this stream (first byte 0x80 = binary, else text/meta), null before any request. */
   readonly proto: Proto | null;
   push(chunk: Buffer, tsNs: number): void;
+  /** Like push(buf.subarray(start, end), tsNs), without making the view. */
+  pushRange(buf: Buffer, start: number, end: number, tsNs: number): void;
   /** Bytes were lost: drop any partial request and resynchronise at the next command boundary. */
   desync(): void;
   /** Stream over; returns the bytes left incomplete (not a request). */
@@ -131,9 +134,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     return true;
   }
 
-  /** Parses at a request boundary in chunk[pos..]; returns the new position. */
-  function parseAt(chunk: Buffer, pos: number, ts: number): number {
-    const n = chunk.length;
+  /** Parses at a request boundary in chunk[pos, n); returns the new position. */
+  function parseAt(chunk: Buffer, pos: number, n: number, ts: number): number {
     if (chunk[pos] === 0x80) {
       if (n - pos < BIN_HEADER) {
         append(chunk, pos, n);
@@ -154,7 +156,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
       startBody(chunk, pos, n, len, true, 0, 0, ts);
       return n;
     }
-    const nl = chunk.indexOf(10, pos);
+    const nl = indexOfByte(chunk, 10, pos, n);
     if (nl < 0) {
       if (!lineMayContinue(chunk, pos, n)) {
         lose('garbage', false);
@@ -227,9 +229,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     resetAcc();
   }
 
-  /** Continues a partial request with chunk[pos..]; returns the new position. */
-  function continuePartial(chunk: Buffer, pos: number): number {
-    const n = chunk.length;
+  /** Continues a partial request with chunk[pos, n); returns the new position. */
+  function continuePartial(chunk: Buffer, pos: number, n: number): number {
     switch (phase) {
       case P_BODY: {
         const take = Math.min(total - accLen, n - pos);
@@ -250,7 +251,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
           resetAcc();
           skipped += 1;
           lose('garbage', false);
-          feed(rest, t);
+          feed(rest, 0, rest.length, t);
           return pos + take;
         }
         phase = P_BODY;
@@ -261,7 +262,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         return pos + take;
       }
       case P_LINE: {
-        const nl = chunk.indexOf(10, pos);
+        const nl = indexOfByte(chunk, 10, pos, n);
         const stop = nl < 0 ? n : nl + 1;
         if (accLen + stop - pos > lineLimit + 2) {
           skipped += accLen;
@@ -277,7 +278,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
             resetAcc();
             lose('garbage', false);
             atLineStart = false;
-            feed(rest, t);
+            feed(rest, 0, rest.length, t);
           }
           return stop;
         }
@@ -321,11 +322,11 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
           flushSkipped();
           syncing = true;
           probation = true;
-          feed(bytes, t);
+          feed(bytes, 0, bytes.length, t);
         } else {
           skipped += 1;
           atLineStart = false;
-          feed(bytes.subarray(1), t);
+          feed(bytes, 1, bytes.length, t);
         }
         return pos + take;
       }
@@ -333,9 +334,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     return pos;
   }
 
-  /** Scans chunk[pos..] for the next plausible request start while out of sync. */
-  function scan(chunk: Buffer, pos: number, ts: number): number {
-    const n = chunk.length;
+  /** Scans chunk[pos, n) for the next plausible request start while out of sync. */
+  function scan(chunk: Buffer, pos: number, n: number, ts: number): number {
     const allowText = seenText || !seenBinary;
     const allowBin = seenBinary || !seenText;
     let nlAt = -2; // cached index of the next '\n' at/after pos (-1: none in this chunk)
@@ -351,8 +351,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         if (v === C_YES) return resume(pos);
         if (v === C_MORE) return partialCandidate(chunk, pos, n, ts, P_CAND_BIN);
       }
-      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = chunk.indexOf(10, pos);
-      if (allowBin && b80At !== -1 && b80At <= pos) b80At = chunk.indexOf(0x80, pos + 1);
+      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, 10, pos, n);
+      if (allowBin && b80At !== -1 && b80At <= pos) b80At = indexOfByte(chunk, 0x80, pos + 1, n);
       const a = allowText && nlAt >= 0 ? nlAt + 1 : n + 1;
       const b = allowBin && b80At >= 0 ? b80At : n + 1;
       const next = a < b ? a : b;
@@ -383,14 +383,12 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     return n;
   }
 
-  /** Feeds bytes through the state machine (also used to rescan bytes a failed candidate held). */
-  function feed(chunk: Buffer, ts: number): void {
-    let pos = 0;
-    const n = chunk.length;
+  /** Feeds chunk[pos, n) through the state machine (also used to rescan bytes a failed candidate held). */
+  function feed(chunk: Buffer, pos: number, n: number, ts: number): void {
     while (pos < n) {
-      if (phase !== P_NONE) pos = continuePartial(chunk, pos);
-      else if (syncing) pos = parseAt(chunk, pos, ts);
-      else pos = scan(chunk, pos, ts);
+      if (phase !== P_NONE) pos = continuePartial(chunk, pos, n);
+      else if (syncing) pos = parseAt(chunk, pos, n, ts);
+      else pos = scan(chunk, pos, n, ts);
     }
   }
 
@@ -399,7 +397,10 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
       return proto;
     },
     push(chunk: Buffer, tsNs: number): void {
-      if (chunk.length > 0) feed(chunk, tsNs);
+      if (chunk.length > 0) feed(chunk, 0, chunk.length, tsNs);
+    },
+    pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
+      if (end > start) feed(buf, start, end, tsNs);
     },
     desync(): void {
       if (phase !== P_NONE) skipped += accLen;

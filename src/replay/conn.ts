@@ -23,8 +23,8 @@ export interface ConnCtx {
   auth: { user: string; password: string } | null;
   /** The connection is finished (closed on schedule, nothing outstanding). */
   finished(c: ReplayConn): void;
-  /** Register a socket to uncork at the end of the current dispatch batch. */
-  corked(s: Socket): void;
+  /** The connection has bytes queued: call its flush() once the current dispatch batch is over. */
+  dirty(c: ReplayConn): void;
 }
 
 interface Pending {
@@ -65,6 +65,9 @@ export class ReplayConn {
   private retryTimer: NodeJS.Timeout | null = null;
   private authState: AuthState | null = null;
   private everConnected = false;
+  /** Bytes written since the last flush: everything due in one dispatch batch goes out in one write. */
+  private outq: Buffer[] = [];
+  private outqBytes = 0;
 
   constructor(
     readonly id: number,
@@ -80,6 +83,11 @@ export class ReplayConn {
     return this.outstanding === 0 && this.waitq.length - this.waitHead === 0;
   }
 
+  /** A connection attempt is under way. */
+  get connecting(): boolean {
+    return this.state === 'connecting';
+  }
+
   /** Opens the socket now (captured connection open). */
   open(): void {
     if (this.state === 'idle' || (this.state === 'down' && this.retryTimer === null)) this.connectNow();
@@ -87,7 +95,7 @@ export class ReplayConn {
 
   /** Open loop: request `it` is due now; it is written at once or queued until the socket is up. */
   submit(it: ReqItem, now: number): void {
-    this.ctx.rec.count(it.req.cmd, 'intended');
+    this.ctx.rec.count(it.cmd, 'intended');
     this.ctx.rec.recordLag(now - it.at);
     if (this.state === 'open' && this.waitq.length === this.waitHead && !this.blocked(it)) {
       this.write(it, it.at, now);
@@ -156,7 +164,7 @@ export class ReplayConn {
   stop(): number {
     let n = 0;
     for (let i = this.waitHead; i < this.waitq.length; i++) {
-      this.ctx.rec.count(this.waitq[i]!.req.cmd, 'unsent');
+      this.ctx.rec.count(this.waitq[i]!.cmd, 'unsent');
       n++;
     }
     this.waitq = [];
@@ -256,7 +264,7 @@ export class ReplayConn {
 
   private protoOfQueue(): 'text' | 'meta' | 'binary' {
     const head = this.waitq[this.waitHead];
-    return head?.req.proto ?? 'text';
+    return head?.proto ?? 'text';
   }
 
   private up(): void {
@@ -278,7 +286,7 @@ export class ReplayConn {
       const it = this.waitq[this.waitHead]!;
       if (this.outstanding > 0 && !it.pipelined) break;
       this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
-      this.ctx.rec.count(it.req.cmd, 'intended'); // in max mode a request is intended when it becomes sendable
+      this.ctx.rec.count(it.cmd, 'intended'); // in max mode a request is intended when it becomes sendable
       this.write(it, now, now);
     }
     if (this.waitHead === this.waitq.length) {
@@ -292,45 +300,35 @@ export class ReplayConn {
   }
 
   private write(it: ReqItem, intended: number, now: number): void {
-    const r = it.req;
-    const s = this.sock!;
-    let bufs: Buffer[];
     let cas: bigint | undefined;
     if (it.casKey !== null) cas = this.ctx.cas.get(`${this.targetIndex}\0${it.casKey}`);
-    if (it.prefix === '' && it.exp === null && cas === undefined) {
-      bufs = [r.raw];
+    let bytes = 0;
+    if (cas === undefined && it.absExpSec === null) {
+      bytes = it.raw.length;
+      this.outq.push(it.raw);
     } else {
-      const edit: { keyPrefix?: Buffer; cas?: bigint; exptime?: number } = {};
-      if (it.prefix !== '') edit.keyPrefix = Buffer.from(it.prefix, 'latin1');
+      const edit: { cas?: bigint; exptime?: number } = {};
       if (cas !== undefined) edit.cas = cas;
-      if (it.exp !== null) {
-        if (it.exp.kind === 'relative') edit.exptime = it.exp.sec;
-        else if (it.exp.kind === 'absolute') edit.exptime = Math.floor(Date.now() / 1000) + it.exp.remainSec;
+      if (it.absExpSec !== null) edit.exptime = Math.floor(Date.now() / 1000) + it.absExpSec;
+      for (const b of encodeRequest(it, edit)) {
+        bytes += b.length;
+        this.outq.push(b);
       }
-      bufs = encodeRequest(r, edit);
     }
-    const slot = this.ctx.rec.slot(r.cmd);
-    const silent = r.expect === 'none' || r.quiet;
-    const p: Pending = { cmd: r.cmd, slot, intended, written: now, silent, done: false };
+    if (this.outqBytes === 0) this.ctx.dirty(this);
+    this.outqBytes += bytes;
+    const rec = this.ctx.rec;
+    const slot = rec.slot(it.cmd);
+    const silent = it.expect === 'none' || it.quiet;
+    const p: Pending = { cmd: it.cmd, slot, intended, written: now, silent, done: false };
     if (!silent) {
       this.out.push(p);
       this.outstanding++;
     }
-    let bytes = 0;
-    if (!s.writableCorked) {
-      s.cork();
-      this.ctx.corked(s);
-    }
-    for (const b of bufs) {
-      bytes += b.length;
-      s.write(b);
-    }
-    const rec = this.ctx.rec;
-    rec.count(r.cmd, 'sent');
-    rec.count(r.cmd, 'bytesOut', bytes);
+    rec.count(it.cmd, 'sent');
+    rec.count(it.cmd, 'bytesOut', bytes);
     this.ctx.totals.sent++;
-    const info = it.prefix === '' ? r : { ...r, keys: r.keys.map((k) => it.prefix + k) };
-    this.matcher.expect(info, p);
+    this.matcher.expect(it, p);
     if (this.outHead > 4096 && this.outHead * 2 > this.out.length) {
       this.out = this.out.slice(this.outHead);
       this.outHead = 0;
@@ -415,18 +413,40 @@ export class ReplayConn {
 
   private failUnwritten(it: ReqItem, intended: number, now: number): void {
     const rec = this.ctx.rec;
-    if (this.ctx.maxMode) rec.count(it.req.cmd, 'intended');
-    rec.count(it.req.cmd, 'sent'); // it was due and tried: sent, failed
+    if (this.ctx.maxMode) rec.count(it.cmd, 'intended');
+    rec.count(it.cmd, 'sent'); // it was due and tried: sent, failed
     this.ctx.totals.sent++;
-    this.ctx.rec.error(it.req.cmd, this.failClass, now - intended);
+    this.ctx.rec.error(it.cmd, this.failClass, now - intended);
     this.ctx.totals.errors++;
     this.ctx.totals.byClass[this.failClass]++;
+  }
+
+  /** Writes what the last dispatch batch queued: one write (one syscall) per connection and batch. */
+  flush(): void {
+    const n = this.outq.length;
+    if (n === 0) return;
+    const q = this.outq;
+    const total = this.outqBytes;
+    this.outq = [];
+    this.outqBytes = 0;
+    const s = this.sock;
+    if (s === null || this.state !== 'open') return; // the socket went away: its pending requests failed already
+    if (n === 1) s.write(q[0]!);
+    else if (total <= 64 * 1024) s.write(Buffer.concat(q, total));
+    else {
+      // large values: let the socket gather them (writev) rather than copy them
+      s.cork();
+      for (const b of q) s.write(b);
+      s.uncork();
+    }
   }
 
   private teardown(): void {
     const s = this.sock;
     this.sock = null;
     this.authState = null;
+    this.outq = [];
+    this.outqBytes = 0;
     if (s !== null) {
       s.removeAllListeners('data');
       s.on('error', () => {});

@@ -27,7 +27,10 @@ import { ExitCode, McError } from '../errors.js';
 import { clockBaseSec, monoNs } from './clock.js';
 import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
-import type { FromWorker, ReqItem, ReqSpec, TargetAddr, ToWorker, WorkItem, WorkerTotals } from './messages.js';
+import type { FromWorker, TargetAddr, ToWorker, WorkerTotals } from './messages.js';
+import { BatchWriter, type ReqRecord } from './batch.js';
+import { encodeRequest } from '../protocol/index.js';
+import type { Expect, Proto } from '../protocol/types.js';
 import { captureEpochSec } from './capture-epoch.js';
 import { authRequest } from './auth.js';
 
@@ -91,7 +94,11 @@ export interface ReplayOutcome {
 const MAX_OUTSTANDING_ITEMS = 200_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
 const BATCH_ITEMS = 2048;
-const START_DELAY_NS = 50e6;
+/**
+ * t0 is fixed only once every worker is started, warmed up, holds the first part of the schedule and
+ * has its mid-way connections up; the margin covers the 'start' message reaching them.
+ */
+const START_MARGIN_NS = 5e6;
 const INTERRUPT_GRACE_NS = 250e6;
 
 /** Resolves the worker script: dist/replay/worker.js next to this module, or the built copy when run from sources (tests). */
@@ -232,7 +239,8 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const workers: Worker[] = [];
   const workerTotals: WorkerTotals[] = [];
   const posted: number[] = [];
-  const batches: WorkItem[][] = [];
+  const batches: BatchWriter[] = [];
+  const synced: boolean[] = [];
   const done: boolean[] = [];
   let fatal: Error | null = null;
   let runEndNs = 0;
@@ -241,6 +249,14 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const allDone = new Promise<void>((r) => (resolveAllDone = r));
   let resolveReady!: () => void;
   const allReady = new Promise<void>((r) => (resolveReady = r));
+  let syncWaiter: (() => void) | null = null;
+  const checkSynced = (): void => {
+    if (syncWaiter !== null && synced.every((x, i) => x || done[i])) {
+      const f = syncWaiter;
+      syncWaiter = null;
+      f();
+    }
+  };
   let progressWaiter: (() => void) | null = null;
 
   const agg = new Aggregator({
@@ -260,12 +276,17 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     workers.push(worker);
     workerTotals.push(emptyTotals());
     posted.push(0);
-    batches.push([]);
+    batches.push(new BatchWriter(BATCH_ITEMS));
     done.push(false);
+    synced.push(false);
     worker.on('message', (m: FromWorker) => {
       switch (m.t) {
         case 'ready':
           if (++readyCount === nWorkers) resolveReady();
+          return;
+        case 'synced':
+          synced[m.worker] = true;
+          checkSynced();
           return;
         case 'snap':
           agg.add(m.snap);
@@ -289,6 +310,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
             f();
           }
           if (done.every(Boolean)) resolveAllDone();
+          checkSynced();
           return;
         case 'fatal':
           fatal ??= new Error(`replay worker ${m.worker} failed: ${m.message}`);
@@ -301,6 +323,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
       done[w] = true;
       agg.workerDone(w);
       if (done.every(Boolean)) resolveAllDone();
+      checkSynced();
       stopRun('interrupted');
     });
     worker.on('exit', () => {
@@ -309,6 +332,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         fatal ??= new Error(`replay worker ${w} exited early`);
         agg.workerDone(w);
         if (done.every(Boolean)) resolveAllDone();
+        checkSynced();
       }
     });
     worker.postMessage({
@@ -340,7 +364,9 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const heldBack: Record<string, number> = {};
   const unsentByCmd = new Map<string, number>();
   const captured = new Map<string, CapturedAcc>();
-  const capturedReqs = new WeakSet<WorkloadRequest>();
+  // replayed requests of the first pass whose captured answer is still to come (a WeakSet cost
+  // noticeably more in garbage collection at 40k requests/s)
+  const capturedReqs = new Set<WorkloadRequest>();
   let capConnections = 0;
   let capRequests = 0;
   let capUnreplayable = 0;
@@ -350,48 +376,64 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
 
   function flush(w: number): void {
     const b = batches[w]!;
-    if (b.length === 0) return;
-    batches[w] = [];
-    send(w, { t: 'items', items: b });
+    if (b.size === 0) return;
+    const { batch, transfer } = b.take();
+    if (done[w]) return;
+    workers[w]!.postMessage({ t: 'batch', b: batch } satisfies ToWorker, transfer);
   }
   function flushAll(): void {
     for (let w = 0; w < nWorkers; w++) flush(w);
   }
-  function post(w: number, it: WorkItem, bytes = 0): void {
-    if (it.k !== 'held' && it.k !== 'unsent' && it.at > lastAt) lastAt = it.at;
-    batches[w]!.push(it);
+  /** Counts an item posted to worker `w` (due at `at`); sends the batch when it is full. */
+  function posted1(w: number, at: number, bytes: number): void {
+    if (at > lastAt) lastAt = at;
     posted[w]!++;
     postedItems++;
     postedBytes += bytes;
-    if (batches[w]!.length >= BATCH_ITEMS) flush(w);
+    if (batches[w]!.full) flush(w);
   }
 
-  function start(): void {
-    if (t0 !== null) return;
-    t0 = monoNs(baseSec) + START_DELAY_NS;
-    for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
+  let startP: Promise<void> | null = null;
+  /** Fixes t0 once every worker holds the start of the schedule (idempotent). */
+  function start(): Promise<void> {
+    startP ??= (async () => {
+      flushAll();
+      for (let w = 0; w < nWorkers; w++) send(w, { t: 'sync' });
+      await new Promise<void>((r) => {
+        syncWaiter = r;
+        checkSynced();
+      });
+      t0 = monoNs(baseSec) + START_MARGIN_NS;
+      for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
+      flushAll();
+      setup.onStart?.(runNow);
+      const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);
+      if (Number.isFinite(cutoff)) {
+        const arm = (): void => {
+          const left = cutoff - runNow();
+          if (left <= 0) stopRun(setup.durationNs !== null && setup.durationNs <= (schedule.endNs ?? Infinity) ? 'duration' : 'ramp-end');
+          else durationTimer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / 1e6)));
+        };
+        if (stopReason === null) arm();
+      }
+      if (stopReason !== null) sendStop();
+    })();
+    return startP;
+  }
+
+  function sendStop(): void {
     flushAll();
-    const clock = runNow;
-    setup.onStart?.(clock);
-    const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);
-    if (Number.isFinite(cutoff)) {
-      const arm = (): void => {
-        const left = cutoff - runNow();
-        if (left <= 0) stopRun(setup.durationNs !== null && setup.durationNs <= (schedule.endNs ?? Infinity) ? 'duration' : 'ramp-end');
-        else durationTimer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / 1e6)));
-      };
-      arm();
-    }
+    const grace = stopReason === 'interrupted' ? INTERRUPT_GRACE_NS : setup.timeoutNs;
+    for (let w = 0; w < nWorkers; w++) send(w, { t: 'stop', graceNs: grace });
   }
 
   function stopRun(reason: StopReason): void {
     if (stopReason !== null) return;
     stopReason = reason;
     if (durationTimer) clearTimeout(durationTimer);
-    start();
-    flushAll();
-    const grace = reason === 'interrupted' ? INTERRUPT_GRACE_NS : setup.timeoutNs;
-    for (let w = 0; w < nWorkers; w++) send(w, { t: 'stop', graceNs: grace });
+    // before t0 the stop goes out right after the start
+    if (t0 !== null) sendStop();
+    else void start();
     if (reason === 'interrupted' || setup.loop) {
       captureFullyRead = false;
       extractAbort.abort();
@@ -420,7 +462,8 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   function hold(cmd: string, reason: string, at: number, n: number, w: number): void {
     heldBack[reason] = (heldBack[reason] ?? 0) + n;
     shapedRequests += n;
-    post(w, { k: 'held', at, ord: 0, cmd, reason, n });
+    batches[w]!.held(at, cmd, reason, n);
+    posted1(w, 0, 0);
   }
 
   function unsent(cmd: string, n: number): void {
@@ -496,7 +539,8 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
           for (let m = 0; m < members; m++) {
             const id = nextConnId++;
             ids.push(id);
-            post(w, { k: 'open', at, ord: 0, conn: id, target: plan.kind === 'pool' ? m : tIdx, early });
+            batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early);
+            posted1(w, at, 0);
           }
           cs.ids.push(ids);
         }
@@ -530,36 +574,24 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
           return;
         }
         if (pass === 0) capturedReqs.add(r);
-        const spec: ReqSpec = {
-          proto: r.proto,
-          cmd: r.cmd,
-          cls: r.cls,
-          expect: r.expect,
-          quiet: r.quiet,
-          keys: r.keys,
-          valueLen: r.valueLen,
-          flags: r.flags,
-          exptime: r.exptime,
-          cas: r.cas,
-          opaque: r.opaque,
-          metaFlags: r.metaFlags,
-          credentials: r.credentials,
-          raw: r.raw,
-        };
         const exp = r.exptime > 0 ? translateExpiry(r.exptime, epochSec === null ? null : epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
-        const expEdit = exp === null || exp.kind === 'keep' ? null : exp;
+        const relExp = exp !== null && exp.kind === 'relative' ? exp.sec : null;
+        const absExpSec = exp !== null && exp.kind === 'absolute' ? exp.remainSec : null;
         const cas = needsCasToken(r);
+        const w = cs.worker;
         for (let k = 0; k < clones; k++) {
           const prefix = setup.cloneKeys ? clonePrefix(k) : '';
           const ids = cs.ids[k]!;
           if (hasher === null) {
             shapedRequests++;
-            post(cs.worker, reqItem(ids[0]!, at, spec, prefix, expEdit, cas ? prefix + r.keys[0]! : null, pipelined), r.raw.length);
+            batches[w]!.req(reqRecord(ids[0]!, at, r, r, prefix, relExp, absExpSec, cas, pipelined));
+            posted1(w, at, r.raw.length);
             continue;
           }
-          for (const [m, sub] of routePool(spec, prefix, hasher)) {
+          for (const [m, sub] of routePool(r, prefix, hasher)) {
             shapedRequests++;
-            post(cs.worker, reqItem(ids[m]!, at, sub, prefix, expEdit, cas ? prefix + sub.keys[0]! : null, pipelined), sub.raw.length);
+            batches[w]!.req(reqRecord(ids[m]!, at, r, sub, prefix, relExp, absExpSec, cas, pipelined));
+            posted1(w, at, sub.raw.length);
           }
         }
       },
@@ -567,7 +599,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
       outcome(r: WorkloadRequest, o: CapturedOutcome): void {
         const cs = conns.get(r.connId);
         if (cs !== undefined && cs.unanswered > 0) cs.unanswered--;
-        if (capturedReqs.has(r)) capturedRecord(r, o);
+        if (capturedReqs.delete(r)) capturedRecord(r, o);
       },
 
       close(connId: number, tsNs: number): void {
@@ -577,7 +609,12 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         if (cs.hold !== null || cs.ids.length === 0) return;
         const at0 = dueAt(tsNs);
         const at = Math.max(at0 ?? cs.lastAt, cs.lastAt);
-        for (const ids of cs.ids) for (const id of ids) post(cs.worker, { k: 'close', at, ord: 0, conn: id });
+        for (const ids of cs.ids) {
+          for (const id of ids) {
+            batches[cs.worker]!.close(at, id);
+            posted1(cs.worker, at, 0);
+          }
+        }
       },
 
       async ready(): Promise<void> {
@@ -586,7 +623,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         if (counting || stopReason !== null) return;
         if (t0 === null) {
           // fill a little of the schedule before t0 so the first requests are not late
-          if (maxMode || lastAt >= Math.min(setup.lookAheadNs / 4, 500e6) || postedItems >= 20_000) start();
+          if (maxMode || lastAt >= Math.min(setup.lookAheadNs / 4, 500e6) || postedItems >= 20_000) await start();
           else return;
         }
         const avg = postedItems > 0 ? postedBytes / postedItems : 100;
@@ -644,11 +681,11 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     else if (err instanceof McError) fatal = err;
     stopRun('interrupted');
   }
-  if (t0 === null) start();
-  flushAll();
+  await start();
   // requests beyond the end of the run that were counted while reading
   for (const [cmd, n] of unsentByCmd) {
-    post(0, { k: 'unsent', at: 0, ord: 0, cmd, n });
+    batches[0]!.unsent(cmd, n);
+    posted1(0, 0, 0);
   }
   flushAll();
   for (let w = 0; w < nWorkers; w++) send(w, { t: 'end' });
@@ -699,8 +736,53 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   };
 }
 
-function reqItem(conn: number, at: number, req: ReqSpec, prefix: string, exp: ReqItem['exp'], casKey: string | null, pipelined: boolean): ReqItem {
-  return { k: 'req', at, ord: 0, conn, req, prefix, exp, casKey, pipelined };
+/**
+ * The record of one replayed request: clone prefix and relative expiry are written into its bytes
+ * here (once, off the worker's hot path); the CAS token and an absolute expiry are set at send time.
+ */
+function reqRecord(
+  conn: number,
+  at: number,
+  r: WorkloadRequest,
+  part: PoolPart,
+  prefix: string,
+  relExp: number | null,
+  absExpSec: number | null,
+  cas: boolean,
+  pipelined: boolean,
+): ReqRecord {
+  let raw: readonly Buffer[] = [part.raw];
+  if (prefix !== '' || relExp !== null) {
+    const edit: { keyPrefix?: Buffer; exptime?: number } = {};
+    if (prefix !== '') edit.keyPrefix = Buffer.from(prefix, 'latin1');
+    if (relExp !== null) edit.exptime = relExp;
+    raw = encodeRequest(part, edit);
+  }
+  return {
+    at,
+    conn,
+    proto: r.proto,
+    cmd: r.cmd,
+    expect: r.expect,
+    quiet: r.quiet,
+    opaque: r.opaque,
+    keys: prefix === '' ? part.keys : part.keys.map((k) => prefix + k),
+    metaFlags: r.metaFlags,
+    raw,
+    absExpSec,
+    cas,
+    pipelined,
+  };
+}
+
+/** What pool routing needs of a request, and what a split part of it is. */
+export interface PoolPart {
+  proto: Proto;
+  cmd: string;
+  expect: Expect;
+  keys: readonly string[];
+  raw: Buffer;
+  exptime: number;
 }
 
 /** How many requests a pool turns this one into (keyless: one per member; a multi-get: one per member it touches). */
@@ -718,9 +800,9 @@ const TEXT_MULTI = new Set(['get', 'gets', 'gat', 'gats']);
  * Routes a request over a pool as a client would: by key; a text multi-get is split into one get
  * per member holding some of its keys; a keyless request (stats, version, noop ...) goes to every member.
  */
-export function routePool(r: ReqSpec, prefix: string, hasher: KeyHasher): [number, ReqSpec][] {
+export function routePool(r: PoolPart, prefix: string, hasher: KeyHasher): [number, PoolPart][] {
   if (r.keys.length === 0) {
-    const all: [number, ReqSpec][] = [];
+    const all: [number, PoolPart][] = [];
     for (let m = 0; m < hasher.size; m++) all.push([m, r]);
     return all;
   }
@@ -733,11 +815,11 @@ export function routePool(r: ReqSpec, prefix: string, hasher: KeyHasher): [numbe
     l.push(k);
   }
   if (by.size === 1) return [[by.keys().next().value!, r]];
-  const out: [number, ReqSpec][] = [];
+  const out: [number, PoolPart][] = [];
   const head = r.cmd === 'gat' || r.cmd === 'gats' ? `${r.cmd} ${r.exptime}` : r.cmd;
   for (const [m, keys] of by) {
     const raw = Buffer.from(`${head} ${keys.join(' ')}\r\n`, 'latin1');
-    out.push([m, { ...r, keys, raw }]);
+    out.push([m, { proto: r.proto, cmd: r.cmd, expect: r.expect, exptime: r.exptime, keys, raw }]);
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Messages between the replay coordinator (main thread) and its worker threads. Everything here is
 // structured-clone safe. Times are run-clock ns (0 = t0 of the schedule).
-import type { WorkloadRequest } from '../workload/model.js';
-import type { ExpiryEdit } from '../workload/shape.js';
+import type { Expect, Proto } from '../protocol/types.js';
 import type { IntervalSnapshot } from '../metrics/recorder.js';
+import type { PackedBatch } from './batch.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 
 /** A target server as a worker dials it. */
@@ -12,12 +12,6 @@ export interface TargetAddr {
   /** "host:port" as printed. */
   name: string;
 }
-
-/** What a worker needs of a captured request to send it and match its answer. */
-export type ReqSpec = Pick<
-  WorkloadRequest,
-  'proto' | 'cmd' | 'cls' | 'expect' | 'quiet' | 'keys' | 'valueLen' | 'flags' | 'exptime' | 'cas' | 'opaque' | 'metaFlags' | 'credentials' | 'raw'
->;
 
 /** Open a replayed connection to `target` at `at` (immediately when `early`: the capture joined it mid-way). */
 export interface OpenItem {
@@ -29,18 +23,27 @@ export interface OpenItem {
   early: boolean;
 }
 
-/** Send one request at `at` (open loop) or as soon as the connection allows (max mode). */
+/**
+ * Send one request at `at` (open loop) or as soon as the connection allows (max mode). Carries what
+ * the response matcher needs (it is a MatchInfo) and the bytes as sent: clone prefix and relative
+ * expiry are applied by the coordinator; the CAS token and absolute expiry are set at send time.
+ */
 export interface ReqItem {
   k: 'req';
   at: number;
   ord: number;
   conn: number;
-  req: ReqSpec;
-  /** Clone key namespace ('' = none). */
-  prefix: string;
-  /** Expiry rewrite, null = as captured. */
-  exp: ExpiryEdit | null;
-  /** Replace the captured CAS unique with the target's token for this (prefixed) key. */
+  proto: Proto;
+  cmd: string;
+  expect: Expect;
+  quiet: boolean;
+  opaque: number;
+  keys: string[];
+  metaFlags: string[];
+  raw: Buffer;
+  /** Absolute expiry: this many seconds after the actual send (set at send time); null = as in raw. */
+  absExpSec: number | null;
+  /** Replace the captured CAS unique with the target's token for this key. */
   casKey: string | null;
   /** Sent in the capture before the previous answers arrived (max mode keeps that pipelining). */
   pipelined: boolean;
@@ -92,9 +95,11 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { t: 'init'; init: WorkerInit }
+  /** Answer 'synced' once everything posted before is in the schedule (the coordinator then fixes t0). */
+  | { t: 'sync' }
   /** t0 of the schedule as a monoNs(baseSec) reading. */
   | { t: 'start'; t0Ns: number }
-  | { t: 'items'; items: WorkItem[] }
+  | { t: 'batch'; b: PackedBatch }
   /** Stop sending; answers still outstanding get `graceNs` before they are abandoned. */
   | { t: 'stop'; graceNs: number }
   /** No more items will come: finish, post the last snapshot and 'done'. */
@@ -118,7 +123,9 @@ export interface WorkerTotals {
 }
 
 export type FromWorker =
+  /** Metrics initialised and every target dialled once (warm-up): the worker can keep a schedule. */
   | { t: 'ready'; worker: number }
+  | { t: 'synced'; worker: number }
   | { t: 'progress'; worker: number; totals: WorkerTotals }
   | { t: 'snap'; snap: IntervalSnapshot }
   | { t: 'done'; worker: number; endNs: number; totals: WorkerTotals }

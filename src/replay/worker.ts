@@ -2,24 +2,95 @@
 // (open loop) or as soon as its connection allows (max mode), records every outcome into per-interval
 // histograms, and posts one snapshot per interval to the coordinator.
 import { parentPort } from 'node:worker_threads';
-import type { Socket } from 'node:net';
 import { initMetrics } from '../metrics/histogram.js';
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { ERROR_CLASSES, type ErrorClass } from '../metrics/results-types.js';
 import { monoNs } from './clock.js';
-import { TimeHeap } from './heap.js';
+import { DueQueue } from './heap.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
+import { decodeBatch } from './batch.js';
 import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit, WorkerTotals } from './messages.js';
 
-/** Below this much time to the next item, the worker spins on setImmediate instead of a timer. */
-const SPIN_NS = 1.5e6;
+/**
+ * Waiting for the next due item: a timer while it is far, then setImmediate turns (each one polls
+ * the sockets, so answers are still timestamped as they arrive) for the last SPIN_NS. libuv timers
+ * have millisecond resolution and fire 0.1–0.2 ms late at p50 on these machines (more under load),
+ * so the timer aims SPIN_NS early and the spin takes the rest; a shorter spin saves CPU but lets
+ * late timers show up as schedule lag. Everything due when a turn runs goes out in that turn, one
+ * write per connection.
+ */
+const SPIN_NS = 1.0e6;
 const CHECK_MS = 50;
 const PROGRESS_EVERY_NS = 100e6;
+/** How long the worker waits at start for connections the capture joined mid-way to come up. */
+const EARLY_CONNECT_WAIT_MS = 1000;
+const WARMUP_TIMEOUT_MS = 2000;
 
 function emptyTotals(): WorkerTotals {
   const byClass = {} as Record<ErrorClass, number>;
   for (const c of ERROR_CLASSES) byClass[c] = 0;
   return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0 };
+}
+
+/** A `version` request, used to warm the connection code up before the schedule starts. */
+function versionItem(): ReqItem {
+  return {
+    k: 'req',
+    at: 0,
+    ord: 0,
+    conn: -1,
+    proto: 'text',
+    cmd: 'version',
+    expect: 'line',
+    quiet: false,
+    opaque: 0,
+    keys: [],
+    metaFlags: [],
+    raw: Buffer.from('version\r\n', 'latin1'),
+    absExpSec: null,
+    casKey: null,
+    pipelined: false,
+  };
+}
+
+/**
+ * Dials every target once through the replay's own connection code (connect, authentication,
+ * write, response matching, recording into a throwaway recorder): the first scheduled requests
+ * must not pay for lazy compilation and socket set-up, which cost several ms in a fresh thread.
+ */
+async function warmUp(init: WorkerInit): Promise<void> {
+  const rec = new IntervalRecorder({ worker: init.worker, eventLoop: false });
+  const totals = emptyTotals();
+  try {
+    await Promise.all(
+      init.targets.map(
+        (t, i) =>
+          new Promise<void>((resolve) => {
+            let c: ReplayConn | null = null;
+            const timer = setTimeout(() => c?.abandon(), WARMUP_TIMEOUT_MS);
+            const ctx: ConnCtx = {
+              rec,
+              now: () => monoNs(init.baseSec),
+              timeoutNs: WARMUP_TIMEOUT_MS * 1e6,
+              maxMode: true,
+              cas: new Map(),
+              totals,
+              auth: init.auth,
+              finished: () => {
+                clearTimeout(timer);
+                resolve();
+              },
+              dirty: (d) => process.nextTick(() => d.flush()),
+            };
+            c = new ReplayConn(-1 - i, i, t, ctx);
+            c.enqueue(versionItem());
+            c.requestClose();
+          }),
+      ),
+    );
+  } finally {
+    rec.destroy();
+  }
 }
 
 /** Runs a worker on `port` (the worker thread's parentPort). Exported for in-thread tests. */
@@ -28,7 +99,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let rec: IntervalRecorder | null = null;
   let t0: number | null = null;
   let baseSec = 0;
-  const heap = new TimeHeap<WorkItem>();
+  const queue = new DueQueue<WorkItem>();
   const conns = new Map<number, ReplayConn>();
   const totals = emptyTotals();
   let curIndex = 0;
@@ -43,8 +114,8 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let checkTimer: NodeJS.Timeout | null = null;
   let graceTimer: NodeJS.Timeout | null = null;
   let lastProgress = 0;
-  const corked: Socket[] = [];
-  const pendingBeforeStart: WorkItem[] = [];
+  let dirty: ReplayConn[] = [];
+  let flushQueued = false;
   const post = (m: FromWorker): void => port.postMessage(m);
 
   /** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
@@ -62,6 +133,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     }
   }
 
+  function flushDirty(): void {
+    flushQueued = false;
+    if (dirty.length === 0) return;
+    const d = dirty;
+    dirty = [];
+    for (const c of d) c.flush();
+  }
+
   const ctx: ConnCtx = {
     rec: null as unknown as IntervalRecorder,
     now,
@@ -74,17 +153,16 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       conns.delete(c.id);
       maybeDone();
     },
-    corked(s) {
-      // writes made outside a dispatch batch (on connect, on an answer in max mode) must not wait
-      // for the next batch: uncork them once the current callback is over
-      if (corked.push(s) === 1) process.nextTick(uncorkAll);
+    dirty(c) {
+      dirty.push(c);
+      // writes made outside a dispatch turn (on connect, on an answer in max mode) go out once the
+      // current callback is over, together with whatever else it wrote
+      if (!flushQueued) {
+        flushQueued = true;
+        process.nextTick(flushDirty);
+      }
     },
   };
-
-  function uncorkAll(): void {
-    for (const s of corked) if (!s.destroyed) s.uncork();
-    corked.length = 0;
-  }
 
   function conn(id: number, target: number): ReplayConn {
     let c = conns.get(id);
@@ -110,7 +188,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         return;
       case 'req': {
         if (stopped) {
-          rec!.count(it.req.cmd, 'unsent');
+          rec!.count(it.cmd, 'unsent');
           totals.unsent++;
           return;
         }
@@ -135,32 +213,34 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     }
   }
 
-  /** Sends everything due; re-arms the timer for the next item. */
+  /** Sends everything due; re-arms the wait for the next item. */
   function pump(): void {
     immediate = null;
     timer = null;
     timerAt = Infinity;
-    if (t0 === null) return;
+    if (t0 === null || finishedAll) return;
     let t = now();
     let n = 0;
     for (;;) {
-      const top = heap.peek();
+      const top = queue.peek();
       if (top === undefined || top.at > t) break;
-      heap.pop();
+      queue.pop();
       dispatch(top, t);
-      if (++n % 256 === 0) t = now();
+      if (++n % 64 === 0) t = now();
     }
-    uncorkAll();
+    flushDirty();
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
     arm();
     maybeDone();
   }
 
   function arm(): void {
-    const top = heap.peek();
-    if (top === undefined || t0 === null) return;
+    const top = queue.peek();
+    if (top === undefined || t0 === null || stopped) return;
     const delta = top.at - now();
-    if (delta < SPIN_NS) {
+    const ms = Math.floor((delta - SPIN_NS) / 1e6);
+    if (ms < 1) {
+      // close: spin (a 0 ms timer would wait a whole millisecond)
       if (timer !== null) {
         clearTimeout(timer);
         timer = null;
@@ -173,8 +253,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (timer !== null && timerAt <= top.at) return;
     if (timer !== null) clearTimeout(timer);
     timerAt = top.at;
-    // wake ~1 ms early: setTimeout is late by up to a millisecond, the spin covers the rest
-    timer = setTimeout(pump, Math.max(0, Math.floor((delta - 1e6) / 1e6)));
+    timer = setTimeout(pump, ms);
   }
 
   function progress(t: number): void {
@@ -191,7 +270,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   function maybeDone(): void {
-    if (finishedAll || !ended || heap.size > 0 || t0 === null) return;
+    if (finishedAll || !ended || queue.size > 0 || t0 === null) return;
     if (conns.size > 0) {
       if (!stopped) {
         // the workload is over: close what the capture left open once its answers are in
@@ -204,6 +283,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (graceTimer) clearTimeout(graceTimer);
     if (timer) clearTimeout(timer);
     if (immediate) clearImmediate(immediate);
+    flushDirty();
     const endNs = monoNs(baseSec) - t0;
     if (endNs >= nextBoundary) advance(endNs);
     post({ t: 'snap', snap: rec!.snapshot(curIndex) });
@@ -213,10 +293,25 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     port.close?.();
   }
 
+  function begin(t0Ns: number): void {
+    if (t0 !== null) return;
+    t0 = t0Ns;
+    nextBoundary = intervalNs;
+    curIndex = 0;
+    checkTimer = setInterval(check, CHECK_MS);
+    arm();
+  }
+
   function stop(graceNs: number): void {
     if (stopped) return;
+    // stopped before the schedule started: the run clock starts now, so the counts have an interval
+    if (t0 === null) begin(monoNs(baseSec));
     stopped = true;
-    for (const it of heap.drain()) dispatch(it, 0);
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = null;
+    immediate = null;
+    for (const it of queue.drain()) dispatch(it, 0);
     for (const c of [...conns.values()]) totals.unsent += c.stop();
     const abandonAll = (): void => {
       for (const c of [...conns.values()]) c.abandon();
@@ -229,6 +324,26 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     maybeDone();
   }
 
+  /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
+  function sync(): void {
+    const early: ReplayConn[] = [];
+    for (const it of queue.drain()) {
+      queue.push(it);
+      if (it.k === 'req') rec!.slot(it.cmd); // histograms of the first commands exist before t0
+      else if (it.k === 'open' && it.early) {
+        const c = conn(it.conn, it.target);
+        c.open();
+        early.push(c);
+      }
+    }
+    const until = Date.now() + EARLY_CONNECT_WAIT_MS;
+    const wait = (): void => {
+      if (early.some((c) => c.connecting) && Date.now() < until) setTimeout(wait, 1);
+      else post({ t: 'synced', worker: init!.worker });
+    };
+    wait();
+  }
+
   port.on('message', (m: ToWorker) => {
     try {
       switch (m.t) {
@@ -239,49 +354,42 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
           ctx.timeoutNs = init.timeoutNs;
           ctx.maxMode = init.maxMode;
           ctx.auth = init.auth;
-          void initMetrics().then(() => {
-            rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop });
-            ctx.rec = rec;
-            post({ t: 'ready', worker: init!.worker });
-          });
+          void initMetrics()
+            .then(() => warmUp(init!))
+            .then(() => {
+              rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop });
+              ctx.rec = rec;
+              post({ t: 'ready', worker: init!.worker });
+            })
+            .catch((err: unknown) => post({ t: 'fatal', worker: init?.worker ?? -1, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+          return;
+        case 'sync':
+          sync();
           return;
         case 'start':
-          t0 = m.t0Ns;
-          nextBoundary = intervalNs;
-          curIndex = 0;
-          checkTimer = setInterval(check, CHECK_MS);
-          for (const it of pendingBeforeStart) heap.push(it);
-          pendingBeforeStart.length = 0;
-          arm();
+          begin(m.t0Ns);
           return;
-        case 'items':
-          for (const it of m.items) {
-            // structured clone delivers Buffers as plain Uint8Arrays: re-wrap the same memory
-            if (it.k === 'req' && !Buffer.isBuffer(it.req.raw)) {
-              const u = it.req.raw as Uint8Array;
-              it.req.raw = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-            }
-          }
-          if (t0 === null) {
-            for (const it of m.items) pendingBeforeStart.push(it);
-            return;
-          }
+        case 'batch': {
+          const items = decodeBatch(m.b);
           if (stopped) {
-            for (const it of m.items) dispatch(it, 0);
+            for (const it of items) dispatch(it, 0);
             maybeDone();
             return;
           }
-          {
-            const t = now();
-            for (const it of m.items) {
-              // connections the capture joined mid-way exist already: open them at once
-              if (it.k === 'open' && it.early) dispatch(it, t);
-              else heap.push(it);
-            }
+          if (t0 === null) {
+            for (const it of items) queue.push(it);
+            return;
           }
-          uncorkAll();
+          const t = now();
+          for (const it of items) {
+            // connections the capture joined mid-way exist already: open them at once
+            if (it.k === 'open' && it.early) dispatch(it, t);
+            else queue.push(it);
+          }
+          flushDirty();
           arm();
           return;
+        }
         case 'stop':
           stop(m.graceNs);
           return;
@@ -294,11 +402,6 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       post({ t: 'fatal', worker: init?.worker ?? -1, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
   });
-}
-
-/** Type guard used by tests that build items by hand. */
-export function isReq(it: WorkItem): it is ReqItem {
-  return it.k === 'req';
 }
 
 if (parentPort !== null) runWorker(parentPort as unknown as Parameters<typeof runWorker>[0]);
