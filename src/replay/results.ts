@@ -93,7 +93,7 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
     config: {
       rate: setup.rate,
       targets: describeTargets(setup.targets),
-      hash: setup.targets.kind === 'pool' ? (setup.targets.hash === 'ketama' ? 'ketama' : 'modulo') : 'none',
+      hash: setup.targets.kind === 'pool' ? setup.targets.hash : 'none',
       warmup: setup.warmup,
       loop: setup.loop,
       durationNs: setup.durationNs,
@@ -105,7 +105,6 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
       timeoutNs: setup.timeoutNs,
       options: {
         ...meta.options,
-        ...(setup.targets.kind === 'pool' ? { hashScheme: setup.targets.hash } : {}),
         stopReason: out.stopReason,
         passes: out.passes,
         captureFullyRead: out.captureFullyRead,

@@ -151,12 +151,16 @@ export function chartConfig(id: string, d: ReportData, sel: string, f: Fmt, env:
   }
   function timeAxis(): Ds {
     const end = Math.max(d.endS, d.stepS);
+    // a clock rounds to whole seconds: short runs get plain seconds so ticks stay distinct
+    const short = end < 10;
     return {
       type: 'linear',
       min: 0,
       max: end,
-      title: { display: true, text: 'time since start (' + (end >= 3600 ? 'h:mm:ss' : 'm:ss') + ')' },
-      ticks: { stepSize: niceStep(end), callback: (v: number) => f.fmtClock(v), maxRotation: 0 },
+      title: { display: true, text: 'time since start (' + (short ? 's' : end >= 3600 ? 'h:mm:ss' : 'm:ss') + ')' },
+      ticks: short
+        ? { stepSize: end <= 2 ? 0.25 : end <= 5 ? 0.5 : 1, callback: (v: number) => f.fmtNum(v, 3), maxRotation: 0 }
+        : { stepSize: niceStep(end), callback: (v: number) => f.fmtClock(v), maxRotation: 0 },
       grid: { color: 'rgba(0,0,0,0.06)' },
     };
   }

@@ -1,6 +1,6 @@
 // Accumulates what `inspect` reports about a workload, in bounded memory: counts, HdrHistograms of
 // sizes and captured latency, per-second request counts, and a distinct-key estimate.
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
 import type { Histogram } from 'hdr-histogram-js';
 import type { CloseReason } from '../capture/types.js';
 import type { CapturedOutcome, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
@@ -36,9 +36,14 @@ interface CommandAcc {
   latency: HistogramCounter;
 }
 
+// Loading hdr-histogram-js takes 50-150 ms (it decodes its WebAssembly build): inspect's own
+// tallies do without it, so it is only loaded when an hdr Histogram is asked for.
+let hdrLib: typeof import('hdr-histogram-js') | undefined;
+
 /** Builds a histogram that auto-resizes; plain JS so it needs no async WebAssembly start-up. */
 export function newHistogram(): Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3, autoResize: true, bitBucketSize: 64 });
+  hdrLib ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof import('hdr-histogram-js');
+  return hdrLib.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3, autoResize: true, bitBucketSize: 64 });
 }
 
 // newHistogram()'s bucket layout: 3 significant digits give 2048 sub-buckets, the upper half of
@@ -69,10 +74,30 @@ function valueAt(i: number): number {
   return sub * 2 ** b;
 }
 
+// hdr's equivalent-value arithmetic for newHistogram()'s layout, float for float, so percentiles
+// and means come out exactly as hdr-histogram-js computes them.
+function hdrBucket(v: number): number {
+  return Math.max(Math.floor(Math.log2(v)) - HALF_MAGNITUDE, 0);
+}
+function hdrLowest(v: number): number {
+  const b = hdrBucket(v);
+  return Math.floor(v / 2 ** b) * 2 ** b;
+}
+function hdrSize(v: number): number {
+  const b = hdrBucket(v);
+  return 2 ** (Math.floor(v / 2 ** b) >= SUB_BUCKETS ? b + 1 : b);
+}
+function hdrHighest(v: number): number {
+  return hdrLowest(v) + hdrSize(v) - 1;
+}
+function hdrMedian(v: number): number {
+  return hdrLowest(v) + Math.floor(hdrSize(v) / 2);
+}
+
 /**
  * Counts integer values in newHistogram()'s buckets with integer math only: hdr-histogram-js spends
- * ~130 ns per recordValue on Math.pow and Math.log2, several times per request. toHistogram() gives
- * the histogram that recording every value would have given: same counts, exact min and max.
+ * ~130 ns per recordValue on Math.pow and Math.log2, several times per request. distribution() and
+ * toHistogram() give what recording every value in an hdr histogram would have given.
  */
 export class HistogramCounter {
   private counts = new Float64Array(SUB_BUCKETS);
@@ -98,6 +123,39 @@ export class HistogramCounter {
     this.counts = c;
   }
 
+  /** Percentiles as distributionOf() computes them from the equivalent hdr histogram; null when empty. */
+  distribution(): Distribution | null {
+    const total = this.totalCount;
+    if (total === 0) return null;
+    const c = this.counts;
+    const last = countsIndex(this.max);
+    // hdr's mean: bucket medians weighted by count, summed in bucket order
+    let sum = 0;
+    for (let i = 0; i <= last; i++) if (c[i] !== 0) sum += hdrMedian(hdrHighest(valueAt(i))) * c[i]!;
+    return {
+      count: total,
+      min: this.minNonZero === Infinity ? 0 : this.minNonZero,
+      mean: Math.round(sum / total),
+      p50: this.percentile(50, last),
+      p90: this.percentile(90, last),
+      p99: this.percentile(99, last),
+      p999: this.percentile(99.9, last),
+      max: this.max,
+    };
+  }
+
+  /** hdr's getValueAtPercentile for p > 0. */
+  private percentile(p: number, last: number): number {
+    const fp = (Math.min(p, 100) / 100) * this.totalCount;
+    const want = Math.max(Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
+    let seen = 0;
+    for (let i = 0; i <= last; i++) {
+      seen += this.counts[i]!;
+      if (seen >= want) return hdrHighest(valueAt(i));
+    }
+    return 0;
+  }
+
   /** The equivalent hdr histogram (bucket values, with the exact min and max recorded as themselves). */
   toHistogram(): Histogram {
     const h = newHistogram();
@@ -120,8 +178,9 @@ export class HistogramCounter {
 
 /** Percentiles of a histogram, or null when it is empty. */
 export function distributionOf(hist: Histogram | HistogramCounter): Distribution | null {
-  if (hist.totalCount === 0) return null;
-  const h = hist instanceof HistogramCounter ? hist.toHistogram() : hist;
+  if (hist instanceof HistogramCounter) return hist.distribution();
+  const h = hist;
+  if (h.totalCount === 0) return null;
   return {
     count: h.totalCount,
     min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue,
