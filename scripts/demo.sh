@@ -11,16 +11,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build
 
-port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-user_args=()
-[ "$(id -u)" = 0 ] && user_args=(-u root)
-memcached -l 127.0.0.1 -p "$port" -U 0 -m 256 -t 2 "${user_args[@]}" &
-mc_pid=$!
-trap 'kill $mc_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then break; fi
-  sleep 0.1
-done
+source scripts/lib/memcached.sh
+start_memcached -m 256 -t 2
+port=$MC_PORT
 
 echo "== mcreplay inspect captures/sample.pcap"
 node bin/mcreplay.js inspect captures/sample.pcap
