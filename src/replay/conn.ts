@@ -25,6 +25,10 @@ export interface ConnCtx {
   finished(c: ReplayConn): void;
   /** The connection has bytes queued: call its flush() once the current dispatch batch is over. */
   dirty(c: ReplayConn): void;
+  /** Written requests of all connections whose answer is still due (the worker stays awake for them). */
+  inflight: number;
+  /** Run-clock time of the latest write. */
+  lastWriteNs: number;
 }
 
 interface Pending {
@@ -165,6 +169,7 @@ export class ReplayConn {
     let n = 0;
     for (let i = this.waitHead; i < this.waitq.length; i++) {
       this.ctx.rec.count(this.waitq[i]!.cmd, 'unsent');
+      this.took();
       n++;
     }
     this.waitq = [];
@@ -286,6 +291,7 @@ export class ReplayConn {
       const it = this.waitq[this.waitHead]!;
       if (this.outstanding > 0 && !it.pipelined) break;
       this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
+      this.took();
       this.ctx.rec.count(it.cmd, 'intended'); // in max mode a request is intended when it becomes sendable
       this.write(it, now, now);
     }
@@ -324,7 +330,9 @@ export class ReplayConn {
     if (!silent) {
       this.out.push(p);
       this.outstanding++;
+      this.ctx.inflight++;
     }
+    this.ctx.lastWriteNs = now;
     rec.count(it.cmd, 'sent');
     rec.count(it.cmd, 'bytesOut', bytes);
     this.ctx.totals.sent++;
@@ -337,7 +345,10 @@ export class ReplayConn {
 
   private resolve(p: Pending): void {
     p.done = true;
-    if (!p.silent) this.outstanding--;
+    if (!p.silent) {
+      this.outstanding--;
+      this.ctx.inflight--;
+    }
   }
 
   private onResponse(p: Pending, resp: ParsedResponse, ts: number): void {
@@ -402,6 +413,7 @@ export class ReplayConn {
         if (!first && !it.pipelined) break;
         first = false;
         this.waitHead++;
+        this.took();
         this.failUnwritten(it, now, now);
       }
       return;
@@ -409,6 +421,11 @@ export class ReplayConn {
     for (let i = this.waitHead; i < this.waitq.length; i++) this.failUnwritten(this.waitq[i]!, this.waitq[i]!.at, now);
     this.waitq = [];
     this.waitHead = 0;
+  }
+
+  /** Max mode: a queued request left the connection's queue (written, failed or unsent): it is off the look-ahead. */
+  private took(): void {
+    if (this.ctx.maxMode) this.ctx.totals.consumed++;
   }
 
   private failUnwritten(it: ReqItem, intended: number, now: number): void {

@@ -92,13 +92,19 @@ export interface ReplayOutcome {
 }
 
 const MAX_OUTSTANDING_ITEMS = 200_000;
+/**
+ * In max mode everything is due at once, so the look-ahead sits in the connections' queues as
+ * decoded requests rather than packed batches: keep it smaller (it only has to cover reading the
+ * next chunk of the capture).
+ */
+const MAX_MODE_OUTSTANDING_ITEMS = 50_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
 const BATCH_ITEMS = 2048;
 /**
  * t0 is fixed only once every worker is started, warmed up, holds the first part of the schedule and
  * has its mid-way connections up; the margin covers the 'start' message reaching them.
  */
-const START_MARGIN_NS = 5e6;
+const START_MARGIN_NS = 20e6;
 const INTERRUPT_GRACE_NS = 250e6;
 
 /** Resolves the worker script: dist/replay/worker.js next to this module, or the built copy when run from sources (tests). */
@@ -243,12 +249,21 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const synced: boolean[] = [];
   const done: boolean[] = [];
   let fatal: Error | null = null;
+  /** The run state below exists (handlers may stop the run); before that a failure only records `fatal`. */
+  let running = false;
   let runEndNs = 0;
   let readyCount = 0;
   let resolveAllDone!: () => void;
   const allDone = new Promise<void>((r) => (resolveAllDone = r));
   let resolveReady!: () => void;
   const allReady = new Promise<void>((r) => (resolveReady = r));
+  const readySeen: boolean[] = [];
+  /** A worker is ready (or gone: the run then fails, but nothing waits for it forever). */
+  const markReady = (w: number): void => {
+    if (readySeen[w]) return;
+    readySeen[w] = true;
+    if (++readyCount === nWorkers) resolveReady();
+  };
   let syncWaiter: (() => void) | null = null;
   const checkSynced = (): void => {
     if (syncWaiter !== null && synced.every((x, i) => x || done[i])) {
@@ -282,7 +297,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     worker.on('message', (m: FromWorker) => {
       switch (m.t) {
         case 'ready':
-          if (++readyCount === nWorkers) resolveReady();
+          markReady(w);
           return;
         case 'synced':
           synced[m.worker] = true;
@@ -313,23 +328,27 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
           checkSynced();
           return;
         case 'fatal':
-          fatal ??= new Error(`replay worker ${m.worker} failed: ${m.message}`);
-          stopRun('interrupted');
+          fatal ??= new Error(`replay worker ${w} failed: ${m.message}`);
+          // its state cannot be trusted to finish the protocol: end it (its 'exit' marks it done)
+          void worker.terminate();
+          if (running) stopRun('interrupted');
           return;
       }
     });
     worker.on('error', (err) => {
       fatal ??= err;
       done[w] = true;
+      markReady(w);
       agg.workerDone(w);
       if (done.every(Boolean)) resolveAllDone();
       checkSynced();
-      stopRun('interrupted');
+      if (running) stopRun('interrupted');
     });
     worker.on('exit', () => {
       if (!done[w]) {
         done[w] = true;
         fatal ??= new Error(`replay worker ${w} exited early`);
+        markReady(w);
         agg.workerDone(w);
         if (done.every(Boolean)) resolveAllDone();
         checkSynced();
@@ -349,6 +368,12 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   await resolving;
   const epochSec = await epochP;
   await allReady;
+  if (fatal) {
+    // a worker failed while starting (before any load)
+    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+    agg.destroy();
+    throw fatal;
+  }
 
   // ---- run state -----------------------------------------------------------------------------
   let t0: number | null = null;
@@ -447,6 +472,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     }
   }
 
+  running = true;
   const onAbort = (): void => stopRun('interrupted');
   if (setup.signal) {
     if (setup.signal.aborted) onAbort();
@@ -622,12 +648,14 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         flushAll();
         if (counting || stopReason !== null) return;
         if (t0 === null) {
-          // fill a little of the schedule before t0 so the first requests are not late
-          if (maxMode || lastAt >= Math.min(setup.lookAheadNs / 4, 500e6) || postedItems >= 20_000) await start();
+          // fill the whole look-ahead before t0: reading the rest of it after t0 would compete for
+          // the CPU with the workers exactly while they start (with a quarter read first, the first
+          // second of a 38k requests/s replay had the run's worst lag)
+          if (maxMode || lastAt >= setup.lookAheadNs || postedItems >= MAX_OUTSTANDING_ITEMS / 2) await start();
           else return;
         }
         const avg = postedItems > 0 ? postedBytes / postedItems : 100;
-        const maxItems = Math.max(1000, Math.min(MAX_OUTSTANDING_ITEMS, Math.floor(MAX_OUTSTANDING_BYTES / Math.max(64, avg))));
+        const maxItems = Math.max(1000, Math.min(maxMode ? MAX_MODE_OUTSTANDING_ITEMS : MAX_OUTSTANDING_ITEMS, Math.floor(MAX_OUTSTANDING_BYTES / Math.max(64, avg))));
         for (;;) {
           if (stopReason !== null || fatal) return;
           const tooMany = outstanding() > maxItems;

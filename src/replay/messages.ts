@@ -17,7 +17,6 @@ export interface TargetAddr {
 export interface OpenItem {
   k: 'open';
   at: number;
-  ord: number;
   conn: number;
   target: number;
   early: boolean;
@@ -31,13 +30,16 @@ export interface OpenItem {
 export interface ReqItem {
   k: 'req';
   at: number;
-  ord: number;
   conn: number;
   proto: Proto;
   cmd: string;
   expect: Expect;
   quiet: boolean;
   opaque: number;
+  /**
+   * Keys as sent, for meta and binary requests and text cas (the matcher compares them with the
+   * answer); for other text requests only the count is real: '' placeholders, shared.
+   */
   keys: string[];
   metaFlags: string[];
   raw: Buffer;
@@ -53,7 +55,6 @@ export interface ReqItem {
 export interface CloseItem {
   k: 'close';
   at: number;
-  ord: number;
   conn: number;
 }
 
@@ -61,7 +62,6 @@ export interface CloseItem {
 export interface HeldItem {
   k: 'held';
   at: number;
-  ord: number;
   cmd: string;
   reason: string;
   n: number;
@@ -71,7 +71,6 @@ export interface HeldItem {
 export interface UnsentItem {
   k: 'unsent';
   at: number;
-  ord: number;
   cmd: string;
   n: number;
 }

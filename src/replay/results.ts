@@ -108,6 +108,10 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
         stopReason: out.stopReason,
         passes: out.passes,
         captureFullyRead: out.captureFullyRead,
+        // what `unsent` covers: 'capture' = every request of the shaped capture is sent, held back or
+        // unsent; 'read' = reading stopped early (Ctrl-C, SIGTERM, --abort-on-fail, --loop), so the
+        // identity holds for the requests read so far and the unread rest is in no counter
+        unsentScope: out.captureFullyRead ? 'capture' : 'read',
         shapedRequests: out.shapedRequests,
         heldBack: out.heldBack,
         abandoned: out.totals.abandoned,

@@ -6,20 +6,37 @@ import { initMetrics } from '../metrics/histogram.js';
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { ERROR_CLASSES, type ErrorClass } from '../metrics/results-types.js';
 import { monoNs } from './clock.js';
-import { DueQueue } from './heap.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
-import { decodeBatch } from './batch.js';
+import { decodeBatch, RunQueue } from './batch.js';
+import { startWaker, type Waker } from './waker.js';
 import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit, WorkerTotals } from './messages.js';
 
 /**
- * Waiting for the next due item: a timer while it is far, then setImmediate turns (each one polls
- * the sockets, so answers are still timestamped as they arrive) for the last SPIN_NS. libuv timers
- * have millisecond resolution and fire 0.1–0.2 ms late at p50 on these machines (more under load),
- * so the timer aims SPIN_NS early and the spin takes the rest; a shorter spin saves CPU but lets
- * late timers show up as schedule lag. Everything due when a turn runs goes out in that turn, one
- * write per connection.
+ * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
+ * it is due (a futex wait is 0.1–0.2 ms late at p50 on these machines, more under load), then
+ * setImmediate turns take the last SPIN_NS (each turn polls the sockets, so answers are still
+ * timestamped as they arrive). Between the two the worker sleeps in its event loop. Everything due
+ * when a turn runs goes out in that turn, one write per connection. Without a waker (it failed to
+ * start) libuv timers do the coarse part: they have millisecond resolution, so the spin then covers
+ * up to TIMER_SPIN_NS + 1 ms.
  */
-const SPIN_NS = 1.0e6;
+const SPIN_NS = 300e3;
+const WAKE_EARLY_NS = 300e3;
+const TIMER_SPIN_NS = 1e6;
+/**
+ * From 'start' (START_MARGIN_NS before t0 in the coordinator) to this long after t0 the worker spins
+ * instead of sleeping: on a loaded machine a sleeping thread can take tens of ms to be woken, and the
+ * first requests of a capture must not pay for that.
+ */
+const START_SPIN_NS = 5e6;
+/**
+ * After a write the worker stays awake (spinning) this long while answers are outstanding: a sleeping
+ * thread takes 50–100 µs to be woken when the answer arrives, and that would be counted as the
+ * target's latency (loopback memcached answers in tens of µs). Slower answers are waited for asleep.
+ */
+const ANSWER_SPIN_NS = 1e6;
+/** Most items one dispatch turn sends before it lets the event loop read answers (then it goes on). */
+const PUMP_MAX = 512;
 const CHECK_MS = 50;
 const PROGRESS_EVERY_NS = 100e6;
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
@@ -37,7 +54,6 @@ function versionItem(): ReqItem {
   return {
     k: 'req',
     at: 0,
-    ord: 0,
     conn: -1,
     proto: 'text',
     cmd: 'version',
@@ -81,6 +97,8 @@ async function warmUp(init: WorkerInit): Promise<void> {
                 resolve();
               },
               dirty: (d) => process.nextTick(() => d.flush()),
+              inflight: 0,
+              lastWriteNs: 0,
             };
             c = new ReplayConn(-1 - i, i, t, ctx);
             c.enqueue(versionItem());
@@ -99,7 +117,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let rec: IntervalRecorder | null = null;
   let t0: number | null = null;
   let baseSec = 0;
-  const queue = new DueQueue<WorkItem>();
+  const queue = new RunQueue();
   const conns = new Map<number, ReplayConn>();
   const totals = emptyTotals();
   let curIndex = 0;
@@ -116,6 +134,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let lastProgress = 0;
   let dirty: ReplayConn[] = [];
   let flushQueued = false;
+  let waker: Waker | null = null;
   const post = (m: FromWorker): void => port.postMessage(m);
 
   /** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
@@ -153,6 +172,8 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       conns.delete(c.id);
       maybeDone();
     },
+    inflight: 0,
+    lastWriteNs: 0,
     dirty(c) {
       dirty.push(c);
       // writes made outside a dispatch turn (on connect, on an answer in max mode) go out once the
@@ -179,7 +200,10 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   const connTarget = new Map<number, number>();
 
   function dispatch(it: WorkItem, t: number): void {
-    totals.consumed++;
+    // in max mode a request leaves the look-ahead only when its connection writes it (or gives it
+    // up): everything is due at once there, and counting it here would let the coordinator read the
+    // whole capture into the connections' queues
+    if (it.k !== 'req' || !init!.maxMode || stopped) totals.consumed++;
     switch (it.k) {
       case 'open':
         if (stopped) return;
@@ -215,6 +239,9 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
 
   /** Sends everything due; re-arms the wait for the next item. */
   function pump(): void {
+    // whichever of waker, timer or spin turn came first, the others are void now (arm() re-arms)
+    if (immediate !== null) clearImmediate(immediate);
+    if (timer !== null) clearTimeout(timer);
     immediate = null;
     timer = null;
     timerAt = Infinity;
@@ -222,11 +249,15 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     let t = now();
     let n = 0;
     for (;;) {
-      const top = queue.peek();
-      if (top === undefined || top.at > t) break;
-      queue.pop();
-      dispatch(top, t);
-      if (++n % 64 === 0) t = now();
+      const at = queue.peekAt();
+      if (at === undefined || at > t) break;
+      dispatch(queue.pop()!, t);
+      if (++n % 64 === 0) {
+        // behind schedule (a stall): catch up in slices, reading answers in between, so their
+        // timestamps stay true and the server is not left waiting on full socket buffers
+        if (n >= PUMP_MAX) break;
+        t = now();
+      }
     }
     flushDirty();
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
@@ -235,12 +266,19 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   function arm(): void {
-    const top = queue.peek();
-    if (top === undefined || t0 === null || stopped) return;
-    const delta = top.at - now();
-    const ms = Math.floor((delta - SPIN_NS) / 1e6);
-    if (ms < 1) {
-      // close: spin (a 0 ms timer would wait a whole millisecond)
+    if (t0 === null || stopped) return;
+    const at = queue.peekAt();
+    const t = now();
+    // (not in max mode: there the next write follows each answer, and CPU per request is the figure)
+    const answers = !ctx.maxMode && ctx.inflight > 0 && t - ctx.lastWriteNs < ANSWER_SPIN_NS;
+    if (at === undefined) {
+      // nothing left to send: stay awake only for answers due any moment
+      if (answers) immediate ??= setImmediate(pump);
+      return;
+    }
+    const delta = at - t;
+    if (delta <= SPIN_NS || answers || t < START_SPIN_NS || (waker === null && delta < TIMER_SPIN_NS + 1e6)) {
+      // close: spin
       if (timer !== null) {
         clearTimeout(timer);
         timer = null;
@@ -249,11 +287,18 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       immediate ??= setImmediate(pump);
       return;
     }
-    if (immediate !== null) return;
-    if (timer !== null && timerAt <= top.at) return;
+    if (immediate !== null) return; // the spinning turn re-arms
+    if (waker !== null) waker.at(t0 + at - WAKE_EARLY_NS);
+    if (timer !== null && timerAt <= at) return;
     if (timer !== null) clearTimeout(timer);
-    timerAt = top.at;
-    timer = setTimeout(pump, ms);
+    timerAt = at;
+    // with a waker the timer is only a backstop (a starved waker thread wakes the worker late):
+    // it fires just after the due time; without one it does the coarse part of the wait
+    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6));
+  }
+
+  function wake(): void {
+    if (immediate === null && !finishedAll) pump();
   }
 
   function progress(t: number): void {
@@ -279,6 +324,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       if (conns.size > 0) return;
     }
     finishedAll = true;
+    waker?.close();
     if (checkTimer) clearInterval(checkTimer);
     if (graceTimer) clearTimeout(graceTimer);
     if (timer) clearTimeout(timer);
@@ -327,8 +373,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
   function sync(): void {
     const early: ReplayConn[] = [];
-    for (const it of queue.drain()) {
-      queue.push(it);
+    for (const it of queue.peekAll()) {
       if (it.k === 'req') rec!.slot(it.cmd); // histograms of the first commands exist before t0
       else if (it.k === 'open' && it.early) {
         const c = conn(it.conn, it.target);
@@ -357,6 +402,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
           void initMetrics()
             .then(() => warmUp(init!))
             .then(() => {
+              try {
+                waker = startWaker(baseSec, wake);
+              } catch {
+                waker = null; // timers only: more spinning, same schedule
+              }
               rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop });
               ctx.rec = rec;
               post({ t: 'ready', worker: init!.worker });
@@ -370,22 +420,21 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
           begin(m.t0Ns);
           return;
         case 'batch': {
-          const items = decodeBatch(m.b);
           if (stopped) {
-            for (const it of items) dispatch(it, 0);
+            for (const it of decodeBatch(m.b)) dispatch(it, 0);
             maybeDone();
             return;
           }
           if (t0 === null) {
-            for (const it of items) queue.push(it);
+            queue.add(m.b);
             return;
           }
           const t = now();
-          for (const it of items) {
-            // connections the capture joined mid-way exist already: open them at once
-            if (it.k === 'open' && it.early) dispatch(it, t);
-            else queue.push(it);
-          }
+          // connections the capture joined mid-way exist already: open them at once
+          queue.add(m.b, (it) => {
+            dispatch(it, t);
+            return true;
+          });
           flushDirty();
           arm();
           return;

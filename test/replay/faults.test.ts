@@ -112,6 +112,9 @@ describe('faults', () => {
     expect(t.sent).toBeLessThan(r.capture.requests);
     expect(t.unsent).toBeGreaterThan(0);
     expect(accounted(t)).toBe(r.config.options.shapedRequests);
+    // reading stopped at the interrupt: the identity covers what was read, and the result says so
+    expect(r.config.options.unsentScope).toBe('read');
+    expect(r.config.options.captureFullyRead).toBe(false);
   });
 
   it('malformed and error replies from a scripted server are counted by class', async () => {

@@ -45,6 +45,24 @@ describe('rate modes', () => {
     expect(r.summary.total.counters.sent).toBe(r.capture.requests);
   });
 
+  it('--duration without --loop stops sending and counts every request of the rest of the capture as unsent', async () => {
+    const convs = steadyGets(2, 2, 10);
+    const inCapture = convs.reduce((n, c) => n + c.steps.filter((s) => s.dir === 0).length, 0);
+    const cap = writeCapture(tmp.dir, 'duration.pcap', convs);
+    const run = await replay([cap, '--target', mc.address, '--duration', '500ms', ...QUIET], tmp.dir);
+    expect(run.code).toBe(0);
+    const r = run.results!;
+    const t = r.summary.total.counters;
+    expect(r.config.options.stopReason).toBe('duration');
+    // 0.5 s of a 2 s capture sent (about a quarter; less when the machine stalls), the rest read on
+    // and counted
+    expect(t.sent).toBeGreaterThan(0);
+    expect(t.sent).toBeLessThan(0.5 * inCapture);
+    expect(t.sent + t.unsent).toBe(inCapture);
+    expect(r.config.options.unsentScope).toBe('capture');
+    expect(r.config.options.captureFullyRead).toBe(true);
+  });
+
   it('--loop --duration replays the capture again until the time is up; --warmup is kept out of the summary', async () => {
     const cap = writeCapture(tmp.dir, 'loop.pcap', steadyGets(1, 0.5, 10));
     const run = await replay([cap, '--target', mc.address, '--loop', '--duration', '2500ms', '--warmup', '1s', '--poll-stats', '500ms', ...QUIET], tmp.dir);
@@ -62,6 +80,8 @@ describe('rate modes', () => {
     expect(r.summary.total.counters.sent).toBe(all - r.intervals[0]!.total.counters.sent);
     const total = r.intervals.reduce((a, iv) => a + accounted(iv.total.counters), 0);
     expect(total).toBe(r.config.options.shapedRequests);
+    // a looped workload has no end: unsent counts what was read and not sent
+    expect(r.config.options.unsentScope).toBe('read');
   });
 });
 
@@ -80,6 +100,7 @@ describe('pools and safety', () => {
       expect(errorSum(r.summary.total.counters)).toBe(0);
       expect(r.summary.perCommand.get!.counters.hits).toBe(30);
       expect(r.summary.perCommand.get!.counters.sent).toBe(2); // one get per member
+      expect(r.config.hash).toBe('rendezvous');
       const py = execFileSync(
         '/usr/bin/python3',
         ['-c', 'import sys,json\nfrom pymemcache.client.rendezvous import RendezvousHash\nh=RendezvousHash(nodes=sys.argv[1].split(","))\nprint(json.dumps([h.get_node(k) for k in sys.argv[2:]]))', `${mc.address},${b.address}`, ...keys],

@@ -1,0 +1,112 @@
+// The packed coordinator → worker batches: every field of every item survives packing, and the
+// worker's run queue hands items out by due time, ties in arrival order (a stable sort of all the
+// items is the truth), however the items were spread over batches.
+import { describe, expect, it } from 'vitest';
+import { BatchWriter, RunQueue, decodeBatch, type ReqRecord } from '../../src/replay/batch.js';
+import type { WorkItem } from '../../src/replay/messages.js';
+
+/** A tiny deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('packed batches', () => {
+  it('carry every field of requests, opens, closes, holds and unsent counts', () => {
+    const w = new BatchWriter(16);
+    const meta: ReqRecord = {
+      at: 1500,
+      conn: 7,
+      proto: 'meta',
+      cmd: 'mg',
+      expect: 'meta',
+      quiet: true,
+      opaque: 0,
+      keys: ['c1:user:1'],
+      metaFlags: ['v', 'Oab', 'k'],
+      raw: [Buffer.from('mg c1:'), Buffer.from('user:1 v Oab k q\r\n')],
+      absExpSec: null,
+      cas: false,
+      pipelined: true,
+    };
+    const bin: ReqRecord = { ...meta, at: 2000, proto: 'binary', cmd: 'setq', expect: 'binary', opaque: 0xfffffff0, keys: ['k\u0000\u00ff'], metaFlags: [], raw: [Buffer.from([0x80, 0x11, 0, 3])], absExpSec: 86400 * 40, cas: true, pipelined: false };
+    const text: ReqRecord = { ...meta, at: 2500, proto: 'text', cmd: 'get', expect: 'values', quiet: false, keys: ['a', 'b', 'c'], metaFlags: [], raw: [Buffer.from('get a b c\r\n')], pipelined: false };
+    const textCas: ReqRecord = { ...text, at: 2600, cmd: 'cas', expect: 'line', keys: ['a'], raw: [Buffer.from('cas a 0 0 1 99\r\nx\r\n')], cas: true };
+    w.open(1000, 7, 2, true);
+    w.req(meta);
+    w.req(bin);
+    w.req(text);
+    w.req(textCas);
+    w.held(3000, 'flush_all', 'destructive', 2);
+    w.unsent('get', 5);
+    w.close(4000, 7);
+    const { batch, transfer } = w.take();
+    expect(transfer.length).toBe(2);
+    expect(w.size).toBe(0);
+    const items = decodeBatch(batch);
+    expect(items.map((i) => i.k)).toEqual(['open', 'req', 'req', 'req', 'req', 'held', 'unsent', 'close']);
+    expect(items[0]).toEqual({ k: 'open', at: 1000, conn: 7, target: 2, early: true });
+    const [m, b, t, tc] = items.slice(1, 5) as Extract<WorkItem, { k: 'req' }>[];
+    expect(m!.raw.toString()).toBe('mg c1:user:1 v Oab k q\r\n');
+    expect({ ...m!, raw: null }).toEqual({ k: 'req', at: 1500, conn: 7, proto: 'meta', cmd: 'mg', expect: 'meta', quiet: true, opaque: 0, keys: ['c1:user:1'], metaFlags: ['v', 'Oab', 'k'], raw: null, absExpSec: null, casKey: null, pipelined: true });
+    expect(b!.opaque).toBe(0xfffffff0);
+    expect(b!.keys).toEqual(['k\u0000\u00ff']);
+    expect(b!.casKey).toBe('k\u0000\u00ff');
+    expect(b!.absExpSec).toBe(86400 * 40);
+    expect([...b!.raw]).toEqual([0x80, 0x11, 0, 3]);
+    // a text get keeps only its key count on the worker side; a text cas keeps its key
+    expect(t!.keys.length).toBe(3);
+    expect(t!.casKey).toBe(null);
+    expect(tc!.keys).toEqual(['a']);
+    expect(tc!.casKey).toBe('a');
+    expect(items[5]).toEqual({ k: 'held', at: 3000, cmd: 'flush_all', reason: 'destructive', n: 2 });
+    expect(items[6]).toEqual({ k: 'unsent', at: 0, cmd: 'get', n: 5 });
+    expect(items[7]).toEqual({ k: 'close', at: 4000, conn: 7 });
+  });
+
+  it('the run queue pops by due time, ties in arrival order, across batches', () => {
+    const r = rng(42);
+    const q = new RunQueue();
+    const all: { at: number; seq: number }[] = [];
+    let seq = 0;
+    for (let b = 0; b < 20; b++) {
+      const w = new BatchWriter(64);
+      const n = 1 + Math.floor(r() * 64);
+      for (let i = 0; i < n; i++) {
+        // mostly increasing times with ties and some items due earlier (closes, holds)
+        const at = r() < 0.2 ? Math.floor(r() * 1000) : 1000 + b * 50 + Math.floor(r() * 60);
+        w.close(at, seq);
+        all.push({ at, seq });
+        seq++;
+      }
+      q.add(w.take().batch);
+    }
+    const want = [...all].sort((x, y) => x.at - y.at || x.seq - y.seq).map((x) => x.seq);
+    expect(q.size).toBe(all.length);
+    const got: number[] = [];
+    for (let it = q.pop(); it !== undefined; it = q.pop()) got.push((it as Extract<WorkItem, { k: 'close' }>).conn);
+    expect(got).toEqual(want);
+    expect(q.size).toBe(0);
+  });
+
+  it('mid-way connections can be claimed on arrival instead of queued', () => {
+    const w = new BatchWriter(8);
+    w.open(0, 1, 0, true);
+    w.open(5, 2, 0, false);
+    w.close(9, 1);
+    const q = new RunQueue();
+    const claimed: number[] = [];
+    q.add(w.take().batch, (it) => {
+      claimed.push(it.conn);
+      return true;
+    });
+    expect(claimed).toEqual([1]);
+    expect(q.peekAll().map((i) => i.k)).toEqual(['open', 'close']);
+    expect(q.size).toBe(2);
+  });
+});
