@@ -1,7 +1,8 @@
 // One ingest measurement in its own process (so peak RSS is its own): prints a JSON line.
 // Modes: raw (read the file, touch nothing), pcap-parser (its bare per-packet event loop),
 // capture (our reader + decode + TCP reassembly, counting bytes), ingest (capture + memcached
-// framing + request/response pairing into workload requests), inspect (ingest + inspect's tallies).
+// framing + request/response pairing into workload requests that own their bytes), inspect
+// (inspectCapture: ingest without the byte copies, inspect's tallies and its report object).
 import { createReadStream, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -36,26 +37,26 @@ if (mode === 'raw') {
   const st = pipe.end();
   packets = st.packets;
   extra = { streamBytes: bytes, connections: st.tcpConnections };
-} else if (mode === 'ingest' || mode === 'inspect') {
+} else if (mode === 'ingest') {
   const { createCapturePipeline } = await import('../dist/capture/index.js');
   const { createWorkloadBuilder } = await import('../dist/workload/extract.js');
   let requests = 0;
   let outcomes = 0;
-  let sink = { connection() {}, request() { requests++; }, outcome() { outcomes++; }, close() {} };
-  let summary = null;
-  if (mode === 'inspect') {
-    const { WorkloadSummary } = await import('../dist/workload/summary.js');
-    const { commandInfo } = await import('../dist/protocol/index.js');
-    summary = new WorkloadSummary((cmd, proto) => commandInfo(proto, cmd).destructive);
-    sink = summary;
-  }
+  const sink = { connection() {}, request() { requests++; }, outcome() { outcomes++; }, close() {} };
+  // keepRaw: every request owns a copy of its bytes, as replay needs
   const builder = createWorkloadBuilder(sink);
   const pipe = createCapturePipeline({ serverPorts: [port] }, builder.streams, file);
   await readAll((c) => pipe.push(c));
   const st = pipe.end();
   builder.finish();
   packets = st.packets;
-  extra = summary ? { requests: summary.requests } : { requests, outcomes };
+  extra = { requests, outcomes };
+} else if (mode === 'inspect') {
+  // what `mcreplay inspect` runs (file reading, ingest, tallies, the report object), minus printing
+  const { inspectCapture } = await import('../dist/workload/inspect.js');
+  const report = await inspectCapture(file, { serverPorts: [port] });
+  packets = report.packets;
+  extra = { requests: report.requests.total, distinctKeys: report.keys.distinct };
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

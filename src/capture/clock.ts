@@ -20,6 +20,7 @@
 //   the capture's base by decades), or, for the last frame, more than T behind L.
 //
 // Relative times are JS numbers: exact integers for 2^53 ns, 104 days after the base second.
+import { SETTLE_DOUBLE } from './packet.js';
 
 const T_NS = 1e9;
 const EDGE_NS = 86_400e9;
@@ -90,3 +91,6 @@ export class Clock {
     return c;
   }
 }
+
+// Delivered times pass 2^31 ns two seconds into a capture: see SETTLE_DOUBLE in packet.ts.
+new Clock().last = SETTLE_DOUBLE;

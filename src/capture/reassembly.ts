@@ -19,9 +19,9 @@
 // flows stay CLOSED_LINGER_NS as tombstones so late ACKs and retransmitted FINs do not open
 // phantom mid-way flows; a new SYN on a tombstone opens a new flow.
 import { dstText, srcText } from './ip.js';
-import type { Packet } from './packet.js';
+import { SETTLE_DOUBLE, type Packet } from './packet.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './tcp.js';
-import type { CaptureStats, CloseReason, Dir, ServerBy, StreamSink, TcpFlowInfo } from './types.js';
+import type { CaptureStats, CloseReason, Dir, Endpoint, ServerBy, StreamSink, TcpFlowInfo } from './types.js';
 
 const MAX_OOO_BYTES = 4 << 20;
 const MAX_OOO_SEGS = 2048;
@@ -91,6 +91,19 @@ class Flow {
   ) {}
 }
 
+function flowInfo(id: number, client: Endpoint, server: Endpoint, startNs: number, synSeen: boolean, serverBy: ServerBy): TcpFlowInfo {
+  return { id, client, server, startNs, synSeen, serverBy };
+}
+
+// Sequence numbers and capture times outgrow small integers: see SETTLE_DOUBLE.
+{
+  const d = SETTLE_DOUBLE;
+  const f = new Flow(0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false);
+  f.lastSeen = f.lastTs = f.clientIsn = d;
+  f.h0.next = f.h0.finSeq = f.h0.peerAck = d;
+  flowInfo(0, { addr: '', port: 0 }, { addr: '', port: 0 }, d, false, 'port');
+}
+
 /** Doubly linked list of flows, oldest activity first. */
 class Lru {
   head: Flow | null = null;
@@ -133,7 +146,9 @@ function endpointHash(family: number, a0: number, a1: number, a2: number, a3: nu
 
 /** Per-capture TCP state: flows, reassembly, lifecycle. */
 export class TcpReassembler {
-  private readonly table = new Map<number, Flow>();
+  /** Hash table of flows: bucket key & (length - 1), chained through Flow.hashNext. */
+  private buckets: (Flow | null)[] = new Array<Flow | null>(1024).fill(null);
+  private inTable = 0;
   /** Flow of the previous lookup, and the direction find() matched. */
   private last: Flow | null = null;
   private dir: Dir = 0;
@@ -252,7 +267,7 @@ export class TcpReassembler {
         return f;
       }
     }
-    for (f = this.table.get(this.keyOf(p)) ?? null; f !== null; f = f.hashNext) {
+    for (f = this.buckets[this.keyOf(p) & (this.buckets.length - 1)]; f !== null; f = f.hashNext) {
       if (f.family !== p.family) continue;
       if (f.cport === p.sport && f.sport === p.dport && f.c0 === p.s0 && f.s0 === p.d0 && f.c1 === p.s1 && f.c2 === p.s2 && f.c3 === p.s3 && f.s1 === p.d1 && f.s2 === p.d2 && f.s3 === p.d3) {
         this.dir = 0;
@@ -313,22 +328,16 @@ export class TcpReassembler {
       f.h0.resync = f.h1.resync = true;
       this.stats.midstreamConnections++;
     }
-    f.hashNext = this.table.get(key) ?? null;
-    this.table.set(key, f);
+    const b = key & (this.buckets.length - 1);
+    f.hashNext = this.buckets[b];
+    this.buckets[b] = f;
+    if (++this.inTable > this.buckets.length) this.growTable();
     f.lastSeen = f.lastTs = ts;
     this.live.push(f);
     this.stats.tcpConnections++;
     const src = { addr: srcText(p), port: p.sport };
     const dst = { addr: dstText(p), port: p.dport };
-    const info: TcpFlowInfo = {
-      id: f.id,
-      client: srvIsDst ? src : dst,
-      server: srvIsDst ? dst : src,
-      startNs: ts,
-      synSeen: syn,
-      serverBy: by,
-    };
-    this.sink.open(info);
+    this.sink.open(flowInfo(f.id, srvIsDst ? src : dst, srvIsDst ? dst : src, ts, syn, by));
     return f;
   }
 
@@ -517,15 +526,35 @@ export class TcpReassembler {
 
   private unlink(f: Flow): void {
     if (this.last === f) this.last = null;
-    let p = this.table.get(f.key) ?? null;
+    const b = f.key & (this.buckets.length - 1);
+    let p = this.buckets[b];
     if (p === f) {
-      if (f.hashNext === null) this.table.delete(f.key);
-      else this.table.set(f.key, f.hashNext);
+      this.buckets[b] = f.hashNext;
+      this.inTable--;
     } else {
       while (p !== null && p.hashNext !== f) p = p.hashNext;
-      if (p !== null) p.hashNext = f.hashNext;
+      if (p !== null) {
+        p.hashNext = f.hashNext;
+        this.inTable--;
+      }
     }
     f.hashNext = null;
+  }
+
+  /** Doubles the bucket array once flows outnumber buckets (a 4-tuple has one flow in the table). */
+  private growTable(): void {
+    const old = this.buckets;
+    const buckets = new Array<Flow | null>(old.length * 2).fill(null);
+    const mask = buckets.length - 1;
+    for (let i = 0; i < old.length; i++) {
+      for (let f = old[i]; f !== null; ) {
+        const next = f.hashNext;
+        f.hashNext = buckets[f.key & mask];
+        buckets[f.key & mask] = f;
+        f = next;
+      }
+    }
+    this.buckets = buckets;
   }
 
   private sweep(now: number): void {

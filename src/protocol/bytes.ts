@@ -11,6 +11,9 @@ export let TOK_E = new Int32Array(64);
 /** Bumped by every tokenize call, so a caller can tell whether TOK_S/TOK_E still hold its tokens. */
 export let TOK_GEN = 0;
 
+/** Tokens longer than this are measured by the native search (keys are often 30-250 bytes). */
+const SHORT_TOKEN = 12;
+
 /** Splits buf[s, e) on spaces (memcached splits on ' ' only) into TOK_S/TOK_E; returns the token count. */
 export function tokenize(buf: Buffer, s: number, e: number): number {
   TOK_GEN++;
@@ -20,7 +23,13 @@ export function tokenize(buf: Buffer, s: number, e: number): number {
     while (i < e && buf[i] === 32) i++;
     if (i >= e) break;
     const ts = i;
-    while (i < e && buf[i] !== 32) i++;
+    const lim = i + SHORT_TOKEN < e ? i + SHORT_TOKEN : e;
+    while (i < lim && buf[i] !== 32) i++;
+    if (i === lim && i < e && buf[i] !== 32) {
+      // a byte loop over a 64-byte key costs twice the native call; see indexOfByte on reading past e
+      const j = buf.indexOf(32, i);
+      i = j < 0 || j > e ? e : j;
+    }
     if (n === TOK_S.length) growTokens();
     TOK_S[n] = ts;
     TOK_E[n] = i;

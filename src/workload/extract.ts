@@ -2,6 +2,7 @@
 // the captured responses. Capture order in, capture order out; memory is per open connection only.
 import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint, CloseReason } from '../capture/types.js';
 import { readCapture } from '../capture/index.js';
+import { SETTLE_DOUBLE } from '../capture/packet.js';
 import { copyRequestRaw, createRequestParser, createResponseMatcher, requestKeyStrings } from '../protocol/index.js';
 import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
 import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
@@ -98,6 +99,30 @@ function outcomeOf(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): Capt
   };
 }
 
+function newConnection(id: number, transport: 'tcp' | 'udp', client: Endpoint, server: Endpoint, openNs: number, synSeen: boolean): WorkloadConnection {
+  return { id, transport, client, server, serverKey: endpointKey(server), openNs, synSeen };
+}
+
+function newConnState(conn: WorkloadConnection, startNs: number): ConnState {
+  return {
+    conn,
+    seq: 0,
+    lastTs: startNs,
+    parser: undefined as unknown as RequestParser,
+    matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
+    headCounted: false,
+  };
+}
+
+// Capture times outgrow small integers two seconds into a capture: settle the representation of
+// the fields that hold them before anything is optimized (see SETTLE_DOUBLE in capture/packet.ts).
+// The request goes through the real parser so toWorkloadRequest sees only its usual input.
+{
+  const nowhere: Endpoint = { addr: '', port: 0 };
+  newConnState(newConnection(0, 'tcp', nowhere, nowhere, SETTLE_DOUBLE, true), SETTLE_DOUBLE);
+  createRequestParser({ request: (p) => void toWorkloadRequest(p, 0, 0, SETTLE_DOUBLE, false), skipped() {} }).push(Buffer.from('version\r\n'), 0);
+}
+
 function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome {
   return { status: 'unanswered', error: null, hits: 0, misses: 0, valueBytes: 0, bytes: 0, latencyNs: null, unanswered: reason };
 }
@@ -118,23 +143,8 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
   }
 
   function open(flow: TcpFlowInfo): void {
-    const conn: WorkloadConnection = {
-      id: nextConnId++,
-      transport: 'tcp',
-      client: flow.client,
-      server: flow.server,
-      serverKey: endpointKey(flow.server),
-      openNs: flow.startNs,
-      synSeen: flow.synSeen,
-    };
-    const st: ConnState = {
-      conn,
-      seq: 0,
-      lastTs: flow.startNs,
-      parser: undefined as unknown as RequestParser,
-      matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
-      headCounted: false,
-    };
+    const conn = newConnection(nextConnId++, 'tcp', flow.client, flow.server, flow.startNs, flow.synSeen);
+    const st = newConnState(conn, flow.startNs);
     st.matcher = createResponseMatcher<WorkloadRequest>({
       response(r, resp, tsNs) {
         sink.outcome(r, outcomeOf(r, resp, tsNs));
@@ -225,15 +235,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
     const key = `${endpointKey(d.client)}>${endpointKey(d.server)}`;
     let u = udpConns.get(key);
     if (u === undefined) {
-      const conn: WorkloadConnection = {
-        id: nextConnId++,
-        transport: 'udp',
-        client: d.client,
-        server: d.server,
-        serverKey: endpointKey(d.server),
-        openNs: d.tsNs,
-        synSeen: true,
-      };
+      const conn = newConnection(nextConnId++, 'udp', d.client, d.server, d.tsNs, true);
       u = { conn, seq: 0, lastTs: d.tsNs, pending: new Map() };
       udpConns.set(key, u);
       sink.connection(conn);

@@ -212,8 +212,12 @@ export class WorkloadSummary implements WorkloadSink {
   lastRequestNs = 0;
   hits = 0;
   misses = 0;
-  private readonly connServer = new Map<number, string>();
+  /** Each open connection's entry in `servers`. */
+  private readonly connServer = new Map<number, { connections: number; requests: number }>();
   private readonly destructive: (cmd: string, proto: string) => boolean;
+  // The last command's accumulator: most requests repeat the command before them.
+  private lastCmd = '';
+  private lastAcc: CommandAcc | undefined;
 
   constructor(isDestructive: (cmd: string, proto: string) => boolean) {
     this.destructive = isDestructive;
@@ -227,7 +231,7 @@ export class WorkloadSummary implements WorkloadSink {
     let s = this.servers.get(c.serverKey);
     if (s === undefined) this.servers.set(c.serverKey, (s = { connections: 0, requests: 0 }));
     s.connections++;
-    this.connServer.set(c.id, c.serverKey);
+    this.connServer.set(c.id, s);
   }
 
   request(r: WorkloadRequest): void {
@@ -239,8 +243,8 @@ export class WorkloadSummary implements WorkloadSink {
     while (this.perSecond.length <= sec) this.perSecond.push(0);
     this.perSecond[sec]++;
     const server = this.connServer.get(r.connId);
-    if (server !== undefined) this.servers.get(server)!.requests++;
-    let acc = this.commands.get(r.cmd);
+    if (server !== undefined) server.requests++;
+    let acc = r.cmd === this.lastCmd ? this.lastAcc : this.commands.get(r.cmd);
     if (acc === undefined) {
       acc = {
         tally: { count: 0, byProto: {}, quiet: 0, keys: 0, hits: 0, misses: 0, errors: { ERROR: 0, CLIENT_ERROR: 0, SERVER_ERROR: 0 }, unanswered: 0, destructive: this.destructive(r.cmd, r.proto), cls: r.cls },
@@ -248,6 +252,8 @@ export class WorkloadSummary implements WorkloadSink {
       };
       this.commands.set(r.cmd, acc);
     }
+    this.lastCmd = r.cmd;
+    this.lastAcc = acc;
     const t = acc.tally;
     t.count++;
     t.byProto[r.proto] = (t.byProto[r.proto] ?? 0) + 1;
@@ -261,7 +267,7 @@ export class WorkloadSummary implements WorkloadSink {
   }
 
   outcome(r: WorkloadRequest, o: CapturedOutcome): void {
-    const acc = this.commands.get(r.cmd);
+    const acc = r.cmd === this.lastCmd ? this.lastAcc : this.commands.get(r.cmd);
     if (acc === undefined) return;
     const t = acc.tally;
     t.hits += o.hits;
