@@ -27,6 +27,7 @@ if [ ! -s "$out" ]; then
   mv "$out.tmp" "$out"
 fi
 if [ ! -s data/small-1g.pcap ]; then
-  node ./repeat-pcap.js "$out" data/small-1g.pcap 10
+  port=$(node ../bin/mcreplay.js inspect "$out" --any-port --json | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).servers[0].endpoint.split(':').pop()))")
+  node ./repeat-pcap.js "$out" data/small-1g.pcap 10 "$port"
 fi
 ls -l data/*.pcap
