@@ -297,7 +297,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const partial: Interval[] = [];
   const seenCmds = new Set<string>();
   setup.onStart = (clock) => {
-    say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} workers)`);
+    say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} worker${setup.workers === 1 ? "" : "s"})`);
     if (pollNs !== null) {
       poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock });
       poller.start();

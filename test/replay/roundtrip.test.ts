@@ -2,7 +2,7 @@
 // recording with the same ingest as any capture, and check that every captured connection's requests
 // went out on one replayed connection, byte for byte, in the same order.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
@@ -52,7 +52,15 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
     });
     const run = await replay([cap, '--target', mc.address, ...QUIET], tmp.dir);
     expect(run.code).toBe(0);
-    await new Promise((r) => setTimeout(r, 300));
+    // stop tcpdump only once its file has stopped growing: it writes in batches, and a SIGINT that
+    // comes before the last batch is written loses the tail of the recording
+    let last = -1;
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const size = existsSync(rec) ? statSync(rec).size : 0;
+      if (size === last && i >= 5) break;
+      last = size;
+    }
     const exited = new Promise((r) => td.once('exit', r));
     td.kill('SIGINT');
     await exited;
