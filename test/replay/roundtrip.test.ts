@@ -13,16 +13,20 @@ import { MIXED } from './mixed.js';
 
 const tcpdump = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
 
-/** Requests of every connection of a capture, as hex of their raw bytes, in order. */
+/** Requests of every connection of a capture, as hex of their raw bytes, in order, and how many gaps the capture has. */
 async function requestsByConn(path: string, port: number): Promise<string[][]> {
+  return (await readRecording(path, port)).conns;
+}
+
+async function readRecording(path: string, port: number): Promise<{ conns: string[][]; gaps: number }> {
   const by = new Map<number, string[]>();
-  await extractWorkload(path, { serverPorts: [port] }, {
+  const res = await extractWorkload(path, { serverPorts: [port] }, {
     connection: (c) => void by.set(c.id, []),
     request: (r: WorkloadRequest) => void by.get(r.connId)!.push(r.raw.toString('hex')),
     outcome: () => {},
     close: () => {},
   });
-  return [...by.values()].filter((l) => l.length > 0);
+  return { conns: [...by.values()].filter((l) => l.length > 0), gaps: res.capture.gapEvents + res.capture.truncatedPackets };
 }
 
 describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip through tcpdump', () => {
@@ -69,13 +73,16 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
   it('a recording of the replay holds the captured requests per connection, in order', async () => {
     const cap = writeCapture(tmp.dir, 'rt.pcap', MIXED);
     const rec = join(tmp.dir, 'recorded.pcap');
-    // a recording the kernel dropped packets from cannot hold every request: record again
-    let drops = 0;
+    // a recording that lost packets cannot hold every request: record again rather than judge the
+    // replay by it. tcpdump's kernel drop count also counts packets outside the filter, so only
+    // holes in our flows (gaps the reassembly had to declare) make a recording unusable.
+    let gaps = 0;
     for (let attempt = 0; attempt < 3; attempt++) {
-      drops = await recordReplay(cap, rec);
-      if (drops === 0) break;
+      const drops = await recordReplay(cap, rec);
+      gaps = (await readRecording(rec, mc.port)).gaps;
+      if (gaps === 0 && (drops === 0 || attempt === 2)) break;
     }
-    expect(drops, 'tcpdump dropped packets in every attempt').toBe(0);
+    expect(gaps, 'every recording lost packets of the replayed connections').toBe(0);
 
     const original = await requestsByConn(cap, 11211);
     // the probe connection only asks for the version: it is not part of the replay
