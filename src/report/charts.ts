@@ -8,6 +8,13 @@ import type { ChartConfiguration } from 'chart.js';
 import type { ReportData } from './data.js';
 import type { Fmt } from './format.js';
 
+/** What the chart plugins draw on: Chart.js's context, plot area and scales. */
+type PluginChart = {
+  ctx: CanvasRenderingContext2D;
+  chartArea: { left: number; right: number; top: number; bottom: number };
+  scales: Record<string, { getPixelForValue(v: number): number }>;
+};
+
 /** What a chart is, for headings and file names. */
 export interface ChartMeta {
   id: string;
@@ -277,11 +284,7 @@ export function chartConfig(id: string, d: ReportData, sel: string, f: Fmt, env:
   }
   const bandsPlugin = {
     id: 'mcBands',
-    beforeDatasetsDraw(chart: {
-      ctx: CanvasRenderingContext2D;
-      chartArea: { left: number; right: number; top: number; bottom: number };
-      scales: Record<string, { getPixelForValue(v: number): number }>;
-    }) {
+    beforeDatasetsDraw(chart: PluginChart) {
       const ctx = chart.ctx;
       const a = chart.chartArea;
       const x = chart.scales.x;
@@ -476,11 +479,7 @@ export function chartConfig(id: string, d: ReportData, sel: string, f: Fmt, env:
     datasets = [{ label: 'requests', data: [], pointRadius: 0 }];
     const heatPlugin = {
       id: 'mcHeat',
-      beforeDatasetsDraw(chart: {
-        ctx: CanvasRenderingContext2D;
-        chartArea: { left: number; right: number; top: number; bottom: number };
-        scales: Record<string, { getPixelForValue(v: number): number }>;
-      }) {
+      beforeDatasetsDraw(chart: PluginChart) {
         const ctx = chart.ctx;
         const a = chart.chartArea;
         const xs = chart.scales.x!;
