@@ -5,17 +5,7 @@ import { IntervalRecorder, type IntervalSnapshot } from '../../src/metrics/recor
 import { Aggregator, addCounters } from '../../src/metrics/aggregate.js';
 import { emptyCounters } from '../../src/metrics/recorder.js';
 import type { Interval } from '../../src/metrics/results-types.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 /** An independent histogram straight from hdr-histogram-js (plain JS), same resolution. */
 function jsHist(values: number[]): hdr.Histogram {

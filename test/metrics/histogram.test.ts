@@ -11,18 +11,7 @@ import {
   percentilesOfEncoded,
   recordNs,
 } from '../../src/metrics/histogram.js';
-
-// deterministic PRNG so failures reproduce
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 /** Latency-like samples: log-normal around ~50 µs with a long tail, integer ns. */
 function samples(n: number, seed: number): number[] {

@@ -4,17 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatchWriter, RunQueue, decodeBatch, type ReqRecord } from '../../src/replay/batch.js';
 import type { WorkItem } from '../../src/replay/messages.js';
-
-/** A tiny deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 describe('packed batches', () => {
   it('carry every field of requests, opens, closes, holds and unsent counts', () => {

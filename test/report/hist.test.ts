@@ -4,17 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as hdr from 'hdr-histogram-js';
 import { createHistogram, encodeHistogram, initMetrics, percentiles } from '../../src/metrics/histogram.js';
 import { decodeSparse, mergeSparse, sparsePercentiles, valuesAt, valuesAtSum } from '../../src/report/hist.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 /** Exact mean of what randomHist recorded (seed → mean). */
 const exactMean = new Map<number, number>();

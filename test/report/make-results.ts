@@ -26,6 +26,7 @@ import {
   type TargetStatsSample,
   type VerdictStatus,
 } from '../../src/metrics/results-types.js';
+import { rng } from '../helpers/rng.js';
 
 export interface FixtureOptions {
   /** Number of intervals (default 120). */
@@ -66,17 +67,6 @@ const MODEL: Record<string, { weight: number; baseUs: number; read: boolean }> =
   add: { weight: 1, baseUs: 30, read: false },
   append: { weight: 1, baseUs: 32, read: false },
 };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function emptyCounters(): Counters {
   return {

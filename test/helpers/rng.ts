@@ -1,0 +1,13 @@
+// A tiny deterministic PRNG (mulberry32) for tests and fixtures, so failures reproduce.
+
+/** Returns a generator of uniform numbers in [0, 1) fully determined by the seed. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
