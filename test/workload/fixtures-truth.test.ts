@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { extractWorkload } from '../../src/workload/extract.js';
+import { endpointKey, extractWorkload } from '../../src/workload/extract.js';
 import type { CapturedOutcome, WorkloadRequest } from '../../src/workload/model.js';
 import type { InspectReport } from '../../src/workload/inspect.js';
 
@@ -108,8 +108,7 @@ describe.skipIf(truthFiles.length === 0)('fixture captures against their truth l
       const byConn = new Map<number, { client: string; reqs: WorkloadRequest[]; outcomes: Map<WorkloadRequest, CapturedOutcome> }>();
       await extractWorkload(file, { serverPorts: ports(t).split(',').map(Number) }, {
         connection(c) {
-          const client = c.client.addr.includes(':') ? `[${c.client.addr}]:${c.client.port}` : `${c.client.addr}:${c.client.port}`;
-          byConn.set(c.id, { client, reqs: [], outcomes: new Map() });
+          byConn.set(c.id, { client: endpointKey(c.client), reqs: [], outcomes: new Map() });
         },
         request(r) {
           byConn.get(r.connId)!.reqs.push(r);
