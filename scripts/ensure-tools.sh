@@ -4,6 +4,8 @@
 #   required: memcached                      (every test that talks to a server, the demo)
 #   optional: tshark (+ dumpcap)             tests that compare with Wireshark's memcache dissector
 #             chromium                       tests of the HTML report in a headless browser
+#             sasl2-bin (saslpasswd2),       tests against memcached -S (a sasldb for binary SASL,
+#             libsasl2-modules (PLAIN)       and the PLAIN mechanism, only recommended by libsasl2)
 #             tcpdump, python3-pymemcache,   only to re-record captures (scripts/make-captures.sh)
 #             libmemcached-tools (memccapable)
 # As root with apt-get, missing ones are installed (one apt-get update, then install). Otherwise it
@@ -15,6 +17,8 @@ declare -A PKG=(
   [tshark]=tshark
   [dumpcap]=wireshark-common
   [chromium]=chromium
+  [saslpasswd2]=sasl2-bin
+  [saslplain]=libsasl2-modules
   [tcpdump]=tcpdump
   [memccapable]=libmemcached-tools
   [pymemcache]=python3-pymemcache
@@ -24,17 +28,20 @@ declare -A WHY=(
   [tshark]="tshark comparisons in test/fixtures (skipped)"
   [dumpcap]="re-recording the pcapng fixture (scripts/make-captures.sh)"
   [chromium]="HTML report tests in a headless browser (skipped)"
+  [saslpasswd2]="SASL target tests in test/replay/sasl.test.ts (skipped)"
+  [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
   [tcpdump]="re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
   [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
 )
-ORDER=(memcached tshark dumpcap chromium tcpdump memccapable pymemcache)
+ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache)
 
 have() {
   case $1 in
     memcached) [[ -x /usr/bin/memcached || -x /usr/local/bin/memcached ]] || command -v memcached >/dev/null ;;
     pymemcache) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/pymemcache/__init__.py ]] ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
+    saslplain) compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || compgen -G '/usr/lib/sasl2/libplain.so*' >/dev/null ;;
     *) command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;
   esac
 }

@@ -11,7 +11,7 @@ import {
   type StepSummary,
   type Summary,
 } from './results-types.js';
-import { addEncoded, addHistogram, createHistogram, emptyPercentiles, encodeHistogram, percentiles, type Histogram } from './histogram.js';
+import { addEncoded, addHistogram, createHistogram, emptyPercentiles, encodeHistogram, percentiles, type EncodedHist, type Histogram } from './histogram.js';
 import { emptyCounters, type IntervalSnapshot } from './recorder.js';
 
 /** Rate configuration as in results.json. */
@@ -61,13 +61,13 @@ export interface Progress {
 
 interface PendingCommand {
   counters: Counters;
-  response: string[];
-  service: string[];
+  response: EncodedHist[];
+  service: EncodedHist[];
 }
 interface Pending {
   from: Set<number>;
   perCommand: Map<string, PendingCommand>;
-  lag: string[];
+  lag: EncodedHist[];
   eventLoopMaxNs: number;
 }
 

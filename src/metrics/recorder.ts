@@ -4,7 +4,7 @@
 // structured-clone-safe object that the worker posts to the main thread (see aggregate.ts).
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ERROR_CLASSES, type Counters, type ErrorClass } from './results-types.js';
-import { createHistogram, encodeHistogram, recordNs, type Histogram } from './histogram.js';
+import { createHistogram, encodeRaw, recordNs, type EncodedHist, type Histogram } from './histogram.js';
 
 /** Counter fields that `IntervalRecorder.count` adds to. */
 export type CounterField = 'intended' | 'sent' | 'completed' | 'hits' | 'misses' | 'unsent' | 'bytesOut' | 'bytesIn';
@@ -23,11 +23,11 @@ const N_FIELDS = 8;
 const ERROR_INDEX: Record<ErrorClass, number> = Object.fromEntries(ERROR_CLASSES.map((c, i) => [c, N_FIELDS + i])) as Record<ErrorClass, number>;
 const N_SLOTS = N_FIELDS + ERROR_CLASSES.length;
 
-/** One command's data for one interval from one worker. Histograms are compressed base64; '' when empty. */
+/** One command's data for one interval from one worker. Histograms in HdrHistogram's uncompressed encoding; '' when empty. */
 export interface CommandSnapshot {
   counters: Counters;
-  response: string;
-  service: string;
+  response: EncodedHist;
+  service: EncodedHist;
 }
 
 /** What a worker posts to the main thread for one interval. Structured-clone safe. */
@@ -39,7 +39,7 @@ export interface IntervalSnapshot {
   /** Only commands that had any activity in the interval. */
   perCommand: Record<string, CommandSnapshot>;
   /** Schedule lag (actual − intended send), '' when empty. */
-  lag: string;
+  lag: EncodedHist;
   /** Worst event-loop delay the worker saw in the interval, ns (0 if sampling is off). */
   eventLoopMaxNs: number;
 }
@@ -178,8 +178,8 @@ export class IntervalRecorder {
       if (s.heldBack) counters.heldBack = s.heldBack;
       perCommand[s.cmd] = {
         counters,
-        response: s.response.totalCount > 0 ? encodeHistogram(s.response) : '',
-        service: s.service.totalCount > 0 ? encodeHistogram(s.service) : '',
+        response: s.response.totalCount > 0 ? encodeRaw(s.response) : '',
+        service: s.service.totalCount > 0 ? encodeRaw(s.service) : '',
       };
       s.response.reset();
       s.service.reset();
@@ -187,7 +187,7 @@ export class IntervalRecorder {
       s.heldBack = null;
       s.active = false;
     }
-    const lag = this.lagActive ? encodeHistogram(this.lag) : '';
+    const lag = this.lagActive ? encodeRaw(this.lag) : '';
     this.lag.reset();
     this.lagActive = false;
     let eventLoopMaxNs = 0;

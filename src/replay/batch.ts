@@ -42,8 +42,8 @@ export interface ReqRecord {
   /** Keys as sent (clone prefix applied). */
   keys: readonly string[];
   metaFlags: readonly string[];
-  /** Request bytes as sent, in one or more pieces (prefix and relative expiry already applied). */
-  raw: readonly Buffer[];
+  /** Request bytes as sent, in one or more pieces (prefix and relative expiry already applied); copied by `req`. */
+  raw: Buffer | readonly Buffer[];
   /** Absolute expiry to set at send time: this many seconds after the actual send; null = none. */
   absExpSec: number | null;
   /** Replace the captured CAS unique with the target's token for keys[0]. */
@@ -55,13 +55,17 @@ export interface ReqRecord {
 export class BatchWriter {
   private num: Float64Array;
   private n = 0;
-  private raws: Buffer[] = [];
+  /** Request bytes, copied in as they are added (the capture's buffers are views that move on). */
+  private data: Buffer;
   private rawBytes = 0;
+  /** Size of the next batch's byte buffer: the last batch's, so a batch rarely grows or wastes. */
+  private dataHint = 64 * 1024;
   private strs: string[] = [];
   private strIdx = new Map<string, number>();
 
   constructor(private readonly capacity: number) {
     this.num = new Float64Array(capacity * STRIDE);
+    this.data = Buffer.allocUnsafeSlow(this.dataHint);
   }
 
   /** Records in the batch. */
@@ -126,13 +130,10 @@ export class BatchWriter {
     const num = this.num;
     num[o + 2] = r.conn;
     num[o + 3] = this.rawBytes;
-    let len = 0;
-    for (const b of r.raw) {
-      this.raws.push(b);
-      len += b.length;
-    }
-    this.rawBytes += len;
-    num[o + 4] = len;
+    const start = this.rawBytes;
+    if (Buffer.isBuffer(r.raw)) this.append(r.raw);
+    else for (const b of r.raw) this.append(b);
+    num[o + 4] = this.rawBytes - start;
     num[o + 5] = this.shared(r.cmd);
     // text requests need only their key count on the worker side (the matcher counts a multi-get's
     // misses with it; hits and CAS tokens come with the keys in the answer): their keys stay here,
@@ -153,19 +154,29 @@ export class BatchWriter {
     num[o + 11] = r.absExpSec ?? NaN;
   }
 
+  private append(b: Buffer): void {
+    const need = this.rawBytes + b.length;
+    if (need > this.data.length) {
+      let c = this.data.length * 2;
+      while (c < need) c *= 2;
+      const nb = Buffer.allocUnsafeSlow(c);
+      this.data.copy(nb, 0, 0, this.rawBytes);
+      this.data = nb;
+    }
+    b.copy(this.data, this.rawBytes);
+    this.rawBytes = need;
+  }
+
   /** Hands the batch over (buffers to transfer) and starts an empty one. */
   take(): { batch: PackedBatch; transfer: ArrayBuffer[] } {
     const n = this.n;
     const num = this.num.slice(0, n * STRIDE);
-    const data = new Uint8Array(this.rawBytes);
-    let off = 0;
-    for (const b of this.raws) {
-      data.set(b, off);
-      off += b.length;
-    }
+    // the whole buffer is transferred (no copy); the view says how much of it is used
+    const data = new Uint8Array(this.data.buffer, this.data.byteOffset, this.rawBytes);
     const batch: PackedBatch = { n, num, data, strs: this.strs };
+    this.dataHint = Math.max(4096, this.rawBytes + (this.rawBytes >> 3));
+    this.data = Buffer.allocUnsafeSlow(this.dataHint);
     this.n = 0;
-    this.raws = [];
     this.rawBytes = 0;
     this.strs = [];
     this.strIdx = new Map();
@@ -219,10 +230,19 @@ export function decodeBatch(b: PackedBatch): WorkItem[] {
   return out;
 }
 
+/** A received batch and its bytes as a Buffer: what a queued reference to one of its records needs. */
+export interface BatchView {
+  readonly b: PackedBatch;
+  readonly data: Buffer;
+}
+
+/** Decodes request record `i` of a batch (the caller knows it is one). */
+export function decodeReq(v: BatchView, i: number): ReqItem {
+  return decodeAt(v.b, v.data, i) as ReqItem;
+}
+
 /** One batch in the worker's queue: its records in due order, and how far it has been consumed. */
-interface Run {
-  b: PackedBatch;
-  data: Buffer;
+interface Run extends BatchView {
   /** Record indices sorted by (at, index). */
   order: Int32Array;
   pos: number;
@@ -281,11 +301,41 @@ export class RunQueue {
     return this.heap[0]?.at;
   }
 
+  /** The earliest item is a request: `headView()`/`headIndex()`/`headConn()` name it without decoding it. */
+  headIsReq(): boolean {
+    const r = this.heap[0];
+    return r !== undefined && r.b.num[r.order[r.pos]! * STRIDE] === K_REQ;
+  }
+
+  /** The batch of the earliest item (queue not empty). */
+  headView(): BatchView {
+    return this.heap[0]!;
+  }
+
+  /** Record index of the earliest item in its batch (queue not empty). */
+  headIndex(): number {
+    const r = this.heap[0]!;
+    return r.order[r.pos]!;
+  }
+
+  /** Connection of the earliest item, a request (queue not empty). */
+  headConn(): number {
+    const r = this.heap[0]!;
+    return r.b.num[r.order[r.pos]! * STRIDE + 2]!;
+  }
+
   /** Removes and decodes the earliest item. */
   pop(): WorkItem | undefined {
     const r = this.heap[0];
     if (r === undefined) return undefined;
     const it = decodeAt(r.b, r.data, r.order[r.pos]!);
+    this.skip();
+    return it;
+  }
+
+  /** Removes the earliest item without decoding it (queue not empty). */
+  skip(): void {
+    const r = this.heap[0]!;
     this.left--;
     r.pos++;
     if (r.pos < r.order.length) {
@@ -298,7 +348,6 @@ export class RunQueue {
         this.siftDown(0);
       }
     }
-    return it;
   }
 
   /** Every item not yet taken, decoded, batch by batch (not in due order; the queue is left as it was). */

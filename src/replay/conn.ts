@@ -8,7 +8,9 @@ import type { ParsedResponse } from '../protocol/types.js';
 import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { ReqItem, TargetAddr, WorkerTotals } from './messages.js';
+import { decodeReq, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
+import type { CasTable } from './cas-table.js';
 
 /** What a connection needs of its worker. */
 export interface ConnCtx {
@@ -17,14 +19,23 @@ export interface ConnCtx {
   now(): number;
   timeoutNs: number;
   maxMode: boolean;
-  /** Latest CAS unique the target handed out, by `${target}\0${key}`. */
-  cas: Map<string, bigint>;
+  /** Latest CAS unique the target handed out, by target index and key; shared by all workers. */
+  cas: CasTable;
   totals: WorkerTotals;
   auth: { user: string; password: string } | null;
   /** The connection is finished (closed on schedule, nothing outstanding). */
   finished(c: ReplayConn): void;
   /** The connection has bytes queued: call its flush() once the current dispatch batch is over. */
   dirty(c: ReplayConn): void;
+  /**
+   * One receive buffer for every socket of the worker (net's `onread`): answers are parsed
+   * synchronously and the matcher copies what it keeps, so no chunk outlives its callback.
+   */
+  readBuf: Buffer;
+  /** True while a socket's read callback runs: writes it causes are flushed at its end, not on a tick. */
+  reading: boolean;
+  /** Writes every dirty connection's queued bytes now. */
+  flushDirty(): void;
   /** Written requests of all connections whose answer is still due (the worker stays awake for them). */
   inflight: number;
   /** Run-clock time of the latest write. */
@@ -43,7 +54,6 @@ interface Pending {
 
 const BACKOFF_MIN_NS = 50e6;
 const BACKOFF_MAX_NS = 1e9;
-const CAS_MAP_LIMIT = 1_000_000;
 
 type State = 'idle' | 'connecting' | 'open' | 'down' | 'done';
 
@@ -55,6 +65,14 @@ export class ReplayConn {
   /** Requests due but not yet written (connecting, backing off, or waiting for answers in max mode). */
   private waitq: ReqItem[] = [];
   private waitHead = 0;
+  /**
+   * Max mode: requests behind the waitq, still packed in their batches (batch, record index) and
+   * decoded only when they are next: the look-ahead would otherwise be tens of thousands of live
+   * objects that every scavenge copies and promotes.
+   */
+  private refV: BatchView[] = [];
+  private refI: number[] = [];
+  private refHead = 0;
   /** Written requests that must be answered, in send order, for timeouts; done ones are skipped lazily. */
   private out: Pending[] = [];
   private outHead = 0;
@@ -84,7 +102,47 @@ export class ReplayConn {
 
   /** True when nothing is queued or outstanding. */
   get idle(): boolean {
-    return this.outstanding === 0 && this.waitq.length - this.waitHead === 0;
+    return this.outstanding === 0 && this.queued === 0;
+  }
+
+  /** Requests queued, not yet written. */
+  private get queued(): number {
+    return this.waitq.length - this.waitHead + this.refI.length - this.refHead;
+  }
+
+  /** The next queued request, decoding it from its batch if it is still packed. */
+  private headWait(): ReqItem | undefined {
+    if (this.waitHead < this.waitq.length) return this.waitq[this.waitHead];
+    if (this.refHead === this.refI.length) return undefined;
+    const it = decodeReq(this.refV[this.refHead]!, this.refI[this.refHead]!);
+    this.refV[this.refHead] = undefined as unknown as BatchView;
+    this.refHead++;
+    if (this.refHead === this.refI.length) {
+      this.refV = [];
+      this.refI = [];
+      this.refHead = 0;
+    } else if (this.refHead > 4096 && this.refHead * 2 > this.refI.length) {
+      this.refV = this.refV.slice(this.refHead);
+      this.refI = this.refI.slice(this.refHead);
+      this.refHead = 0;
+    }
+    if (this.waitHead > 0) {
+      this.waitq = [];
+      this.waitHead = 0;
+    }
+    this.waitq.push(it);
+    return it;
+  }
+
+  /** Decodes every still-packed request into the waitq (stop, failures: rare paths). */
+  private unpackAll(): void {
+    while (this.refHead < this.refI.length) {
+      this.waitq.push(decodeReq(this.refV[this.refHead]!, this.refI[this.refHead]!));
+      this.refHead++;
+    }
+    this.refV = [];
+    this.refI = [];
+    this.refHead = 0;
   }
 
   /** A connection attempt is under way. */
@@ -134,7 +192,19 @@ export class ReplayConn {
 
   /** Max mode: queue `it`; it goes as soon as the answers it waited for in the capture are in. */
   enqueue(it: ReqItem): void {
+    this.unpackAll();
     this.waitq.push(it);
+    if (this.state === 'open') this.pumpMax(this.ctx.now());
+    else this.ensureConnect(this.ctx.now());
+  }
+
+  /** Max mode: queue request record `i` of batch `v` without decoding it yet. */
+  enqueueRef(v: BatchView, i: number): void {
+    const wasEmpty = this.queued === 0;
+    this.refV.push(v);
+    this.refI.push(i);
+    // a non-empty queue has a head that cannot go yet: the new request waits behind it
+    if (!wasEmpty) return;
     if (this.state === 'open') this.pumpMax(this.ctx.now());
     else this.ensureConnect(this.ctx.now());
   }
@@ -167,6 +237,7 @@ export class ReplayConn {
    */
   stop(): number {
     let n = 0;
+    this.unpackAll();
     for (let i = this.waitHead; i < this.waitq.length; i++) {
       this.ctx.rec.count(this.waitq[i]!.cmd, 'unsent');
       this.took();
@@ -221,7 +292,13 @@ export class ReplayConn {
     this.failClass = 'reset';
     this.connectStart = this.ctx.now();
     if (this.everConnected) this.ctx.totals.reconnects++;
-    const s = connect({ host: this.target.host, port: this.target.port });
+    // `onread` skips the Readable stream (a new buffer, a push and an emit per read): the answers
+    // are parsed straight out of the worker's receive buffer
+    const s: Socket = connect({
+      host: this.target.host,
+      port: this.target.port,
+      onread: { buffer: this.ctx.readBuf, callback: (n: number, buf: Uint8Array) => this.onRead(s, n, buf as Buffer) },
+    });
     s.setNoDelay(true);
     this.sock = s;
     s.on('connect', () => {
@@ -236,24 +313,6 @@ export class ReplayConn {
       }
       this.up();
     });
-    s.on('data', (chunk: Buffer) => {
-      if (this.sock !== s) return;
-      if (this.authState !== null) {
-        const rest = this.authState.push(chunk);
-        if (rest === null) return; // answer incomplete
-        const ok = this.authState.ok;
-        this.authState = null;
-        if (!ok) {
-          this.failClass = 'client_error';
-          this.down(this.ctx.now());
-          return;
-        }
-        this.up();
-        if (rest.length === 0) return;
-        chunk = rest;
-      }
-      this.matcher.push(chunk, this.ctx.now());
-    });
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (this.sock !== s) return;
       const code = err.code ?? '';
@@ -267,14 +326,48 @@ export class ReplayConn {
     });
   }
 
+  /** Bytes from the target, in the worker's shared receive buffer (valid only during this call). */
+  private onRead(s: Socket, n: number, buf: Buffer): boolean {
+    if (this.sock !== s || n <= 0) return true;
+    const ctx = this.ctx;
+    const nested = ctx.reading;
+    ctx.reading = true;
+    try {
+      let start = 0;
+      if (this.authState !== null) {
+        // the exchange may span reads, so it gets its own copy of the bytes
+        const rest = this.authState.push(Buffer.from(buf.subarray(0, n)));
+        if (rest === null) return true; // answer incomplete
+        const ok = this.authState.ok;
+        this.authState = null;
+        if (!ok) {
+          ctx.totals.authRefused++;
+          this.failClass = 'client_error';
+          this.down(ctx.now());
+          return true;
+        }
+        this.up();
+        if (rest.length === 0) return true;
+        start = n - rest.length;
+      }
+      this.matcher.pushRange(buf, start, n, ctx.now());
+    } finally {
+      if (!nested) {
+        ctx.reading = false;
+        ctx.flushDirty();
+      }
+    }
+    return true;
+  }
+
   private protoOfQueue(): 'text' | 'meta' | 'binary' {
-    const head = this.waitq[this.waitHead];
-    return head?.proto ?? 'text';
+    return this.headWait()?.proto ?? 'text';
   }
 
   private up(): void {
+    // the backoff is reset by the first answer, not here: a proxy in front of a dead server accepts
+    // and then closes every connection, and resetting on connect would redial it in a tight loop
     this.state = 'open';
-    this.backoffNs = 0;
     const now = this.ctx.now();
     if (this.ctx.maxMode) {
       this.pumpMax(now);
@@ -287,9 +380,9 @@ export class ReplayConn {
 
   /** Max mode: writes queued requests while the capture's pipelining allows. */
   private pumpMax(now: number): void {
-    while (this.state === 'open' && this.waitHead < this.waitq.length) {
-      const it = this.waitq[this.waitHead]!;
-      if (this.outstanding > 0 && !it.pipelined) break;
+    while (this.state === 'open') {
+      const it = this.headWait();
+      if (it === undefined || (this.outstanding > 0 && !it.pipelined)) break;
       this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
       this.took();
       this.ctx.rec.count(it.cmd, 'intended'); // in max mode a request is intended when it becomes sendable
@@ -307,7 +400,7 @@ export class ReplayConn {
 
   private write(it: ReqItem, intended: number, now: number): void {
     let cas: bigint | undefined;
-    if (it.casKey !== null) cas = this.ctx.cas.get(`${this.targetIndex}\0${it.casKey}`);
+    if (it.casKey !== null) cas = this.ctx.cas.get(this.targetIndex, it.casKey);
     let bytes = 0;
     if (cas === undefined && it.absExpSec === null) {
       bytes = it.raw.length;
@@ -348,12 +441,19 @@ export class ReplayConn {
     if (!p.silent) {
       this.outstanding--;
       this.ctx.inflight--;
+      // everything written is answered: drop the answered entries now, before a scavenge has to
+      // copy them (kept until the compaction below they would be promoted by the thousand)
+      if (this.outstanding === 0) {
+        this.out.length = 0;
+        this.outHead = 0;
+      }
     }
   }
 
   private onResponse(p: Pending, resp: ParsedResponse, ts: number): void {
     if (p.done) return;
     this.resolve(p);
+    this.backoffNs = 0;
     const rec = this.ctx.rec;
     if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
     if (resp.error !== null) {
@@ -367,11 +467,7 @@ export class ReplayConn {
       // silence proves a quiet request done but says nothing of its latency
       if (resp.status !== 'none' || !p.silent) rec.recordSlot(p.slot, ts - p.intended, ts - p.written);
     }
-    if (resp.casByKey !== undefined) {
-      const m = this.ctx.cas;
-      if (m.size > CAS_MAP_LIMIT) m.clear(); // bounded memory; later cas requests fall back to captured tokens
-      for (const [k, v] of resp.casByKey) m.set(`${this.targetIndex}\0${k}`, v);
-    }
+    if (resp.casByKey !== undefined) for (const [k, v] of resp.casByKey) this.ctx.cas.set(this.targetIndex, k, v);
     if (this.ctx.maxMode) this.pumpMax(ts);
     else {
       if (this.waitHead < this.waitq.length && this.state === 'open') this.flushWait(ts);
@@ -408,9 +504,9 @@ export class ReplayConn {
     if (this.ctx.maxMode) {
       // max mode: the sendable head fails; later ones wait for the next attempt
       let first = true;
-      while (this.waitHead < this.waitq.length) {
-        const it = this.waitq[this.waitHead]!;
-        if (!first && !it.pipelined) break;
+      for (;;) {
+        const it = this.headWait();
+        if (it === undefined || (!first && !it.pipelined)) break;
         first = false;
         this.waitHead++;
         this.took();
@@ -465,7 +561,6 @@ export class ReplayConn {
     this.outq = [];
     this.outqBytes = 0;
     if (s !== null) {
-      s.removeAllListeners('data');
       s.on('error', () => {});
       s.destroy();
     }
@@ -494,13 +589,13 @@ export class ReplayConn {
       this.retryAt = now + this.backoffNs;
       this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
     }
-    if (this.waitq.length > this.waitHead) this.ensureConnect(now);
+    if (this.queued > 0) this.ensureConnect(now);
     this.maybeFinish();
   }
 
   private maybeFinish(): void {
     if (!this.closing || this.state === 'done') return;
-    if (this.outstanding > 0 || this.waitq.length > this.waitHead) return;
+    if (this.outstanding > 0 || this.queued > 0) return;
     const s = this.sock;
     const wasOpen = this.state === 'open';
     this.state = 'done';
@@ -509,7 +604,6 @@ export class ReplayConn {
     if (s !== null && wasOpen) {
       this.sock = null;
       this.ctx.totals.openConns--;
-      s.removeAllListeners('data');
       s.on('error', () => {});
       s.end();
     } else {

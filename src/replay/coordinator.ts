@@ -29,10 +29,12 @@ import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
 import type { FromWorker, TargetAddr, ToWorker, WorkerTotals } from './messages.js';
 import { BatchWriter, type ReqRecord } from './batch.js';
+import { CasTable } from './cas-table.js';
+import { lowerThreadPriority } from './priority.js';
 import { encodeRequest } from '../protocol/index.js';
 import type { Expect, Proto } from '../protocol/types.js';
 import { captureEpochSec } from './capture-epoch.js';
-import { authRequest } from './auth.js';
+import { authRequest, binaryFrame, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
 
 /** Everything a replay run needs, already parsed and validated. */
 export interface ReplaySetup {
@@ -97,7 +99,7 @@ const MAX_OUTSTANDING_ITEMS = 200_000;
  * decoded requests rather than packed batches: keep it smaller (it only has to cover reading the
  * next chunk of the capture).
  */
-const MAX_MODE_OUTSTANDING_ITEMS = 50_000;
+const MAX_MODE_OUTSTANDING_ITEMS = 10_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
 const BATCH_ITEMS = 2048;
 /**
@@ -116,11 +118,49 @@ function workerUrl(): URL {
   throw new Error('replay worker script not found: run `npm run build` first');
 }
 
+/** What the probe of a target found: its version and, with credentials, how it takes them. */
+export interface ProbeResult {
+  version: string;
+  /** sasl: binary SASL only (memcached -S); ascii: text only (memcached -Y); none: needs no authentication; null: probed without credentials. */
+  auth: AuthMech | 'none' | null;
+}
+
 /**
- * Sends `version` to a target (after ascii authentication when credentials are given) and waits for
- * "VERSION ..."; rejects with the reason.
+ * Checks that a target answers before any load is sent, and that the credentials work. With
+ * credentials, binary SASL first (list mechanisms, PLAIN, binary version: memcached -S speaks only
+ * binary), else `version` after ascii auth (memcached -Y speaks only text and closes a binary
+ * connection). Rejects with the reason.
  */
-export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: { user: string; password: string } | null = null): Promise<string> {
+export async function probeTargetAuth(t: TargetAddr, timeoutMs = 2000, auth: AuthCred | null = null): Promise<ProbeResult> {
+  if (auth !== null) {
+    const b = await probeBinary(t, timeoutMs, auth);
+    if (b.kind === 'version') return { version: b.version, auth: 'sasl' };
+    // a binary answer without SASL: memcached without -S or -Y, nothing to authenticate (and the
+    // password is not stored there by an ascii auth `set`)
+    if (b.kind === 'no-sasl') return { version: b.version, auth: 'none' };
+    return { version: await probeText(t, timeoutMs, auth), auth: 'ascii' };
+  }
+  try {
+    return { version: await probeText(t, timeoutMs, null), auth: null };
+  } catch (e) {
+    if (!(e instanceof Error) || !/closed before answering|no answer to/.test(e.message)) throw e;
+    // a SASL target (memcached -S) speaks only binary and waits for a whole binary header: say so
+    // rather than "no answer"
+    const b = await probeBinary(t, timeoutMs, null).catch(() => null);
+    if (b?.kind === 'sasl') {
+      throw new Error(`the target requires SASL authentication (binary protocol only; mechanisms: ${b.mechs.join(' ') || 'none'}): pass --sasl-user and set MCREPLAY_SASL_PASSWORD`);
+    }
+    throw e;
+  }
+}
+
+/** probeTargetAuth, for its version only. */
+export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: AuthCred | null = null): Promise<string> {
+  return (await probeTargetAuth(t, timeoutMs, auth)).version;
+}
+
+/** Text probe: `version` (after ascii auth when credentials are given). */
+async function probeText(t: TargetAddr, timeoutMs: number, auth: AuthCred | null): Promise<string> {
   const { connect } = await import('node:net');
   return new Promise((resolve, reject) => {
     const s = connect({ host: t.host, port: t.port });
@@ -147,13 +187,109 @@ export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: { user:
         if (line === 'STORED' && auth !== null) continue; // the authentication was accepted
         if (line.startsWith('VERSION ')) done(null, line.slice(8));
         else if (/unauthenticated|authentication/i.test(line)) {
-          done(new Error(auth ? 'the target refused the credentials (--sasl-user / MCREPLAY_SASL_PASSWORD)' : 'the target requires authentication: pass --sasl-user and set MCREPLAY_SASL_PASSWORD'));
+          done(new Error(auth ? 'the target refused the credentials (ascii auth; check --sasl-user and MCREPLAY_SASL_PASSWORD)' : 'the target requires authentication: pass --sasl-user and set MCREPLAY_SASL_PASSWORD'));
         } else done(new Error(`unexpected answer to "version": ${JSON.stringify(line.slice(0, 80))}`));
         return;
       }
     });
     s.once('close', () => done(new Error('connection closed before answering "version"')));
   });
+}
+
+/**
+ * What a binary SASL probe found: the target's version after PLAIN succeeded, the mechanisms of a
+ * SASL target (probe without credentials), a target that answers binary but has no SASL, or one
+ * that does not answer binary at all (text only, or silent).
+ */
+type BinaryProbe = { kind: 'version'; version: string } | { kind: 'sasl'; mechs: string[] } | { kind: 'no-sasl'; version: string } | { kind: 'not-binary' };
+
+/**
+ * Binary probe: SASL list mechanisms, then (with credentials) PLAIN and a binary `version`. The
+ * password is only sent once the target has answered in binary and offered PLAIN.
+ */
+async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | null): Promise<BinaryProbe> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: t.host, port: t.port });
+    let acc: Buffer = Buffer.alloc(0);
+    let answered = false;
+    let sasl = true;
+    const done = (err: Error | null, v: BinaryProbe = { kind: 'not-binary' }): void => {
+      clearTimeout(timer);
+      s.removeAllListeners('close');
+      s.destroy();
+      if (err) reject(err);
+      else resolve(v);
+    };
+    // a text-only target may just wait for a line end: no binary answer in time means "not binary"
+    const timer = setTimeout(() => {
+      if (answered) done(new Error(`no answer to the binary SASL exchange within ${timeoutMs} ms`));
+      else done(null);
+    }, timeoutMs);
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') done(new Error('connection refused'));
+      else if (!answered) done(null);
+      else done(new Error(`${e.message} during the binary SASL exchange`));
+    });
+    // the opaque (echoed by a binary server) holds a line end, so that a text-only server
+    // (memcached -Y) answers at once with an error instead of waiting for one
+    s.once('connect', () => s.write(binaryFrame(SASL_OP.listMechs, undefined, undefined, 0x0d0a0000)));
+    s.on('data', (d: Buffer) => {
+      acc = acc.length === 0 ? d : Buffer.concat([acc, d]);
+      if (!answered && acc[0] !== 0x81) return done(null); // a text answer (ERROR, CLIENT_ERROR ...)
+      while (acc.length >= 24) {
+        const total = 24 + acc.readUInt32BE(8);
+        if (acc.length < total) return;
+        answered = true;
+        const op = acc[1]!;
+        const status = acc.readUInt16BE(6);
+        const body = acc.subarray(24 + acc[4]! + acc.readUInt16BE(2), total);
+        acc = acc.subarray(total);
+        if (op === SASL_OP.listMechs) {
+          if (status === SASL_STATUS.unknownCommand) {
+            sasl = false;
+            s.write(binaryFrame(0x0b)); // version
+            continue;
+          }
+          if (status !== SASL_STATUS.ok) return done(new Error(`the target answered SASL list mechanisms with status 0x${status.toString(16)}`));
+          const mechs = body.toString('latin1').split(/\s+/).filter((m) => m !== '');
+          if (auth === null) return done(null, { kind: 'sasl', mechs });
+          if (!mechs.includes('PLAIN')) {
+            return done(new Error(`the target offers the SASL mechanisms ${mechs.join(' ') || '(none)'}, mcreplay authenticates with PLAIN only: add PLAIN to the target's SASL mech_list`));
+          }
+          s.write(authRequest('binary', auth).request);
+        } else if (op === SASL_OP.auth) {
+          if (status !== SASL_STATUS.ok) return done(new Error(saslRefusal(status)));
+          s.write(binaryFrame(0x0b)); // version
+        } else if (op === 0x0b) {
+          if (status !== SASL_STATUS.ok) return done(new Error(`the target answered binary version with status 0x${status.toString(16)}`));
+          const version = body.toString('latin1');
+          return done(null, sasl ? { kind: 'version', version } : { kind: 'no-sasl', version });
+        } else return done(new Error(`unexpected binary answer (opcode 0x${op.toString(16)}) during the SASL exchange`));
+      }
+    });
+    s.once('close', () => {
+      if (!answered) done(null);
+      else done(new Error('the target closed the connection during the binary SASL exchange'));
+    });
+  });
+}
+
+/**
+ * The credentials the workers' connections use: with the mechanism the targets take when they agree
+ * on one (a connection does not know its protocol before its first request), none when no target
+ * needs authentication.
+ */
+function workerAuth(auth: AuthCred | null, probed: ProbeResult[], warnings: string[]): AuthCred | null {
+  if (auth === null) return null;
+  const kinds = new Set(probed.map((p) => p.auth));
+  if (kinds.size === 1 && kinds.has('none')) {
+    warnings.push('the targets need no authentication: --sasl-user is not used');
+    return null;
+  }
+  if (kinds.size === 1 && (kinds.has('sasl') || kinds.has('ascii'))) return { ...auth, mech: [...kinds][0] as AuthMech };
+  // targets that differ: each connection authenticates by its own protocol
+  return { user: auth.user, password: auth.password };
 }
 
 async function resolveAll(host: string): Promise<string[]> {
@@ -177,6 +313,7 @@ function emptyTotals(): WorkerTotals {
     openConns: 0,
     reconnects: 0,
     unexpectedBytes: 0,
+    authRefused: 0,
   };
 }
 
@@ -191,6 +328,7 @@ function addTotals(a: WorkerTotals, b: WorkerTotals): void {
   a.openConns += b.openConns;
   a.reconnects += b.reconnects;
   a.unexpectedBytes += b.unexpectedBytes;
+  a.authRefused += b.authRefused;
 }
 
 interface CapturedAcc {
@@ -225,7 +363,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const hasher: KeyHasher | null = plan.kind === 'pool' ? createHasher(plan.hash, plan.members) : null;
 
   // every target must answer before any load is sent (checked below, while the workers start)
-  const probing = Promise.all(targets.map((t) => probeTarget(t, 2000, setup.auth).then(() => null, (e: Error) => `${t.name}: ${e.message}`)));
+  const probing = Promise.all(targets.map((t) => probeTargetAuth(t, 2000, setup.auth).catch((e: Error) => `${t.name}: ${e.message}`)));
   // addresses of the targets, for the "replaying into the captured server" guard
   const targetEndpoints = new Set<string>();
   const resolving = Promise.all(
@@ -241,6 +379,8 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   // ---- workers -------------------------------------------------------------------------------
   const baseSec = clockBaseSec();
   const nWorkers = Math.max(1, setup.workers);
+  // one table for all workers: a pooled client reads a token on one connection and uses it on another
+  const casTable = CasTable.create();
   const url = workerUrl();
   const workers: Worker[] = [];
   const workerTotals: WorkerTotals[] = [];
@@ -354,21 +494,38 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         checkSynced();
       }
     });
-    worker.postMessage({
-      t: 'init',
-      init: { worker: w, baseSec, targets, timeoutNs: setup.timeoutNs, maxMode, intervalNs: setup.intervalNs, auth: setup.auth, eventLoop: setup.eventLoop ?? true },
-    } satisfies ToWorker);
   }
-  const bad = (await probing).filter((p): p is string => p !== null);
+  const probed = await probing;
+  const bad = probed.filter((p): p is string => typeof p === 'string');
   if (bad.length > 0) {
     await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
     agg.destroy();
-    throw new McError(`target unreachable, nothing was sent: ${bad.join('; ')}`, ExitCode.targetUnreachable, 'check the address and that memcached runs there (--target host:port)');
+    const authIssue = bad.some((b) => /authentication|credentials|SASL/.test(b));
+    throw new McError(
+      `${authIssue ? 'target authentication failed' : 'target unreachable'}, nothing was sent: ${bad.join('; ')}`,
+      ExitCode.targetUnreachable,
+      authIssue
+        ? "give the target's user with --sasl-user and its password in MCREPLAY_SASL_PASSWORD (binary SASL PLAIN for memcached -S, ascii auth for memcached -Y)"
+        : 'check the address and that memcached runs there (--target host:port)',
+    );
   }
+  // init (and with it the workers' first connections) only once the credentials proved right and
+  // it is known how the targets take them
+  const auth = workerAuth(setup.auth, probed as ProbeResult[], warnings);
+  workers.forEach((worker, w) => {
+    if (done[w]) return;
+    worker.postMessage({
+      t: 'init',
+      init: { worker: w, baseSec, targets, timeoutNs: setup.timeoutNs, maxMode, intervalNs: setup.intervalNs, auth, eventLoop: setup.eventLoop ?? true, casTable: casTable.buffer },
+    } satisfies ToWorker);
+  });
   await resolving;
   const epochSec = await epochP;
   await allReady;
+  // the workers' threads exist now and keep their priority: this thread gives way to them
+  const restorePriority = lowerThreadPriority();
   if (fatal) {
+    restorePriority();
     // a worker failed while starting (before any load)
     await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
     agg.destroy();
@@ -682,7 +839,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
 
     let res: ExtractResult | null = null;
     try {
-      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort }, sink, extractAbort.signal);
+      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, rawView: true }, sink, extractAbort.signal);
     } catch (err) {
       if (!extractAbort.signal.aborted) throw err;
     }
@@ -718,6 +875,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   flushAll();
   for (let w = 0; w < nWorkers; w++) send(w, { t: 'end' });
   await allDone;
+  restorePriority();
   if (durationTimer) clearTimeout(durationTimer);
   setup.signal?.removeEventListener('abort', onAbort);
   await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
@@ -744,6 +902,9 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const totals = emptyTotals();
   for (const t of workerTotals) addTotals(totals, t);
   if (totals.unexpectedBytes > 0) warnings.push(`${totals.unexpectedBytes} bytes from the target answered no request (counted as desync)`);
+  if (totals.authRefused > 0) {
+    warnings.push(`the target refused authentication on ${totals.authRefused} connection attempt(s) after the start-up check had passed; their requests failed as client_error (check --sasl-user / MCREPLAY_SASL_PASSWORD and the target's auth setup)`);
+  }
   return {
     startedAt,
     endedAt: new Date(),
@@ -779,7 +940,7 @@ function reqRecord(
   cas: boolean,
   pipelined: boolean,
 ): ReqRecord {
-  let raw: readonly Buffer[] = [part.raw];
+  let raw: Buffer | readonly Buffer[] = part.raw;
   if (prefix !== '' || relExp !== null) {
     const edit: { keyPrefix?: Buffer; exptime?: number } = {};
     if (prefix !== '') edit.keyPrefix = Buffer.from(prefix, 'latin1');

@@ -4,6 +4,7 @@ import type { Expect, Proto } from '../protocol/types.js';
 import type { IntervalSnapshot } from '../metrics/recorder.js';
 import type { PackedBatch } from './batch.js';
 import type { ErrorClass } from '../metrics/results-types.js';
+import type { AuthCred } from './auth.js';
 
 /** A target server as a worker dials it. */
 export interface TargetAddr {
@@ -87,9 +88,11 @@ export interface WorkerInit {
   maxMode: boolean;
   intervalNs: number;
   /** Credentials for the target (SASL PLAIN on binary connections, ascii auth otherwise); never captured ones. */
-  auth: { user: string; password: string } | null;
+  auth: AuthCred | null;
   /** Sample event-loop delay (default true). */
   eventLoop: boolean;
+  /** The CAS token table all workers share (cas-table.ts); attach with `new CasTable(casTable)`. */
+  casTable: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -119,6 +122,8 @@ export interface WorkerTotals {
   reconnects: number;
   /** Server bytes that answered no request (protocol desync on a connection). */
   unexpectedBytes: number;
+  /** Connections whose authentication the target refused (after the start-up probe had passed). */
+  authRefused: number;
 }
 
 export type FromWorker =

@@ -7,6 +7,7 @@ import { IntervalRecorder } from '../metrics/recorder.js';
 import { ERROR_CLASSES, type ErrorClass } from '../metrics/results-types.js';
 import { monoNs } from './clock.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
+import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
 import { startWaker, type Waker } from './waker.js';
 import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit, WorkerTotals } from './messages.js';
@@ -42,27 +43,33 @@ const PROGRESS_EVERY_NS = 100e6;
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
 const WARMUP_TIMEOUT_MS = 2000;
+/** The receive buffer all of a worker's sockets share (net's default read size). */
+const READ_BUF_BYTES = 64 * 1024;
+/** Warm-up sends only `version`: its private CAS table needs no room. */
+const WARMUP_CAS_ENTRIES = 4;
 
 function emptyTotals(): WorkerTotals {
   const byClass = {} as Record<ErrorClass, number>;
   for (const c of ERROR_CLASSES) byClass[c] = 0;
-  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0 };
+  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0 };
 }
 
 /** A `version` request, used to warm the connection code up before the schedule starts. */
-function versionItem(): ReqItem {
+function versionItem(binary: boolean): ReqItem {
+  // a SASL target (memcached -S) speaks only binary: a text version would wait for its timeout
+  const raw = binary ? Buffer.from([0x80, 0x0b, ...new Array<number>(22).fill(0)]) : Buffer.from('version\r\n', 'latin1');
   return {
     k: 'req',
     at: 0,
     conn: -1,
-    proto: 'text',
+    proto: binary ? 'binary' : 'text',
     cmd: 'version',
-    expect: 'line',
+    expect: binary ? 'binary' : 'line',
     quiet: false,
     opaque: 0,
     keys: [],
     metaFlags: [],
-    raw: Buffer.from('version\r\n', 'latin1'),
+    raw,
     absExpSec: null,
     casKey: null,
     pipelined: false,
@@ -89,7 +96,7 @@ async function warmUp(init: WorkerInit): Promise<void> {
               now: () => monoNs(init.baseSec),
               timeoutNs: WARMUP_TIMEOUT_MS * 1e6,
               maxMode: true,
-              cas: new Map(),
+              cas: CasTable.create(WARMUP_CAS_ENTRIES),
               totals,
               auth: init.auth,
               finished: () => {
@@ -97,11 +104,14 @@ async function warmUp(init: WorkerInit): Promise<void> {
                 resolve();
               },
               dirty: (d) => process.nextTick(() => d.flush()),
+              readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
+              reading: false,
+              flushDirty: () => {},
               inflight: 0,
               lastWriteNs: 0,
             };
             c = new ReplayConn(-1 - i, i, t, ctx);
-            c.enqueue(versionItem());
+            c.enqueue(versionItem(init.auth?.mech === 'sasl'));
             c.requestClose();
           }),
       ),
@@ -165,7 +175,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     now,
     timeoutNs: 5e9,
     maxMode: false,
-    cas: new Map(),
+    cas: null as unknown as CasTable,
     totals,
     auth: null,
     finished(c) {
@@ -174,11 +184,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     },
     inflight: 0,
     lastWriteNs: 0,
+    readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
+    reading: false,
+    flushDirty,
     dirty(c) {
       dirty.push(c);
-      // writes made outside a dispatch turn (on connect, on an answer in max mode) go out once the
-      // current callback is over, together with whatever else it wrote
-      if (!flushQueued) {
+      // writes made outside a dispatch turn (on connect, on an answer) go out once the current
+      // callback is over, together with whatever else it wrote; a read callback flushes at its end
+      if (!flushQueued && !ctx.reading) {
         flushQueued = true;
         process.nextTick(flushDirty);
       }
@@ -251,7 +264,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     for (;;) {
       const at = queue.peekAt();
       if (at === undefined || at > t) break;
-      dispatch(queue.pop()!, t);
+      if (ctx.maxMode && !stopped && queue.headIsReq()) {
+        // max mode: the request waits in its connection's queue still packed (see enqueueRef)
+        const id = queue.headConn();
+        const v = queue.headView();
+        const i = queue.headIndex();
+        queue.skip();
+        conn(id, connTarget.get(id) ?? 0).enqueueRef(v, i);
+      } else dispatch(queue.pop()!, t);
       if (++n % 64 === 0) {
         // behind schedule (a stall): catch up in slices, reading answers in between, so their
         // timestamps stay true and the server is not left waiting on full socket buffers
@@ -399,6 +419,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
           ctx.timeoutNs = init.timeoutNs;
           ctx.maxMode = init.maxMode;
           ctx.auth = init.auth;
+          ctx.cas = new CasTable(init.casTable);
           void initMetrics()
             .then(() => warmUp(init!))
             .then(() => {

@@ -63,7 +63,10 @@ function newExtractStats(): ExtractStats {
 const EMPTY = Buffer.alloc(0);
 const NO_FLAGS: string[] = [];
 
-function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, keepRaw: boolean): WorkloadRequest {
+/** What a WorkloadRequest's `raw` holds: an owned copy, a view valid during `request`, or nothing. */
+export type RawMode = 'copy' | 'view' | 'none';
+
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode): WorkloadRequest {
   return {
     connId,
     seq,
@@ -82,7 +85,7 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     metaFlags: p.proto === 'meta' ? p.metaFlags : NO_FLAGS,
     credentials: p.credentials,
     // credentials are dropped here, at the earliest point, so nothing downstream can leak them
-    raw: p.credentials || !keepRaw ? EMPTY : copyRequestRaw(p),
+    raw: p.credentials || rawMode === 'none' ? EMPTY : rawMode === 'view' ? p.raw : copyRequestRaw(p),
   };
 }
 
@@ -120,7 +123,7 @@ function newConnState(conn: WorkloadConnection, startNs: number): ConnState {
 {
   const nowhere: Endpoint = { addr: '', port: 0 };
   newConnState(newConnection(0, 'tcp', nowhere, nowhere, SETTLE_DOUBLE, true), SETTLE_DOUBLE);
-  createRequestParser({ request: (p) => void toWorkloadRequest(p, 0, 0, SETTLE_DOUBLE, false), skipped() {} }).push(Buffer.from('version\r\n'), 0);
+  createRequestParser({ request: (p) => void toWorkloadRequest(p, 0, 0, SETTLE_DOUBLE, 'none'), skipped() {} }).push(Buffer.from('version\r\n'), 0);
 }
 
 function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome {
@@ -131,7 +134,7 @@ function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome
  * Builds the StreamSink that turns capture streams into workload events. Exposed apart from
  * extractWorkload so benches and tests can drive it from in-memory capture bytes.
  */
-export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { streams: StreamSink; stats: ExtractStats; finish(): void } {
+export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy'): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
   const conns = new Map<number, ConnState>();
   const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
@@ -168,7 +171,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
         // one connection's clock never runs backwards, whatever the frame timestamps did
         const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
         st.lastTs = ts;
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, keepRaw);
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode);
         sink.request(r);
         st.matcher.expect(r, r);
       },
@@ -248,7 +251,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, keepRaw = true): { str
           stats.udpRequests++;
           const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
           uc.lastTs = ts;
-          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, keepRaw);
+          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode);
           sink.request(r);
           const matcher = createResponseMatcher<WorkloadRequest>({
             response(req, resp, tsNs) {
@@ -299,7 +302,7 @@ export interface ExtractResult {
 
 /** Streams a capture file ('-' = stdin, gzip detected by content) into the sink, in capture order. */
 export async function extractWorkload(input: string, opts: IngestOptions, sink: WorkloadSink, signal?: AbortSignal): Promise<ExtractResult> {
-  const builder = createWorkloadBuilder(sink, opts.keepRaw !== false);
+  const builder = createWorkloadBuilder(sink, opts.keepRaw === false ? 'none' : opts.rawView === true ? 'view' : 'copy');
   const ready = sink.ready?.bind(sink);
   const capture = await readCapture(
     input,

@@ -38,7 +38,7 @@ export interface WorkloadRequest {
   metaFlags: string[];
   /** Carries captured credentials: raw is emptied and the request is never replayed. */
   credentials: boolean;
-  /** The complete request bytes (owned copy). Empty when credentials. */
+  /** The complete request bytes (owned copy, or a view valid during `request` with rawView). Empty when credentials. */
   raw: Buffer;
 }
 
@@ -79,5 +79,10 @@ export interface IngestOptions {
   anyPort?: boolean;
   /** Copy each request's raw bytes (replay needs them; inspect does not). Default true. */
   keepRaw?: boolean;
+  /**
+   * With keepRaw: `raw` is a view into the capture's buffers instead of a copy, valid only during
+   * the `request` callback (a sink that copies the bytes there, as the replay does, saves a copy).
+   */
+  rawView?: boolean;
 }
 

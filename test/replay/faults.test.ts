@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, memcachedBinary, startMemcached } from '../helpers/memcached.js';
+import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { QUIET, accounted, collect, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture } from './helpers.js';
 
 const tmp = tempDir();
@@ -70,6 +71,41 @@ describe('faults', () => {
     expect(last.total.counters.completed).toBeGreaterThan(0);
     expect(errorSum(last.total.counters)).toBe(0);
     expect(r.config.options.reconnects).toBeGreaterThan(0);
+  });
+
+  it('--rate max: a target restarted mid-run is redialled, the queued requests go out once it is back', async () => {
+    const port = await freePort();
+    let proc = memcachedOn(port);
+    await waitVersion(port);
+    // 10 ms per answer keeps a closed-loop run going for about 3 s (300 requests per connection)
+    const proxy = await startDelayProxy(`127.0.0.1:${port}`, 10);
+    try {
+      const cap = writeCapture(tmp.dir, 'max-restart.pcap', steadyGets(2, 3, 10));
+      const p = spawnReplay([cap, '--target', proxy.address, '--rate', 'max', ...QUIET, '--timeout', '500ms', '--json', '--out', tmp.dir]);
+      const done = collect(p);
+      await started(p);
+      await sleep(800);
+      proc.kill('SIGKILL');
+      await sleep(400);
+      proc = memcachedOn(port);
+      const run = await done;
+      expect(run.code, run.stderr).toBe(0);
+      const r = run.results!;
+      const t = r.summary.total.counters;
+      // the head requests of the connection attempts made while it was down failed; nothing else
+      expect(errorSum(t)).toBeGreaterThan(0);
+      expect(errorSum(t)).toBeLessThan(t.sent / 4);
+      expect(t.completed + errorSum(t)).toBe(t.sent);
+      expect(t.sent).toBe(r.capture.requests);
+      expect(accounted(t)).toBe(r.config.options.shapedRequests);
+      expect(r.config.options.reconnects).toBeGreaterThan(0);
+      const last = r.intervals.filter((iv) => iv.total.counters.sent > 0).at(-1)!;
+      expect(last.total.counters.completed).toBeGreaterThan(0);
+      expect(errorSum(last.total.counters)).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
+      await proxy.stop();
+    }
   });
 
   it('a stalled target (SIGSTOP): requests time out, the run recovers after SIGCONT', async () => {

@@ -78,6 +78,20 @@ const SERVER_ARGS: Record<string, string[]> = {
   'pymemcache-mix.pcap': ['-I', '640k', '-o', 'slab_chunk_max=131072'],
 };
 
+/** One fresh memcached per captured server and the replay's target/port arguments mapping each captured server to its own. */
+async function serversFor(truth: Truth): Promise<{ servers: Memcached[]; args: string[] }> {
+  const servers: Memcached[] = [];
+  try {
+    for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture] }));
+  } catch (err) {
+    await Promise.all(servers.map((sv) => sv.stop()));
+    throw err;
+  }
+  const targets = truth.servers.flatMap((ep, i) => ['--target', truth.servers.length === 1 ? servers[i]!.address : `${ep}=${servers[i]!.address}`]);
+  const ports = [...new Set(truth.servers.map(portOf))];
+  return { servers, args: [...targets, ...ports.flatMap((p) => ['--port', String(p)])] };
+}
+
 describe.skipIf(truths.length === 0)('every fixture capture replays cleanly against real memcached', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
@@ -87,15 +101,11 @@ describe.skipIf(truths.length === 0)('every fixture capture replays cleanly agai
     it(`${truth.capture}`, async () => {
       const capture = join(dir, truth.capture);
       const ports = [...new Set(truth.servers.map(portOf))];
-      // one fresh memcached per captured server, each captured server mapped to its own
-      const servers: Memcached[] = [];
+      const { servers, args: targetArgs } = await serversFor(truth);
       try {
-        for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture] }));
-        const targets = truth.servers.flatMap((ep, i) => ['--target', truth.servers.length === 1 ? servers[i]!.address : `${ep}=${servers[i]!.address}`]);
         const args = [
           capture,
-          ...targets,
-          ...ports.flatMap((p) => ['--port', String(p)]),
+          ...targetArgs,
           // the servers are throwaway: replay the capture's flush_all/verbosity too, so the data
           // (and so hits and misses) evolve as they did when it was recorded
           '--allow',
@@ -179,6 +189,51 @@ describe.skipIf(truths.length === 0)('every fixture capture replays cleanly agai
             expect(Math.abs(c.hits - cap.hits), `${cmd}: ${c.hits} hits, captured ${cap.hits} (lag max ${r.summary.lag.max} ns)`).toBeLessThanOrEqual(slack);
           }
         }
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+      }
+    });
+  }
+});
+
+// Max mode queues each connection's requests packed and sends them as the answers come back
+// (worker.ts, conn.ts enqueueRef): every fixture must go through it with its order, its pipelining
+// and its counts intact. Hits and errors are not compared: with no schedule, connections that
+// share keys interleave differently than when the capture was recorded.
+describe.skipIf(truths.length === 0)('every fixture capture replays cleanly with --rate max', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  for (const { dir, file } of truths) {
+    const truth = JSON.parse(readFileSync(file, 'utf8')) as Truth;
+    it(`${truth.capture}`, async () => {
+      const capture = join(dir, truth.capture);
+      const ports = [...new Set(truth.servers.map(portOf))];
+      const { servers, args: targetArgs } = await serversFor(truth);
+      try {
+        const args = [capture, ...targetArgs, '--allow', 'flush_all,verbosity', '--allow-source-target', '--rate', 'max', ...QUIET];
+        // two workers: connections (and a pool's members) split over threads, each with its own queues
+        const run = await replay([...args, '--workers', '2'], tmp.dir);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(0);
+        const r = run.results!;
+        const t = r.summary.total.counters;
+        expect(t.errors.desync).toBe(0);
+        expect(t.errors.timeout + t.errors.reset + t.errors.refused).toBe(0);
+        expect(r.config.options.warnings).toEqual([]);
+        expect(t.completed + errorSum(t)).toBe(t.sent);
+        expect(t.unsent).toBe(0);
+        expect(t.intended).toBe(t.sent);
+        const workload: Record<string, number> = {};
+        await extractWorkload(capture, { serverPorts: ports }, {
+          connection: () => {},
+          request: (q) => void (workload[q.cmd] = (workload[q.cmd] ?? 0) + 1),
+          outcome: () => {},
+          close: () => {},
+        });
+        const replayed: Record<string, number> = {};
+        for (const [cmd, c] of Object.entries(r.summary.perCommand)) replayed[cmd] = c.counters.sent + Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
+        expect(replayed).toEqual(workload);
       } finally {
         await Promise.all(servers.map((s) => s.stop()));
       }
