@@ -5,13 +5,25 @@
 // its new bytes go on, so every byte is delivered once, first copy wins. A later one is copied into
 // a bounded out-of-order queue. A hole in front of that queue is declared lost (gap) when:
 //   - the queue exceeds MAX_OOO_BYTES or MAX_OOO_SEGS, or
-//   - the peer has acknowledged past the hole (the receiver got the bytes: the capture lost them,
-//     no retransmission will come) and either sends data itself (its answer must not overtake the
-//     request) or HOLE_ACK_PACKETS more packets of the flow went by (slack for captures that
-//     write an ACK slightly before the segment it acknowledges), or
+//   - the peer has acknowledged past the hole (the receiver got the bytes, no retransmission will
+//     come) and the hold window below has run out since, or
 //   - the hole is HOLE_TIMEOUT_NS old (capture time), or the flow closes or the capture ends.
-// Bytes drained from the queue carry the time of the segment that completed them (a filled hole)
-// or their own time (a declared hole), never earlier than what the flow already delivered.
+//
+// Causal order. Captures may store a segment after the peer's answer to it: several capture rings
+// (multi-queue NICs), `-i any`, merged interfaces, SPAN ports, bonding. A segment whose ACK covers
+// bytes of the other direction not handed on yet is held (copied), and everything behind it in its
+// direction with it, until those bytes have been handed on; so a request always comes before the
+// answer that ACKs it, whatever order the file has. A hold lasts at most HOLD_PACKETS packets of
+// the flow, HOLD_NS of capture time or HOLD_BYTES per direction from its oldest segment (and
+// HOLD_TOTAL_BYTES over all flows). When it runs out the bytes it waits for are declared lost: the
+// hole in front of the other direction's queue, or a gap of the size the ACK says; then the held
+// segments go on. Real traffic cannot ACK in a circle, so a hold on both sides only ever ends by
+// running out. A flow that goes quiet while it holds is timed out by the sweep (the bytes it waits
+// for were acknowledged, so no retransmission will bring them); a quiet flow with only a hole keeps
+// waiting for its next packet, which may be the retransmission that fills it.
+//
+// Bytes drained from a queue carry the time of the segment that completed them (a filled hole) or
+// their own time (a declared hole or a hold), never earlier than what the flow already delivered.
 //
 // Flows live in a hash of the 4-tuple (a symmetric hash of both endpoints, so one lookup finds
 // either direction) and in an LRU list by last packet, which frees flows idle for idleTimeoutSec
@@ -25,8 +37,13 @@ import type { CaptureStats, CloseReason, Dir, Endpoint, ServerBy, StreamSink, Tc
 
 const MAX_OOO_BYTES = 4 << 20;
 const MAX_OOO_SEGS = 2048;
-const HOLE_ACK_PACKETS = 4;
 const HOLE_TIMEOUT_NS = 2e9;
+/** An ACK further ahead of the bytes seen than this proves nothing (a corrupt header, a huge drop). */
+const MAX_ACK_AHEAD = MAX_OOO_BYTES;
+const HOLD_PACKETS = 1000;
+const HOLD_NS = 100e6;
+const HOLD_BYTES = 1 << 20;
+const HOLD_TOTAL_BYTES = 64 << 20;
 const CLOSED_LINGER_NS = 30e9;
 const SWEEP_EVERY_NS = 1e9;
 
@@ -42,6 +59,16 @@ interface Seg {
   data: Buffer;
   missing: number;
   ts: number;
+  /** Its ACK: the peer's bytes it answers, which must be handed on before it. */
+  need: number;
+  /** The flow's packet count when it came (the hold window). */
+  pkt: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function seg(seq: number, data: Buffer, missing: number, ts: number, need: number, pkt: number): Seg {
+  return { seq, data, missing, ts, need, pkt };
 }
 
 /** One direction of a flow. Sequence numbers are uint32; comparisons use (a - b) | 0. */
@@ -55,10 +82,16 @@ class Half {
   done = false;
   ooo: Seg[] | null = null;
   oooBytes = 0;
+  /** In-order segments (and gaps) behind one waiting for the peer's bytes it acknowledges. */
+  held: Seg[] | null = null;
+  heldBytes = 0;
   /** Highest ACK the peer sent for this direction. */
   peerAck = 0;
   peerAckValid = false;
-  ackWait = 0;
+  /** The peer acknowledged past the hole in front of ooo: since which packet of the flow, and when. */
+  acked = false;
+  ackPkt = 0;
+  ackSince = 0;
 }
 
 class Flow {
@@ -72,6 +105,11 @@ class Flow {
   readonly h0 = new Half();
   readonly h1 = new Half();
   oooDirs = 0;
+  holdDirs = 0;
+  /** Packets of the flow while it waits for a hole or a hold (their windows count them). */
+  pkts = 0;
+  /** In TcpReassembler.waiting (holds that the sweep must time out). */
+  waiting = false;
   clientIsn = 0;
   constructor(
     readonly id: number,
@@ -100,7 +138,8 @@ function flowInfo(id: number, client: Endpoint, server: Endpoint, startNs: numbe
   const d = SETTLE_DOUBLE;
   const f = new Flow(0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false);
   f.lastSeen = f.lastTs = f.clientIsn = d;
-  f.h0.next = f.h0.finSeq = f.h0.peerAck = d;
+  f.h0.next = f.h0.finSeq = f.h0.peerAck = f.h0.ackSince = d;
+  seg(d, EMPTY, 0, d, d, 0);
   flowInfo(0, { addr: '', port: 0 }, { addr: '', port: 0 }, d, false, 'port');
 }
 
@@ -154,6 +193,10 @@ export class TcpReassembler {
   private dir: Dir = 0;
   private readonly live = new Lru();
   private readonly dead = new Lru();
+  /** Flows that hold segments, for the sweep to time out when they go quiet. */
+  private waiting: Flow[] = [];
+  /** Bytes held over all flows. */
+  private heldTotal = 0;
   private nextId = 1;
   private nextSweep = -Infinity;
   private readonly idleNs: number;
@@ -232,21 +275,18 @@ export class TcpReassembler {
       o.peerAck = p.ack;
       o.peerAckValid = true;
     }
-    if (total > 0) {
-      // The sender of these bytes has acknowledged past a hole in the other direction: it got
-      // those bytes, so the capture lost them. Declare the hole now, so that a request's bytes
-      // (or its gap) always come before the answer to it.
-      while (o.ooo !== null && o.peerAckValid && ((o.peerAck - o.next) | 0) > 0) this.declareHole(f, dir === 0 ? 1 : 0, o, ts);
-      this.data(f, dir, h, seq, p, ts);
-    }
+    if (total > 0) this.data(f, dir, h, o, seq, p, ts, (fl & TCP_ACK) !== 0 ? p.ack : this.ackPos(o));
     if ((fl & TCP_FIN) !== 0) {
       if (!h.finSeen) {
         h.finSeen = true;
         h.finSeq = (seq + total) >>> 0;
       }
-      if (!h.known || (h.next === h.finSeq && h.ooo === null)) h.done = true;
+      if (!h.known || (h.next === h.finSeq && h.ooo === null && h.held === null)) h.done = true;
     }
-    if (f.oooDirs !== 0) this.checkHoles(f, ts);
+    if ((f.oooDirs | f.holdDirs) !== 0) {
+      f.pkts++;
+      this.checkHoles(f, ts);
+    }
     if (f.h0.done && f.h1.done) this.close(f, ts, 'fin');
   }
 
@@ -283,9 +323,13 @@ export class TcpReassembler {
     return null;
   }
 
-  /** End of input: flushes and closes every open flow ('end'). */
+  /** End of input: flushes and closes every open flow ('end', or 'fin' if that completes both FINs). */
   finish(ts: number): void {
-    while (this.live.head !== null) this.close(this.live.head, ts, 'end');
+    while (this.live.head !== null) {
+      const f = this.live.head;
+      this.flush(f, ts);
+      this.close(f, ts, f.h0.done && f.h1.done ? 'fin' : 'end');
+    }
     while (this.dead.head !== null) {
       const f = this.dead.head;
       this.unlink(f);
@@ -341,50 +385,201 @@ export class TcpReassembler {
     return f;
   }
 
-  private data(f: Flow, dir: Dir, h: Half, seq: number, p: Packet, ts: number): void {
+  // data() is split so that its common case (the next bytes, nothing held) stays small enough for
+  // V8 to inline into segment(): each path below is a function of its own.
+  private data(f: Flow, dir: Dir, h: Half, o: Half, seq: number, p: Packet, ts: number, need: number): void {
+    if (!h.known) this.learn(f, h, seq);
+    if (seq === h.next) this.accept(f, dir, h, o, p.buf, p.payOff, p.payLen, p.missing, ts, need);
+    else this.offNext(f, dir, h, o, seq, p, ts, need);
+  }
+
+  /** The first bytes of a direction: where its stream starts. */
+  private learn(f: Flow, h: Half, seq: number): void {
+    h.known = true;
+    if (f.synSeen && h.peerAckValid) {
+      // Handshake seen but not this side's SYN: the peer's ACK says where its data starts.
+      h.next = h.peerAck;
+    } else {
+      h.next = seq;
+      h.resync = true;
+    }
+  }
+
+  /** Bytes at h.next: handed on (or held behind the peer's bytes they ACK), then what they make contiguous. */
+  private accept(f: Flow, dir: Dir, h: Half, o: Half, buf: Buffer, off: number, avail: number, missing: number, ts: number, need: number): void {
+    if (h.held === null && o.held === null && ((need - o.next) | 0) <= 0) this.deliver(f, dir, h, buf, off, avail, missing, ts);
+    else this.deliverOrHold(f, dir, h, o, buf, off, avail, missing, ts, need);
+    h.next = (h.next + avail + missing) >>> 0;
+    if (h.ooo !== null) this.drain(f, dir, h, ts, false);
+    if (h.finSeen && h.next === h.finSeq && h.ooo === null && h.held === null) h.done = true;
+  }
+
+  /** A segment not at h.next: a retransmission, an overlap (only its new bytes go on), or one to queue. */
+  private offNext(f: Flow, dir: Dir, h: Half, o: Half, seq: number, p: Packet, ts: number, need: number): void {
     let off = p.payOff;
     let avail = p.payLen;
     let missing = p.missing;
-    let total = avail + missing;
-    if (!h.known) {
-      h.known = true;
-      if (f.synSeen && h.peerAckValid) {
-        // Handshake seen but not this side's SYN: the peer's ACK says where its data starts.
-        h.next = h.peerAck;
-      } else {
-        h.next = seq;
-        h.resync = true;
-      }
-    }
-    let rel = (seq - h.next) | 0;
-    if (rel < 0) {
-      if (rel + total <= 0) {
-        this.stats.retransmittedSegments++;
-        this.stats.retransmittedBytes += total;
-        return;
-      }
-      const skip = -rel;
-      this.stats.overlapBytes += skip;
-      if (skip <= avail) {
-        off += skip;
-        avail -= skip;
-      } else {
-        missing -= skip - avail;
-        off += avail;
-        avail = 0;
-      }
-      total -= skip;
-      seq = h.next;
-      rel = 0;
-    }
-    if (rel === 0) {
-      this.deliver(f, dir, h, p.buf, off, avail, missing, ts);
-      h.next = (h.next + total) >>> 0;
-      if (h.ooo !== null) this.drain(f, dir, h, ts, false);
-      if (h.finSeen && h.next === h.finSeq && h.ooo === null) h.done = true;
+    const total = avail + missing;
+    const rel = (seq - h.next) | 0;
+    if (rel > 0) {
+      this.queue(f, dir, h, seq, p.buf, off, avail, missing, ts, need);
       return;
     }
-    this.queue(f, dir, h, seq, p.buf, off, avail, missing, ts);
+    if (rel + total <= 0) {
+      this.stats.retransmittedSegments++;
+      this.stats.retransmittedBytes += total;
+      return;
+    }
+    const skip = -rel;
+    this.stats.overlapBytes += skip;
+    if (skip <= avail) {
+      off += skip;
+      avail -= skip;
+    } else {
+      missing -= skip - avail;
+      off += avail;
+      avail = 0;
+    }
+    this.accept(f, dir, h, o, p.buf, off, avail, missing, ts, need);
+  }
+
+  /** data()'s path when either direction holds or this segment ACKs bytes of o not seen yet. */
+  private deliverOrHold(f: Flow, dir: Dir, h: Half, o: Half, buf: Buffer, off: number, len: number, missing: number, ts: number, need: number): void {
+    // the peer's held segments ACK these bytes: they came late
+    if (o.held !== null) this.stats.outOfOrderSegments++;
+    if (h.held === null && !this.blocked(o, need)) this.deliver(f, dir, h, buf, off, len, missing, ts);
+    else this.hold(f, dir, h, h.next, buf, off, len, missing, ts, need, false);
+  }
+
+  /** Where an ACK of o's bytes points once everything o handed on so far is acknowledged. */
+  private ackPos(o: Half): number {
+    if (o.held !== null) return o.held[0]!.seq;
+    // a FIN takes a sequence number of its own
+    return o.finSeen && o.next === o.finSeq && o.ooo === null ? (o.next + 1) >>> 0 : o.next;
+  }
+
+  /** True if `need` (an ACK) covers bytes of o that have not been handed on: they are late or lost. */
+  private blocked(o: Half, need: number): boolean {
+    if (!o.known) return false;
+    const d = (need - this.ackPos(o)) | 0;
+    return d > 0 && d <= MAX_ACK_AHEAD;
+  }
+
+  /** Keeps h's bytes until what they acknowledge has gone on; copies them unless `owned` (a queued copy). */
+  private hold(f: Flow, dir: Dir, h: Half, seq: number, buf: Buffer, off: number, len: number, missing: number, ts: number, need: number, owned: boolean): void {
+    let data: Buffer;
+    if (owned) data = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
+    else {
+      // not from the shared pool, as in queue()
+      data = Buffer.allocUnsafeSlow(len);
+      buf.copy(data, 0, off, off + len);
+    }
+    const s = seg(seq, data, missing, ts, need, f.pkts);
+    if (h.held === null) {
+      h.held = [s];
+      f.holdDirs |= 1 << dir;
+      this.wait(f);
+    } else h.held.push(s);
+    h.heldBytes += len;
+    this.heldTotal += len;
+  }
+
+  private deliverHeld(f: Flow, dir: Dir, h: Half, s: Seg): void {
+    this.deliver(f, dir, h, s.data, 0, s.data.length, s.missing, s.ts);
+    h.heldBytes -= s.data.length;
+    this.heldTotal -= s.data.length;
+  }
+
+  /** Drops the first n held segments (handed on). */
+  private unhold(f: Flow, dir: Dir, h: Half, n: number): void {
+    const q = h.held!;
+    if (n < q.length) {
+      q.splice(0, n);
+      return;
+    }
+    h.held = null;
+    f.holdDirs &= ~(1 << dir);
+    if (h.finSeen && h.next === h.finSeq && h.ooo === null) h.done = true;
+  }
+
+  /** Hands on held segments whose acknowledged bytes have gone on, both ways, until nothing moves. */
+  private pump(f: Flow): void {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let d = 0; d < 2; d++) {
+        const h = d === 0 ? f.h0 : f.h1;
+        const q = h.held;
+        if (q === null) continue;
+        const o = d === 0 ? f.h1 : f.h0;
+        let i = 0;
+        while (i < q.length && !this.blocked(o, q[i]!.need)) this.deliverHeld(f, d as Dir, h, q[i++]!);
+        if (i > 0) {
+          this.unhold(f, d as Dir, h, i);
+          moved = true;
+        }
+      }
+    }
+  }
+
+  /**
+   * The oldest held segment of dir waited too long: the peer's bytes it acknowledges are lost.
+   * Declares them (the holes in front of the peer's queue, or a gap of the acknowledged size) and
+   * hands the segment on.
+   */
+  private expireFront(f: Flow, dir: Dir, ts: number): void {
+    const h = dir === 0 ? f.h0 : f.h1;
+    const od: Dir = dir === 0 ? 1 : 0;
+    const o = od === 0 ? f.h0 : f.h1;
+    const s = h.held![0]!;
+    // o.held !== null: o waits for h in turn (no real traffic does that); s goes on regardless
+    while (o.held === null && o.ooo !== null && this.blocked(o, s.need)) this.declareHole(f, od, o, ts);
+    if (o.held === null && o.ooo === null && this.blocked(o, s.need)) {
+      let upTo = s.need;
+      if (o.finSeen && ((upTo - o.finSeq) | 0) > 0) upTo = o.finSeq;
+      const bytes = (upTo - o.next) | 0;
+      if (bytes > 0) {
+        this.lost(f, od, o, bytes, s.ts);
+        o.next = upTo;
+        if (o.finSeen && o.next === o.finSeq) o.done = true;
+      }
+    }
+    if (h.held !== null && h.held[0] === s) {
+      this.deliverHeld(f, dir, h, s);
+      this.unhold(f, dir, h, 1);
+    }
+    this.pump(f);
+  }
+
+  /** Reports n bytes at h.next that the capture does not hold. */
+  private lost(f: Flow, dir: Dir, h: Half, n: number, ts: number): void {
+    const t = ts < f.lastTs ? f.lastTs : ts;
+    f.lastTs = t;
+    if (h.resync) {
+      h.resync = false;
+      this.sink.gap(f.id, dir, -1, t);
+    } else {
+      this.sink.gap(f.id, dir, n, t);
+      this.stats.gapEvents++;
+      this.stats.gapBytes += n;
+    }
+  }
+
+  /** Ends every wait of the flow: holes are declared lost, held segments handed on. */
+  private flush(f: Flow, ts: number): void {
+    for (;;) {
+      if (f.holdDirs !== 0) this.pump(f);
+      if (f.h0.held !== null) this.expireFront(f, 0, ts);
+      else if (f.h1.held !== null) this.expireFront(f, 1, ts);
+      else if (f.h0.ooo !== null) this.declareHole(f, 0, f.h0, ts);
+      else if (f.h1.ooo !== null) this.declareHole(f, 1, f.h1, ts);
+      else return;
+    }
+  }
+
+  private wait(f: Flow): void {
+    if (f.waiting) return;
+    f.waiting = true;
+    this.waiting.push(f);
   }
 
   private deliver(f: Flow, dir: Dir, h: Half, buf: Buffer, off: number, len: number, missing: number, ts: number): void {
@@ -401,7 +596,7 @@ export class TcpReassembler {
     if (missing > 0) this.sink.gap(f.id, dir, missing, ts);
   }
 
-  private queue(f: Flow, dir: Dir, h: Half, seq: number, buf: Buffer, off: number, avail: number, missing: number, ts: number): void {
+  private queue(f: Flow, dir: Dir, h: Half, seq: number, buf: Buffer, off: number, avail: number, missing: number, ts: number, need: number): void {
     const rel = (seq - h.next) | 0;
     const total = avail + missing;
     let q = h.ooo;
@@ -409,7 +604,7 @@ export class TcpReassembler {
     if (q === null) {
       q = h.ooo = [];
       f.oooDirs |= 1 << dir;
-      h.ackWait = 0;
+      h.acked = false;
     } else {
       at = q.length;
       while (at > 0 && ((q[at - 1]!.seq - h.next) | 0) > rel) at--;
@@ -427,7 +622,7 @@ export class TcpReassembler {
     // Not from the shared pool: a queued copy must not pin an 8 KiB slab of unrelated bytes.
     const data = Buffer.allocUnsafeSlow(avail);
     buf.copy(data, 0, off, off + avail);
-    q.splice(at, 0, { seq, data, missing, ts });
+    q.splice(at, 0, seg(seq, data, missing, ts, need, f.pkts));
     h.oooBytes += avail;
     this.stats.outOfOrderSegments++;
     while (h.ooo !== null && (h.oooBytes > MAX_OOO_BYTES || h.ooo.length > MAX_OOO_SEGS)) this.declareHole(f, dir, h, ts);
@@ -436,6 +631,7 @@ export class TcpReassembler {
   /** Hands on queued segments that are now contiguous. `ownTs`: use each segment's own time. */
   private drain(f: Flow, dir: Dir, h: Half, ts: number, ownTs: boolean): void {
     const q = h.ooo!;
+    const o = dir === 0 ? f.h1 : f.h0;
     let i = 0;
     while (i < q.length) {
       const s = q[i]!;
@@ -464,7 +660,9 @@ export class TcpReassembler {
           avail = 0;
         }
       }
-      this.deliver(f, dir, h, s.data, off, avail, missing, ownTs ? s.ts : ts);
+      const t = ownTs ? s.ts : ts;
+      if (h.held === null && !this.blocked(o, s.need)) this.deliver(f, dir, h, s.data, off, avail, missing, t);
+      else this.hold(f, dir, h, h.next, s.data, off, avail, missing, t, s.need, true);
       h.next = (h.next + avail + missing) >>> 0;
     }
     if (i === q.length) {
@@ -472,8 +670,8 @@ export class TcpReassembler {
       h.oooBytes = 0;
       f.oooDirs &= ~(1 << dir);
     } else if (i > 0) q.splice(0, i);
-    h.ackWait = 0;
-    if (h.finSeen && h.next === h.finSeq && h.ooo === null) h.done = true;
+    h.acked = false;
+    if (h.finSeen && h.next === h.finSeq && h.ooo === null && h.held === null) h.done = true;
   }
 
   /** The bytes in front of the first queued segment will not come: report them lost, drain. */
@@ -481,13 +679,10 @@ export class TcpReassembler {
     const s = h.ooo![0]!;
     const bytes = (s.seq - h.next) | 0;
     if (bytes > 0) {
-      const t = s.ts < f.lastTs ? f.lastTs : s.ts;
-      f.lastTs = t;
-      if (h.resync) {
-        h.resync = false;
-        this.sink.gap(f.id, dir, -1, t);
-      } else {
-        this.sink.gap(f.id, dir, bytes, t);
+      if (h.held === null) this.lost(f, dir, h, bytes, s.ts);
+      else {
+        // behind bytes still held: the gap waits its turn with them
+        h.held.push(seg(h.next, EMPTY, bytes, s.ts, h.held[h.held.length - 1]!.need, f.pkts));
         this.stats.gapEvents++;
         this.stats.gapBytes += bytes;
       }
@@ -496,19 +691,32 @@ export class TcpReassembler {
     this.drain(f, dir, h, ts, true);
   }
 
+  /** Ends the holds and declares the holes whose window has run out; ts is the capture time now. */
   private checkHoles(f: Flow, ts: number): void {
+    if (f.holdDirs !== 0) this.pump(f);
     for (let d = 0; d < 2; d++) {
       const h = d === 0 ? f.h0 : f.h1;
+      while (h.held !== null) {
+        const s = h.held[0]!;
+        if (f.pkts - s.pkt < HOLD_PACKETS && ts - s.ts < HOLD_NS && h.heldBytes <= HOLD_BYTES && this.heldTotal <= HOLD_TOTAL_BYTES) break;
+        this.expireFront(f, d as Dir, ts);
+      }
       const q = h.ooo;
       if (q === null) continue;
-      const acked = h.peerAckValid && ((h.peerAck - h.next) | 0) > 0;
-      if (ts - q[0]!.ts >= HOLE_TIMEOUT_NS || (acked && ++h.ackWait >= HOLE_ACK_PACKETS)) this.declareHole(f, d as Dir, h, ts);
+      if (!h.acked && h.peerAckValid && ((h.peerAck - h.next) | 0) > 0) {
+        h.acked = true;
+        h.ackPkt = f.pkts;
+        h.ackSince = ts;
+      }
+      if (ts - q[0]!.ts >= HOLE_TIMEOUT_NS || (h.acked && (f.pkts - h.ackPkt >= HOLD_PACKETS || ts - h.ackSince >= HOLD_NS))) {
+        this.declareHole(f, d as Dir, h, ts);
+        if (f.holdDirs !== 0) this.pump(f);
+      }
     }
   }
 
   private close(f: Flow, ts: number, reason: CloseReason): void {
-    while (f.h0.ooo !== null) this.declareHole(f, 0, f.h0, ts);
-    while (f.h1.ooo !== null) this.declareHole(f, 1, f.h1, ts);
+    this.flush(f, ts);
     const t = ts < f.lastTs ? f.lastTs : ts;
     f.closed = true;
     this.live.remove(f);
@@ -563,6 +771,18 @@ export class TcpReassembler {
       const f = this.dead.head;
       this.unlink(f);
       this.dead.remove(f);
+    }
+    if (this.waiting.length !== 0) {
+      // a flow that went quiet while it holds: its hold windows run out on capture time alone
+      const list = this.waiting;
+      this.waiting = [];
+      for (const f of list) {
+        f.waiting = false;
+        if (f.closed || f.holdDirs === 0) continue;
+        this.checkHoles(f, now);
+        if (f.h0.done && f.h1.done) this.close(f, now, 'fin');
+        else if (f.holdDirs !== 0) this.wait(f);
+      }
     }
     while (this.live.head !== null && this.live.head.lastSeen + this.idleNs <= now) {
       const f = this.live.head;

@@ -41,8 +41,10 @@ export interface UdpDatagram {
 }
 
 /**
- * Receiver of reassembled traffic. Calls arrive in capture order. Buffers passed to `data` are
- * views into the reader's chunks: valid only during the call, copy what must outlive it.
+ * Receiver of reassembled traffic. Calls arrive in capture order, except that bytes stored before
+ * bytes of the other direction that they ACK wait for those (causal order; see reassembly.ts).
+ * Buffers passed to `data` are views into the reader's chunks: valid only during the call, copy
+ * what must outlive it.
  */
 export interface StreamSink {
   open(flow: TcpFlowInfo): void;
