@@ -200,6 +200,11 @@ export class IntervalRecorder {
     return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs };
   }
 
+  /** Forgets the event-loop delay sampled so far (the run's clock starts now). */
+  resetEventLoop(): void {
+    this.eld?.reset();
+  }
+
   /** Stops event-loop sampling and frees all WASM histograms. The recorder cannot be used afterwards. */
   destroy(): void {
     if (this.destroyed) return;

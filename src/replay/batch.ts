@@ -350,11 +350,24 @@ export class RunQueue {
     }
   }
 
-  /** Every item not yet taken, decoded, batch by batch (not in due order; the queue is left as it was). */
-  peekAll(): WorkItem[] {
-    const out: WorkItem[] = [];
-    for (const r of [...this.heap].sort((x, y) => x.seq - y.seq)) for (let p = r.pos; p < r.order.length; p++) out.push(decodeAt(r.b, r.data, r.order[p]!));
-    return out;
+  /**
+   * Before t0, without decoding the queue (tens of thousands of objects that would be garbage in
+   * the first second of the schedule): the command names of its requests, and its open records of
+   * connections the capture joined mid-way.
+   */
+  startInfo(): { cmds: Set<string>; early: OpenItem[] } {
+    const cmds = new Set<string>();
+    const early: OpenItem[] = [];
+    for (const r of [...this.heap].sort((x, y) => x.seq - y.seq)) {
+      const num = r.b.num;
+      for (let p = r.pos; p < r.order.length; p++) {
+        const o = r.order[p]! * STRIDE;
+        const kind = num[o];
+        if (kind === K_REQ) cmds.add(r.b.strs[num[o + 5]!]!);
+        else if (kind === K_OPEN && num[o + 4] === 1) early.push(decodeAt(r.b, r.data, r.order[p]!) as OpenItem);
+      }
+    }
+    return { cmds, early };
   }
 
   /** Removes everything, returning the items in due order. */

@@ -362,6 +362,8 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   function begin(t0Ns: number): void {
     if (t0 !== null) return;
     t0 = t0Ns;
+    // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
+    rec?.resetEventLoop();
     nextBoundary = intervalNs;
     curIndex = 0;
     checkTimer = setInterval(check, CHECK_MS);
@@ -393,13 +395,12 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
   function sync(): void {
     const early: ReplayConn[] = [];
-    for (const it of queue.peekAll()) {
-      if (it.k === 'req') rec!.slot(it.cmd); // histograms of the first commands exist before t0
-      else if (it.k === 'open' && it.early) {
-        const c = conn(it.conn, it.target);
-        c.open();
-        early.push(c);
-      }
+    const info = queue.startInfo();
+    for (const cmd of info.cmds) rec!.slot(cmd); // histograms of the first commands exist before t0
+    for (const it of info.early) {
+      const c = conn(it.conn, it.target);
+      c.open();
+      early.push(c);
     }
     const until = Date.now() + EARLY_CONNECT_WAIT_MS;
     const wait = (): void => {

@@ -96,7 +96,26 @@ describe('packed batches', () => {
       return true;
     });
     expect(claimed).toEqual([1]);
-    expect(q.peekAll().map((i) => i.k)).toEqual(['open', 'close']);
     expect(q.size).toBe(2);
+    expect(q.drain().map((i) => i.k)).toEqual(['open', 'close']);
+  });
+
+  it('startInfo names the commands and the mid-way opens without taking anything from the queue', () => {
+    const w = new BatchWriter(8);
+    w.open(0, 1, 0, true);
+    w.open(0, 2, 1, false);
+    const base = { proto: 'text' as const, expect: 'values' as const, quiet: false, opaque: 0, keys: ['k'], metaFlags: [], absExpSec: null, cas: false, pipelined: false };
+    w.req({ ...base, at: 1, conn: 1, cmd: 'get', raw: Buffer.from('get k\r\n') });
+    w.req({ ...base, at: 2, conn: 2, cmd: 'gets', raw: Buffer.from('gets k\r\n') });
+    w.req({ ...base, at: 3, conn: 2, cmd: 'get', raw: Buffer.from('get k\r\n') });
+    const q = new RunQueue();
+    q.add(w.take().batch);
+    const info = q.startInfo();
+    expect([...info.cmds].sort()).toEqual(['get', 'gets']);
+    expect(info.early).toEqual([{ k: 'open', at: 0, conn: 1, target: 0, early: true }]);
+    expect(q.size).toBe(5);
+    const left = q.drain();
+    expect(left.map((i) => i.k)).toEqual(['open', 'open', 'req', 'req', 'req']);
+    expect(left.filter((i) => i.k === 'req').map((i) => (i.k === 'req' ? i.raw.toString() : ''))).toEqual(['get k\r\n', 'gets k\r\n', 'get k\r\n']);
   });
 });
