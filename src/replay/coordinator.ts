@@ -512,6 +512,9 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   // init (and with it the workers' first connections) only once the credentials proved right and
   // it is known how the targets take them
   const auth = workerAuth(setup.auth, probed as ProbeResult[], warnings);
+  // memcached -S speaks only the binary protocol: text and meta requests sent to it fail
+  const binaryOnly = auth?.mech === 'sasl';
+  let textToBinaryOnly = 0;
   workers.forEach((worker, w) => {
     if (done[w]) return;
     worker.postMessage({
@@ -757,6 +760,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
           return;
         }
         if (pass === 0) capturedReqs.add(r);
+        if (binaryOnly && r.proto !== 'binary') textToBinaryOnly += clones;
         const exp = r.exptime > 0 ? translateExpiry(r.exptime, epochSec === null ? null : epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
         const relExp = exp !== null && exp.kind === 'relative' ? exp.sec : null;
         const absExpSec = exp !== null && exp.kind === 'absolute' ? exp.remainSec : null;
@@ -902,6 +906,11 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const totals = emptyTotals();
   for (const t of workerTotals) addTotals(totals, t);
   if (totals.unexpectedBytes > 0) warnings.push(`${totals.unexpectedBytes} bytes from the target answered no request (counted as desync)`);
+  if (textToBinaryOnly > 0) {
+    warnings.push(
+      `${textToBinaryOnly} text/meta request(s) went to targets that take binary SASL (memcached -S), which speak only the binary protocol: they fail (reset, timeout); replay such a capture against a target without -S`,
+    );
+  }
   if (totals.authRefused > 0) {
     warnings.push(`the target refused authentication on ${totals.authRefused} connection attempt(s) after the start-up check had passed; their requests failed as client_error (check --sasl-user / MCREPLAY_SASL_PASSWORD and the target's auth setup)`);
   }

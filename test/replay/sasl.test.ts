@@ -282,6 +282,21 @@ describe.skipIf(!hasSasl)('replay into a SASL target (memcached -S, binary SASL 
     }
   });
 
+  it('a text capture into a SASL target: the requests fail and a warning says why', async () => {
+    const run = await replay([TEXT_FIXTURE, '--target', mc.address, '--sasl-user', USER, '--timeout', '500ms', ...QUIET], join(tmp.dir, 'text'), { MCREPLAY_SASL_PASSWORD: PASSWORD });
+    expect(run.code, run.stderr).toBe(0);
+    const r = run.results!;
+    const t = r.summary.total.counters;
+    expect(t.completed + errorSum(t)).toBe(t.sent);
+    // only requests answered by silence (quit, noreply) complete: the server drops the connection
+    expect(errorSum(t), JSON.stringify(Object.fromEntries(Object.entries(r.summary.perCommand).map(([k, v]) => [k, v.counters.completed])))).toBeGreaterThan(t.sent / 2);
+    const warnings = r.config.options.warnings as string[];
+    const w = warnings.find((x) => /text\/meta request\(s\) went to targets that take binary SASL/.test(x));
+    expect(w, JSON.stringify(warnings)).toBeDefined();
+    expect(Number(w!.split(' ')[0])).toBe(t.sent);
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
   it('credentials refused on the replayed connections (after the probe passed): each one fails as client_error, the run ends', async () => {
     // the proxy lets the probe (which starts with list mechanisms) through and spoils the password
     // of every connection that starts with PLAIN: the real target refuses those
