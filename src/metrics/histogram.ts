@@ -70,7 +70,7 @@ export function encodeRaw(h: Histogram): Uint8Array {
 /** Decodes an encoded histogram into a new WASM histogram (64-bit counts); '' gives an empty one. */
 export function decodeHistogram(encoded: EncodedHist): Histogram {
   assertReady();
-  if (encoded === '' || encoded.length === 0) return createHistogram(true);
+  if (encoded.length === 0) return createHistogram(true);
   try {
     if (typeof encoded !== 'string') return hdr.WasmHistogram.decode(encoded, 64, HIST_MAX_NS);
     return hdr.decodeFromCompressedBase64(encoded, 64, true, HIST_MAX_NS);
@@ -88,7 +88,7 @@ export function addHistogram(into: Histogram, src: Histogram): void {
 
 /** Decodes `encoded` and adds it into `into`; '' is a no-op. */
 export function addEncoded(into: Histogram, encoded: EncodedHist): void {
-  if (encoded === '' || encoded.length === 0) return;
+  if (encoded.length === 0) return;
   const h = decodeHistogram(encoded);
   try {
     addHistogram(into, h);

@@ -4,6 +4,9 @@
 // memcached -S speaks only the binary protocol, memcached -Y only text: which one a target wants is
 // found out by the coordinator's probe (probeTarget), which uses the pieces exported here.
 
+/** Binary opcode of `version`: the probe's and the warm-up's request to a binary-only target. */
+export const OP_VERSION = 0x0b;
+
 /** Binary opcodes of the SASL exchange. */
 export const SASL_OP = { listMechs: 0x20, auth: 0x21, step: 0x22 } as const;
 

@@ -29,12 +29,13 @@ import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
 import type { FromWorker, TargetAddr, ToWorker, WorkerTotals } from './messages.js';
 import { BatchWriter, type ReqRecord } from './batch.js';
+import { addTotals, emptyTotals } from './totals.js';
 import { CasTable } from './cas-table.js';
 import { lowerThreadPriority } from './priority.js';
 import { encodeRequest } from '../protocol/index.js';
 import type { Expect, Proto } from '../protocol/types.js';
 import { captureEpochSec } from './capture-epoch.js';
-import { authRequest, binaryFrame, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
+import { authRequest, binaryFrame, OP_VERSION, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
 
 /** Everything a replay run needs, already parsed and validated. */
 export interface ReplaySetup {
@@ -95,9 +96,8 @@ export interface ReplayOutcome {
 
 const MAX_OUTSTANDING_ITEMS = 200_000;
 /**
- * In max mode everything is due at once, so the look-ahead sits in the connections' queues as
- * decoded requests rather than packed batches: keep it smaller (it only has to cover reading the
- * next chunk of the capture).
+ * In max mode everything is due at once, so the whole look-ahead sits in the connections' queues
+ * (packed, see conn.ts enqueueRef): it only has to cover reading the next chunk of the capture.
  */
 const MAX_MODE_OUTSTANDING_ITEMS = 10_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
@@ -248,7 +248,7 @@ async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | nu
         if (op === SASL_OP.listMechs) {
           if (status === SASL_STATUS.unknownCommand) {
             sasl = false;
-            s.write(binaryFrame(0x0b)); // version
+            s.write(binaryFrame(OP_VERSION));
             continue;
           }
           if (status !== SASL_STATUS.ok) return done(new Error(`the target answered SASL list mechanisms with status 0x${status.toString(16)}`));
@@ -260,8 +260,8 @@ async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | nu
           s.write(authRequest('binary', auth).request);
         } else if (op === SASL_OP.auth) {
           if (status !== SASL_STATUS.ok) return done(new Error(saslRefusal(status)));
-          s.write(binaryFrame(0x0b)); // version
-        } else if (op === 0x0b) {
+          s.write(binaryFrame(OP_VERSION));
+        } else if (op === OP_VERSION) {
           if (status !== SASL_STATUS.ok) return done(new Error(`the target answered binary version with status 0x${status.toString(16)}`));
           const version = body.toString('latin1');
           return done(null, sasl ? { kind: 'version', version } : { kind: 'no-sasl', version });
@@ -299,36 +299,6 @@ async function resolveAll(host: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-function emptyTotals(): WorkerTotals {
-  return {
-    consumed: 0,
-    sent: 0,
-    completed: 0,
-    errors: 0,
-    byClass: { timeout: 0, reset: 0, refused: 0, server_error: 0, client_error: 0, error: 0, desync: 0 },
-    abandoned: 0,
-    unsent: 0,
-    openConns: 0,
-    reconnects: 0,
-    unexpectedBytes: 0,
-    authRefused: 0,
-  };
-}
-
-function addTotals(a: WorkerTotals, b: WorkerTotals): void {
-  a.consumed += b.consumed;
-  a.sent += b.sent;
-  a.completed += b.completed;
-  a.errors += b.errors;
-  for (const k of Object.keys(a.byClass) as (keyof WorkerTotals['byClass'])[]) a.byClass[k] += b.byClass[k];
-  a.abandoned += b.abandoned;
-  a.unsent += b.unsent;
-  a.openConns += b.openConns;
-  a.reconnects += b.reconnects;
-  a.unexpectedBytes += b.unexpectedBytes;
-  a.authRefused += b.authRefused;
 }
 
 interface CapturedAcc {

@@ -4,13 +4,14 @@
 import { parentPort } from 'node:worker_threads';
 import { initMetrics } from '../metrics/histogram.js';
 import { IntervalRecorder } from '../metrics/recorder.js';
-import { ERROR_CLASSES, type ErrorClass } from '../metrics/results-types.js';
 import { monoNs } from './clock.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
 import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
+import { emptyTotals } from './totals.js';
+import { binaryFrame, OP_VERSION } from './auth.js';
 import { startWaker, type Waker } from './waker.js';
-import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit, WorkerTotals } from './messages.js';
+import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
 /**
  * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
@@ -48,16 +49,10 @@ const READ_BUF_BYTES = 64 * 1024;
 /** Warm-up sends only `version`: its private CAS table needs no room. */
 const WARMUP_CAS_ENTRIES = 4;
 
-function emptyTotals(): WorkerTotals {
-  const byClass = {} as Record<ErrorClass, number>;
-  for (const c of ERROR_CLASSES) byClass[c] = 0;
-  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0 };
-}
-
 /** A `version` request, used to warm the connection code up before the schedule starts. */
 function versionItem(binary: boolean): ReqItem {
   // a SASL target (memcached -S) speaks only binary: a text version would wait for its timeout
-  const raw = binary ? Buffer.from([0x80, 0x0b, ...new Array<number>(22).fill(0)]) : Buffer.from('version\r\n', 'latin1');
+  const raw = binary ? binaryFrame(OP_VERSION) : Buffer.from('version\r\n', 'latin1');
   return {
     k: 'req',
     at: 0,
@@ -84,6 +79,8 @@ function versionItem(binary: boolean): ReqItem {
 async function warmUp(init: WorkerInit): Promise<void> {
   const rec = new IntervalRecorder({ worker: init.worker, eventLoop: false });
   const totals = emptyTotals();
+  // one receive buffer for all of them, as in the run (reads are handled one at a time)
+  const readBuf = Buffer.allocUnsafe(READ_BUF_BYTES);
   try {
     await Promise.all(
       init.targets.map(
@@ -104,7 +101,7 @@ async function warmUp(init: WorkerInit): Promise<void> {
                 resolve();
               },
               dirty: (d) => process.nextTick(() => d.flush()),
-              readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
+              readBuf,
               reading: false,
               flushDirty: () => {},
               inflight: 0,

@@ -78,121 +78,127 @@ const SERVER_ARGS: Record<string, string[]> = {
   'pymemcache-mix.pcap': ['-I', '640k', '-o', 'slab_chunk_max=131072'],
 };
 
-/** One fresh memcached per captured server and the replay's target/port arguments mapping each captured server to its own. */
-async function serversFor(truth: Truth): Promise<{ servers: Memcached[]; args: string[] }> {
-  const servers: Memcached[] = [];
-  try {
-    for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture] }));
-  } catch (err) {
-    await Promise.all(servers.map((sv) => sv.stop()));
-    throw err;
-  }
-  const targets = truth.servers.flatMap((ep, i) => ['--target', truth.servers.length === 1 ? servers[i]!.address : `${ep}=${servers[i]!.address}`]);
-  const ports = [...new Set(truth.servers.map(portOf))];
-  return { servers, args: [...targets, ...ports.flatMap((p) => ['--port', String(p)])] };
+/** What a fixture case gets: its truth file, the capture, the captured server ports and the target arguments. */
+interface FixtureCase {
+  truth: Truth;
+  file: string;
+  capture: string;
+  ports: number[];
+  /** --target (each captured server mapped to its own fresh memcached) and --port arguments. */
+  targetArgs: string[];
+  /** Where the replays write their results. */
+  out: string;
 }
 
-describe.skipIf(truths.length === 0)('every fixture capture replays cleanly against real memcached', () => {
-  const tmp = tempDir();
-  afterAll(() => tmp.cleanup());
-
-  for (const { dir, file } of truths) {
-    const truth = JSON.parse(readFileSync(file, 'utf8')) as Truth;
-    it(`${truth.capture}`, async () => {
-      const capture = join(dir, truth.capture);
-      const ports = [...new Set(truth.servers.map(portOf))];
-      const { servers, args: targetArgs } = await serversFor(truth);
-      try {
-        const args = [
-          capture,
-          ...targetArgs,
-          // the servers are throwaway: replay the capture's flush_all/verbosity too, so the data
-          // (and so hits and misses) evolve as they did when it was recorded
-          '--allow',
-          'flush_all,verbosity',
-          // idle time between the clients' sessions does not matter; order does
-          '--max-gap',
-          '20ms',
-          '--allow-source-target',
-          ...QUIET,
-        ];
-        const run = await replay(args, tmp.dir);
-        expect(run.stderr).toBe('');
-        expect(run.code).toBe(0);
-        const r = run.results!;
-        const t = r.summary.total.counters;
-
-        // no desync, no connection trouble, no bytes that answered nothing
-        expect(t.errors.desync).toBe(0);
-        expect(t.errors.timeout + t.errors.reset + t.errors.refused).toBe(0);
-        expect(r.config.options.warnings).toEqual([]);
-        expect(t.completed + errorSum(t)).toBe(t.sent);
-        expect(t.unsent).toBe(0);
-
-        // per command: replayed + held back = the workload extracted from the capture ...
-        const workload: Record<string, number> = {};
-        const captured: Record<string, { hits: number; misses: number }> = {};
-        await extractWorkload(capture, { serverPorts: ports }, {
-          connection: () => {},
-          request: (q) => void (workload[q.cmd] = (workload[q.cmd] ?? 0) + 1),
-          outcome: (q, o) => {
-            const c = (captured[q.cmd] ??= { hits: 0, misses: 0 });
-            c.hits += o.hits;
-            c.misses += o.misses;
-          },
-          close: () => {},
-        });
-        const replayed: Record<string, number> = {};
-        const held: Record<string, number> = {};
-        for (const [cmd, c] of Object.entries(r.summary.perCommand)) {
-          const h = Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
-          replayed[cmd] = c.counters.sent + h;
-          if (h > 0) held[cmd] = h;
-          // only what can never be replayed is held back: captured credentials and UDP
-          for (const reason of Object.keys(c.counters.heldBack)) expect(['credentials', 'udp']).toContain(reason);
+/** One test per fixture capture, each against fresh memcached servers (one per captured server), stopped afterwards. */
+function eachFixture(title: string, body: (c: FixtureCase) => Promise<void>): void {
+  describe.skipIf(truths.length === 0)(title, () => {
+    const tmp = tempDir();
+    afterAll(() => tmp.cleanup());
+    for (const { dir, file } of truths) {
+      const truth = JSON.parse(readFileSync(file, 'utf8')) as Truth;
+      it(`${truth.capture}`, async () => {
+        const servers: Memcached[] = [];
+        try {
+          for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture] }));
+          const ports = [...new Set(truth.servers.map(portOf))];
+          const targets = truth.servers.flatMap((ep, i) => ['--target', truth.servers.length === 1 ? servers[i]!.address : `${ep}=${servers[i]!.address}`]);
+          const targetArgs = [...targets, ...ports.flatMap((p) => ['--port', String(p)])];
+          await body({ truth, file, capture: join(dir, truth.capture), ports, targetArgs, out: tmp.dir });
+        } finally {
+          await Promise.all(servers.map((sv) => sv.stop()));
         }
-        expect(replayed).toEqual(workload);
+      });
+    }
+  });
+}
 
-        // ... and = what the client logged (requests only partly in the capture are not requests)
-        const ops = opsOf(truth, file);
-        const logged: Record<string, number> = {};
-        for (const op of ops) if (op.partial === undefined) logged[op.cmd] = (logged[op.cmd] ?? 0) + 1;
-        expect(replayed).toEqual(logged);
-        if (truth.transport === 'udp') expect(t.sent).toBe(0);
+eachFixture('every fixture capture replays cleanly against real memcached', async ({ truth, file, capture, ports, targetArgs, out }) => {
+  const args = [
+    capture,
+    ...targetArgs,
+    // the servers are throwaway: replay the capture's flush_all/verbosity too, so the data
+    // (and so hits and misses) evolve as they did when it was recorded
+    '--allow',
+    'flush_all,verbosity',
+    // idle time between the clients' sessions does not matter; order does
+    '--max-gap',
+    '20ms',
+    '--allow-source-target',
+    ...QUIET,
+  ];
+  const run = await replay(args, out);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const r = run.results!;
+  const t = r.summary.total.counters;
 
-        // errors: each one the client saw on a replayed request, by class, and no other
-        const want: Record<string, number> = {};
-        for (const op of ops) {
-          if (op.error === undefined || op.partial !== undefined) continue;
-          if ((held[op.cmd] ?? 0) > 0) {
-            // a command held back entirely takes its errors with it
-            expect(held[op.cmd]).toBe(logged[op.cmd]);
-            continue;
-          }
-          const cls = errorClass(op.error);
-          want[cls] = (want[cls] ?? 0) + 1;
-        }
-        const got = Object.fromEntries(Object.entries(t.errors).filter(([, n]) => n > 0));
-        expect(got).toEqual(want);
+  // no desync, no connection trouble, no bytes that answered nothing
+  expect(t.errors.desync).toBe(0);
+  expect(t.errors.timeout + t.errors.reset + t.errors.refused).toBe(0);
+  expect(r.config.options.warnings).toEqual([]);
+  expect(t.completed + errorSum(t)).toBe(t.sent);
+  expect(t.unsent).toBe(0);
 
-        // hits and misses as captured (not where the capture joined connections mid-way: their data
-        // was written before it started)
-        if (truth.midstreamConnections === 0) {
-          for (const [cmd, cap] of Object.entries(captured)) {
-            if (cap.hits + cap.misses === 0 || (held[cmd] ?? 0) > 0) continue;
-            const c = r.summary.perCommand[cmd]!.counters;
-            expect(c.hits + c.misses, cmd).toBe(cap.hits + cap.misses);
-            // a run that stalled (lag max over 5 ms: a loaded machine) may have delivered requests of
-            // two connections to the server together, and the server then picks the order
-            const stalled = r.summary.lag.max > 5e6 ? Math.max(1, Math.floor(0.02 * (cap.hits + cap.misses))) : 0;
-            const slack = Math.max(stalled, Math.floor((RACY[truth.capture] ?? 0) * (cap.hits + cap.misses)));
-            expect(Math.abs(c.hits - cap.hits), `${cmd}: ${c.hits} hits, captured ${cap.hits} (lag max ${r.summary.lag.max} ns)`).toBeLessThanOrEqual(slack);
-          }
-        }
-      } finally {
-        await Promise.all(servers.map((s) => s.stop()));
-      }
-    });
+  // per command: replayed + held back = the workload extracted from the capture ...
+  const workload: Record<string, number> = {};
+  const captured: Record<string, { hits: number; misses: number }> = {};
+  await extractWorkload(capture, { serverPorts: ports }, {
+    connection: () => {},
+    request: (q) => void (workload[q.cmd] = (workload[q.cmd] ?? 0) + 1),
+    outcome: (q, o) => {
+      const c = (captured[q.cmd] ??= { hits: 0, misses: 0 });
+      c.hits += o.hits;
+      c.misses += o.misses;
+    },
+    close: () => {},
+  });
+  const replayed: Record<string, number> = {};
+  const held: Record<string, number> = {};
+  for (const [cmd, c] of Object.entries(r.summary.perCommand)) {
+    const h = Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
+    replayed[cmd] = c.counters.sent + h;
+    if (h > 0) held[cmd] = h;
+    // only what can never be replayed is held back: captured credentials and UDP
+    for (const reason of Object.keys(c.counters.heldBack)) expect(['credentials', 'udp']).toContain(reason);
+  }
+  expect(replayed).toEqual(workload);
+
+  // ... and = what the client logged (requests only partly in the capture are not requests)
+  const ops = opsOf(truth, file);
+  const logged: Record<string, number> = {};
+  for (const op of ops) if (op.partial === undefined) logged[op.cmd] = (logged[op.cmd] ?? 0) + 1;
+  expect(replayed).toEqual(logged);
+  if (truth.transport === 'udp') expect(t.sent).toBe(0);
+
+  // errors: each one the client saw on a replayed request, by class, and no other
+  const want: Record<string, number> = {};
+  for (const op of ops) {
+    if (op.error === undefined || op.partial !== undefined) continue;
+    if ((held[op.cmd] ?? 0) > 0) {
+      // a command held back entirely takes its errors with it
+      expect(held[op.cmd]).toBe(logged[op.cmd]);
+      continue;
+    }
+    const cls = errorClass(op.error);
+    want[cls] = (want[cls] ?? 0) + 1;
+  }
+  const got = Object.fromEntries(Object.entries(t.errors).filter(([, n]) => n > 0));
+  expect(got).toEqual(want);
+
+  // hits and misses as captured (not where the capture joined connections mid-way: their data
+  // was written before it started)
+  if (truth.midstreamConnections === 0) {
+    for (const [cmd, cap] of Object.entries(captured)) {
+      if (cap.hits + cap.misses === 0 || (held[cmd] ?? 0) > 0) continue;
+      const c = r.summary.perCommand[cmd]!.counters;
+      expect(c.hits + c.misses, cmd).toBe(cap.hits + cap.misses);
+      // a run that stalled (lag max over 5 ms: a loaded machine) may have delivered requests of
+      // two connections to the server together, and the server then picks the order
+      const stalled = r.summary.lag.max > 5e6 ? Math.max(1, Math.floor(0.02 * (cap.hits + cap.misses))) : 0;
+      const slack = Math.max(stalled, Math.floor((RACY[truth.capture] ?? 0) * (cap.hits + cap.misses)));
+      expect(Math.abs(c.hits - cap.hits), `${cmd}: ${c.hits} hits, captured ${cap.hits} (lag max ${r.summary.lag.max} ns)`).toBeLessThanOrEqual(slack);
+    }
   }
 });
 
@@ -200,43 +206,28 @@ describe.skipIf(truths.length === 0)('every fixture capture replays cleanly agai
 // (worker.ts, conn.ts enqueueRef): every fixture must go through it with its order, its pipelining
 // and its counts intact. Hits and errors are not compared: with no schedule, connections that
 // share keys interleave differently than when the capture was recorded.
-describe.skipIf(truths.length === 0)('every fixture capture replays cleanly with --rate max', () => {
-  const tmp = tempDir();
-  afterAll(() => tmp.cleanup());
-
-  for (const { dir, file } of truths) {
-    const truth = JSON.parse(readFileSync(file, 'utf8')) as Truth;
-    it(`${truth.capture}`, async () => {
-      const capture = join(dir, truth.capture);
-      const ports = [...new Set(truth.servers.map(portOf))];
-      const { servers, args: targetArgs } = await serversFor(truth);
-      try {
-        const args = [capture, ...targetArgs, '--allow', 'flush_all,verbosity', '--allow-source-target', '--rate', 'max', ...QUIET];
-        // two workers: connections (and a pool's members) split over threads, each with its own queues
-        const run = await replay([...args, '--workers', '2'], tmp.dir);
-        expect(run.stderr).toBe('');
-        expect(run.code).toBe(0);
-        const r = run.results!;
-        const t = r.summary.total.counters;
-        expect(t.errors.desync).toBe(0);
-        expect(t.errors.timeout + t.errors.reset + t.errors.refused).toBe(0);
-        expect(r.config.options.warnings).toEqual([]);
-        expect(t.completed + errorSum(t)).toBe(t.sent);
-        expect(t.unsent).toBe(0);
-        expect(t.intended).toBe(t.sent);
-        const workload: Record<string, number> = {};
-        await extractWorkload(capture, { serverPorts: ports }, {
-          connection: () => {},
-          request: (q) => void (workload[q.cmd] = (workload[q.cmd] ?? 0) + 1),
-          outcome: () => {},
-          close: () => {},
-        });
-        const replayed: Record<string, number> = {};
-        for (const [cmd, c] of Object.entries(r.summary.perCommand)) replayed[cmd] = c.counters.sent + Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
-        expect(replayed).toEqual(workload);
-      } finally {
-        await Promise.all(servers.map((s) => s.stop()));
-      }
-    });
-  }
+eachFixture('every fixture capture replays cleanly with --rate max', async ({ capture, ports, targetArgs, out }) => {
+  const args = [capture, ...targetArgs, '--allow', 'flush_all,verbosity', '--allow-source-target', '--rate', 'max', ...QUIET];
+  // two workers: connections (and a pool's members) split over threads, each with its own queues
+  const run = await replay([...args, '--workers', '2'], out);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const r = run.results!;
+  const t = r.summary.total.counters;
+  expect(t.errors.desync).toBe(0);
+  expect(t.errors.timeout + t.errors.reset + t.errors.refused).toBe(0);
+  expect(r.config.options.warnings).toEqual([]);
+  expect(t.completed + errorSum(t)).toBe(t.sent);
+  expect(t.unsent).toBe(0);
+  expect(t.intended).toBe(t.sent);
+  const workload: Record<string, number> = {};
+  await extractWorkload(capture, { serverPorts: ports }, {
+    connection: () => {},
+    request: (q) => void (workload[q.cmd] = (workload[q.cmd] ?? 0) + 1),
+    outcome: () => {},
+    close: () => {},
+  });
+  const replayed: Record<string, number> = {};
+  for (const [cmd, c] of Object.entries(r.summary.perCommand)) replayed[cmd] = c.counters.sent + Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
+  expect(replayed).toEqual(workload);
 });
