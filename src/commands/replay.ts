@@ -137,7 +137,7 @@ export function register(program: Command): void {
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms')
-    .addOption(new Option('--look-ahead <d>', 'how far ahead of the schedule the capture is read').default('2s').hideHelp())
+    .addOption(new Option('--look-ahead <d>', 'read the capture at most this far ahead of the schedule (default: as far as 1M requests / 128 MiB allow)').default('max').hideHelp())
     .option('--no-progress', 'no progress output on stderr')
     .option('--no-html', 'do not write the HTML report (results.json and the .hlog only)')
     .option('--no-png', 'do not draw the PNG charts beside the HTML report')
@@ -207,7 +207,7 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     auth,
     allowSourceTarget: o.allowSourceTarget === true,
     intervalNs: 1e9,
-    lookAheadNs: parseDurationNs(o.lookAhead, '--look-ahead'),
+    lookAheadNs: o.lookAhead === 'max' ? Infinity : parseDurationNs(o.lookAhead, '--look-ahead'),
     warmup: parseWarmup(o.warmup),
   };
   if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, ExitCode.usage);
@@ -296,10 +296,11 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   let abortedByChecks: string | null = null;
   const partial: Interval[] = [];
   const seenCmds = new Set<string>();
-  setup.onStart = (clock) => {
+  setup.onStart = (clock, targetAuth) => {
     say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} worker${setup.workers === 1 ? "" : "s"})`);
     if (pollNs !== null) {
-      poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock });
+      // the poller logs in the way the replay's probe found each target takes the credentials
+      poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock, auth: targetAuth });
       poller.start();
     }
   };
@@ -332,6 +333,8 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     if (tty && showProgress) process.stderr.write('\n');
   }
   const targetStats = poller !== null ? await (poller as StatsPoller).stop() : [];
+  // failed polls leave one line per target in the results (the samples are just missing)
+  if (poller !== null) out.warnings.push(...(poller as StatsPoller).warnings());
   const verdict = engineVerdict(out, setup, limits, abortedByChecks !== null ? null : signal);
   if (abortedByChecks !== null) {
     // stopped by the gate, not by the user: the checks decide the exit code

@@ -3,14 +3,12 @@
 // base64 encoding that results.json and .hlog files carry.
 import * as hdr from 'hdr-histogram-js';
 import type { Percentiles } from './results-types.js';
+import { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS, type EncodedHist } from './hist-config.js';
 
 /** A WebAssembly-backed HdrHistogram. Call `destroy()` (or `freeHistogram`) when done: WASM memory is not garbage collected. */
 export type Histogram = hdr.Histogram;
 
-/** Highest value tracked, ns (1 hour). Larger values are clamped to it. */
-export const HIST_MAX_NS = 3_600_000_000_000;
-/** Significant decimal digits kept. */
-export const HIST_DIGITS = 3;
+export { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
 
 let ready: Promise<void> | null = null;
 let isReady = false;
@@ -37,7 +35,7 @@ export function createHistogram(wide = false): Histogram {
   assertReady();
   return hdr.build({
     useWebAssembly: true,
-    lowestDiscernibleValue: 1,
+    lowestDiscernibleValue: HIST_LOWEST,
     highestTrackableValue: HIST_MAX_NS,
     numberOfSignificantValueDigits: HIST_DIGITS,
     bitBucketSize: wide ? 64 : 32,
@@ -55,14 +53,9 @@ export function encodeHistogram(h: Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
 }
 
-/**
- * A histogram in transit: compressed base64 (files), or HdrHistogram's uncompressed encoding (a
- * worker's interval snapshot: deflate in JS cost ~1 ms a histogram, a stall in a sending thread);
- * '' is an empty one.
- */
-export type EncodedHist = string | Uint8Array;
+export type { EncodedHist } from './hist-config.js';
 
-/** The uncompressed V2 encoding (what a worker posts; about 5x cheaper to make than `encodeHistogram`). */
+/** The uncompressed V2 encoding (the form workers post, made there by counts-hist.ts; about 5x cheaper than `encodeHistogram`). */
 export function encodeRaw(h: Histogram): Uint8Array {
   return (h as hdr.WasmHistogram).encode();
 }

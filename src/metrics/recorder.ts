@@ -2,9 +2,13 @@
 // interval of the run clock. The replay worker records into it on the hot path (no allocation once a
 // command has been seen) and calls `snapshot(i)` at every interval boundary; the snapshot is a plain
 // structured-clone-safe object that the worker posts to the main thread (see aggregate.ts).
+// Histograms here are plain-JS CountsHistograms, not hdr-histogram-js: a worker thread never loads
+// that library or its WebAssembly (100-170 ms of CPU per thread); the snapshots carry the same
+// uncompressed encoding WasmHistogram.encode() would give, which the main thread decodes.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ERROR_CLASSES, type Counters, type ErrorClass } from './results-types.js';
-import { createHistogram, encodeRaw, recordNs, type EncodedHist, type Histogram } from './histogram.js';
+import { CountsHistogram } from './counts-hist.js';
+import type { EncodedHist } from './hist-config.js';
 
 /** Counter fields that `IntervalRecorder.count` adds to. */
 export type CounterField = 'intended' | 'sent' | 'completed' | 'hits' | 'misses' | 'unsent' | 'bytesOut' | 'bytesIn';
@@ -60,8 +64,8 @@ export interface RecorderOptions {
  */
 export interface CommandSlot {
   readonly cmd: string;
-  readonly response: Histogram;
-  readonly service: Histogram;
+  readonly response: CountsHistogram;
+  readonly service: CountsHistogram;
   /** counters by FIELD_INDEX then errors by ERROR_INDEX */
   readonly n: Float64Array;
   heldBack: Record<string, number> | null;
@@ -81,15 +85,14 @@ export class IntervalRecorder {
   private readonly slots = new Map<string, CommandSlot>();
   private lastCmd = '';
   private lastSlot: CommandSlot | null = null;
-  private readonly lag: Histogram;
+  private readonly lag = new CountsHistogram();
   private lagActive = false;
   private readonly eld: IntervalHistogram | null;
   private destroyed = false;
 
-  /** Requires `await initMetrics()` in this thread first. */
+  /** Needs no `initMetrics()`: it does not use hdr-histogram-js. */
   constructor(opts: RecorderOptions = {}) {
     this.worker = opts.worker ?? 0;
-    this.lag = createHistogram();
     if (opts.eventLoop ?? true) {
       this.eld = monitorEventLoopDelay({ resolution: opts.eventLoopResolutionMs ?? 10 });
       this.eld.enable();
@@ -98,13 +101,13 @@ export class IntervalRecorder {
     }
   }
 
-  /** The slot of a command, created on first use (allocates two histograms once per command). */
+  /** The slot of a command, created on first use (allocates two histograms, 2 x 135 KB, once per command). */
   slot(cmd: string): CommandSlot {
     if (cmd === this.lastCmd && this.lastSlot !== null) return this.lastSlot;
     let s = this.slots.get(cmd);
     if (s === undefined) {
       if (this.destroyed) throw new Error('IntervalRecorder used after destroy()');
-      s = { cmd, response: createHistogram(), service: createHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false };
+      s = { cmd, response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false };
       this.slots.set(cmd, s);
     }
     this.lastCmd = cmd;
@@ -115,21 +118,21 @@ export class IntervalRecorder {
   /** Records a completed request: response time (from intended send) and service time (from actual write), ns. */
   record(cmd: string, responseNs: number, serviceNs: number): void {
     const s = this.slot(cmd);
-    recordNs(s.response, responseNs);
-    recordNs(s.service, serviceNs);
+    s.response.record(responseNs);
+    s.service.record(serviceNs);
     s.active = true;
   }
 
   /** Like `record`, for a slot the caller kept. */
   recordSlot(s: CommandSlot, responseNs: number, serviceNs: number): void {
-    recordNs(s.response, responseNs);
-    recordNs(s.service, serviceNs);
+    s.response.record(responseNs);
+    s.service.record(serviceNs);
     s.active = true;
   }
 
   /** Records schedule lag (actual − intended send time), ns; negative values count as 0. */
   recordLag(ns: number): void {
-    recordNs(this.lag, ns);
+    this.lag.record(ns);
     this.lagActive = true;
   }
 
@@ -144,7 +147,7 @@ export class IntervalRecorder {
   error(cmd: string, cls: ErrorClass, responseNs?: number): void {
     const s = this.slot(cmd);
     s.n[ERROR_INDEX[cls]] += 1;
-    if (responseNs !== undefined) recordNs(s.response, responseNs);
+    if (responseNs !== undefined) s.response.record(responseNs);
     s.active = true;
   }
 
@@ -178,8 +181,8 @@ export class IntervalRecorder {
       if (s.heldBack) counters.heldBack = s.heldBack;
       perCommand[s.cmd] = {
         counters,
-        response: s.response.totalCount > 0 ? encodeRaw(s.response) : '',
-        service: s.service.totalCount > 0 ? encodeRaw(s.service) : '',
+        response: s.response.totalCount > 0 ? s.response.encode() : '',
+        service: s.service.totalCount > 0 ? s.service.encode() : '',
       };
       s.response.reset();
       s.service.reset();
@@ -187,7 +190,7 @@ export class IntervalRecorder {
       s.heldBack = null;
       s.active = false;
     }
-    const lag = this.lagActive ? encodeRaw(this.lag) : '';
+    const lag = this.lagActive ? this.lag.encode() : '';
     this.lag.reset();
     this.lagActive = false;
     let eventLoopMaxNs = 0;
@@ -205,18 +208,13 @@ export class IntervalRecorder {
     this.eld?.reset();
   }
 
-  /** Stops event-loop sampling and frees all WASM histograms. The recorder cannot be used afterwards. */
+  /** Stops event-loop sampling and drops the histograms. The recorder cannot be used afterwards. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.eld?.disable();
-    for (const s of this.slots.values()) {
-      s.response.destroy();
-      s.service.destroy();
-    }
     this.slots.clear();
     this.lastSlot = null;
     this.lastCmd = '';
-    this.lag.destroy();
   }
 }

@@ -161,6 +161,12 @@ export interface ResultsFile {
     node: string;
     cpus: number;
     argv: string[];
+    /**
+     * CPU time of the mcreplay process, all threads, from the replay's start (t0) until the last
+     * worker finished, µs: what sending, receiving and recording cost, without start-up, the capture
+     * read before t0 and writing the results. Null when the run never started.
+     */
+    replayCpu: { userUs: number; sysUs: number } | null;
   };
   config: {
     rate: { mode: 'factor'; factor: number } | { mode: 'max' } | { mode: 'ramp'; from: number; to: number; step: number; stepDurationNs: number };

@@ -13,6 +13,8 @@ const K_HELD = 3;
 const K_UNSENT = 4;
 /** Numbers per record. */
 const STRIDE = 12;
+/** Bytes a queued request costs beyond its own: its packed record here, its queue entry in the worker. */
+export const RECORD_OVERHEAD_BYTES = STRIDE * 8 + 16;
 
 const PROTOS: Proto[] = ['text', 'meta', 'binary'];
 const EXPECTS: Expect[] = ['none', 'line', 'values', 'stats', 'meta', 'binary'];
@@ -236,6 +238,11 @@ export interface BatchView {
   readonly data: Buffer;
 }
 
+/** The command of request record `i` of a batch, without decoding the record. */
+export function reqCmd(v: BatchView, i: number): string {
+  return v.b.strs[v.b.num[i * STRIDE + 5]!]!;
+}
+
 /** Decodes request record `i` of a batch (the caller knows it is one). */
 export function decodeReq(v: BatchView, i: number): ReqItem {
   return decodeAt(v.b, v.data, i) as ReqItem;
@@ -375,6 +382,22 @@ export class RunQueue {
     const out: WorkItem[] = [];
     for (let it = this.pop(); it !== undefined; it = this.pop()) out.push(it);
     return out;
+  }
+
+  /**
+   * Removes everything in due order: requests are handed over by command name only, the rest
+   * decoded. A stop must not decode the whole look-ahead (in max mode up to a million requests:
+   * a second of stalled event loop, and that much garbage).
+   */
+  drainCounted(onReq: (cmd: string) => void, onOther: (it: WorkItem) => void): void {
+    while (this.heap.length > 0) {
+      const r = this.heap[0]!;
+      const i = r.order[r.pos]!;
+      if (r.b.num[i * STRIDE] === K_REQ) {
+        onReq(reqCmd(r, i));
+        this.skip();
+      } else onOther(this.pop()!);
+    }
   }
 
   private push(r: Run): void {

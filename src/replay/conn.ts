@@ -8,7 +8,7 @@ import type { ParsedResponse } from '../protocol/types.js';
 import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { ReqItem, TargetAddr, WorkerTotals } from './messages.js';
-import { decodeReq, type BatchView } from './batch.js';
+import { decodeReq, reqCmd, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
 
@@ -237,12 +237,20 @@ export class ReplayConn {
    */
   stop(): number {
     let n = 0;
-    this.unpackAll();
     for (let i = this.waitHead; i < this.waitq.length; i++) {
       this.ctx.rec.count(this.waitq[i]!.cmd, 'unsent');
       this.took();
       n++;
     }
+    // still packed (max mode: up to the whole look-ahead): counted without decoding them
+    for (let i = this.refHead; i < this.refI.length; i++) {
+      this.ctx.rec.count(reqCmd(this.refV[i]!, this.refI[i]!), 'unsent');
+      this.took();
+      n++;
+    }
+    this.refV = [];
+    this.refI = [];
+    this.refHead = 0;
     this.waitq = [];
     this.waitHead = 0;
     this.closing = true;

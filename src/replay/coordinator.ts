@@ -28,7 +28,7 @@ import { clockBaseSec, monoNs } from './clock.js';
 import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
 import type { FromWorker, TargetAddr, ToWorker, WorkerTotals } from './messages.js';
-import { BatchWriter, type ReqRecord } from './batch.js';
+import { BatchWriter, RECORD_OVERHEAD_BYTES, type ReqRecord } from './batch.js';
 import { addTotals, emptyTotals } from './totals.js';
 import { CasTable } from './cas-table.js';
 import { lowerThreadPriority } from './priority.js';
@@ -56,7 +56,7 @@ export interface ReplaySetup {
   auth: { user: string; password: string } | null;
   allowSourceTarget: boolean;
   intervalNs: number;
-  /** How far ahead of the schedule the workload is read (default 2 s). */
+  /** How far ahead of the schedule the workload is read, ns (Infinity: as far as the look-ahead bound of requests and bytes allows). */
   lookAheadNs: number;
   warmup: { ns: number | null; requests: number | null };
   /** Sample worker event-loop delay (default true). */
@@ -65,8 +65,11 @@ export interface ReplaySetup {
   signal?: AbortSignal;
   /** Called once per completed interval (all workers), in order. */
   onInterval?(iv: Interval, p: Progress): void;
-  /** Called once the schedule's t0 is fixed, with a run clock (ns since t0). */
-  onStart?(clock: () => number): void;
+  /**
+   * Called once the schedule's t0 is fixed, with a run clock (ns since t0) and, per target (in the
+   * order of targetAddresses), how it takes the credentials: what a stats poller needs to log in.
+   */
+  onStart?(clock: () => number, targetAuth: ((AuthCred & { mech: AuthMech }) | null)[]): void;
 }
 
 /** Why the run ended. */
@@ -92,14 +95,20 @@ export interface ReplayOutcome {
   runEndNs: number;
   squeezedNs: number;
   warnings: string[];
+  /** CPU of this process (every thread) from t0 until the last worker finished, µs; null if the run never started. */
+  replayCpu: { userUs: number; sysUs: number } | null;
 }
 
-const MAX_OUTSTANDING_ITEMS = 200_000;
 /**
- * In max mode everything is due at once, so the whole look-ahead sits in the connections' queues
- * (packed, see conn.ts enqueueRef): it only has to cover reading the next chunk of the capture.
+ * The look-ahead: requests read from the capture and handed to the workers but not yet sent, at
+ * most this many and MAX_OUTSTANDING_BYTES (~112 bytes a request beyond its own bytes: its packed
+ * record, its queue entry in the worker; see batch.ts). It is filled before t0 and is large so that
+ * reading the capture competes as little as possible with the replay it measures: on 2 cores a
+ * reading thread costs the sender and the server their CPU (bench/README.md, "Latest results": at
+ * 1x the lag p99 went from 1.0–2.9 ms with 2 s of look-ahead to 0.5–0.8 ms with the whole capture
+ * read first). `--look-ahead <d>` caps it further in schedule time (timed modes).
  */
-const MAX_MODE_OUTSTANDING_ITEMS = 10_000;
+const MAX_OUTSTANDING_ITEMS = 1_000_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
 const BATCH_ITEMS = 2048;
 /**
@@ -549,6 +558,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   }
 
   let startP: Promise<void> | null = null;
+  let cpuAtT0: NodeJS.CpuUsage | null = null;
   /** Fixes t0 once every worker holds the start of the schedule (idempotent). */
   function start(): Promise<void> {
     startP ??= (async () => {
@@ -559,9 +569,13 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         checkSynced();
       });
       t0 = monoNs(baseSec) + START_MARGIN_NS;
+      cpuAtT0 = process.cpuUsage();
       for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
       flushAll();
-      setup.onStart?.(runNow);
+      setup.onStart?.(
+        runNow,
+        probed.map((p) => (setup.auth !== null && typeof p !== 'string' && (p.auth === 'sasl' || p.auth === 'ascii') ? { ...setup.auth, mech: p.auth } : null)),
+      );
       const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);
       if (Number.isFinite(cutoff)) {
         const arm = (): void => {
@@ -778,15 +792,15 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
         if (fatal) throw fatal;
         flushAll();
         if (counting || stopReason !== null) return;
+        const avg = postedItems > 0 ? postedBytes / postedItems : 100;
+        const maxItems = Math.max(1000, Math.min(MAX_OUTSTANDING_ITEMS, Math.floor(MAX_OUTSTANDING_BYTES / (avg + RECORD_OVERHEAD_BYTES))));
         if (t0 === null) {
-          // fill the whole look-ahead before t0: reading the rest of it after t0 would compete for
-          // the CPU with the workers exactly while they start (with a quarter read first, the first
-          // second of a 38k requests/s replay had the run's worst lag)
-          if (maxMode || lastAt >= setup.lookAheadNs || postedItems >= MAX_OUTSTANDING_ITEMS / 2) await start();
+          // fill the whole look-ahead before t0: reading after t0 competes for the CPU with the
+          // workers (worst while they start: with a quarter read first, the first second of a 38k
+          // requests/s replay had the run's worst lag)
+          if (postedItems >= maxItems || (!maxMode && lastAt >= setup.lookAheadNs)) await start();
           else return;
         }
-        const avg = postedItems > 0 ? postedBytes / postedItems : 100;
-        const maxItems = Math.max(1000, Math.min(maxMode ? MAX_MODE_OUTSTANDING_ITEMS : MAX_OUTSTANDING_ITEMS, Math.floor(MAX_OUTSTANDING_BYTES / Math.max(64, avg))));
         for (;;) {
           if (stopReason !== null || fatal) return;
           const tooMany = outstanding() > maxItems;
@@ -849,6 +863,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   flushAll();
   for (let w = 0; w < nWorkers; w++) send(w, { t: 'end' });
   await allDone;
+  const cpu = cpuAtT0 === null ? null : process.cpuUsage(cpuAtT0);
   restorePriority();
   if (durationTimer) clearTimeout(durationTimer);
   setup.signal?.removeEventListener('abort', onAbort);
@@ -901,6 +916,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     runEndNs,
     squeezedNs,
     warnings,
+    replayCpu: cpu === null ? null : { userUs: cpu.user, sysUs: cpu.system },
   };
 }
 

@@ -89,6 +89,7 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
       startedAt: out.startedAt.toISOString(),
       endedAt: out.endedAt.toISOString(),
       ...environment(meta.argv),
+      replayCpu: out.replayCpu,
     },
     config: {
       rate: setup.rate,

@@ -2,7 +2,6 @@
 // (open loop) or as soon as its connection allows (max mode), records every outcome into per-interval
 // histograms, and posts one snapshot per interval to the coordinator.
 import { parentPort } from 'node:worker_threads';
-import { initMetrics } from '../metrics/histogram.js';
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { monoNs } from './clock.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
@@ -142,12 +141,19 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let dirty: ReplayConn[] = [];
   let flushQueued = false;
   let waker: Waker | null = null;
+  /**
+   * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
+   * be reading the rest of the capture to count what was not sent (--duration on a large capture:
+   * seconds); those counts go into the last interval instead of a trail of empty ones that would
+   * stretch the run and dilute its rates.
+   */
+  let drainedNs: number | null = null;
   const post = (m: FromWorker): void => port.postMessage(m);
 
   /** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
   function now(): number {
     const t = monoNs(baseSec) - (t0 ?? 0);
-    if (t >= nextBoundary && rec !== null && t0 !== null) advance(t);
+    if (t >= nextBoundary && rec !== null && t0 !== null && drainedNs === null) advance(t);
     return t;
   }
 
@@ -332,7 +338,13 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   function maybeDone(): void {
-    if (finishedAll || !ended || queue.size > 0 || t0 === null) return;
+    if (finishedAll || t0 === null) return;
+    if (stopped && drainedNs === null && conns.size === 0) {
+      drainedNs = now();
+      if (checkTimer) clearInterval(checkTimer);
+      checkTimer = null;
+    }
+    if (!ended || queue.size > 0) return;
     if (conns.size > 0) {
       if (!stopped) {
         // the workload is over: close what the capture left open once its answers are in
@@ -347,7 +359,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (timer) clearTimeout(timer);
     if (immediate) clearImmediate(immediate);
     flushDirty();
-    const endNs = monoNs(baseSec) - t0;
+    const endNs = drainedNs ?? monoNs(baseSec) - t0;
     if (endNs >= nextBoundary) advance(endNs);
     post({ t: 'snap', snap: rec!.snapshot(curIndex) });
     post({ t: 'done', worker: init!.worker, endNs, totals: { ...totals, byClass: { ...totals.byClass } } });
@@ -376,7 +388,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (immediate) clearImmediate(immediate);
     timer = null;
     immediate = null;
-    for (const it of queue.drain()) dispatch(it, 0);
+    queue.drainCounted((cmd) => {
+      totals.consumed++;
+      rec!.count(cmd, 'unsent');
+      totals.unsent++;
+    }, (it) => dispatch(it, 0));
     for (const c of [...conns.values()]) totals.unsent += c.stop();
     const abandonAll = (): void => {
       for (const c of [...conns.values()]) c.abandon();
@@ -418,8 +434,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
           ctx.maxMode = init.maxMode;
           ctx.auth = init.auth;
           ctx.cas = new CasTable(init.casTable);
-          void initMetrics()
-            .then(() => warmUp(init!))
+          void warmUp(init!)
             .then(() => {
               try {
                 waker = startWaker(baseSec, wake);

@@ -2,8 +2,7 @@
 // @napi-rs/canvas (no system libraries needed), for places HTML cannot go (PR comments, chat).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCanvas } from '@napi-rs/canvas';
-import { Chart, registerables, type ChartConfiguration } from 'chart.js';
+import type { ChartConfiguration } from 'chart.js';
 import { chartConfig, chartList } from './charts.js';
 import type { ReportData } from './data.js';
 import { fmt } from './format.js';
@@ -14,15 +13,21 @@ export interface PngOptions {
   height?: number;
 }
 
-let registered = false;
+type Drawing = { createCanvas: typeof import('@napi-rs/canvas').createCanvas; Chart: typeof import('chart.js').Chart };
+let drawing: Promise<Drawing> | null = null;
 
-function setup(): void {
-  if (registered) return;
-  Chart.register(...registerables);
-  // @napi-rs/canvas finds system fonts by family name; DejaVu/Liberation ship with most Linux images
-  Chart.defaults.font.family = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
-  Chart.defaults.color = '#333333';
-  registered = true;
+// loaded on first use: the native canvas and Chart.js cost ~50 ms of CPU at start-up, and most runs
+// (--no-html, CI gates, every replay worker's parent) never draw a PNG
+function setup(): Promise<Drawing> {
+  drawing ??= Promise.all([import('@napi-rs/canvas'), import('chart.js')]).then(([canvas, chartjs]) => {
+    const { Chart, registerables } = chartjs;
+    Chart.register(...registerables);
+    // @napi-rs/canvas finds system fonts by family name; DejaVu/Liberation ship with most Linux images
+    Chart.defaults.font.family = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
+    Chart.defaults.color = '#333333';
+    return { createCanvas: canvas.createCanvas, Chart };
+  });
+  return drawing;
 }
 
 function wrap(text: string, max: number): string[] {
@@ -45,8 +50,8 @@ export async function renderChartPng(id: string, d: ReportData, opts: PngOptions
 
 // draws synchronously on this thread; the returned promise is the PNG encoding, which
 // @napi-rs/canvas runs on the libuv thread pool (so several charts encode at once)
-function drawChart(id: string, d: ReportData, opts: PngOptions): Promise<Buffer> {
-  setup();
+async function drawChart(id: string, d: ReportData, opts: PngOptions): Promise<Buffer> {
+  const { createCanvas, Chart } = await setup();
   const width = opts.width ?? 1200;
   const height = opts.height ?? 600;
   const meta = chartList(d).find((m) => m.id === id);

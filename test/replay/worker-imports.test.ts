@@ -1,0 +1,104 @@
+// Replay worker threads must not load hdr-histogram-js: importing it and instantiating its
+// WebAssembly costs every worker 100-170 ms of CPU before its first request (workers record into
+// plain-JS histograms, src/metrics/counts-hist.ts; only the main thread decodes with the library).
+// Checked twice on the built code (dist/, what `mcreplay` runs): the static import graph of the
+// worker module, and a real replay whose threads report what they loaded.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { replay, tempDir } from './helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const DIST = join(ROOT, 'dist');
+const HDR = 'hdr-histogram-js';
+
+/** Modules reachable from `entry` through static imports, re-exports and literal dynamic imports: relative files and bare specifiers. */
+function importGraph(entry: string): { files: Set<string>; bare: Set<string> } {
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const re = /\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const walk = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(re)) {
+      const spec = (m[1] ?? m[2] ?? m[3] ?? m[4])!;
+      if (spec.startsWith('.')) walk(resolve(dirname(file), spec));
+      else bare.add(spec);
+    }
+  };
+  walk(entry);
+  return { files, bare };
+}
+
+describe('replay worker threads and hdr-histogram-js', () => {
+  it('the worker module does not import it, statically or through a literal dynamic import', () => {
+    const worker = importGraph(join(DIST, 'replay/worker.js'));
+    // the walk does follow imports: it reaches the recorder and the connection code
+    expect(worker.files).toContain(join(DIST, 'metrics/recorder.js'));
+    expect(worker.files).toContain(join(DIST, 'replay/conn.js'));
+    expect([...worker.bare].filter((s) => s.startsWith(HDR))).toEqual([]);
+    expect(worker.files).not.toContain(join(DIST, 'metrics/histogram.js'));
+    // and it would see the library where it is imported
+    expect(importGraph(join(DIST, 'metrics/histogram.js')).bare).toContain(HDR);
+  });
+
+  describe('in a real replay', () => {
+    let mc: Memcached;
+    const tmp = tempDir();
+    beforeAll(async () => {
+      mc = await startMemcached();
+    });
+    afterAll(async () => {
+      await mc?.stop();
+      tmp.cleanup();
+    });
+
+    it('no worker thread loads it; the main thread does, and the results carry histograms', async () => {
+      // preloaded into every thread (workers inherit NODE_OPTIONS): each thread notes whether the
+      // library is in its module cache whenever it posts a message (a worker posts 'ready', its
+      // snapshots and 'done': by then it has loaded all it will) and when it exits
+      const out = join(tmp.dir, 'threads.jsonl');
+      const probe = join(tmp.dir, 'probe.mjs');
+      writeFileSync(
+        probe,
+        `import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
+const cache = createRequire(import.meta.url).cache;
+const loaded = () => Object.keys(cache).some((k) => k.includes('/node_modules/${HDR}/'));
+const role = isMainThread ? 'main' : workerData?.mcreplayWaker ? 'waker' : 'worker';
+const note = (when) => appendFileSync(${JSON.stringify(out)}, JSON.stringify({ role, threadId, when, hdr: loaded() }) + '\\n');
+if (parentPort) {
+  const post = parentPort.postMessage.bind(parentPort);
+  parentPort.postMessage = (m, t) => { note(m?.t ?? 'post'); return post(m, t); };
+}
+process.on('exit', () => note('exit'));
+`,
+      );
+      const capture = join(ROOT, 'captures/fixtures/gzip-no-suffix.pcap');
+      const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(probe).href}`.trim();
+      const run = await replay([capture, '--target', mc.address, '--rate', 'max', '--workers', '2', '--no-html', '--no-png'], join(tmp.dir, 'reports'), {
+        NODE_OPTIONS: nodeOptions,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const notes = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { role: string; threadId: number; when: string; hdr: boolean });
+      const workers = notes.filter((n) => n.role === 'worker');
+      expect(new Set(workers.map((n) => n.threadId)).size).toBe(2);
+      // each worker got as far as its last message
+      expect(workers.filter((n) => n.when === 'done').length).toBe(2);
+      expect(workers.filter((n) => n.hdr)).toEqual([]);
+      // the probe sees the library where it is loaded (the main thread decodes and merges)
+      expect(notes.find((n) => n.role === 'main')?.hdr).toBe(true);
+      // and the workers' histograms reached the results
+      const get = run.results!.summary.perCommand.get!;
+      expect(get.response.count).toBeGreaterThan(0);
+      expect(get.response.count).toBe(get.counters.completed);
+      expect(readdirSync(join(tmp.dir, 'reports')).length).toBe(1);
+    });
+  });
+});
