@@ -314,6 +314,12 @@ export class RunQueue {
     return r !== undefined && r.b.num[r.order[r.pos]! * STRIDE] === K_REQ;
   }
 
+  /** The earliest item opens a connection. */
+  headIsOpen(): boolean {
+    const r = this.heap[0];
+    return r !== undefined && r.b.num[r.order[r.pos]! * STRIDE] === K_OPEN;
+  }
+
   /** The batch of the earliest item (queue not empty). */
   headView(): BatchView {
     return this.heap[0]!;

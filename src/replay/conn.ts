@@ -40,6 +40,10 @@ export interface ConnCtx {
   inflight: number;
   /** Run-clock time of the latest write. */
   lastWriteNs: number;
+  /** Max mode: requests handed to connections and not yet written, failed or counted unsent. */
+  queued: number;
+  /** Max mode: `queued` fell to 0. */
+  drained(): void;
 }
 
 interface Pending {
@@ -192,6 +196,7 @@ export class ReplayConn {
 
   /** Max mode: queue `it`; it goes as soon as the answers it waited for in the capture are in. */
   enqueue(it: ReqItem): void {
+    this.ctx.queued++;
     this.unpackAll();
     this.waitq.push(it);
     if (this.state === 'open') this.pumpMax(this.ctx.now());
@@ -200,6 +205,7 @@ export class ReplayConn {
 
   /** Max mode: queue request record `i` of batch `v` without decoding it yet. */
   enqueueRef(v: BatchView, i: number): void {
+    this.ctx.queued++;
     const wasEmpty = this.queued === 0;
     this.refV.push(v);
     this.refI.push(i);
@@ -529,7 +535,9 @@ export class ReplayConn {
 
   /** Max mode: a queued request left the connection's queue (written, failed or unsent): it is off the look-ahead. */
   private took(): void {
-    if (this.ctx.maxMode) this.ctx.totals.consumed++;
+    if (!this.ctx.maxMode) return;
+    this.ctx.totals.consumed++;
+    if (--this.ctx.queued === 0) this.ctx.drained();
   }
 
   private failUnwritten(it: ReqItem, intended: number, now: number): void {

@@ -105,6 +105,8 @@ async function warmUp(init: WorkerInit): Promise<void> {
               flushDirty: () => {},
               inflight: 0,
               lastWriteNs: 0,
+              queued: 0,
+              drained: () => {},
             };
             c = new ReplayConn(-1 - i, i, t, ctx);
             c.enqueue(versionItem(init.auth?.mech === 'sasl'));
@@ -148,6 +150,15 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
    * stretch the run and dilute its rates.
    */
   let drainedNs: number | null = null;
+  /**
+   * Max mode: the next item opens a connection and waits until every request before it in the
+   * capture has left its connection's queue. Everything is due at once there, so without this a
+   * large look-ahead would open every connection of a churning capture (clients that connect per
+   * request or per page: thousands) at the same moment; with it the replay keeps the capture's
+   * connection concurrency: a connection opens where the capture opened it relative to the
+   * requests before it, only faster.
+   */
+  let openWaits = false;
   const post = (m: FromWorker): void => port.postMessage(m);
 
   /** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
@@ -187,6 +198,12 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     },
     inflight: 0,
     lastWriteNs: 0,
+    queued: 0,
+    drained() {
+      if (!openWaits) return;
+      openWaits = false;
+      immediate ??= setImmediate(pump);
+    },
     readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
     reading: false,
     flushDirty,
@@ -274,6 +291,9 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         const i = queue.headIndex();
         queue.skip();
         conn(id, connTarget.get(id) ?? 0).enqueueRef(v, i);
+      } else if (ctx.maxMode && !stopped && ctx.queued > 0 && queue.headIsOpen()) {
+        openWaits = true; // ctx.drained() pumps again
+        break;
       } else dispatch(queue.pop()!, t);
       if (++n % 64 === 0) {
         // behind schedule (a stall): catch up in slices, reading answers in between, so their
@@ -289,7 +309,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   function arm(): void {
-    if (t0 === null || stopped) return;
+    if (t0 === null || stopped || openWaits) return;
     const at = queue.peekAt();
     const t = now();
     // (not in max mode: there the next write follows each answer, and CPU per request is the figure)

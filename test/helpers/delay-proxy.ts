@@ -10,6 +10,8 @@ export interface DelayProxy {
   address: string;
   /** Chunks delayed so far. */
   delayedChunks(): number;
+  /** Most client connections open at the same time so far. */
+  peakClients(): number;
   stop(): Promise<void>;
 }
 
@@ -20,9 +22,12 @@ export async function startDelayProxy(upstream: string, delayMs: number, host = 
   const upPort = Number(upstream.slice(i + 1));
   const sockets = new Set<Socket>();
   let chunks = 0;
+  let clients = 0;
+  let peak = 0;
 
   const server: Server = createServer((client) => {
     sockets.add(client);
+    peak = Math.max(peak, ++clients);
     client.setNoDelay(true);
     const up = connect({ host: upHost, port: upPort });
     sockets.add(up);
@@ -51,6 +56,7 @@ export async function startDelayProxy(upstream: string, delayMs: number, host = 
     up.on('error', end);
     client.on('error', () => up.destroy());
     client.on('close', () => {
+      clients--;
       sockets.delete(client);
       up.destroy();
     });
@@ -67,6 +73,7 @@ export async function startDelayProxy(upstream: string, delayMs: number, host = 
     port,
     address: `${host}:${port}`,
     delayedChunks: () => chunks,
+    peakClients: () => peak,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
