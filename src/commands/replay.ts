@@ -296,7 +296,9 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   let abortedByChecks: string | null = null;
   const partial: Interval[] = [];
   const seenCmds = new Set<string>();
-  setup.onStart = (clock, targetAuth) => {
+  setup.onStart = (clock, targetAuth, early) => {
+    // before any load: a warning is not progress, it is printed even with --no-progress
+    for (const w of early) process.stderr.write(`mcreplay: warning: ${w}\n`);
     say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} worker${setup.workers === 1 ? "" : "s"})`);
     if (pollNs !== null) {
       // the poller logs in the way the replay's probe found each target takes the credentials

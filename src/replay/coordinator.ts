@@ -66,10 +66,11 @@ export interface ReplaySetup {
   /** Called once per completed interval (all workers), in order. */
   onInterval?(iv: Interval, p: Progress): void;
   /**
-   * Called once the schedule's t0 is fixed, with a run clock (ns since t0) and, per target (in the
-   * order of targetAddresses), how it takes the credentials: what a stats poller needs to log in.
+   * Called once the schedule's t0 is fixed, with a run clock (ns since t0); per target (in the
+   * order of targetAddresses), how it takes the credentials: what a stats poller needs to log in;
+   * and warnings about the run that the look-ahead read before t0 already shows.
    */
-  onStart?(clock: () => number, targetAuth: ((AuthCred & { mech: AuthMech }) | null)[]): void;
+  onStart?(clock: () => number, targetAuth: ((AuthCred & { mech: AuthMech }) | null)[], warnings: string[]): void;
 }
 
 /** Why the run ended. */
@@ -572,9 +573,16 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
       cpuAtT0 = process.cpuUsage();
       for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
       flushAll();
+      const early: string[] = [];
+      if (textToBinaryOnly > 0) {
+        early.push(
+          `${textToBinaryOnly} of the first ${shapedRequests} requests are text/meta for targets that take binary SASL (memcached -S), which speak only the binary protocol: they will fail (reset, timeout); replay such a capture against a target without -S`,
+        );
+      }
       setup.onStart?.(
         runNow,
         probed.map((p) => (setup.auth !== null && typeof p !== 'string' && (p.auth === 'sasl' || p.auth === 'ascii') ? { ...setup.auth, mech: p.auth } : null)),
+        early,
       );
       const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);
       if (Number.isFinite(cutoff)) {

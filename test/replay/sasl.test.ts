@@ -294,6 +294,8 @@ describe.skipIf(!hasSasl)('replay into a SASL target (memcached -S, binary SASL 
     const w = warnings.find((x) => /text\/meta request\(s\) went to targets that take binary SASL/.test(x));
     expect(w, JSON.stringify(warnings)).toBeDefined();
     expect(Number(w!.split(' ')[0])).toBe(t.sent);
+    // and before any load, from what the look-ahead read (here the whole capture)
+    expect(run.stderr).toMatch(new RegExp(`mcreplay: warning: ${t.sent} of the first \\d+ requests are text/meta for targets that take binary SASL`));
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
   });
 
