@@ -118,4 +118,25 @@ describe('packed batches', () => {
     expect(left.map((i) => i.k)).toEqual(['open', 'open', 'req', 'req', 'req']);
     expect(left.filter((i) => i.k === 'req').map((i) => (i.k === 'req' ? i.raw.toString() : ''))).toEqual(['get k\r\n', 'gets k\r\n', 'get k\r\n']);
   });
+  it('drainCounted hands requests over by command only, in due order across batches, and decodes the rest', () => {
+    const base = { proto: 'text' as const, expect: 'values' as const, quiet: false, opaque: 0, keys: ['k'], metaFlags: [], absExpSec: null, cas: false, pipelined: false };
+    const a = new BatchWriter(8);
+    a.open(0, 1, 0, false);
+    a.req({ ...base, at: 2, conn: 1, cmd: 'get', raw: Buffer.from('get k\r\n') });
+    a.close(6, 1);
+    const b = new BatchWriter(8);
+    b.req({ ...base, at: 1, conn: 1, cmd: 'set', expect: 'line', raw: Buffer.from('set k 0 0 1\r\nx\r\n') });
+    b.held(4, 'flush_all', 'destructive', 1);
+    b.req({ ...base, at: 5, conn: 1, cmd: 'gets', raw: Buffer.from('gets k\r\n') });
+    const q = new RunQueue();
+    q.add(a.take().batch);
+    q.add(b.take().batch);
+    const order: string[] = [];
+    q.drainCounted(
+      (cmd) => order.push(`req ${cmd}`),
+      (it) => order.push(it.k),
+    );
+    expect(order).toEqual(['open', 'req set', 'req get', 'held', 'req gets', 'close']);
+    expect(q.size).toBe(0);
+  });
 });
