@@ -392,7 +392,7 @@ export class RunQueue {
 
   /**
    * Removes everything in due order: requests are handed over by command name only, the rest
-   * decoded. A stop must not decode the whole look-ahead (in max mode up to a million requests:
+   * decoded. A stop must not decode the whole look-ahead (up to a million requests:
    * a second of stalled event loop, and that much garbage).
    */
   drainCounted(onReq: (cmd: string) => void, onOther: (it: WorkItem) => void): void {
