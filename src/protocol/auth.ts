@@ -112,15 +112,13 @@ function saslPlain(cred: { user: string; password: string }): AuthState {
     refusal: '',
     push(chunk: Buffer): Buffer | null {
       acc = acc.length === 0 ? chunk : Buffer.concat([acc, chunk]);
-      if (acc.length < 24) return null;
-      const total = 24 + acc.readUInt32BE(8);
-      if (acc.length < total) return null;
-      // 0x81: the target has no SASL (memcached without -S), so there is nothing to authenticate;
-      // auth continue (0x21) cannot be answered with PLAIN's only message and counts as refused
-      const status = acc.readUInt16BE(6);
-      st.ok = acc[0] === 0x81 && (status === SASL_STATUS.ok || status === SASL_STATUS.unknownCommand);
-      if (!st.ok) st.refusal = acc[0] === 0x81 ? saslRefusal(status) : 'the target did not answer SASL PLAIN in the binary protocol';
-      return acc.subarray(total);
+      const f = readBinaryResponse(acc);
+      if (f === null) return null;
+      // unknown command: the target has no SASL (memcached without -S), so there is nothing to
+      // authenticate; auth continue (0x21) cannot be answered with PLAIN's only message and counts as refused
+      st.ok = f.magic === 0x81 && (f.status === SASL_STATUS.ok || f.status === SASL_STATUS.unknownCommand);
+      if (!st.ok) st.refusal = f.magic === 0x81 ? saslRefusal(f.status) : 'the target did not answer SASL PLAIN in the binary protocol';
+      return acc.subarray(f.end);
     },
   };
   return st;

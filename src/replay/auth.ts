@@ -10,6 +10,7 @@ export {
   SASL_OP,
   SASL_STATUS,
   binaryFrame,
+  readBinaryResponse,
   saslRefusal,
   authRequest,
   type AuthState,

@@ -383,13 +383,6 @@ export class RunQueue {
     return { cmds, early };
   }
 
-  /** Removes everything, returning the items in due order. */
-  drain(): WorkItem[] {
-    const out: WorkItem[] = [];
-    for (let it = this.pop(); it !== undefined; it = this.pop()) out.push(it);
-    return out;
-  }
-
   /**
    * Removes everything in due order: requests are handed over by command name only, the rest
    * decoded. A stop must not decode the whole look-ahead (up to a million requests:

@@ -35,7 +35,7 @@ import { lowerThreadPriority } from './priority.js';
 import { encodeRequest } from '../protocol/index.js';
 import type { Expect, Proto } from '../protocol/types.js';
 import { captureEpochSec } from './capture-epoch.js';
-import { authRequest, binaryFrame, OP_VERSION, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
+import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
 
 /** Everything a replay run needs, already parsed and validated. */
 export interface ReplaySetup {
@@ -247,14 +247,14 @@ async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | nu
     s.on('data', (d: Buffer) => {
       acc = acc.length === 0 ? d : Buffer.concat([acc, d]);
       if (!answered && acc[0] !== 0x81) return done(null); // a text answer (ERROR, CLIENT_ERROR ...)
-      while (acc.length >= 24) {
-        const total = 24 + acc.readUInt32BE(8);
-        if (acc.length < total) return;
+      for (;;) {
+        const f = readBinaryResponse(acc);
+        if (f === null) return;
         answered = true;
-        const op = acc[1]!;
-        const status = acc.readUInt16BE(6);
-        const body = acc.subarray(24 + acc[4]! + acc.readUInt16BE(2), total);
-        acc = acc.subarray(total);
+        acc = acc.subarray(f.end);
+        const op = f.opcode;
+        const status = f.status;
+        const body = f.value;
         if (op === SASL_OP.listMechs) {
           if (status === SASL_STATUS.unknownCommand) {
             sasl = false;
