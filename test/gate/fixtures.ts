@@ -145,7 +145,7 @@ export function makeResults(specs: IntervalSpec[], o: FixtureOptions = {}): Resu
   return {
     schema: 'mcreplay.results/1',
     tool: { name: 'mcreplay', version: '0.1.0' },
-    run: { id: o.runId ?? 'test-run', startedAt: '2024-01-01T00:00:00.000Z', endedAt: '2024-01-01T00:01:00.000Z', host: 'test', platform: 'linux', node: process.version, cpus: 2, argv: [] },
+    run: { id: o.runId ?? 'test-run', startedAt: '2024-01-01T00:00:00.000Z', endedAt: '2024-01-01T00:01:00.000Z', host: 'test', platform: 'linux', node: process.version, cpus: 2, argv: [], replayCpu: null },
     config: {
       rate: o.rate ?? { mode: 'factor', factor: 1 },
       targets: targets.map((t) => ({ target: t, from: ['*'] })),

@@ -29,7 +29,7 @@ function sample(id: string): ResultsFile {
   rec.destroy();
   const a = agg.finish(1e9);
   return assembleResults({
-    run: { id, startedAt: '2026-11-21T01:30:00.000Z', endedAt: '2026-11-21T01:30:01.000Z', ...environment(['replay', 'x.pcap']) },
+    run: { id, startedAt: '2026-11-21T01:30:00.000Z', endedAt: '2026-11-21T01:30:01.000Z', ...environment(['replay', 'x.pcap']), replayCpu: null },
     config: {
       rate: { mode: 'factor', factor: 2 },
       targets: [{ target: '127.0.0.1:11211', from: ['*'] }],

@@ -426,6 +426,7 @@ export async function makeResults(opts: FixtureOptions = {}): Promise<ResultsFil
         ramp ? `ramp:${ramp[0]}x-${ramp[ramp.length - 1]}x` : '2x',
         ...(opts.argv ?? []),
       ],
+      replayCpu: null,
     },
     config: {
       rate: ramp
