@@ -5,6 +5,7 @@ import { register as registerInspect } from './commands/inspect.js';
 import { register as registerReplay } from './commands/replay.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
+import { register as registerPlan } from './commands/plan.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ registerInspect(program);
 registerReplay(program);
 registerReport(program);
 registerCompare(program);
+registerPlan(program);
 
 program.addHelpText(
   'after',

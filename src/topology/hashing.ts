@@ -135,14 +135,15 @@ export function ketamaServerString(m: PoolMember, i: number): string {
  * Builds libmemcached's continuum: 'ketama' = weighted ketama with equal weights (160 MD5 points per
  * member), 'consistent' = non-weighted (100 one_at_a_time points per member).
  */
-export function buildContinuum(members: readonly PoolMember[], variant: 'ketama' | 'consistent' = 'ketama'): Continuum {
+export function buildContinuum(members: readonly PoolMember[], variant: 'ketama' | 'consistent' = 'ketama', weights: readonly number[] | null = null): Continuum {
   const pairs: [number, number][] = [];
   members.forEach((m, idx) => {
     if (variant === 'consistent') {
       for (let i = 0; i < 100; i++) pairs.push([oneAtATime(ketamaServerString(m, i)), idx]);
       return;
     }
-    for (let i = 0; i < 40; i++) {
+    const digests = weights === null ? 40 : ketamaWeightedDigests(weights, idx);
+    for (let i = 0; i < digests; i++) {
       const d = md5(ketamaServerString(m, i));
       for (let a = 0; a < 4; a++) pairs.push([d.readUInt32LE(a * 4), idx]);
     }
@@ -150,6 +151,19 @@ export function buildContinuum(members: readonly PoolMember[], variant: 'ketama'
   // libmemcached qsorts by value, then by member index
   pairs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   return { points: Uint32Array.from(pairs, (p) => p[0]), members: Uint32Array.from(pairs, (p) => p[1]) };
+}
+
+/**
+ * MD5 digests (of 4 points each) that libmemcached's weighted ketama gives member `idx`: its
+ * float arithmetic, floor(weight/total × 160/4 × n) × 4 points (hosts.cc update_continuum), so
+ * rounding matches the C library's single-precision result.
+ */
+export function ketamaWeightedDigests(weights: readonly number[], idx: number): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const f = Math.fround;
+  const pct = f(f(weights[idx]!) / f(total));
+  const points = Math.floor(f(f(f(f(pct * 160) / 4) * f(weights.length)) + 0.0000000001)) * 4;
+  return points / 4;
 }
 
 /** Index of the first continuum point >= hash, wrapping to the first (libmemcached dispatch_host). */
@@ -169,18 +183,29 @@ export function rendezvousNodeName(m: PoolMember): string {
   return `${m.host}:${m.port}`;
 }
 
-/** Creates the hasher of `kind` over `members` (order matters for modulo and crc32, as in the clients). */
-export function createHasher(kind: HashKind, members: readonly PoolMember[]): KeyHasher {
+/** Schemes whose clients take per-member weights (libmemcached weighted ketama; python-memcached's buckets). */
+export const WEIGHTED_HASH_KINDS: readonly HashKind[] = ['ketama', 'crc32'];
+
+/**
+ * Creates the hasher of `kind` over `members` (order matters for modulo and crc32, as in the
+ * clients). `weights` (one positive integer per member) only for WEIGHTED_HASH_KINDS.
+ */
+export function createHasher(kind: HashKind, members: readonly PoolMember[], weights: readonly number[] | null = null): KeyHasher {
   const n = members.length;
   if (n === 0) throw new Error('a pool needs at least one member');
+  if (weights !== null && (weights.length !== n || !WEIGHTED_HASH_KINDS.includes(kind))) throw new Error(`--hash ${kind} takes no weights`);
   switch (kind) {
     case 'modulo':
       // libmemcached skips hashing when there is one server
       return { kind, size: n, place: (key) => (n === 1 ? 0 : oneAtATime(key) % n) };
-    case 'crc32':
-      return { kind, size: n, place: (key) => pythonMemcacheHash(key) % n };
+    case 'crc32': {
+      if (weights === null) return { kind, size: n, place: (key) => pythonMemcacheHash(key) % n };
+      // python-memcached lists a server `weight` times in its bucket list
+      const buckets = Uint32Array.from(weights.flatMap((w, i) => new Array<number>(w).fill(i)));
+      return { kind, size: n, place: (key) => buckets[pythonMemcacheHash(key) % buckets.length]! };
+    }
     case 'ketama': {
-      const c = buildContinuum(members);
+      const c = buildContinuum(members, 'ketama', weights);
       return { kind, size: n, place: (key) => (n === 1 ? 0 : continuumLookup(c, ketamaKeyHash(key))) };
     }
     case 'consistent': {

@@ -80,6 +80,47 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
+/** A server list with optional weights (null when no member has one). */
+export interface MemberList {
+  members: HostPort[];
+  weights: number[] | null;
+}
+
+/**
+ * Parses a comma-separated server list, each "host", "host:port" or "host:port:weight" (weight as
+ * libmemcached's server strings write it; IPv6 as "[addr]:port:weight"). A member without a weight
+ * weighs 1. Duplicates are refused.
+ */
+export function parseMemberList(text: string, option: string): MemberList {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw usage(`${option} ${JSON.stringify(text)}: empty member`, `expected a comma-separated list: ${option} a:11211,b:11211`);
+  const members: HostPort[] = [];
+  const weights: number[] = [];
+  let weighted = false;
+  const seen = new Set<string>();
+  for (const p of parts) {
+    const close = p.lastIndexOf(']');
+    const tail = p.slice(close + 1);
+    let addr = p;
+    let w = 1;
+    if (tail.split(':').length === 3) {
+      const cut = p.lastIndexOf(':');
+      const wt = p.slice(cut + 1);
+      if (!/^\d{1,6}$/.test(wt) || Number(wt) < 1) throw usage(`${option} ${JSON.stringify(p)}: weight ${JSON.stringify(wt)} is not a positive whole number`, 'write a weighted member as host:port:weight, e.g. cache1:11211:2');
+      w = Number(wt);
+      weighted = true;
+      addr = p.slice(0, cut);
+    }
+    const m = parseHostPort(addr, option);
+    const k = formatHostPort(m);
+    if (seen.has(k)) throw usage(`${option} ${JSON.stringify(text)}: ${k} is listed twice`);
+    seen.add(k);
+    members.push(m);
+    weights.push(w);
+  }
+  return { members, weights: weighted ? weights : null };
+}
+
 /** Parses a hash scheme name (`--hash`). */
 export function parseHashKind(text: string): HashKind {
   const k = text.trim().toLowerCase();

@@ -151,6 +151,27 @@ describe('placement matches real clients', () => {
     }
   });
 
+  it('weighted ketama = libmemcached memcached_server_add_with_weight (uneven weights, several pools)', () => {
+    const odd = ['caf\xe9', ...keys.slice(0, 2000)];
+    const oddFile = join(dir, 'weighted.txt');
+    writeFileSync(oddFile, Buffer.from(odd.join('\n') + '\n', 'latin1'));
+    const pools: [PoolMember, number][][] = [
+      [[{ host: '10.0.0.1', port: 11211 }, 3], [{ host: '10.0.0.2', port: 11211 }, 1], [{ host: 'cache-c', port: 22122 }, 2]],
+      [[{ host: 'a', port: 11211 }, 1], [{ host: 'b', port: 11211 }, 7]],
+      [[{ host: 'x', port: 11311 }, 5], [{ host: 'y', port: 11311 }, 5], [{ host: 'z', port: 11311 }, 4], [{ host: 'w', port: 11311 }, 1]],
+    ];
+    for (const pool of pools) {
+      const list = pool.map(([m, w]) => `${m.host}:${m.port}:${w}`).join(',');
+      const out = JSON.parse(execFileSync(PY, [SCRIPT, 'libmemcached', 'ketama_weighted', list, oddFile]).toString()) as { index: Record<string, number> };
+      const h = createHasher('ketama', pool.map(([m]) => m), pool.map(([, w]) => w));
+      expect(odd.filter((k) => h.place(k) !== out.index[k]), `weighted ketama over ${list}`).toEqual([]);
+      // the heaviest member holds the most keys (the comparison is not vacuous)
+      const counts = pool.map((_, i) => odd.filter((k) => out.index[k] === i).length);
+      const heaviest = pool.reduce((b, [, w], i) => (w > pool[b]![1] ? i : b), 0);
+      expect(Math.max(...counts)).toBe(counts[heaviest]);
+    }
+  });
+
   it('crc32 = python-memcached cmemcache_hash (formula checked against Python binascii.crc32)', () => {
     // python-memcached is not installed here; its hash is ((crc32(key) & 0xffffffff) >> 16) & 0x7fff or 1
     const sample = ['a', 'foo', 'key:1', 'caf\xe9', 'x'.repeat(200), ...keys.slice(0, 100)];

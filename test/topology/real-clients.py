@@ -1,15 +1,18 @@
 # Drives real memcached clients for test/topology/hashing.test.ts.
 #   real-clients.py pymemcache HOST:PORT,HOST:PORT KEYFILE         -> sets every key through pymemcache HashClient
 #   real-clients.py libmemcached MODE HOST:PORT,HOST:PORT KEYFILE  -> sets every key through libmemcached (ctypes);
+#       HOST:PORT:WEIGHT adds the server with a weight (memcached_server_add_with_weight).
 #       MODE: modula | ketama | ketama_weighted; prints {"behavior": ..., "index": {key: server index}} (memcached_generate_hash)
 # KEYFILE holds one key per line, latin1.
 import ctypes, json, sys
 
 def servers(arg):
+    # HOST:PORT or HOST:PORT:WEIGHT (libmemcached's server string form)
     out = []
     for s in arg.split(','):
-        h, p = s.rsplit(':', 1)
-        out.append((h, int(p)))
+        parts = s.split(':')
+        w = int(parts[2]) if len(parts) == 3 else None
+        out.append((parts[0], int(parts[1]), w))
     return out
 
 def keys(path):
@@ -18,7 +21,7 @@ def keys(path):
 
 def pymemcache(srv, path):
     from pymemcache.client.hash import HashClient
-    c = HashClient(srv)
+    c = HashClient([(h, p) for h, p, _ in srv])
     for k in keys(path):
         c.set(k.decode('latin1'), b'1')
     print(json.dumps({"client": "pymemcache", "hasher": type(c.hasher).__name__}))
@@ -34,6 +37,7 @@ def libmemcached(mode, srv, path):
     lm.memcached_behavior_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64]
     lm.memcached_behavior_get_distribution.argtypes = [ctypes.c_void_p]
     lm.memcached_server_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint16]
+    lm.memcached_server_add_with_weight.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint16, ctypes.c_uint32]
     lm.memcached_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_long, ctypes.c_uint32]
     lm.memcached_generate_hash.restype = ctypes.c_uint32
     lm.memcached_generate_hash.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
@@ -50,8 +54,11 @@ def libmemcached(mode, srv, path):
     elif mode == 'ketama':
         rc = lm.memcached_behavior_set(m, names['MEMCACHED_BEHAVIOR_KETAMA'], 1)
         assert rc == 0, rc
-    for h, p in srv:
-        assert lm.memcached_server_add(m, h.encode(), p) == 0
+    for h, p, w in srv:
+        if w is None:
+            assert lm.memcached_server_add(m, h.encode(), p) == 0
+        else:
+            assert lm.memcached_server_add_with_weight(m, h.encode(), p, w) == 0
     dist = lm.libmemcached_string_distribution(lm.memcached_behavior_get_distribution(m)).decode()
     index = {}
     connect = len(sys.argv) > 5 and sys.argv[5] == 'set'
