@@ -6,6 +6,7 @@ import { register as registerReplay } from './commands/replay.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPlan } from './commands/plan.js';
+import { register as registerDiff } from './commands/diff.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -21,6 +22,7 @@ registerReplay(program);
 registerReport(program);
 registerCompare(program);
 registerPlan(program);
+registerDiff(program);
 
 program.addHelpText(
   'after',

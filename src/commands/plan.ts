@@ -1,12 +1,12 @@
 // The `plan` verb: what a change of the server pool costs (keys, reads and bytes that move, load per
 // server, the cold-miss burst), predicted from a capture; no server is contacted.
 import { Command, Option } from 'commander';
-import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { planCapture, type Moved, type PlanResult } from '../migrate/plan.js';
 import { parseHashKind, parseMemberList } from '../topology/targets.js';
 import { WEIGHTED_HASH_KINDS } from '../topology/hashing.js';
-import { fmtBytes, fmtInt, fmtPct, parsePorts, table } from './text.js';
+import { fmtBytes, fmtInt, fmtPct, table } from './text.js';
+import { checkCaptureFile, serverPortsOption } from './capture-args.js';
 
 interface PlanOpts {
   from: string;
@@ -43,12 +43,7 @@ Weights (host:port:weight) apply to ketama (libmemcached weighted ketama) and cr
 4 not a capture or no keyed requests in it.`,
     )
     .action(async (capture: string, opts: PlanOpts) => {
-      let serverPorts: number[];
-      try {
-        serverPorts = parsePorts(opts.port);
-      } catch (e) {
-        throw new McError((e as Error).message, ExitCode.usage);
-      }
+      const serverPorts = serverPortsOption(opts.port);
       const from = parseMemberList(opts.from, '--from');
       const to = parseMemberList(opts.to, '--to');
       const hashes = [...new Set(opts.hash.split(',').map((h) => parseHashKind(h)))];
@@ -58,11 +53,7 @@ Weights (host:port:weight) apply to ketama (libmemcached weighted ketama) and cr
           throw new McError(`${name} gives weights, but --hash ${unweighted.join(',')} has none`, ExitCode.usage, `weights apply to ${WEIGHTED_HASH_KINDS.join(' and ')}; drop them or the other schemes`);
         }
       }
-      if (capture !== '-') {
-        await access(capture).catch(() => {
-          throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
-        });
-      }
+      await checkCaptureFile(capture);
       const plan = await planCapture({ capture, ingest: { serverPorts, anyPort: opts.anyPort === true }, from, to, hashes });
       if (plan.capture.requests === 0) {
         const why = plan.capture.problems ? ` (${plan.capture.problems})` : '';

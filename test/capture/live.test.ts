@@ -1,7 +1,7 @@
 // Real captures: tcpdump records a client talking to a real memcached on the loopback; the
 // reassembled streams must equal, byte for byte, what the client itself wrote and read.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { readCapture } from '../../src/capture/index.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
 import { Recorder } from './recorder.js';
+import { haveTcpdump, startTcpdump as tcpdump } from '../helpers/tcpdump.js';
 
 interface Talk {
   localPort: number;
@@ -43,35 +44,6 @@ async function talk(port: number, writes: Buffer[], done: RegExp): Promise<Talk>
   return { localPort, sent: Buffer.concat(writes), received: Buffer.concat(got) };
 }
 
-/** Starts tcpdump and resolves once it listens; stop() ends it with SIGINT and waits for exit. */
-async function tcpdump(args: string[]): Promise<{ stop(): Promise<string> }> {
-  const p: ChildProcess = spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    p.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tcpdump exited ${code}: ${err}`));
-    });
-  });
-  return {
-    stop: () =>
-      new Promise<string>((resolve) => {
-        p.removeAllListeners('exit');
-        p.once('exit', () => resolve(err));
-        p.kill('SIGINT');
-      }),
-  };
-}
-
-const haveTcpdump = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump');
 
 describe.skipIf(!haveTcpdump)('real captures with tcpdump on the loopback', () => {
   let mc: Memcached;

@@ -1,0 +1,329 @@
+// `diff`: do the new servers answer as the old ones do? The capture's reads (every value-returning
+// command of text, meta and binary; a multi-key get per key) are asked of two setups, primary and
+// candidate, back to back, and every key's answer is compared: hit or miss, value (by SHA-1) and
+// client flags. A third setup, the secondary (a second copy of the primary), gives the noise floor
+// the way Diffy does: a difference that also shows between primary and secondary is noise (a key
+// that changed between the reads, an eviction), not a difference of the setups.
+// Keys are asked with text `get` whatever protocol the capture used, so every server answers the
+// same question; writes are forwarded only with `withWrites`, as their captured bytes.
+import type { CapturedOutcome, IngestOptions, WorkloadRequest } from '../workload/model.js';
+import { extractWorkload } from '../workload/extract.js';
+import { DistinctCounter } from '../workload/distinct.js';
+import { createPool, placeKey, placeKeys, type Pool } from '../topology/pool.js';
+import type { HashKind } from '../topology/hashing.js';
+import type { HostPort } from '../topology/targets.js';
+import { ExitCode, McError } from '../errors.js';
+import { ConnFailure, openReadConn, openWriteConn, type KeyAnswer, type ReadConn, type WriteConn } from './diff-conn.js';
+import { isRead } from './plan.js';
+
+export const DIFF_SCHEMA = 'mcreplay.diff/1';
+export const DIFF_KINDS = ['missing', 'extra', 'value', 'flags'] as const;
+/** How the candidate's answer differs from the primary's: a hit it lacks, a hit it has extra, another value, other flags. */
+export type DiffKind = (typeof DIFF_KINDS)[number];
+type SideName = 'primary' | 'candidate' | 'secondary';
+
+export interface DiffOptions {
+  capture: string;
+  ingest: IngestOptions;
+  primary: HostPort[];
+  candidate: HostPort[];
+  secondary: HostPort[] | null;
+  /** How keys are placed when a setup has several servers. */
+  hash: HashKind;
+  withWrites: boolean;
+  /** With withWrites: the captured servers' "ip:port" that are also setups; writing to them is refused (null: allowed). */
+  sourceGuard?: Set<string> | null;
+  /** Largest share of compared requests that may differ (after noise) for a pass. */
+  maxDiff: number;
+  /** Example keys kept per kind (shown only when asked). */
+  examples: number;
+  /** Requests per second, or null for as fast as `inFlight` allows. */
+  rate: number | null;
+  inFlight: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  progress?(p: { compared: number; different: number }): void;
+}
+
+type ByKind = Record<DiffKind, number>;
+
+export interface DiffResult {
+  schema: typeof DIFF_SCHEMA;
+  capture: { path: string; problems: string | null };
+  setups: { primary: string[]; candidate: string[]; secondary: string[] | null; hash: HashKind };
+  withWrites: boolean;
+  /** Read requests compared, and those with at least one key that differs (after noise). */
+  requests: { compared: number; different: number; noise: number; errors: number; skipped: { destructive: number; credentials: number; writes: number; untextable: number } };
+  /** Key reads compared and different (a key read twice counts twice). */
+  keyReads: { compared: number; different: number; noise: number };
+  /** Distinct keys compared and different (exact up to 100,000, then estimated). */
+  keys: { compared: number; different: number; exact: boolean };
+  /** Distinct keys per kind of difference. */
+  byKind: ByKind;
+  /** Distinct keys per kind that primary and secondary disagreed on as well. */
+  noise: ByKind;
+  /** Key reads where the primary and secondary disagreed, whatever the candidate said: the noise floor. */
+  noiseFloor: { keyReads: number; share: number } | null;
+  perCommand: Record<string, { compared: number; different: number }>;
+  /** Up to `examples` keys per kind; filled only for the caller to print with --show-keys. */
+  examples: Record<DiffKind, string[]>;
+  writes: { sent: number; errors: number };
+  errors: Record<string, number>;
+  maxDiff: number;
+  share: number;
+  verdict: 'pass' | 'fail';
+  elapsedMs: number;
+}
+
+/** Whether a key can be asked with a text get: 1-250 bytes, no space or control bytes (binary and meta base64 keys may have them). */
+function textable(k: string): boolean {
+  if (k.length === 0 || k.length > 250) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
+
+function kindOf(p: KeyAnswer, c: KeyAnswer): DiffKind | null {
+  if (p.hit !== c.hit) return p.hit ? 'missing' : 'extra';
+  if (!p.hit) return null;
+  if (p.digest !== c.digest) return 'value';
+  return p.flags !== c.flags ? 'flags' : null;
+}
+
+interface Setup {
+  name: SideName;
+  pool: Pool;
+  reads: ReadConn[];
+  /** Write connections per member, by protocol family (memcached fixes a connection's protocol at its first byte). */
+  writes: Map<string, WriteConn>[];
+  members: HostPort[];
+}
+
+async function openSetup(name: SideName, members: HostPort[], hash: HashKind, timeoutMs: number): Promise<Setup> {
+  try {
+    const reads = await Promise.all(members.map((m) => openReadConn(m, timeoutMs)));
+    return { name, pool: createPool(members, hash), reads, writes: members.map(() => new Map()), members };
+  } catch (e) {
+    if (e instanceof ConnFailure) throw new McError(`${name}: ${e.message}`, ExitCode.targetUnreachable, 'check the address and that memcached runs there');
+    throw e;
+  }
+}
+
+/** Asks one setup for `keys` (split over its servers as a client would); per key, or an error. */
+async function ask(s: Setup, keys: readonly string[]): Promise<Map<string, KeyAnswer> | string> {
+  const groups = placeKeys(keys, s.pool);
+  const answers = await Promise.all(groups.map((g) => s.reads[g.member]!.get(g.keys)));
+  const all = new Map<string, KeyAnswer>();
+  for (const a of answers) {
+    if (!a.ok) return a.error;
+    for (const [k, v] of a.keys) all.set(k, v);
+  }
+  return all;
+}
+
+/** Replays the capture's reads against the setups and compares every answer. */
+export async function diffCapture(o: DiffOptions): Promise<DiffResult> {
+  const started = Date.now();
+  const setups: Setup[] = [];
+  try {
+    setups.push(await openSetup('primary', o.primary, o.hash, o.timeoutMs));
+    setups.push(await openSetup('candidate', o.candidate, o.hash, o.timeoutMs));
+    if (o.secondary) setups.push(await openSetup('secondary', o.secondary, o.hash, o.timeoutMs));
+    return await run(o, setups, started);
+  } finally {
+    for (const s of setups) {
+      for (const c of s.reads) c.close();
+      for (const m of s.writes) for (const c of m.values()) c.close();
+    }
+  }
+}
+
+async function run(o: DiffOptions, setups: Setup[], started: number): Promise<DiffResult> {
+  const [primary, candidate, secondary] = setups as [Setup, Setup, Setup | undefined];
+  const requests = { compared: 0, different: 0, noise: 0, errors: 0, skipped: { destructive: 0, credentials: 0, writes: 0, untextable: 0 } };
+  const keyReads = { compared: 0, different: 0, noise: 0 };
+  const keysCompared = new DistinctCounter();
+  const keysDifferent = new DistinctCounter();
+  const byKind = Object.fromEntries(DIFF_KINDS.map((k) => [k, new DistinctCounter()])) as Record<DiffKind, DistinctCounter>;
+  const noise = Object.fromEntries(DIFF_KINDS.map((k) => [k, new DistinctCounter()])) as Record<DiffKind, DistinctCounter>;
+  let floor = 0;
+  const perCommand: Record<string, { compared: number; different: number }> = {};
+  const examples = Object.fromEntries(DIFF_KINDS.map((k) => [k, [] as string[]])) as Record<DiffKind, string[]>;
+  const errors: Record<string, number> = {};
+  const writes = { sent: 0, errors: 0 };
+  const err = (why: string): void => {
+    errors[why] = (errors[why] ?? 0) + 1;
+  };
+
+  const inflight = new Set<Promise<void>>();
+  let barrier: Promise<void> = Promise.resolve();
+  let sent = 0;
+  const t0 = performance.now();
+  let aborted = false;
+  o.signal?.addEventListener('abort', () => (aborted = true));
+
+  const compare = (r: WorkloadRequest, keys: readonly string[], answers: (Map<string, KeyAnswer> | string)[]): void => {
+    const failed = answers.find((a) => typeof a === 'string');
+    if (failed !== undefined) {
+      requests.errors++;
+      err(failed as string);
+      return;
+    }
+    const [p, c, s] = answers as Map<string, KeyAnswer>[];
+    const pc = (perCommand[r.cmd] ??= { compared: 0, different: 0 });
+    requests.compared++;
+    pc.compared++;
+    let differs = false;
+    let noisy = false;
+    for (const k of keys) {
+      const pa = p!.get(k)!;
+      keyReads.compared++;
+      keysCompared.add(k);
+      const kind = kindOf(pa, c!.get(k)!);
+      const floorKind = s ? kindOf(pa, s.get(k)!) : null;
+      if (floorKind) floor++;
+      if (!kind) continue;
+      if (floorKind) {
+        noisy = true;
+        keyReads.noise++;
+        noise[kind].add(k);
+        continue;
+      }
+      differs = true;
+      keyReads.different++;
+      keysDifferent.add(k);
+      byKind[kind].add(k);
+      if (examples[kind].length < o.examples && !examples[kind].includes(k)) examples[kind].push(k);
+    }
+    if (differs) {
+      requests.different++;
+      pc.different++;
+    } else if (noisy) requests.noise++;
+  };
+
+  /** With --rate, the job waits for its own turn: request i at t0 + i/rate. */
+  const due = (): number => (o.rate === null ? 0 : t0 + (sent * 1000) / o.rate);
+  const until = async (at: number): Promise<void> => {
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((res) => setTimeout(res, wait));
+  };
+
+  const track = (p: Promise<void>): void => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+
+  const readJob = (r: WorkloadRequest, keys: string[]): void => {
+    const gate = barrier;
+    const at = due();
+    track(
+      (async () => {
+        await gate;
+        await until(at);
+        // back to back: every setup is asked in the same tick
+        const answers = await Promise.all(setups.map((s) => ask(s, keys)));
+        compare(r, keys, answers);
+        o.progress?.({ compared: requests.compared, different: requests.different });
+      })(),
+    );
+  };
+
+  const writeJob = (r: WorkloadRequest): void => {
+    const before = [...inflight];
+    const prev = barrier;
+    const at = due();
+    barrier = (async () => {
+      await prev;
+      await Promise.all(before);
+      await until(at);
+      const key = r.keys[0];
+      const results = await Promise.all(
+        setups.map(async (s) => {
+          const member = key === undefined ? 0 : placeKey(s.pool, key);
+          const family = r.proto === 'binary' ? 'binary' : 'text';
+          let conn = s.writes[member]!.get(family);
+          if (!conn) {
+            conn = await openWriteConn(s.members[member]!, o.timeoutMs);
+            s.writes[member]!.set(family, conn);
+          }
+          return conn.send(r.raw, r);
+        }),
+      );
+      writes.sent++;
+      for (const e of results) if (e) {
+        writes.errors++;
+        err(`write: ${e}`);
+      }
+    })();
+    track(barrier);
+  };
+
+  let source: string | null = null;
+  const sink = {
+    connection(c: { serverKey: string }): void {
+      if (o.withWrites && o.sourceGuard?.has(c.serverKey) && source === null) {
+        source = c.serverKey;
+        aborted = true;
+      }
+    },
+    close(): void {},
+    outcome(_r: WorkloadRequest, _o: CapturedOutcome): void {},
+    request(r: WorkloadRequest): void {
+      if (aborted) return;
+      if (r.credentials) {
+        requests.skipped.credentials++;
+        return;
+      }
+      if (r.cls === 'destructive' || r.cls === 'auth') {
+        requests.skipped.destructive++;
+        return;
+      }
+      if (isRead(r) && r.keys.length > 0) {
+        const keys = r.keys.filter(textable);
+        if (keys.length < r.keys.length) requests.skipped.untextable++;
+        if (keys.length === 0) return;
+        sent++;
+        readJob(r, keys);
+      } else if (r.keys.length > 0 && r.cls !== 'info') {
+        if (!o.withWrites) requests.skipped.writes++;
+        else {
+          sent++;
+          writeJob(r);
+        }
+      }
+    },
+    async ready(): Promise<void> {
+      while (inflight.size >= o.inFlight) await Promise.race(inflight);
+    },
+  };
+  const res = await extractWorkload(o.capture, { ...o.ingest, keepRaw: o.withWrites }, sink, o.signal);
+  while (inflight.size > 0) await Promise.all(inflight);
+  if (source !== null) {
+    throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, ExitCode.usage, 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
+  }
+  const share = requests.compared === 0 ? 0 : requests.different / requests.compared;
+  return {
+    schema: DIFF_SCHEMA,
+    capture: { path: o.capture, problems: res.capture.error ?? null },
+    setups: { primary: primary.reads.map((c) => c.server), candidate: candidate.reads.map((c) => c.server), secondary: secondary ? secondary.reads.map((c) => c.server) : null, hash: o.hash },
+    withWrites: o.withWrites,
+    requests,
+    keyReads,
+    keys: { compared: keysCompared.count(), different: keysDifferent.count(), exact: keysCompared.isExact },
+    byKind: Object.fromEntries(DIFF_KINDS.map((k) => [k, byKind[k].count()])) as ByKind,
+    noise: Object.fromEntries(DIFF_KINDS.map((k) => [k, noise[k].count()])) as ByKind,
+    noiseFloor: secondary ? { keyReads: floor, share: keyReads.compared === 0 ? 0 : floor / keyReads.compared } : null,
+    perCommand,
+    examples,
+    writes,
+    errors,
+    maxDiff: o.maxDiff,
+    share,
+    verdict: share <= o.maxDiff && requests.errors === 0 ? 'pass' : 'fail',
+    elapsedMs: Date.now() - started,
+  };
+}
+
+
