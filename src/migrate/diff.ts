@@ -8,18 +8,16 @@
 // same question; writes are forwarded only with `withWrites`, as their captured bytes.
 import type { CapturedOutcome, IngestOptions, WorkloadRequest } from '../workload/model.js';
 import { extractWorkload } from '../workload/extract.js';
-import { DistinctCounter } from '../workload/distinct.js';
 import { createPool, placeKey, placeKeys, type Pool } from '../topology/pool.js';
 import type { HashKind } from '../topology/hashing.js';
 import type { HostPort } from '../topology/targets.js';
 import { ExitCode, McError } from '../errors.js';
 import { ConnFailure, openReadConn, openWriteConn, type KeyAnswer, type ReadConn, type WriteConn } from './diff-conn.js';
+import { createTally, type DiffFigures } from './diff-tally.js';
 import { isRead } from './plan.js';
 
 export const DIFF_SCHEMA = 'mcreplay.diff/1';
-export const DIFF_KINDS = ['missing', 'extra', 'value', 'flags'] as const;
-/** How the candidate's answer differs from the primary's: a hit it lacks, a hit it has extra, another value, other flags. */
-export type DiffKind = (typeof DIFF_KINDS)[number];
+export { DIFF_KINDS, type DiffKind } from './diff-tally.js';
 type SideName = 'primary' | 'candidate' | 'secondary';
 
 export interface DiffOptions {
@@ -45,32 +43,13 @@ export interface DiffOptions {
   progress?(p: { compared: number; different: number }): void;
 }
 
-type ByKind = Record<DiffKind, number>;
-
-export interface DiffResult {
+export interface DiffResult extends DiffFigures {
   schema: typeof DIFF_SCHEMA;
   capture: { path: string; problems: string | null };
   setups: { primary: string[]; candidate: string[]; secondary: string[] | null; hash: HashKind };
   withWrites: boolean;
-  /** Read requests compared, and those with at least one key that differs (after noise). */
-  requests: { compared: number; different: number; noise: number; errors: number; skipped: { destructive: number; credentials: number; writes: number; untextable: number } };
-  /** Key reads compared and different (a key read twice counts twice). */
-  keyReads: { compared: number; different: number; noise: number };
-  /** Distinct keys compared and different (exact up to 100,000, then estimated). */
-  keys: { compared: number; different: number; exact: boolean };
-  /** Distinct keys per kind of difference. */
-  byKind: ByKind;
-  /** Distinct keys per kind that primary and secondary disagreed on as well. */
-  noise: ByKind;
-  /** Key reads where the primary and secondary disagreed, whatever the candidate said: the noise floor. */
-  noiseFloor: { keyReads: number; share: number } | null;
-  perCommand: Record<string, { compared: number; different: number }>;
-  /** Up to `examples` keys per kind; filled only for the caller to print with --show-keys. */
-  examples: Record<DiffKind, string[]>;
   writes: { sent: number; errors: number };
-  errors: Record<string, number>;
   maxDiff: number;
-  share: number;
   verdict: 'pass' | 'fail';
   elapsedMs: number;
 }
@@ -83,13 +62,6 @@ function textable(k: string): boolean {
     if (c <= 0x20 || c === 0x7f) return false;
   }
   return true;
-}
-
-function kindOf(p: KeyAnswer, c: KeyAnswer): DiffKind | null {
-  if (p.hit !== c.hit) return p.hit ? 'missing' : 'extra';
-  if (!p.hit) return null;
-  if (p.digest !== c.digest) return 'value';
-  return p.flags !== c.flags ? 'flags' : null;
 }
 
 interface Setup {
@@ -142,20 +114,9 @@ export async function diffCapture(o: DiffOptions): Promise<DiffResult> {
 
 async function run(o: DiffOptions, setups: Setup[], started: number): Promise<DiffResult> {
   const [primary, candidate, secondary] = setups as [Setup, Setup, Setup | undefined];
-  const requests = { compared: 0, different: 0, noise: 0, errors: 0, skipped: { destructive: 0, credentials: 0, writes: 0, untextable: 0 } };
-  const keyReads = { compared: 0, different: 0, noise: 0 };
-  const keysCompared = new DistinctCounter();
-  const keysDifferent = new DistinctCounter();
-  const byKind = Object.fromEntries(DIFF_KINDS.map((k) => [k, new DistinctCounter()])) as Record<DiffKind, DistinctCounter>;
-  const noise = Object.fromEntries(DIFF_KINDS.map((k) => [k, new DistinctCounter()])) as Record<DiffKind, DistinctCounter>;
-  let floor = 0;
-  const perCommand: Record<string, { compared: number; different: number }> = {};
-  const examples = Object.fromEntries(DIFF_KINDS.map((k) => [k, [] as string[]])) as Record<DiffKind, string[]>;
-  const errors: Record<string, number> = {};
+  const t = createTally(o.examples, secondary !== undefined);
+  const { requests } = t;
   const writes = { sent: 0, errors: 0 };
-  const err = (why: string): void => {
-    errors[why] = (errors[why] ?? 0) + 1;
-  };
 
   const inflight = new Set<Promise<void>>();
   let barrier: Promise<void> = Promise.resolve();
@@ -163,45 +124,6 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
   const t0 = performance.now();
   let aborted = false;
   o.signal?.addEventListener('abort', () => (aborted = true));
-
-  const compare = (r: WorkloadRequest, keys: readonly string[], answers: (Map<string, KeyAnswer> | string)[]): void => {
-    const failed = answers.find((a) => typeof a === 'string');
-    if (failed !== undefined) {
-      requests.errors++;
-      err(failed as string);
-      return;
-    }
-    const [p, c, s] = answers as Map<string, KeyAnswer>[];
-    const pc = (perCommand[r.cmd] ??= { compared: 0, different: 0 });
-    requests.compared++;
-    pc.compared++;
-    let differs = false;
-    let noisy = false;
-    for (const k of keys) {
-      const pa = p!.get(k)!;
-      keyReads.compared++;
-      keysCompared.add(k);
-      const kind = kindOf(pa, c!.get(k)!);
-      const floorKind = s ? kindOf(pa, s.get(k)!) : null;
-      if (floorKind) floor++;
-      if (!kind) continue;
-      if (floorKind) {
-        noisy = true;
-        keyReads.noise++;
-        noise[kind].add(k);
-        continue;
-      }
-      differs = true;
-      keyReads.different++;
-      keysDifferent.add(k);
-      byKind[kind].add(k);
-      if (examples[kind].length < o.examples && !examples[kind].includes(k)) examples[kind].push(k);
-    }
-    if (differs) {
-      requests.different++;
-      pc.different++;
-    } else if (noisy) requests.noise++;
-  };
 
   /** With --rate, the job waits for its own turn: request i at t0 + i/rate. */
   const due = (): number => (o.rate === null ? 0 : t0 + (sent * 1000) / o.rate);
@@ -224,7 +146,7 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
         await until(at);
         // back to back: every setup is asked in the same tick
         const answers = await Promise.all(setups.map((s) => ask(s, keys)));
-        compare(r, keys, answers);
+        t.compare(r.cmd, keys, answers);
         o.progress?.({ compared: requests.compared, different: requests.different });
       })(),
     );
@@ -254,7 +176,7 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
       writes.sent++;
       for (const e of results) if (e) {
         writes.errors++;
-        err(`write: ${e}`);
+        t.error(`write: ${e}`);
       }
     })();
     track(barrier);
@@ -303,25 +225,16 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
   if (source !== null) {
     throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, ExitCode.usage, 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
   }
-  const share = requests.compared === 0 ? 0 : requests.different / requests.compared;
+  const figures = t.figures();
   return {
     schema: DIFF_SCHEMA,
     capture: { path: o.capture, problems: res.capture.error ?? null },
     setups: { primary: primary.reads.map((c) => c.server), candidate: candidate.reads.map((c) => c.server), secondary: secondary ? secondary.reads.map((c) => c.server) : null, hash: o.hash },
     withWrites: o.withWrites,
-    requests,
-    keyReads,
-    keys: { compared: keysCompared.count(), different: keysDifferent.count(), exact: keysCompared.isExact },
-    byKind: Object.fromEntries(DIFF_KINDS.map((k) => [k, byKind[k].count()])) as ByKind,
-    noise: Object.fromEntries(DIFF_KINDS.map((k) => [k, noise[k].count()])) as ByKind,
-    noiseFloor: secondary ? { keyReads: floor, share: keyReads.compared === 0 ? 0 : floor / keyReads.compared } : null,
-    perCommand,
-    examples,
+    ...figures,
     writes,
-    errors,
     maxDiff: o.maxDiff,
-    share,
-    verdict: share <= o.maxDiff && requests.errors === 0 ? 'pass' : 'fail',
+    verdict: figures.share <= o.maxDiff && requests.errors === 0 ? 'pass' : 'fail',
     elapsedMs: Date.now() - started,
   };
 }
