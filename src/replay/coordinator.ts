@@ -25,6 +25,8 @@ import { startWorkerPool } from './worker-pool.js';
 import { newFeedState } from './feed.js';
 import { createCapturedSink, runTotals } from './results-sink.js';
 import { runFileSource, type FileSourceResult } from './file-source.js';
+import { runLiveSource, type LiveInput } from './live-source.js';
+import type { LiveClockStats } from './live-schedule.js';
 
 /** Everything a replay run needs, already parsed and validated. */
 export interface ReplaySetup {
@@ -50,6 +52,8 @@ export interface ReplaySetup {
   warmup: { ns: number | null; requests: number | null };
   /** Sample worker event-loop delay (default true). */
   eventLoop?: boolean;
+  /** A live mirror: the requests come from this stream on the live clock (input, rate, loop unused). */
+  live?: LiveInput;
   /** Interrupt: the run stops, workers abandon in-flight requests after a short grace. */
   signal?: AbortSignal;
   /** Called once per completed interval (all workers), in order. */
@@ -87,6 +91,8 @@ export interface ReplayOutcome {
   warnings: string[];
   /** CPU of this process (every thread) from t0 until the last worker finished, µs; null if the run never started. */
   replayCpu: { userUs: number; sysUs: number } | null;
+  /** A live mirror: what its clock saw of the capture host's clock. */
+  liveClock?: LiveClockStats;
 }
 
 /**
@@ -118,7 +124,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
       for (const a of await resolveAll(t.host)) targetEndpoints.add(`${a.includes(':') ? `[${a}]` : a}:${t.port}`);
     }),
   );
-  const epochP = captureEpochSec(setup.input);
+  const epochP = setup.live ? Promise.resolve(null) : captureEpochSec(setup.input);
   const schedule: Schedule = makeSchedule(setup.rate);
   const maxMode = setup.rate.mode === 'max';
   const clones = Math.max(1, setup.clone);
@@ -242,7 +248,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     // before t0 the stop goes out right after the start
     if (t0 !== null) sendStop();
     else void start();
-    if (reason === 'interrupted' || setup.loop) {
+    if (reason === 'interrupted' || setup.loop || setup.live) {
       captureFullyRead = false;
       extractAbort.abort();
     } else {
@@ -275,9 +281,14 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     counting: () => counting,
   };
   let source: FileSourceResult = { firstExtract: null, passes: 0, squeezedNs: 0 };
+  let liveClockStats: LiveClockStats | undefined;
   const startedAt = new Date();
   try {
-    source = await runFileSource({ setup, schedule, maxMode, pool, feed, extractAbort, started: () => t0 !== null, start, runNow });
+    if (setup.live) {
+      const r = await runLiveSource({ setup, live: setup.live, pool, feed, extractAbort, start, runNow });
+      source = { firstExtract: r.extract, passes: 1, squeezedNs: 0 };
+      liveClockStats = r.clock;
+    } else source = await runFileSource({ setup, schedule, maxMode, pool, feed, extractAbort, started: () => t0 !== null, start, runNow });
   } catch (err) {
     if (!pool.fatal && !(err instanceof McError)) pool.fatal = err instanceof Error ? err : new Error(String(err));
     else if (err instanceof McError) pool.fatal = err;
@@ -325,6 +336,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     squeezedNs: source.squeezedNs,
     warnings,
     replayCpu: cpu === null ? null : { userUs: cpu.user, sysUs: cpu.system },
+    ...(liveClockStats ? { liveClock: liveClockStats } : {}),
   };
 }
 

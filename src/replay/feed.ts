@@ -9,7 +9,7 @@ import { formatHostPort, targetFor, type TargetPlan } from '../topology/targets.
 import { ExitCode, McError } from '../errors.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { CapturedSink } from './results-sink.js';
-import { poolParts, reqRecord, routePool } from './pool-route.js';
+import { poolParts, reqRecord, routePool, type PoolPart } from './pool-route.js';
 
 /** Counters of the shaped workload, across passes. */
 export interface FeedState {
@@ -62,6 +62,11 @@ export interface FeedRun {
   counting(): boolean;
   /** The schedule reached the run's end while reading. */
   beyondEnd(): void;
+  /**
+   * Extra filter after the shaping rules (mirror: --sample, the bounded backlog): a hold reason,
+   * the part of the request to send instead (a multi-get cut to some of its keys), or null (as is).
+   */
+  filter?(r: WorkloadRequest): string | PoolPart | null;
 }
 
 /** Per captured connection while it is open in the capture (one pass). */
@@ -77,7 +82,7 @@ export interface ConnState {
 
 /** The feed of one pass: a WorkloadSink without backpressure (the source adds `ready`). */
 export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Required<Omit<WorkloadSink, 'ready'>> & { conns: Map<number, ConnState> } {
-  const { setup, plan, hasher, clones, targetIndex, targetEndpoints, epochSec, binaryOnly, pool, captured, st } = run;
+  const { setup, plan, hasher, clones, targetIndex, targetEndpoints, binaryOnly, pool, captured, st } = run;
   const conns = new Map<number, ConnState>();
   const from = setup.shape.fromNs;
   const { dueAt, ttlScaleAt, past } = clock;
@@ -148,9 +153,14 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
         hold(r.cmd, reason, at, clones, cs.worker);
         return;
       }
+      const part = run.filter?.(r) ?? r;
+      if (typeof part === 'string') {
+        hold(r.cmd, part, at, clones, cs.worker);
+        return;
+      }
       if (pass === 0) captured.pending.add(r);
       if (binaryOnly && r.proto !== 'binary') st.textToBinaryOnly += clones;
-      const exp = r.exptime > 0 ? translateExpiry(r.exptime, epochSec === null ? null : epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
+      const exp = r.exptime > 0 ? translateExpiry(r.exptime, run.epochSec === null ? null : run.epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
       const relExp = exp !== null && exp.kind === 'relative' ? exp.sec : null;
       const absExpSec = exp !== null && exp.kind === 'absolute' ? exp.remainSec : null;
       const cas = needsCasToken(r);
@@ -160,11 +170,11 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
         const ids = cs.ids[k]!;
         if (hasher === null) {
           st.shapedRequests++;
-          pool.batches[w]!.req(reqRecord(ids[0]!, at, r, r, prefix, relExp, absExpSec, cas, pipelined));
-          pool.posted1(w, at, r.raw.length);
+          pool.batches[w]!.req(reqRecord(ids[0]!, at, r, part, prefix, relExp, absExpSec, cas, pipelined));
+          pool.posted1(w, at, part.raw.length);
           continue;
         }
-        for (const [m, sub] of routePool(r, prefix, hasher)) {
+        for (const [m, sub] of routePool(part, prefix, hasher)) {
           st.shapedRequests++;
           pool.batches[w]!.req(reqRecord(ids[m]!, at, r, sub, prefix, relExp, absExpSec, cas, pipelined));
           pool.posted1(w, at, sub.raw.length);
