@@ -3,7 +3,12 @@ SECONDS at about RATE requests/s in all, over KEYS keys: sets with flags, gets, 
 deletes, incr on counters, noreply sets. Prints per-command counts as JSON on stdout (the truth the
 tests compare the mirror's counts with).
 
-Usage: mirror_load.py HOST:PORT SECONDS RATE KEYS [THREADS] [SEED]
+With PARTITION=1 each connection writes only its own keys (key i belongs to thread i % THREADS):
+no two connections write the same key, so the end state does not depend on how the writes of two
+connections interleave (a mirror, like any copy, cannot order writes made in the same instant on
+different connections).
+
+Usage: mirror_load.py HOST:PORT SECONDS RATE KEYS [THREADS] [SEED] [PARTITION]
 """
 import json
 import random
@@ -21,6 +26,7 @@ def main():
     nkeys = int(sys.argv[4])
     threads = int(sys.argv[5]) if len(sys.argv) > 5 else 4
     seed = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+    partition = len(sys.argv) > 7 and sys.argv[7] == '1'
     counts = {}
     lock = threading.Lock()
     start = time.time()
@@ -39,7 +45,12 @@ def main():
             if due > now:
                 time.sleep(due - now)
             n += 1
-            k = 'k%d' % rng.randrange(nkeys)
+            i = rng.randrange(nkeys)
+            if partition:
+                i = i - i % threads + t
+                if i >= nkeys:
+                    i -= threads
+            k = 'k%d' % i
             r = rng.random()
             if r < 0.35:
                 c.set(k, ('v%d-' % rng.randrange(10**6)) * rng.randrange(1, 20), expire=0, flags=rng.randrange(0, 2**16))
@@ -57,7 +68,7 @@ def main():
                 c.delete(k, noreply=False)
                 cmd = 'delete'
             else:
-                ck = 'ctr%d' % rng.randrange(20)
+                ck = 'ctr%d' % (rng.randrange(20 // threads) * threads + t if partition else rng.randrange(20))
                 if c.incr(ck, 1, noreply=False) is None:
                     c.add(ck, '0', noreply=False)
                     cmd2 = 'add'
