@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMemcached, freePort, type Memcached } from '../helpers/memcached.js';
+import { startMemcached, freePort, memcachedBinary, type Memcached } from '../helpers/memcached.js';
 import { differing, dumpKeys, loadKeys, runLoad, setKey, startMirror, stats, until, type MirrorProc } from './helpers.js';
 import { keyFraction } from '../../src/replay/sample.js';
 
@@ -144,6 +144,33 @@ describe('mcreplay mirror, live on loopback', () => {
     const res = JSON.parse(readFileSync(sum.results, 'utf8')) as { config: { options: { mirror: { tcpdump: { diedDuringRun: boolean } } } } };
     expect(res.config.options.mirror.tcpdump.diedDuringRun).toBe(true);
   }, 60_000);
+
+  it('target killed and restarted during the mirror: failures counted, connections re-made, the mirror goes on', async () => {
+    const { src, tgt, out } = await servers();
+    const m = track(startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, '--json', '--timeout', '1s', ...WIDE]));
+    await m.waitErr(/mirroring/, 30_000);
+    const load = runLoad(src.address, 10, 500, 200, 3, 4, true);
+    await until(async () => (await stats(tgt.port)).cmd_set! >= 300, 20_000, 'the target to get 300 sets');
+    tgt.proc.kill('SIGKILL');
+    const down = (await stats(src.port)).cmd_set!;
+    // the source goes on while the target is down
+    await until(async () => (await stats(src.port)).cmd_set! >= down + 300, 20_000, 'the source to get 300 more sets');
+    const again = spawn(memcachedBinary(), ['-l', '127.0.0.1', '-p', String(tgt.port), '-U', '0', '-m', '64', '-u', 'root'], { stdio: 'ignore' });
+    cleanup.push(() => {
+      if (again.exitCode === null) again.kill('SIGKILL');
+    });
+    // the restarted target gets the mirrored traffic again
+    await until(async () => (await stats(tgt.port).catch(() => ({ cmd_set: 0 }) as Record<string, number>)).cmd_set! >= 100, 20_000, 'the restarted target to get 100 sets');
+    await load;
+    m.proc.kill('SIGTERM');
+    const ex = await m.exit;
+    expect(ex.code, m.stderr()).toBe(0);
+    const sum = JSON.parse(m.stdout()) as Summary & { counters: { errors: Record<string, number> } };
+    const res = JSON.parse(readFileSync(sum.results, 'utf8')) as { config: { options: { reconnects: number } } };
+    const failed = sum.counters.errors.refused! + sum.counters.errors.reset! + sum.counters.errors.timeout!;
+    expect(failed).toBeGreaterThan(0);
+    expect(res.config.options.reconnects).toBeGreaterThan(0);
+  }, 120_000);
 
   it('no tcpdump, a bad interface, an unreachable target: a clear message, exit 2 or 3, no stray tcpdump', async () => {
     const port = await freePort();
