@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, McError } from './errors.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerReplay } from './commands/replay.js';
+import { register as registerMirror } from './commands/mirror.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPlan } from './commands/plan.js';
@@ -19,6 +20,7 @@ program
 
 registerInspect(program);
 registerReplay(program);
+registerMirror(program);
 registerReport(program);
 registerCompare(program);
 registerPlan(program);

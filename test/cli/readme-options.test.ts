@@ -9,7 +9,7 @@ const root = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 describe('README documents every option of every verb', () => {
-  for (const verb of ['inspect', 'replay', 'report', 'compare']) {
+  for (const verb of ['inspect', 'replay', 'mirror', 'report', 'compare']) {
     it(verb, () => {
       const help = execFileSync('node', [join(root, 'bin', 'mcreplay.js'), verb, '--help']).toString();
       const options = [...help.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]).filter((o) => o !== '--help');

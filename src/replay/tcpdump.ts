@@ -1,0 +1,140 @@
+// tcpdump as the mirror's capture child: started with packet-buffered pcap output on stdout
+// (-s 0 -U -B <KiB> -w -), checked before any load (missing binary, no permission, no such
+// interface: McError with what to do), stopped on exit so that no child outlives the mirror, and
+// its own drop counters read from its last words on stderr.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ExitCode, McError } from '../errors.js';
+
+/** Kernel buffer asked of tcpdump (-B, KiB): a few seconds of a busy server's traffic. */
+export const TCPDUMP_BUFFER_KIB = 64 * 1024;
+const START_TIMEOUT_MS = 10_000;
+
+/** tcpdump's own counters, printed when it stops. */
+export interface TcpdumpCounts {
+  captured: number | null;
+  receivedByFilter: number | null;
+  droppedByKernel: number | null;
+}
+
+/** A running tcpdump child. */
+export interface Tcpdump {
+  /** Its pcap output. */
+  readonly stdout: AsyncIterable<Buffer>;
+  readonly pid: number;
+  /** The command line as run (for messages). */
+  readonly command: string;
+  /** Stops it (SIGTERM) and resolves with its exit and counters; idempotent. */
+  stop(): Promise<{ code: number | null; signal: string | null; counts: TcpdumpCounts; stderr: string }>;
+  /** Resolves when it exits by itself or is stopped. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** True once it exited without being asked to. */
+  unexpectedExit(): boolean;
+}
+
+/** The capture filter for the memcached server ports (all TCP with --any-port). */
+export function portFilter(ports: number[], anyPort: boolean): string {
+  if (anyPort || ports.length === 0) return 'tcp';
+  return `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
+}
+
+/** Parses tcpdump's closing counters from its stderr. */
+export function parseCounts(stderr: string): TcpdumpCounts {
+  const num = (re: RegExp): number | null => {
+    const m = re.exec(stderr);
+    return m ? Number(m[1]) : null;
+  };
+  return {
+    captured: num(/(\d+) packets? captured/),
+    receivedByFilter: num(/(\d+) packets? received by filter/),
+    droppedByKernel: num(/(\d+) packets? dropped by kernel/),
+  };
+}
+
+/** What a failed start means and what to do about it. */
+function startError(iface: string, stderr: string, command: string): McError {
+  const text = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 400);
+  if (/permission|not permitted|operation not permitted/i.test(stderr)) {
+    return new McError(
+      `tcpdump may not capture on ${iface}: ${text}`,
+      ExitCode.usage,
+      'run as root, or give tcpdump the capabilities: setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump); or pipe a capture in: tcpdump ... -w - | mcreplay mirror - ...',
+    );
+  }
+  if (/no such device|doesn't exist|not found|no suitable device|SIOCGIF/i.test(stderr)) {
+    return new McError(`no capture interface "${iface}": ${text}`, ExitCode.usage, 'list the interfaces with `tcpdump -D` (or `ip link`); --interface any captures on all of them');
+  }
+  return new McError(`tcpdump failed to start (${command}): ${text || 'no message'}`, ExitCode.usage);
+}
+
+/** Starts tcpdump on `iface` with `filter`; resolves once it listens (rejects with McError otherwise). */
+export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump'): Promise<Tcpdump> {
+  const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', '-w', '-', filter];
+  const command = `${bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // no child outlives the mirror, whatever way this process ends
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  let onErrText: (() => void) | null = null;
+  child.stderr!.on('data', (d: string) => {
+    // only the head (start-up messages) and the tail (counters) matter
+    stderr = stderr.length > 64 * 1024 ? stderr.slice(-32 * 1024) + d : stderr + d;
+    onErrText?.();
+  });
+  let stopping = false;
+  let exitInfo: { code: number | null; signal: string | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('close', (code, signal) => {
+      process.off('exit', killOnExit);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+
+  const started = await Promise.race([
+    new Promise<'ok'>((resolve) => {
+      onErrText = () => {
+        if (/listening on/i.test(stderr)) resolve('ok');
+      };
+      onErrText();
+    }),
+    exited.then(() => 'exited' as const),
+    spawnError,
+    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), START_TIMEOUT_MS).unref()),
+  ]);
+  onErrText = null;
+  if (started instanceof Error) {
+    process.off('exit', killOnExit);
+    const e = started as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new McError(`tcpdump not found (${bin})`, ExitCode.usage, 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
+    throw new McError(`cannot start tcpdump: ${e.message}`, ExitCode.usage);
+  }
+  if (started !== 'ok') {
+    killOnExit();
+    await exited;
+    throw started === 'timeout' ? new McError(`tcpdump did not start listening within ${START_TIMEOUT_MS / 1000}s (${command}): ${stderr.trim().slice(0, 300)}`, ExitCode.usage) : startError(iface, stderr, command);
+  }
+  const stdout = child.stdout!;
+  return {
+    stdout,
+    pid: child.pid!,
+    command,
+    exited,
+    unexpectedExit: () => exitInfo !== null && !stopping,
+    async stop() {
+      stopping = exitInfo === null || stopping;
+      if (exitInfo === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(killOnExit, 3000);
+        await exited;
+        clearTimeout(t);
+      }
+      const x = (await exited) as { code: number | null; signal: string | null };
+      return { ...x, counts: parseCounts(stderr), stderr };
+    },
+  };
+}
