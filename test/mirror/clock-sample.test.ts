@@ -80,7 +80,7 @@ describe('key sampler', () => {
     if (inS.length === 0) expect(cut).toBe('not-sampled');
     else {
       expect(typeof cut).toBe('object');
-      const p = cut as { keys: string[]; raw: Buffer };
+      const p = cut as { keys: readonly string[]; raw: Buffer };
       expect(p.keys).toEqual(inS);
       expect(p.raw.toString()).toBe(`get ${inS.join(' ')}\r\n`);
     }
