@@ -11,7 +11,7 @@
 # Ethernet-sized (1448 payload bytes) as on a real network, every port is free, and nothing else
 # is in the capture. Without root it uses the host loopback; the ports below must be free.
 # Needs: memcached, tcpdump, dumpcap, memccapable, /usr/bin/python3 + pymemcache; tshark for the
-# dissector counts (scripts/ensure-tools.sh installs them all).
+# dissector counts (`bash scripts/ensure-tools.sh captures` installs them).
 #
 # Captures (server port 11211 unless said; tcpdump -s 0 -B 131072 and a port filter, no
 # --immediate-mode; dumpcap -s 0 for pcapng):
@@ -117,7 +117,7 @@ if [[ -n "${MC_NETNS:-}" ]]; then
 fi
 
 for t in memcached tcpdump dumpcap memccapable; do
-  command -v "$t" >/dev/null || { echo "make-captures: $t is missing; run: bash scripts/ensure-tools.sh" >&2; exit 1; }
+  command -v "$t" >/dev/null || { echo "make-captures: $t is missing; run: bash scripts/ensure-tools.sh captures" >&2; exit 1; }
 done
 $PY -c 'import pymemcache' 2>/dev/null || { echo "make-captures: $PY lacks pymemcache (apt-get install python3-pymemcache)" >&2; exit 1; }
 
