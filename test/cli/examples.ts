@@ -36,7 +36,7 @@ export function shellCommands(body: string): string[] {
     .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
-const VERB_RE = new RegExp(`(^|\\|\\s*)mcreplay\\s+(${VERBS.join('|')})\\b`);
+const VERB_RE = new RegExp(`(^|\\|\\s*)(npx\\s+)?mcreplay\\s+(${VERBS.join('|')})\\b`);
 
 /** README.md's mcreplay command lines (shell and plain blocks). */
 export function readmeCommands(md: string): Example[] {
@@ -89,10 +89,11 @@ export function helpExamples(cli: string, verb: string): Example[] {
  * second; the captured server 10.0.0.5:11211 is the sample's own (127.0.0.2:11211). Time: a replay
  * runs at most `cap` (its --duration becomes `cap`, or `--duration cap` is added), a ramp step 1 s;
  * `reports/<run-id>/` is the run 20261207-034500-sample.
- * A live capture (tcpdump ... -w - |) becomes `cat captures/sample.pcap |`; /tmp/x becomes ./tmp-x.
+ * `npx mcreplay` is the `mcreplay` on PATH. A live capture (tcpdump ... -w - |) becomes `cat captures/sample.pcap |`; /tmp/x becomes ./tmp-x.
  */
 export function mapExample(text: string, ports: [number, number], cap = '4s'): string {
   let t = text
+    .replace(/\bnpx mcreplay\b/g, 'mcreplay')
     .replace(/\b(?:127\.0\.0\.1|new1?):11211\b/g, `127.0.0.1:${ports[0]}`)
     .replace(/\bnew2:11211\b/g, `127.0.0.1:${ports[1]}`)
     .replace(/\b10\.0\.0\.5:11211\b/g, '127.0.0.2:11211')
