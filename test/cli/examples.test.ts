@@ -134,7 +134,7 @@ describe('every command example runs', () => {
     it.concurrent(`${e.where}: ${e.text}`, async () => {
       const mapped = mapExample(e.text, [servers[0]!.port, servers[1]!.port]);
       expectRan(e, mapped, await sh(mapped));
-    }, 200_000);
+    }, 400_000);
   }
 
   it('the GitHub Actions job runs as written (with a baseline from main)', async () => {
@@ -147,7 +147,7 @@ describe('every command example runs', () => {
     expectRan(e, mapped, r);
     expect(readFileSync(join(sandbox, 'reports', 'junit.xml'), 'utf8')).toContain('<testsuites');
     expect(JSON.parse(readFileSync(join(sandbox, 'reports', 'bench.json'), 'utf8')).length).toBeGreaterThan(0);
-  }, 200_000);
+  }, 400_000);
 
   it('the config file example runs as written', async () => {
     const { where, config } = readmeConfig(readme);
@@ -156,5 +156,5 @@ describe('every command example runs', () => {
     const mapped = mapExample('mcreplay replay captures/sample.pcap --config mcreplay.json', [servers[0]!.port, servers[1]!.port]);
     expectRan({ where, text: 'mcreplay replay captures/sample.pcap --config mcreplay.json' }, mapped, await sh(mapped));
     for (const f of ['mcreplay-junit.xml', 'mcreplay-summary.md']) expect(readFileSync(join(sandbox, f), 'utf8').length).toBeGreaterThan(0);
-  }, 200_000);
+  }, 400_000);
 });
