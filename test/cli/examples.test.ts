@@ -18,7 +18,7 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 // collected at load time (the test names come from them); duplicates run once
 const examples = new Map<string, Example>();
-for (const e of [...readmeCommands(readme), ...VERBS.flatMap((v) => helpExamples(cli, v))]) if (!examples.has(e.text)) examples.set(e.text, e);
+for (const e of [...readmeCommands(readme), ...['', ...VERBS].flatMap((v) => helpExamples(cli, v))]) if (!examples.has(e.text)) examples.set(e.text, e);
 
 let sandbox = '';
 let env: NodeJS.ProcessEnv = {};
@@ -118,6 +118,7 @@ describe('every command example runs', () => {
   it('finds the examples (README blocks and every verb --help)', () => {
     const wheres = [...examples.values()].map((e) => e.where);
     for (const v of VERBS) expect(wheres, `mcreplay ${v} --help examples`).toContain(`mcreplay ${v} --help`);
+    expect(wheres).toContain('mcreplay --help');
     expect(wheres.filter((w) => w.startsWith('README.md')).length).toBeGreaterThan(10);
   });
 

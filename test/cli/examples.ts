@@ -71,14 +71,15 @@ export function readmeConfig(md: string): { where: string; config: Record<string
   return { where: `README.md:${b.line} (config file)`, config: JSON.parse(b.body) as Record<string, unknown> };
 }
 
-/** The "Examples:" lines of `mcreplay <verb> --help`. */
+/** The "Examples" lines of `mcreplay <verb> --help` (`mcreplay --help` for verb ''). */
 export function helpExamples(cli: string, verb: string): Example[] {
-  const help = execFileSync('node', [cli, verb, '--help']).toString();
-  const m = /\nExamples:\n((?: {2}.*\n?)+)/.exec(help);
-  if (!m) throw new Error(`mcreplay ${verb} --help has no Examples section`);
+  const help = execFileSync('node', [cli, ...(verb ? [verb] : []), '--help']).toString();
+  const where = verb ? `mcreplay ${verb} --help` : 'mcreplay --help';
+  const m = /\nExamples[^\n]*:\n((?: {2}.*\n?)+)/.exec(help);
+  if (!m) throw new Error(`${where} has no Examples section`);
   return shellCommands(m[1]!)
     .filter((c) => VERB_RE.test(c))
-    .map((text) => ({ where: `mcreplay ${verb} --help`, text }));
+    .map((text) => ({ where, text }));
 }
 
 /**
