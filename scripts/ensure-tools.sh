@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# ensure-tools.sh: makes sure the programs the tests, the demo and make-captures.sh use are here.
+# ensure-tools.sh [demo|tests|captures|all]: makes sure the programs that one need uses are here,
+# and installs only those (the demo must not pull in a browser and Wireshark to replay a capture).
+#   demo      memcached                            the demo replays the sample into a local memcached
+#   tests     memcached                            every test that talks to a server
+#             tcpdump                              live capture and round-trip tests (test/capture/live,
+#                                                  test/replay/roundtrip)
+#             tshark                               tests that compare with Wireshark's memcache dissector
+#             chromium                             tests of the HTML report in a headless browser
+#             sasl2-bin (saslpasswd2),             tests against memcached -S (a sasldb for binary SASL,
+#             libsasl2-modules (PLAIN)             and the PLAIN mechanism, only recommended by libsasl2)
+#   captures  memcached, tcpdump, dumpcap, tshark, to re-record captures (scripts/make-captures.sh)
+#             libmemcached-tools (memccapable), python3-pymemcache
+#   all       all of the above (the default: what .ci/run wants)
 # Idempotent and silent when everything is installed (checks only; no package manager run).
-#   required: memcached                      (every test that talks to a server, the demo)
-#   optional: tshark (+ dumpcap)             tests that compare with Wireshark's memcache dissector
-#             chromium                       tests of the HTML report in a headless browser
-#             sasl2-bin (saslpasswd2),       tests against memcached -S (a sasldb for binary SASL,
-#             libsasl2-modules (PLAIN)       and the PLAIN mechanism, only recommended by libsasl2)
-#             tcpdump, python3-pymemcache,   only to re-record captures (scripts/make-captures.sh)
-#             libmemcached-tools (memccapable)
-# As root with apt-get, missing ones are installed (one apt-get update, then install). Otherwise it
-# prints the command to run; it fails (exit 1) only when memcached is missing.
+# As root with apt-get, missing ones are installed (one apt-get update, then install), each named
+# with the reason first. Otherwise it prints the command to run. It fails (exit 1) only when
+# memcached is missing; the tests that need a missing optional tool are skipped and say so.
 set -u
 
 declare -A PKG=(
@@ -24,17 +30,25 @@ declare -A PKG=(
   [pymemcache]=python3-pymemcache
 )
 declare -A WHY=(
-  [memcached]="every test that talks to memcached, and the demo"
+  [memcached]="the demo and every test replay into a local memcached"
   [tshark]="tshark comparisons in test/fixtures (skipped)"
   [dumpcap]="re-recording the pcapng fixture (scripts/make-captures.sh)"
   [chromium]="HTML report tests in a headless browser (skipped)"
   [saslpasswd2]="SASL target tests in test/replay/sasl.test.ts (skipped)"
   [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
-  [tcpdump]="re-recording captures (scripts/make-captures.sh)"
+  [tcpdump]="live capture and round-trip tests (skipped), re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
   [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
 )
 ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache)
+need=${1:-all}
+case $need in
+  demo) WANT=(memcached) ;;
+  tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain) ;;
+  captures) WANT=(memcached tcpdump dumpcap tshark memccapable pymemcache) ;;
+  all) WANT=("${ORDER[@]}") ;;
+  *) echo "ensure-tools: unknown need '$need': use demo, tests, captures or all" >&2; exit 2 ;;
+esac
 
 have() {
   case $1 in
@@ -47,13 +61,14 @@ have() {
 }
 
 missing=()
-for t in "${ORDER[@]}"; do have "$t" || missing+=("$t"); done
+for t in "${WANT[@]}"; do have "$t" || missing+=("$t"); done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 pkgs() { local p=() t; for t in "$@"; do p+=("${PKG[$t]}"); done; printf '%s\n' "${p[@]}" | sort -u | tr '\n' ' '; }
 
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-  echo "ensure-tools: installing $(pkgs "${missing[@]}")" >&2
+  echo "ensure-tools: installing with apt-get (for: $need):" >&2
+  for t in "${missing[@]}"; do printf '  %-20s for %s\n' "${PKG[$t]}" "${WHY[$t]}" >&2; done
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2 || true
   # shellcheck disable=SC2046

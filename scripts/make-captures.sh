@@ -11,11 +11,12 @@
 # Ethernet-sized (1448 payload bytes) as on a real network, every port is free, and nothing else
 # is in the capture. Without root it uses the host loopback; the ports below must be free.
 # Needs: memcached, tcpdump, dumpcap, memccapable, /usr/bin/python3 + pymemcache; tshark for the
-# dissector counts (scripts/ensure-tools.sh installs them all).
+# dissector counts (`bash scripts/ensure-tools.sh captures` installs them).
 #
 # Captures (server port 11211 unless said; tcpdump -s 0 -B 131072 and a port filter, no
 # --immediate-mode; dumpcap -s 0 for pcapng):
-#   sample.pcap                  ~10 s of web-cache traffic (~1k requests/s), 10 long-lived + short-lived connections
+#   sample.pcap                  ~10 s of web-cache traffic (~1k requests/s), 10 long-lived + short-lived
+#                                connections; server 127.0.0.2:11211 (so 127.0.0.1:11211 can be its target)
 #   fixtures/memccapable-ascii   memccapable -a, all tests but "ascii verbosity" (see below)
 #   fixtures/memccapable-binary  memccapable -b
 #   fixtures/pymemcache-mix      multi-get, noreply, cas, 500 KB values, errors, verbosity, flush_all
@@ -116,7 +117,7 @@ if [[ -n "${MC_NETNS:-}" ]]; then
 fi
 
 for t in memcached tcpdump dumpcap memccapable; do
-  command -v "$t" >/dev/null || { echo "make-captures: $t is missing; run: bash scripts/ensure-tools.sh" >&2; exit 1; }
+  command -v "$t" >/dev/null || { echo "make-captures: $t is missing; run: bash scripts/ensure-tools.sh captures" >&2; exit 1; }
 done
 $PY -c 'import pymemcache' 2>/dev/null || { echo "make-captures: $PY lacks pymemcache (apt-get install python3-pymemcache)" >&2; exit 1; }
 
@@ -219,9 +220,12 @@ finalize() { # truth capture format link [finalize args...]
 }
 
 cap_sample() {
-  start_mc 127.0.0.1 11211 -t 2
+  # the sample's server is 127.0.0.2:11211, not 127.0.0.1:11211: a newcomer's memcached (Debian's
+  # listens on 127.0.0.1:11211) is then a valid target for it, not "a server of the capture" that
+  # replay refuses, and the default --port 11211 still finds it
+  start_mc 127.0.0.2 11211 -t 2
   start_tcpdump "$OUT/sample.pcap" "tcp port 11211"
-  $PY "$CL/sample_load.py" 127.0.0.1:11211 "$OUT/sample.truth.json" "$OUT/sample.truth.ops.jsonl.gz" sample.pcap \
+  $PY "$CL/sample_load.py" 127.0.0.2:11211 "$OUT/sample.truth.json" "$OUT/sample.truth.ops.jsonl.gz" sample.pcap \
     "${SAMPLE_SECONDS:-10}" "${SAMPLE_RATE:-800}"
   stop_capture
   stop_mcs

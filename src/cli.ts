@@ -29,6 +29,13 @@ registerDiff(program);
 program.addHelpText(
   'after',
   `
+Examples (from a clone: npx mcreplay ..., or npm link once for mcreplay on your PATH):
+  mcreplay inspect captures/sample.pcap
+  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --rate 2x
+  mcreplay report reports/20261207-034500-sample/results.json
+  mcreplay compare reports/main/results.json reports/pr/results.json --max-regression 'latency.p99=10%'
+Each verb has its own --help with more (mcreplay replay --help).
+
 Exit codes: 0 ok, 2 bad usage or config, 3 target unreachable, 4 run invalid
 (generator saturated, capture not replayable), 99 a threshold failed,
 130/143 interrupted (SIGINT/SIGTERM).`,

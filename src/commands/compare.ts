@@ -34,8 +34,8 @@ export function register(program: Command): void {
     .argument('<baseline>', 'baseline results.json (e.g. reports/main/results.json)')
     .argument('<current>', 'current results.json')
     .option('--max-regression <rule>', "allowed worsening, repeatable: 'latency.p99=10%' (relative), 'latency{cmd=get}.p99.9=0.5ms' (absolute), 'errors.rate=0.1%' (points), 'throughput.achieved=5%', '{cmd=*}' for every command", collect, [])
-    .option('--noise <band>', 'changes within this band are not marked (default 5%)')
-    .addOption(new Option('--noise-band <band>', 'same as --noise (the name mcreplay replay uses)').hideHelp())
+    .option('--noise-band <band>', 'changes within this band are not marked (default 5%; as in mcreplay replay)')
+    .addOption(new Option('--noise <band>', 'old name of --noise-band').hideHelp())
     .option('--force', 'compare even when the capture (hash), rate, clone or filters differ')
     .option('--json', 'print the comparison as JSON')
     .option('--junit <file>', 'write JUnit XML: one test case per regression rule')
@@ -46,7 +46,7 @@ export function register(program: Command): void {
 Examples:
   mcreplay compare reports/main/results.json reports/pr/results.json
   mcreplay compare base.json cur.json --max-regression 'latency.p99=10%' --max-regression 'errors.rate=0.1%'
-  mcreplay compare base.json cur.json --max-regression 'latency{cmd=*}.p99.9=20%' --junit compare.xml
+  mcreplay compare base.json cur.json --max-regression 'latency{cmd=*}.p99.9=20%' --noise-band 10% --junit compare.xml
 
 Exit codes: 0 no regression, 99 a --max-regression rule broke, 4 the current run was saturated
 (invalid), 2 bad files or options, or runs that are not comparable (different capture or rate)
@@ -54,7 +54,7 @@ without --force.`,
     )
     .action(async (baselinePath: string, currentPath: string, opts: CompareCliOptions) => {
       for (const r of opts.maxRegression) parseRegressionRule(r);
-      const noiseText = opts.noise ?? opts.noiseBand;
+      const noiseText = opts.noiseBand ?? opts.noise;
       const noiseBand = noiseText !== undefined ? parseNoiseBand(noiseText) : undefined;
       const baseline = loadResultsFile(baselinePath, 'baseline');
       const current = loadResultsFile(currentPath, 'current');

@@ -26,7 +26,7 @@ export function register(program: Command): void {
 Examples:
   mcreplay inspect captures/sample.pcap
   mcreplay inspect prod.pcapng --port 11211,11311 --json > prod.inspect.json
-  tcpdump -i any -s 0 -w - port 11211 | mcreplay inspect -
+  tcpdump -i any -s 0 -U -w - 'tcp port 11211' | mcreplay inspect -
 
 Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with a warning),
 2 bad usage or missing file, 4 not a capture or nothing replayable.`,

@@ -24,13 +24,17 @@ import { cpus } from 'node:os';
 
 const EXAMPLES = `
 Examples:
-  mcreplay replay captures/prod.pcap --target new:11211 --rate 2x
+  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --rate 2x
+  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --threshold 'latency.p99 < 2ms' --threshold 'errors.rate < 0.1%'
   mcreplay replay prod.pcap --target 10.0.0.5:11211=new1:11211 --target 10.0.0.6:11211=new2:11211
   mcreplay replay prod.pcap --pool new1:11211,new2:11211 --hash ketama
   mcreplay replay prod.pcap --target new:11211 --rate max --duration 5m --loop
   mcreplay replay prod.pcap --target new:11211 --rate 1x..8x --step 1x --step-duration 30s
   mcreplay replay prod.pcap --target new:11211 --clone 4 --clone-keys --read-only
-  mcreplay replay prod.pcap --target new:11211 --threshold 'latency.p99 < 2ms' --threshold 'errors.rate < 0.1%'
+  mcreplay replay prod.pcap --target new:11211 --rate 2x --baseline reports/main/results.json --max-regression 'latency.p99=10%'
+  tcpdump -i any -s 0 -U -w - 'tcp port 11211' | mcreplay replay - --target new:11211
+(captures/sample.pcap is in this repository, its server was 127.0.0.2:11211; prod.pcap stands for
+your own capture, new:11211 for your new server.)
 
 Timing: request i is sent at t0 + (ts_i - ts_0) / rate (open loop, never re-anchored). Response
 time = completion - intended send; service time = completion - actual write; lag = actual - intended.
@@ -109,7 +113,7 @@ export function register(program: Command): void {
     .argument('<capture>', 'pcap/pcapng file (.gz ok), or - for stdin')
     .option('--target <addr>', 'target host:port for everything, or captured=new to map one captured server (repeatable)', collect)
     .option('--pool <list>', 'targets as a client pool: host:port,host:port (keys are re-sharded with --hash)')
-    .option('--hash <scheme>', 'pool hashing: modulo (libmemcached default), crc32 (python-memcached), ketama, rendezvous (pymemcache)')
+    .option('--hash <scheme>', 'pool hashing: modulo (libmemcached default), crc32 (python-memcached), ketama (libmemcached weighted, spymemcached), consistent (libmemcached ketama, pylibmc), rendezvous (pymemcache)')
     .option('--port <ports>', 'memcached server port(s) in the capture (default 11211)', collect)
     .option('--any-port', 'also decode TCP connections on other ports (server = the SYN receiver)')
     .option('--rate <rate>', 'Nx (0.5x slows down), max (closed loop, capacity mode), or a ramp 1x..8x', '1x')
@@ -132,7 +136,7 @@ export function register(program: Command): void {
     .option('--allow-source-target', 'allow a target that is one of the captured servers')
     .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)')
     .option('--out <dir>', 'reports directory', 'reports')
-    .option('--json', 'print the run summary as JSON on stdout (nothing else goes to stdout)')
+    .option('--json', 'print the run summary as JSON on stdout instead of the table (nothing else goes to stdout)')
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
@@ -145,7 +149,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'options and thresholds from a JSON file (command-line options win)')
     .option('--abort-on-fail', 'stop the run as soon as a threshold can no longer pass')
     .option('--baseline <results.json>', 'compare with an earlier run (regressions fail the gate)')
-    .option('--max-regression <rule>', "allowed regression vs the baseline, e.g. 'p99 +10%' (repeatable)", collect)
+    .option('--max-regression <rule>', "allowed worsening vs the baseline, e.g. 'latency.p99=10%' (repeatable; rules as in mcreplay compare)", collect)
     .option('--noise-band <pct>', 'changes within this band are not regressions (default 5%)')
     .option('--force', 'compare with a baseline of another capture or rate')
     .option('--junit <file>', 'write a JUnit XML report of the checks')

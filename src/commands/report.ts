@@ -27,9 +27,11 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  $ mcreplay report reports/20250314-093000/results.json
-  $ mcreplay report artifacts/results.json --out /tmp/report --no-png
-  $ mcreplay report reports/latest/results.json --json
+  mcreplay report reports/20261207-034500-sample/results.json
+  mcreplay report artifacts/results.json --out /tmp/report --no-png
+  mcreplay report reports/20261207-034500-sample/results.json --json
+(each replay writes reports/<run-id>/results.json; the run id is YYYYMMDD-HHMMSS-<capture name>,
+UTC, and the replay prints its path.)
 
 Writes <dir>/index.html (one self-contained file: opens offline, no network) and
 <dir>/charts/*.png (1200x600). Exit codes: 0 written, 2 missing or invalid results file.`,

@@ -145,6 +145,8 @@ export class Aggregator {
   private readonly commands = new Set<string>();
   private readonly stepOf: (startNs: number, index: number) => StepInfo;
   private sentSoFar = 0;
+  /** Counters of the warm-up intervals per command, until the first summarised interval carries their requests in flight. */
+  private warmCounters: Map<string, Counters> | null = new Map();
   private emptyHist = '';
 
   // summary (non-warm-up) accumulators
@@ -333,7 +335,18 @@ export class Aggregator {
       addHistogram(this.allLag, lagH);
       if (eventLoopMaxNs > this.allEventLoopMax) this.allEventLoopMax = eventLoopMaxNs;
 
+      if (warmup && this.warmCounters !== null) {
+        for (const [cmd, c] of cmdHists) {
+          let w = this.warmCounters.get(cmd);
+          if (!w) this.warmCounters.set(cmd, (w = emptyCounters()));
+          addCounters(w, c);
+        }
+      }
       if (!warmup) {
+        if (this.warmCounters !== null) {
+          carryInFlight(this.warmCounters, this.sumCmd, this.sumTotal.counters);
+          this.warmCounters = null;
+        }
         for (const [cmd, c, r, s] of cmdHists) {
           let a = this.sumCmd.get(cmd);
           if (!a) {
@@ -404,6 +417,25 @@ export class Aggregator {
       });
     }
     return { intervalNs: this.intervalNs, commands: [...this.commands].sort(), intervals: this.intervals, summary, steps };
+  }
+}
+
+/**
+ * Requests in flight when the warm-up ends were sent (and intended) in a warm-up interval but are
+ * answered, or fail, in a summarised one. The summary counts their answers, so it counts them as
+ * sent and intended too: `sent = completed + errors (+ abandoned)` then holds for the summary as
+ * for the whole run (without this, a run with --warmup said "11,091 sent, 11,092 answered").
+ */
+function carryInFlight(warm: Map<string, Counters>, sumCmd: Map<string, Acc>, total: Counters): void {
+  for (const [cmd, c] of warm) {
+    const inFlight = c.sent - c.completed - totalErrors(c);
+    if (inFlight <= 0) continue;
+    let a = sumCmd.get(cmd);
+    if (!a) sumCmd.set(cmd, (a = newAcc()));
+    a.counters.sent += inFlight;
+    a.counters.intended += inFlight;
+    total.sent += inFlight;
+    total.intended += inFlight;
   }
 }
 

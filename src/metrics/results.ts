@@ -10,6 +10,8 @@ import { RESULTS_SCHEMA, type ResultsFile } from './results-types.js';
 
 /** "<base>" of a capture path without directories and capture extensions, safe as a path part. */
 export function captureBase(capturePath: string): string {
+  // a capture piped in (`tcpdump -w - | mcreplay replay -`) is named for what it is
+  if (capturePath === '-') return 'stdin';
   let b = basename(capturePath);
   b = b.replace(/\.(gz)$/i, '').replace(/\.(pcapng|pcap|cap|dmp)$/i, '');
   b = b.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '');

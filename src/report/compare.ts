@@ -439,9 +439,9 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opts
 /** Parses a noise band like '5%' or '0.05' into a fraction. */
 export function parseNoiseBand(text: string): number {
   const m = /^\s*((?:\d+(?:\.\d*)?|\.\d+))\s*(%?)\s*$/.exec(text);
-  if (!m) throw new McError(`bad --noise '${text}': expected a percentage like 5%`, ExitCode.usage);
+  if (!m) throw new McError(`bad --noise-band '${text}': expected a percentage like 5%`, ExitCode.usage);
   const v = m[2] === '%' ? Number(m[1]) / 100 : Number(m[1]);
-  if (!(v >= 0 && v < 10)) throw new McError(`bad --noise '${text}': out of range`, ExitCode.usage);
+  if (!(v >= 0 && v < 10)) throw new McError(`bad --noise-band '${text}': out of range`, ExitCode.usage);
   return v;
 }
 

@@ -43,15 +43,33 @@ export function loadConfigFile(path: string): ConfigFile {
   return { path, options, thresholds: thresholds as string[] };
 }
 
+/** Keys that set an option as written: its attribute name (camelCase) and its long name without `--`. */
 function optionKeys(o: Option): string[] {
   const keys = [o.attributeName()];
   if (o.long) keys.push(o.long.replace(/^--(no-)?/, ''));
   return keys;
 }
 
-/** The option a config key names, if any. */
-function findOption(cmd: Command, key: string): Option | undefined {
-  return cmd.options.find((o) => optionKeys(o).includes(key));
+/** Keys that set a negated flag (`--no-png`) by its own name, so `"no-png": true` means `png: false`. */
+function negatedKeys(o: Option): string[] {
+  if (!o.negate || !o.long) return [];
+  const long = o.long.replace(/^--/, '');
+  return [long, long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+}
+
+/** The option a config key names, if any, and whether the key is the negated form of a flag. */
+function findOption(cmd: Command, key: string): { o: Option; negated: boolean } | undefined {
+  for (const o of cmd.options) {
+    if (optionKeys(o).includes(key)) return { o, negated: false };
+    if (negatedKeys(o).includes(key)) return { o, negated: true };
+  }
+  return undefined;
+}
+
+/** Every key a config file may hold for this command (for "did you mean" and the README test). */
+export function configKeys(cmd: Command): string[] {
+  const keys = cmd.options.flatMap((o) => [...optionKeys(o), ...negatedKeys(o)]).filter((k) => k !== 'config' && k !== 'help');
+  return [...new Set([...keys, ...META_KEYS])];
 }
 
 /** A config value converted the way commander would convert the same value given on the command line. */
@@ -90,25 +108,26 @@ function convert(path: string, key: string, o: Option, value: unknown): unknown 
  * unless thresholds were given on the command line. Call after parsing, before using the options.
  */
 export function applyConfigFile(cmd: Command, config: ConfigFile): void {
-  const known = cmd.options.flatMap(optionKeys).filter((k) => k !== 'config' && k !== 'help');
+  const known = configKeys(cmd).filter((k) => !META_KEYS.has(k));
   const unknown: string[] = [];
   for (const key of Object.keys(config.options)) {
-    const o = findOption(cmd, key);
-    if (!o || o.attributeName() === 'config' || o.attributeName() === 'help') unknown.push(key);
+    const f = findOption(cmd, key);
+    if (!f || f.o.attributeName() === 'config' || f.o.attributeName() === 'help') unknown.push(key);
   }
   if (unknown.length) {
     const lines = unknown.map((k) => `unknown key '${k}'${suggest(k, known)}`);
     throw new McError(`config file ${config.path}: ${lines.join('; ')}`, ExitCode.usage, `keys are the options of 'mcreplay ${cmd.name()}' (${[...new Set(cmd.options.map((o) => o.attributeName()))].filter((k) => k !== 'config').join(', ')}) and 'thresholds'`);
   }
   for (const [key, value] of Object.entries(config.options)) {
-    const o = findOption(cmd, key)!;
+    const { o, negated } = findOption(cmd, key)!;
     const attr = o.attributeName();
     const source = cmd.getOptionValueSource(attr);
     if (source === 'cli' || source === 'env') continue;
-    cmd.setOptionValueWithSource(attr, convert(config.path, key, o, value), 'config');
+    const v = convert(config.path, key, o, value);
+    cmd.setOptionValueWithSource(attr, negated ? !v : v, 'config');
   }
   if (config.thresholds.length) {
-    const t = findOption(cmd, 'threshold');
+    const t = findOption(cmd, 'threshold')?.o;
     if (!t) throw new McError(`config file ${config.path}: 'mcreplay ${cmd.name()}' takes no thresholds`, ExitCode.usage);
     const source = cmd.getOptionValueSource(t.attributeName());
     if (source !== 'cli' && source !== 'env') cmd.setOptionValueWithSource(t.attributeName(), [...config.thresholds], 'config');

@@ -75,6 +75,8 @@ describe('results file', () => {
     const d = new Date(Date.UTC(2026, 10, 21, 1, 30, 0));
     expect(makeRunId('captures/prod.pcap.gz', d)).toBe('20261121-013000-prod');
     expect(captureBase('/x/My Capture (1).pcapng')).toBe('My_Capture_1_');
+    // a capture read from a pipe: 20261121-013000-stdin, not 20261121-013000--
+    expect(makeRunId('-', d)).toBe('20261121-013000-stdin');
     mkdirSync(join(dir, 'reports', '20261121-013000-prod'), { recursive: true });
     expect(makeRunId('prod.pcap', d, join(dir, 'reports'))).toBe('20261121-013000-prod-2');
   });
