@@ -5,6 +5,9 @@ import { register as registerInspect } from './commands/inspect.js';
 import { register as registerReplay } from './commands/replay.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
+import { register as registerWarm } from './commands/warm.js';
+import { register as registerKeys } from './commands/keys.js';
+import { register as registerTop } from './commands/top.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -19,6 +22,9 @@ registerInspect(program);
 registerReplay(program);
 registerReport(program);
 registerCompare(program);
+registerWarm(program);
+registerKeys(program);
+registerTop(program);
 
 program.addHelpText(
   'after',
