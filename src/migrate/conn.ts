@@ -165,7 +165,9 @@ export class MetaConn {
     const s = await this.open();
     return new Promise<MetaReply>((resolve, reject) => {
       this.queue.push({ resolve, reject });
-      s.write(data === undefined ? `${line}\r\n` : Buffer.concat([Buffer.from(`${line}\r\n`, 'latin1'), data, CRLF]));
+      // keys are latin1 strings of their bytes: the line must go out as latin1, never UTF-8
+      const head = Buffer.from(`${line}\r\n`, 'latin1');
+      s.write(data === undefined ? head : Buffer.concat([head, data, CRLF]));
     });
   }
 
