@@ -8,6 +8,7 @@
 #             libsasl2-modules (PLAIN)       and the PLAIN mechanism, only recommended by libsasl2)
 #             tcpdump, python3-pymemcache,   only to re-record captures (scripts/make-captures.sh)
 #             libmemcached-tools (memccapable)
+#             tmux                           the terminal view test of `mcreplay top` (skipped)
 # As root with apt-get, missing ones are installed (one apt-get update, then install). Otherwise it
 # prints the command to run; it fails (exit 1) only when memcached is missing.
 set -u
@@ -22,6 +23,7 @@ declare -A PKG=(
   [tcpdump]=tcpdump
   [memccapable]=libmemcached-tools
   [pymemcache]=python3-pymemcache
+  [tmux]=tmux
 )
 declare -A WHY=(
   [memcached]="every test that talks to memcached, and the demo"
@@ -32,9 +34,10 @@ declare -A WHY=(
   [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
   [tcpdump]="re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
-  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
+  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), and the warm tests (test/migrate/warm.test.ts)"
+  [tmux]="the terminal view test of mcreplay top (test/migrate/top.test.ts, skipped)"
 )
-ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache)
+ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache tmux)
 
 have() {
   case $1 in

@@ -104,7 +104,7 @@ async function topAction(serverTexts: string[], o: TopOpts): Promise<number> {
 const num = (x: number | null, f: (n: number) => string): string => (x === null ? '-' : f(x));
 
 function cells(r: TopRow): string[] {
-  if (!r.up) return [r.server, 'down', '', '', '', '', '', '', '', '', '', r.error ?? ''];
+  if (!r.up) return [r.server, 'down', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
   return [
     r.server,
     'up',
@@ -117,7 +117,7 @@ function cells(r: TopRow): string[] {
     num(r.evictionsPerS, fmtSI),
     num(r.connections, fmtInt),
     num(r.readBytesPerS, (x) => `${fmtBytes(x)}/s`),
-    num(r.writeBytesPerS, (x) => `${fmtBytes(x)}/s`) + (r.error ? `  (${r.error})` : ''),
+    num(r.writeBytesPerS, (x) => `${fmtBytes(x)}/s`),
   ];
 }
 
@@ -127,5 +127,7 @@ export function renderTop(rows: TopRow[], groups: TopRow[], now: Date, intervalM
   const body = [head, ...rows.map(cells)];
   if (groups.length) body.push(...groups.map((g) => cells({ ...g, server: `[${g.server}]` })));
   const title = `mcreplay top  ${now.toISOString().slice(11, 19)}  every ${intervalMs / 1000}s${tty ? '  (Ctrl-C quits)' : ''}`;
-  return `${title}\n${table(body)}\n${tty ? '' : '\n'}`;
+  // why a server is down goes under the table, where a long message does not widen every row
+  const notes = [...rows, ...groups].filter((r) => r.error !== null).map((r) => `  ${r.server}: ${r.error}`);
+  return `${title}\n${table(body)}\n${notes.length ? notes.join('\n') + '\n' : ''}${tty ? '' : '\n'}`;
 }

@@ -17,6 +17,7 @@ const root = join(import.meta.dirname, '..', '..');
 const cli = join(root, 'bin', 'mcreplay.js');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const run = promisify(execFile);
+const havePymemcache = existsSync('/usr/lib/python3/dist-packages/pymemcache/__init__.py');
 
 /** Runs the CLI; resolves with its exit code and output (never throws on a non-zero exit). */
 async function mcreplay(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -59,7 +60,7 @@ function plan(): { ops: [string, string[]][]; reads: Map<string, number> } {
   return { ops, reads };
 }
 
-describe.skipIf(!haveTcpdump)('mcreplay warm', () => {
+describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
   let old: Memcached;
   let nu: Memcached;
   let dir: string;
