@@ -78,7 +78,8 @@ async function* dumpKeys(req: WarmRequest, st: WarmState): AsyncGenerator<WarmKe
         if (req.signal.aborted) return;
       }
     } catch (e) {
-      const cls = e instanceof DumpError ? `metadump of ${name} failed` : `old ${name} unreachable`;
+      // counts a server whose keys were never listed, not keys
+      const cls = e instanceof DumpError ? `metadump of ${name} failed` : `metadump of ${name} failed: unreachable`;
       st.counts.errors[cls] = (st.counts.errors[cls] ?? 0) + 1;
       (st.examples[cls] ??= []).push((e as Error).message);
     }

@@ -148,7 +148,7 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
       const rep = JSON.parse(res.stdout);
       expect(rep.mode).toBe('all');
       expect(rep.keys).toMatchObject({ considered: all.length, copied: all.length - 1, tooLarge: 1 });
-      expect(rep.keys.errors[`old 127.0.0.1:${dead} unreachable`]).toBe(1);
+      expect(rep.keys.errors[`metadump of 127.0.0.1:${dead} failed: unreachable`]).toBe(1);
       const held = await read(fresh.port, all.map((i) => i.key));
       for (const it of all) {
         if (it.key === 'w:huge') expect(held.get(it.key)).toBeNull();
