@@ -159,6 +159,26 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
     }
   });
 
+  test('--pool --hash rendezvous: pymemcache HashClient finds every copied key on the member it picks', async () => {
+    const [p1, p2] = await Promise.all([startMemcached(), startMemcached()]);
+    try {
+      const res = await mcreplay(['warm', '--all', '--from', old.address, '--pool', `${p1.address},${p2.address}`, '--hash', 'rendezvous', '--rate', '50k/s', '--json']);
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout).keys.copied).toBe(all.length - 1);
+      const [s1, s2] = await Promise.all([fetchStats(p1.address), fetchStats(p2.address)]);
+      expect(s1.curr_items! + s2.curr_items!).toBe(all.length - 1);
+      expect(Math.min(s1.curr_items!, s2.curr_items!)).toBeGreaterThan(50);
+      // the real client, hashing on its own, must find every key (a key on the wrong member misses)
+      const keys = all.filter((i) => i.key !== 'w:huge').map((i) => i.key);
+      writeFileSync(join(dir, 'keys.json'), JSON.stringify(keys));
+      const py = `import json,sys\nfrom pymemcache.client.hash import HashClient\nc=HashClient([('127.0.0.1',${p1.port}),('127.0.0.1',${p2.port})])\nks=json.load(open(sys.argv[1]))\nprint(sum(1 for k in ks if c.get(k) is not None))`;
+      const found = await run(PY, ['-c', py, join(dir, 'keys.json')]);
+      expect(Number(found.stdout.trim())).toBe(keys.length);
+    } finally {
+      await Promise.all([p1.stop(), p2.stop()]);
+    }
+  });
+
   test('a full new server (-m 8 -M): failures counted and named, the run goes on', async () => {
     const big = await startMemcached({ extraArgs: ['-I', '2m'] });
     const full = await startMemcached({ memoryMb: 8, extraArgs: ['-M'] });
