@@ -47,14 +47,38 @@ export function parseDumpLine(line: string): DumpEntry | null {
 /** A metadump that the server refused or cut short; the message says what to do. */
 export class DumpError extends Error {}
 
-/** Streams every item of `server` (ascii auth with `auth`); throws DumpError on a refusal. */
+/** Thrown for BUSY before any item: the crawler is still on another crawl, the request may be repeated. */
+class Busy extends DumpError {}
+
+/** How long a BUSY crawler is waited for: memcached's own background crawls take up to seconds. */
+const BUSY_WAIT_MS = 30_000;
+
+/**
+ * Streams every item of `server` (ascii auth with `auth`); throws DumpError on a refusal. A crawler
+ * busy with another crawl (memcached's background LRU crawls, or the end of the previous metadump)
+ * is asked again every 250 ms for up to 30 s: nothing was read yet, so nothing repeats.
+ */
 export async function* metadump(server: HostPort, auth: AuthCred | null = null, timeoutMs = 10_000): AsyncGenerator<DumpEntry> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      yield* metadumpOnce(server, auth, timeoutMs);
+      return;
+    } catch (e) {
+      if (!(e instanceof Busy) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function* metadumpOnce(server: HostPort, auth: AuthCred | null, timeoutMs: number): AsyncGenerator<DumpEntry> {
   const conn = new MetaConn(server, timeoutMs, auth);
   const s: Socket = await conn.detach();
   try {
     s.write('lru_crawler metadump all\r\n');
     let tail = '';
     let ended = false;
+    let first = true;
     for await (const chunk of s as AsyncIterable<Buffer>) {
       const text = tail + chunk.toString('latin1');
       let from = 0;
@@ -69,13 +93,15 @@ export async function* metadump(server: HostPort, auth: AuthCred | null = null, 
         }
         const e = parseDumpLine(line);
         if (e !== null) {
+          first = false;
           yield e;
           continue;
         }
         if (line === '') continue;
-        throw new DumpError(
+        const Err = line.startsWith('BUSY') && first ? Busy : DumpError;
+        throw new Err(
           `${conn.name}: lru_crawler metadump refused: ${JSON.stringify(line.slice(0, 120))}` +
-            (line.startsWith('BUSY') ? ' (another crawl is running: wait for it and retry)' : ' (needs memcached >= 1.4.31 with the LRU crawler enabled: -o lru_crawler)'),
+            (line.startsWith('BUSY') ? ' (another crawl kept the crawler busy for 30 s: retry later)' : ' (needs memcached >= 1.4.31 with the LRU crawler enabled: -o lru_crawler)'),
         );
       }
       if (ended) break;
