@@ -3,7 +3,7 @@
 // sort, no join) measured in the same run. The new server lacks 1% of the old keys and holds 0.5%
 // extra ones; the counts are checked, so a fast wrong answer cannot pass.
 //
-// Usage: node bench/keys.js --keys 1000000 [--run-size 250000]
+// Usage: node bench/keys.js --keys 1000000 [--run-size 100000]
 // Needs memcached; starts two on free loopback ports with enough memory (-m), stops them after.
 // Prints one JSON line on stdout and a table row on stderr.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? args.splice(i, 2)[1] : dflt;
 };
 const N = Number(opt('--keys', '1000000'));
-const runSize = opt('--run-size', '250000');
+const runSize = opt('--run-size', '100000');
 const cli = join(import.meta.dirname, '..', 'bin', 'mcreplay.js');
 
 const freePort = () =>

@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .option('--ttl-tolerance <d>', 'expiry differences up to this are not drift', '2s')
     .option('--show-keys', 'print each differing key as "<class>\\t<key>" (URI-encoded as metadump writes it)')
     .option('--dump', "print the old server's keys as TSV: key, exp, last access, size")
-    .option('--run-size <n>', 'keys sorted in memory per temporary file (bounds memory)', '250000')
+    .option('--run-size <n>', 'keys sorted in memory per temporary file (bounds memory)', '100000')
     .option('--sasl-user <user>', 'ascii-auth as this user; password from MCREPLAY_SASL_PASSWORD')
     .option('--json', 'print the summary as JSON (schema mcreplay.keys/1) on stdout')
     .addHelpText('after', EXAMPLES)

@@ -1,26 +1,15 @@
 // The migration verbs against servers that want credentials (--sasl-user, password from
 // MCREPLAY_SASL_PASSWORD): ascii auth (memcached -Y) for warm and keys, and top against -Y and -S.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { saslpasswd2Binary, saslPlainPlugin, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { mcreplay as cli } from './cli.js';
 import { batch } from './mc.js';
 
-const cli = join(import.meta.dirname, '..', '..', 'bin', 'mcreplay.js');
-const run = promisify(execFile);
 const cred = { user: 'mig', password: 's3cret-pw' };
 const env = { ...process.env, MCREPLAY_SASL_PASSWORD: cred.password };
+/** The CLI with the password in its environment unless told otherwise. */
+const mcreplay = (args: string[], e: NodeJS.ProcessEnv = env) => cli(args, e);
 
-async function mcreplay(args: string[], e = env): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [cli, ...args], { env: e });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const x = err as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 /** Authenticates (ascii auth) and stores keys k:0..n-1 on a -Y server. */
 async function fillAuthed(port: number, n: number): Promise<void> {

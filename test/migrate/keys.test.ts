@@ -1,24 +1,11 @@
 // `keys` against two real memcached servers prepared with known differences: keys missing on the
 // new one, extra keys on it, changed values, changed flags and TTLs; the counts must be exact.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { mcreplay } from './cli.js';
 import { fill, type Item } from './mc.js';
 
-const cli = join(import.meta.dirname, '..', '..', 'bin', 'mcreplay.js');
-const run = promisify(execFile);
 
-async function mcreplay(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [cli, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 const N = 6000; // keys on the old server; above --run-size 1000 so the sort spills and merges runs
 const item = (key: string, value: string, flags = 0, ttl = 0): Item => ({ key, value: Buffer.from(value), flags, ttl });

@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
 import { fill } from './mc.js';
+import { cli } from './cli.js';
 
-const cli = join(import.meta.dirname, '..', '..', 'bin', 'mcreplay.js');
 const run = promisify(execFile);
 const haveTmux = existsSync('/usr/bin/tmux');
 

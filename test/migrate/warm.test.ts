@@ -11,24 +11,14 @@ import { startMemcached, freePort, type Memcached } from '../helpers/memcached.j
 import { haveTcpdump, startTcpdump } from '../helpers/tcpdump.js';
 import { fetchStats } from '../../src/metrics/stats-poller.js';
 import { rng } from '../helpers/rng.js';
+import { mcreplay, cli } from './cli.js';
 import { fill, read, type Item } from './mc.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'bin', 'mcreplay.js');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const run = promisify(execFile);
 const havePymemcache = existsSync('/usr/lib/python3/dist-packages/pymemcache/__init__.py');
 
-/** Runs the CLI; resolves with its exit code and output (never throws on a non-zero exit). */
-async function mcreplay(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [cli, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 const DAY = 86_400;
 const TTLS = [0, 600, 3600, 40 * DAY]; // 40 days: beyond 30, memcached reads it as an absolute time
