@@ -2,7 +2,7 @@
 // skewed subset of an old server's keys while tcpdump records it; warm must copy exactly those
 // keys (value, flags, TTL), keep what the new server already had, and count every problem.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +211,32 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
       expect(rep.keys.copied).toBeLessThan(all.length - 1);
       expect((await fetchStats(fresh.address)).curr_items).toBe(rep.keys.copied);
     } finally {
+      await fresh.stop();
+    }
+  });
+
+  test.skipIf(!existsSync('/usr/bin/tmux'))('a progress bar on a terminal (tmux)', async () => {
+    const fresh = await startMemcached();
+    const session = `mcr-warm-${process.pid}`;
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '150', '-y', '20', `node ${cli} warm --all --from ${old.address} --to ${fresh.address} --rate 100/s`]);
+    try {
+      let screen = '';
+      let bar: RegExpExecArray | null = null;
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        screen = execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
+        bar = /\[(#*)(\.*)\]\s+([\d.]+) % ([\d,]+)\/([\d,]+) keys, copied ([\d,]+)/.exec(screen);
+        if (bar && Number(bar[4]!.replace(/,/g, '')) > 10) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(bar, screen).not.toBeNull();
+      // the total is what the old server holds; the bar is as full as the share done
+      expect(Number(bar![5]!.replace(/,/g, ''))).toBe(all.length);
+      expect(bar![1]!.length + bar![2]!.length).toBe(24);
+      expect(Math.abs(Number(bar![3]) - (100 * Number(bar![4]!.replace(/,/g, ''))) / all.length)).toBeLessThan(0.1);
+      // refreshed in place: one progress line, not one per refresh
+      expect(screen.match(/keys, copied/g)?.length).toBe(1);
+    } finally {
+      execFileSync('tmux', ['kill-session', '-t', session]);
       await fresh.stop();
     }
   });
