@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { parsePorts } from './text.js';
 import { fmtBytes, fmtInt, fmtPct, fmtRate } from '../report/format.js';
-import { parseTargets, targetAddresses } from '../topology/targets.js';
+import { formatHostPort, parseTargets, targetAddresses } from '../topology/targets.js';
 import { parseKeyRate } from '../migrate/pace.js';
 import { reachable, warmRun, type WarmReport } from '../migrate/warm-run.js';
 import { intOpt, progressBar, saslAuth, serverList } from './migrate-opts.js';
@@ -70,6 +70,10 @@ async function warmAction(capture: string | null, o: WarmOpts): Promise<number> 
   if (capture === null && o.all !== true) throw new McError('give a capture (its reads pick the keys) or --all (every key)', ExitCode.usage, 'e.g. mcreplay warm prod.pcap --from old1:11211 --to new1:11211');
   if (o.to === undefined && o.pool === undefined) throw new McError('no new server: give --to host:port or --pool a,b', ExitCode.usage);
   const to = parseTargets({ target: o.to, pool: o.pool, hash: o.hash });
+  if (to.kind === 'map' && to.fallback === null) {
+    const unmapped = from.filter((f) => !to.map.has(formatHostPort(f)));
+    if (unmapped.length) throw new McError(`--to maps no new server for old server(s) ${unmapped.map(formatHostPort).join(', ')}`, ExitCode.usage, 'add --to old=new for each, or one --to host:port for the rest');
+  }
   const rate = parseKeyRate(o.rate);
   if (rate === null) throw new McError(`--rate ${o.rate}: not a key rate`, ExitCode.usage, 'write it like 5000/s, 20k/s or 5000');
   const concurrency = intOpt(o.concurrency, '--concurrency', 1, 1024);

@@ -169,6 +169,22 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
     }
   });
 
+  test('--to old=new maps per old server; an old server without a mapping is bad usage', async () => {
+    const fresh = await startMemcached();
+    try {
+      const res = await mcreplay(['warm', cap, '--port', String(old.port), '--from', old.address, '--to', `${old.address}=${fresh.address}`, '--json']);
+      expect(res.code).toBe(0);
+      const rep = JSON.parse(res.stdout);
+      expect(rep.keys).toMatchObject({ considered: reads.size, copied: reads.size - 2, missingOld: 1, tooLarge: 1 });
+      expect((await fetchStats(fresh.address)).curr_items).toBe(reads.size - 2);
+      const other = await mcreplay(['warm', cap, '--port', String(old.port), '--from', old.address, '--to', `127.0.0.9:1=${fresh.address}`, '--json']);
+      expect(other.code).toBe(2);
+      expect(other.stderr).toContain(`--to maps no new server for old server(s) ${old.address}`);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   test('a full new server (-m 8 -M): failures counted and named, the run goes on', async () => {
     const big = await startMemcached({ extraArgs: ['-I', '2m'] });
     const full = await startMemcached({ memoryMb: 8, extraArgs: ['-M'] });
