@@ -28,6 +28,7 @@ declare -A PKG=(
   [tcpdump]=tcpdump
   [memccapable]=libmemcached-tools
   [pymemcache]=python3-pymemcache
+  [tmux]=tmux
 )
 declare -A WHY=(
   [memcached]="the demo and every test replay into a local memcached"
@@ -38,13 +39,14 @@ declare -A WHY=(
   [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
   [tcpdump]="live capture and round-trip tests (skipped), re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
-  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
+  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), and the warm tests (test/migrate/warm.test.ts)"
+  [tmux]="the terminal view test of mcreplay top (test/migrate/top.test.ts, skipped)"
 )
-ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache)
+ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache tmux)
 need=${1:-all}
 case $need in
   demo) WANT=(memcached) ;;
-  tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain) ;;
+  tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain pymemcache memccapable tmux) ;;
   captures) WANT=(memcached tcpdump dumpcap tshark memccapable pymemcache) ;;
   all) WANT=("${ORDER[@]}") ;;
   *) echo "ensure-tools: unknown need '$need': use demo, tests, captures or all" >&2; exit 2 ;;

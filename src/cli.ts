@@ -8,6 +8,9 @@ import { register as registerReport } from './commands/report.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerDiff } from './commands/diff.js';
+import { register as registerWarm } from './commands/warm.js';
+import { register as registerKeys } from './commands/keys.js';
+import { register as registerTop } from './commands/top.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -25,6 +28,9 @@ registerReport(program);
 registerCompare(program);
 registerPlan(program);
 registerDiff(program);
+registerWarm(program);
+registerKeys(program);
+registerTop(program);
 
 program.addHelpText(
   'after',
