@@ -1051,7 +1051,7 @@ export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: 
   const failedChecks = checks.filter((c) => !c.pass);
   const failedRules = comparison?.regressions.filter((r) => !r.pass) ?? [];
   const reasons = [...(prior.reasons ?? [])];
-  for (const c of failedChecks) reasons.push(`threshold failed: ${c.check}: ${c.message}`);
+  for (const c of failedChecks) reasons.push(`${c.origin === 'default' ? 'default check failed' : 'threshold failed'}: ${c.check}: ${c.message}`);
   for (const r of failedRules) reasons.push(`regression: ${r.message}`);
   if (baselineError) reasons.push(baselineError);
   const saturated = prior.saturated || prior.status === 'saturated';
