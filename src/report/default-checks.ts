@@ -22,9 +22,14 @@ export const DEFAULT_CHECKS: readonly DefaultCheck[] = [
   { name: 'answered', text: 'requests.completed >= 99% sent', why: 'requests sent but never answered' },
 ];
 
-/** Does a user check already cover what this default check measures (same metric and aggregate, any tags)? */
+/**
+ * Does a user check already cover what this default check measures? Any check on errors or unsent
+ * (any aggregate or tags) replaces that default; a requests check replaces 'answered' when it is
+ * about completed requests.
+ */
 function covers(user: Check, def: Check): boolean {
-  return user.metric === def.metric && user.aggregate === def.aggregate;
+  if (user.metric !== def.metric) return false;
+  return def.metric !== 'requests' || user.aggregate === 'completed';
 }
 
 /**

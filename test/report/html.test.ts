@@ -111,6 +111,6 @@ describe('HTML report content', () => {
     expect(h).not.toContain('id="thresholds"');
     expect(h).not.toContain('c-target-');
     expect(h).not.toContain('c-knee');
-    expect(text(h)).toContain('it had no thresholds to check');
+    expect(text(h)).toContain('it had no checks (default checks were switched off)');
   });
 });
