@@ -52,8 +52,9 @@ Examples:
   mcreplay compare base.json cur.json --max-regression 'latency.p99=10%' --max-regression 'errors.rate=0.1%'
   mcreplay compare base.json cur.json --max-regression 'latency{cmd=*}.p99.9=20%' --junit compare.xml
 
-The current run also gets the default checks (errors.rate < 1%, unsent.count == 0 when its run was not
-cut short, requests.completed >= 99% sent); --no-default-checks switches them off. Runs whose targets
+The current run also gets the default checks (errors{class=timeout|reset|refused|desync}.rate < 1%,
+unsent.count == 0 when its run was not cut short, requests.answered >= 99% sent);
+--no-default-checks switches them off. Runs whose targets
 held different amounts of data at the start are flagged (hit ratios would differ for that alone).
 
 Exit codes: 0 no regression, 99 a --max-regression rule or a default check broke, 4 the current run was saturated

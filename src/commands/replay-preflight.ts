@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ExitCode, McError } from '../errors.js';
 import { BINARY_OPCODES, commandInfo } from '../protocol/index.js';
 import type { ResultsFile } from '../metrics/results-types.js';
@@ -14,17 +14,39 @@ import { suggest, type Check } from '../report/thresholds.js';
 import type { RateSpec } from '../replay/parse.js';
 import { fmtNs } from './text.js';
 
-/** Fails (exit 2) unless `dir` exists or can be made, and is a writable directory. */
+/**
+ * Fails (exit 2) unless `dir` is a writable directory or can be made one: it, or its nearest existing
+ * ancestor, must be a writable directory. Nothing is created (a run refused later leaves no trace).
+ */
 export function checkOutDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file of that name is in the way' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'it is not writable' : (err as Error).message;
-    throw new McError(`--out ${dir}: cannot write the reports there (${why}); nothing was sent`, ExitCode.usage, 'give --out a directory you can write to');
+  let p = resolve(dir);
+  let why: string | null = null;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') {
+        why = code === 'ENOTDIR' ? 'a file of that name is in the way' : (err as Error).message;
+        break;
+      }
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) why = p === resolve(dir) ? 'a file of that name is in the way' : `${p} is a file, not a directory`;
+    else {
+      try {
+        accessSync(p, constants.W_OK);
+      } catch {
+        why = `${p} is not writable`;
+      }
+    }
+    break;
   }
+  if (why !== null) throw new McError(`--out ${dir}: cannot write the reports there (${why}); nothing was sent`, ExitCode.usage, 'give --out a directory you can write to');
 }
 
 /** Every command name mcreplay knows (text, meta and binary), for checking `cmd=` tags. */

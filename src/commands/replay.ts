@@ -146,7 +146,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress output on stderr')
     .option('--no-html', 'do not write the HTML report (results.json and the .hlog only)')
     .option('--no-png', 'do not draw the PNG charts beside the HTML report')
-    .option('--no-default-checks', "no default checks (errors.rate < 1%, unsent.count == 0, requests.completed >= 99% sent)")
+    .option('--no-default-checks', 'do not add the default checks (target errors < 1%, nothing unsent, 99% answered)')
     .option('--threshold <check>', "pass/fail check, e.g. 'latency.p99 < 2ms' (repeatable; exit 99 when one fails)", collect)
     .option('--config <file>', 'options and thresholds from a JSON file (command-line options win)')
     .option('--abort-on-fail', 'stop the run as soon as a threshold can no longer pass')

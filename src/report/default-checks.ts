@@ -17,19 +17,21 @@ export interface DefaultCheck {
 
 /** The default checks, in the order the verdict lists them. */
 export const DEFAULT_CHECKS: readonly DefaultCheck[] = [
-  { name: 'errors', text: 'errors.rate < 1%', why: 'requests that ended in an error (timeout, reset, refused, SERVER_ERROR ...)' },
+  // the target's failures only: ERROR / CLIENT_ERROR / SERVER_ERROR answers may be the capture's
+  // own (its server gave them too), so they are left to the user's thresholds
+  { name: 'errors', text: 'errors{class=timeout|reset|refused|desync}.rate < 1%', why: 'requests the target failed: no answer in time, a reset or refused connection, a garbled answer' },
   { name: 'unsent', text: 'unsent.count == 0', why: 'requests left unsent though the run was not cut by --duration, a ramp end or a signal' },
-  { name: 'answered', text: 'requests.completed >= 99% sent', why: 'requests sent but never answered' },
+  { name: 'answered', text: 'requests.answered >= 99% sent', why: 'requests sent but never answered (an error line counts as an answer)' },
 ];
 
 /**
  * Does a user check already cover what this default check measures? Any check on errors or unsent
  * (any aggregate or tags) replaces that default; a requests check replaces 'answered' when it is
- * about completed requests.
+ * about completed or answered requests.
  */
 function covers(user: Check, def: Check): boolean {
   if (user.metric !== def.metric) return false;
-  return def.metric !== 'requests' || user.aggregate === 'completed';
+  return def.metric !== 'requests' || user.aggregate === 'completed' || user.aggregate === 'answered';
 }
 
 /**

@@ -24,10 +24,21 @@ describe('default checks', () => {
     expect(d.verdict.status).toBe('fail');
     expect(d.verdict.exitCode).toBe(99);
     const failed = d.verdict.checks.filter((c) => !c.pass).map((c) => c.check);
-    expect(failed).toEqual(['errors.rate < 1%', 'requests.completed >= 99% sent']);
+    expect(failed).toEqual(['errors{class=timeout|reset|refused|desync}.rate < 1%', 'requests.answered >= 99% sent']);
     expect(d.verdict.checks.every((c) => c.origin === 'default')).toBe(true);
-    expect(d.verdict.reasons.join('\n')).toMatch(/default check failed: errors.rate < 1%: .*70%/);
-    expect(d.text).toMatch(/✗ errors.rate < 1% \(default\)/);
+    expect(d.verdict.reasons.join('\n')).toMatch(/default check failed: errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1%: .*70%/);
+    expect(d.text).toMatch(/✗ errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1% \(default\)/);
+  });
+
+  it("error answers the capture may hold itself (CLIENT_ERROR, SERVER_ERROR, ERROR) are answers, not the target's failures", async () => {
+    // 2 of 30 requests answered CLIENT_ERROR (incr on a non-numeric value, as captured)
+    const r = run({ sent: 30, completed: 28, errors: { client_error: 2 } });
+    const d = await decideGate(r, { checks: [] });
+    expect(d.verdict).toMatchObject({ status: 'pass', exitCode: 0 });
+    expect(d.verdict.checks.find((c) => c.check.startsWith('requests.answered'))?.observed).toBe(30);
+    // one timeout and one reset in 30: the target failed 6.7% of them
+    const bad = await decideGate(run({ sent: 30, completed: 28, errors: { timeout: 1, reset: 1 } }), { checks: [] });
+    expect(bad.verdict.status).toBe('fail');
   });
 
   it('a clean run passes all three defaults; --no-default-checks leaves none', async () => {
@@ -53,6 +64,13 @@ describe('default checks', () => {
     expect(defaultChecksFor(r, user).map((c) => c.text)).toEqual(['unsent.count == 0']);
     // checks on other quantities leave all three defaults in force
     expect(defaultChecksFor(r, parseChecks(['latency.p99 < 1s'])).length).toBe(3);
+  });
+});
+
+describe('error class lists', () => {
+  it('class=a|b sums the classes; an unknown one in the list is refused with a suggestion', () => {
+    expect(() => parseChecks(['errors{class=timeout|rest}.rate < 1%'])).toThrow(/unknown error class 'rest' \(did you mean 'reset'\?\)/);
+    expect(parseChecks(['errors{class=timeout|reset}.count < 3'])[0]!.tags.class).toBe('timeout|reset');
   });
 });
 

@@ -74,8 +74,9 @@ describe('the verdict of a run whose target died', () => {
     const out = join(tmp, 'pass');
     const ok = mcreplay(['replay', sample, '--target', mc.address, '--rate', '4x', '--out', out, ...LOOSE]);
     expect(await ok.code, ok.err()).toBe(0);
-    expect(ok.out()).toMatch(/✓ errors\.rate < 1% \(default\)/);
-    expect(ok.out()).toMatch(/✓ requests\.completed >= 99% sent \(default\)/);
+    expect(ok.out()).toMatch(/✓ errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1% \(default\)/);
+    expect(ok.out()).toMatch(/✓ unsent\.count == 0 \(default\)/);
+    expect(ok.out()).toMatch(/✓ requests\.answered >= 99% sent \(default\)/);
     expect(ok.out()).toMatch(/verdict: PASS \(exit 0\)/);
 
     const dead = await startMemcached();
@@ -87,15 +88,16 @@ describe('the verdict of a run whose target died', () => {
     dead.proc.kill('SIGKILL');
     const code = await run.code;
     expect(code, run.err()).toBe(99);
-    expect(run.out()).toMatch(/✗ errors\.rate < 1% \(default\)/);
-    expect(run.out()).toMatch(/verdict: FAIL \(exit 99\)\n {2}- default check failed: errors\.rate < 1%/);
+    expect(run.out()).toMatch(/✗ errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1% \(default\)/);
+    expect(run.out()).toMatch(/✗ requests\.answered >= 99% sent \(default\)/);
+    expect(run.out()).toMatch(/verdict: FAIL \(exit 99\)\n {2}- default check failed: errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1%/);
     const { path, r } = resultsOf(run.out());
     const t = r.summary.total.counters;
     const errors = Object.values(t.errors).reduce((a, b) => a + b, 0);
     // independent truth: the requests after the kill failed (some hundreds at 1 000/s), none got lost
     expect(errors).toBeGreaterThan(500);
     expect(r.verdict.status).toBe('fail');
-    expect(r.verdict.checks.filter((c) => !c.pass).map((c) => c.check)).toContain('errors.rate < 1%');
+    expect(r.verdict.checks.filter((c) => !c.pass).map((c) => c.check)).toEqual(['errors{class=timeout|reset|refused|desync}.rate < 1%', 'requests.answered >= 99% sent']);
 
     // the HTML report, as a person sees it
     const html = join(path, '..', 'index.html');
@@ -108,7 +110,7 @@ describe('the verdict of a run whose target died', () => {
       // the checks come right after the verdict, before what ran and the latency tables
       const order = await page.evaluate(() => Array.from(document.querySelectorAll('main > header, main > section')).map((e) => e.id || e.className));
       expect(order.slice(0, 2)).toEqual(['verdict', 'thresholds']);
-      const failRow = page.locator('#thresholds tr.fail', { hasText: 'errors.rate < 1%' });
+      const failRow = page.locator('#thresholds tr.fail', { hasText: 'errors{class=timeout|reset|refused|desync}.rate < 1%' });
       expect(await failRow.count()).toBe(1);
       expect(await failRow.innerText()).toMatch(/default/);
       // visible in the first screen, without scrolling
