@@ -218,7 +218,12 @@ function latencyTable(r: ResultsFile): string {
   const caps = Object.values(r.captured).filter((c) => c.latencyHist);
   const capTotal = caps.length ? sparsePercentiles(mergeSparse(caps.map((c) => decodeSparse(c.latencyHist)))) : null;
   add('total', r.summary.total, capTotal, true);
-  return `<div class="scroll"><table class="num" id="latency-table"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>
+  // answered requests without a response to time (noreply, quiet): why count < completed
+  const untimed = r.commands
+    .filter((c) => (r.summary.perCommand[c]?.counters.completed ?? 0) > (r.summary.perCommand[c]?.response.count ?? 0))
+    .map((c) => `${c} ${fmtInt(r.summary.perCommand[c]!.counters.completed - r.summary.perCommand[c]!.response.count)}`);
+  const untimedNote = untimed.length ? `<p class="note" id="untimed">The count is of timed answers: ${esc(untimed.join(', '))} answered request(s) had no response to time (noreply / quiet requests count as answered once written), so the count can be below the completed count of the table above.</p>` : '';
+  return `<div class="scroll"><table class="num" id="latency-table"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>${untimedNote}
 <p class="note">Response time = completion − intended send time (what a cache user would see, coordinated-omission free); service time = completion − actual write; captured = last response byte − first request byte in the capture.</p>`;
 }
 
