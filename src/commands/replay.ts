@@ -1,7 +1,7 @@
 // `mcreplay replay <capture> --target host:port --rate 2x`: parse options, run the replay engine,
 // write results.json + .hlog (+ HTML when the report module provides it), print, exit with the verdict.
 import { Command, Option } from 'commander';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
@@ -13,11 +13,15 @@ import { makeRunId, writeResultsFile } from '../metrics/results.js';
 import { writeReport } from '../report/index.js';
 import { writeHlog } from '../metrics/hlog.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
-import { ERROR_CLASSES, type Interval, type ResultsFile } from '../metrics/results-types.js';
-import type { Progress } from '../metrics/aggregate.js';
+import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { mkdir } from 'node:fs/promises';
-import { fmtInt, fmtNs, parsePorts } from './text.js';
-import { parseChecks, canStillPass, preflightGate, runGate, type GateOptions } from '../report/gate.js';
+import { fmtNs, parsePorts } from './text.js';
+import { parseChecks, canStillPass, preflightGate, decideGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
+import { captureQuality } from '../report/capture-quality.js';
+import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
+import { checkBaseline, checkCommandTags, checkOutDir, fallbackDir, rampFit, rampWarning } from './replay-preflight.js';
+import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';
+import { humanSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
 import type { Check } from '../report/thresholds.js';
 import { cpus } from 'node:os';
@@ -86,6 +90,7 @@ interface ReplayOpts {
   html: boolean;
   png: boolean;
   threshold?: string[];
+  defaultChecks?: boolean;
   config?: string;
   abortOnFail?: boolean;
   baseline?: string;
@@ -145,6 +150,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress output on stderr')
     .option('--no-html', 'do not write the HTML report (results.json and the .hlog only)')
     .option('--no-png', 'do not draw the PNG charts beside the HTML report')
+    .option('--no-default-checks', 'do not add the default checks (target errors < 1%, nothing unsent, 99% answered)')
     .option('--threshold <check>', "pass/fail check, e.g. 'latency.p99 < 2ms' (repeatable; exit 99 when one fails)", collect)
     .option('--config <file>', 'options and thresholds from a JSON file (command-line options win)')
     .option('--abort-on-fail', 'stop the run as soon as a threshold can no longer pass')
@@ -234,29 +240,20 @@ function rateLabel(s: ReplaySetup): string {
   return `ramp ${r.from}x..${r.to}x step ${r.step}x every ${fmtNs(r.stepDurationNs)}`;
 }
 
-function progressLine(iv: Interval, p: Progress, maxMode: boolean): string {
-  const secs = (iv.endNs / 1e9).toFixed(0);
-  const c = iv.total.counters;
-  const rate = c.completed / ((iv.endNs - iv.startNs) / 1e9 || 1);
-  const intended = c.intended / ((iv.endNs - iv.startNs) / 1e9 || 1);
-  const parts = [
-    `${secs}s`,
-    `sent ${fmtInt(p.total.sent)}`,
-    `${fmtInt(rate)}/s${maxMode ? '' : ` (intended ${fmtInt(intended)}/s)`}`,
-    `p99 ${p.responseP99Ns > 0 ? fmtNs(p.responseP99Ns) : "-"}`,
-    `errors ${fmtInt(p.errors)}`,
-  ];
-  if (!maxMode) parts.push(`lag p99 ${fmtNs(p.lagP99Ns)}`);
-  if (iv.warmup) parts.push('(warm-up)');
-  if (iv.step !== null) parts.push(`step ${iv.step} @ ${iv.rateFactor}x`);
-  return parts.join('  ');
+/** What the checks before any load settled: the gate, the run's planned length, the capture's identity when it was hashed. */
+interface Preflight {
+  checks: Check[];
+  gate: GateOptions;
+  totalNs: number | null;
+  captureId: { sha256: string; bytes: number } | null;
+  warnings: string[];
 }
 
-/** Runs the replay verb; returns the exit code. */
-export async function replayAction(capture: string, o: ReplayOpts): Promise<number> {
-  const { setup, pollNs, limits } = buildSetup(capture, o);
+/** Every check that can fail before the load (exit 2), and what the progress line needs. */
+async function preflight(capture: string, o: ReplayOpts, setup: ReplaySetup): Promise<Preflight> {
   // thresholds and baseline are validated before any load (exit 2 on a bad check)
   const checks: Check[] = parseChecks(o.threshold ?? []);
+  checkCommandTags(checks);
   const gate: GateOptions = {
     checks,
     baseline: o.baseline ?? null,
@@ -266,8 +263,33 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     junit: o.junit ?? null,
     summary: o.summary ?? null,
     benchJson: o.benchJson ?? null,
+    defaultChecks: o.defaultChecks !== false,
   };
-  preflightGate(gate);
+  const baseline = preflightGate(gate);
+  checkOutDir(o.out);
+  let captureId: Preflight['captureId'] = null;
+  if (baseline !== null) {
+    // hashed now (not after the run) so that a baseline of another capture is refused before the load
+    if (capture !== '-') captureId = await captureIdentity(capture);
+    checkBaseline(baseline, { rate: setup.rate, clone: setup.clone, sha256: captureId?.sha256 ?? null, name: capture === '-' ? 'stdin' : basename(capture) }, gate.force === true, gate.baseline!);
+  }
+  const warnings: string[] = [];
+  const ramp = setup.rate.mode === 'ramp';
+  const spanNs = await captureSpanNs(capture, setup.serverPorts, setup.anyPort, ramp);
+  if (ramp && spanNs !== null) {
+    const from = setup.shape.fromNs ?? 0;
+    const w = rampWarning(rampFit(setup.rate, Math.max(0, Math.min(setup.shape.toNs ?? Infinity, spanNs) - from)), spanNs - from, setup.loop || setup.durationNs !== null);
+    if (w) warnings.push(w);
+  }
+  const totalNs = plannedTotalNs({ rate: setup.rate, spanNs, fromNs: setup.shape.fromNs, toNs: setup.shape.toNs, loop: setup.loop, durationNs: setup.durationNs });
+  return { checks, gate, totalNs, captureId, warnings };
+}
+
+/** Runs the replay verb; returns the exit code. */
+export async function replayAction(capture: string, o: ReplayOpts): Promise<number> {
+  const { setup, pollNs, limits } = buildSetup(capture, o);
+  const pre = await preflight(capture, o, setup);
+  const { checks, gate } = pre;
 
   const tty = process.stderr.isTTY === true;
   const showProgress = o.progress !== false;
@@ -275,6 +297,14 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const say = (s: string): void => {
     if (showProgress) process.stderr.write(`${s}\n`);
   };
+  // a warning is not progress: printed even with --no-progress
+  const warn = (w: string): boolean => process.stderr.write(`mcreplay: warning: ${w}\n`);
+  for (const w of pre.warnings) warn(w);
+  const targetNames = targetAddresses(setup.targets).map(formatHostPort);
+  // what the targets hold before any load (a reused memcached changes the hit ratio)
+  const before = await readTargetStats(targetNames, setup.auth);
+  const full = nonEmptyTargets(targetState(before, before));
+  if (full.length) warn(`target(s) already hold data: ${full.join(', ')}; the replayed hit ratio will not be comparable with the capture's`);
 
   // Ctrl-C / SIGTERM: stop the workers, write the partial result, exit 130/143
   const ac = new AbortController();
@@ -295,15 +325,13 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   setup.signal = ac.signal;
 
   let poller: StatsPoller | null = null;
-  const targetNames = targetAddresses(setup.targets).map(formatHostPort);
   let lastPlain = 0;
   let abortedByChecks: string | null = null;
   const partial: Interval[] = [];
   const seenCmds = new Set<string>();
   setup.onStart = (clock, targetAuth, early) => {
-    // before any load: a warning is not progress, it is printed even with --no-progress
-    for (const w of early) process.stderr.write(`mcreplay: warning: ${w}\n`);
-    say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} worker${setup.workers === 1 ? "" : "s"})`);
+    for (const w of early) warn(w);
+    say(`mcreplay: replaying ${capture} -> ${targetNames.join(', ')} at ${rateLabel(setup)}${setup.loop ? ', looping' : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''} (${setup.workers} worker${setup.workers === 1 ? '' : 's'})`);
     if (pollNs !== null) {
       // the poller logs in the way the replay's probe found each target takes the credentials
       poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock, auth: targetAuth });
@@ -322,7 +350,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
       }
     }
     if (!showProgress) return;
-    const line = progressLine(iv, p, maxMode);
+    const line = progressLine(iv, p, maxMode, pre.totalNs);
     if (tty) process.stderr.write(`\r\x1b[K${line}`);
     else if (iv.endNs - lastPlain >= 5e9) {
       lastPlain = iv.endNs;
@@ -341,6 +369,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const targetStats = poller !== null ? await (poller as StatsPoller).stop() : [];
   // failed polls leave one line per target in the results (the samples are just missing)
   if (poller !== null) out.warnings.push(...(poller as StatsPoller).warnings());
+  const after = await readTargetStats(targetNames, setup.auth);
   const verdict = engineVerdict(out, setup, limits, abortedByChecks !== null ? null : signal);
   if (abortedByChecks !== null) {
     // stopped by the gate, not by the user: the checks decide the exit code
@@ -349,38 +378,56 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     verdict.reasons = verdict.reasons.filter((r) => !r.startsWith('interrupted'));
     verdict.reasons.push(`stopped early by --abort-on-fail`);
   }
-  await mkdir(o.out, { recursive: true });
   const id = makeRunId(capture, out.startedAt, o.out);
   const results: ResultsFile = buildResults(setup, out, {
     id,
     argv: process.argv.slice(2),
     // hashed after the run: reading the file twice at once would slow the replay's own reading
-    captureId: await captureIdentity(capture).catch(() => ({ sha256: '', bytes: 0 })),
+    captureId: pre.captureId ?? (await captureIdentity(capture).catch(() => ({ sha256: '', bytes: 0 }))),
     options: { maxLagNs: limits.maxLagNs, maxStallNs: limits.maxStallNs, cloneKeys: setup.cloneKeys, abortedByChecks, signal },
     targetStats,
     verdict,
   });
-  const dir = join(o.out, id);
-  await mkdir(dir, { recursive: true });
-  const resultsPath = join(dir, 'results.json');
-  await writeResultsFile(resultsPath, results);
-  const hlogPath = join(dir, 'latency.hlog');
-  await writeHlog(results, hlogPath);
+  results.targetState = targetState(before, after);
+  results.captureQuality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
+  // the verdict (checks, baseline, generator state) is decided before anything is written, so that
+  // results.json and the HTML report carry it
+  const d = await decideGate(results, gate);
+  results.verdict = d.verdict;
+  results.generator = d.generator;
+  const { dir, resultsPath, hlogPath } = await writeRun(results, o.out, id);
   const htmlPath = o.html === false ? null : await renderHtml(resultsPath, o.png !== false);
-
   gate.reportDir = dir;
-  const g = await runGate(results, gate);
-  if (g.verdict.status !== results.verdict.status || g.verdict.checks.length > 0) {
-    results.verdict = g.verdict;
-    await writeResultsFile(resultsPath, results);
-  }
+  writeGateOutputs(results, gate, d);
 
   if (o.json) {
     process.stdout.write(`${JSON.stringify(jsonSummary(results, resultsPath, hlogPath, htmlPath, out.totals), null, 2)}\n`);
   } else {
-    process.stdout.write(`${humanSummary(results, resultsPath, htmlPath, setup)}\n${g.text}\n`);
+    process.stdout.write(`${humanSummary(results, { results: resultsPath, html: htmlPath }, rateLabel(setup))}\n${d.text}\n`);
   }
-  return g.exitCode;
+  return d.verdict.exitCode;
+}
+
+/**
+ * Writes results.json and the .hlog under `out`/<id>; when that fails (disk full, directory removed
+ * during the run) the finished run goes to a fresh temp directory instead, and stderr says where.
+ */
+async function writeRun(results: ResultsFile, out: string, id: string): Promise<{ dir: string; resultsPath: string; hlogPath: string }> {
+  const attempt = async (dir: string) => {
+    await mkdir(dir, { recursive: true });
+    const resultsPath = join(dir, 'results.json');
+    await writeResultsFile(resultsPath, results);
+    const hlogPath = join(dir, 'latency.hlog');
+    await writeHlog(results, hlogPath);
+    return { dir, resultsPath, hlogPath };
+  };
+  try {
+    return await attempt(join(out, id));
+  } catch (err) {
+    const dir = fallbackDir(id);
+    process.stderr.write(`mcreplay: could not write the results under ${out} (${(err as Error).message}); they are written to ${dir} instead\n`);
+    return attempt(dir);
+  }
 }
 
 /** Writes index.html (and the PNG charts) beside results.json; a report failure does not lose the run. */
@@ -425,49 +472,8 @@ function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, html
     reconnects: totals.reconnects,
     steps: r.steps.map((s) => ({ step: s.step, rateFactor: s.rateFactor, startNs: s.startNs, endNs: s.endNs, total: strip(s.total), lag: s.lag })),
     captured: Object.fromEntries(Object.entries(r.captured).map(([k, v]) => [k, { count: v.count, hits: v.hits, misses: v.misses, hitRatio: v.hitRatio, latency: v.latency }])),
+    targetState: r.targetState ?? [],
+    captureQuality: r.captureQuality ?? null,
+    generator: r.generator ?? null,
   };
-}
-
-/** A latency percentile for a table cell: '-' when nothing was measured. */
-function lat(p: ResultsFile['summary']['total']['response'], k: 'p50' | 'p99' | 'p999' | 'max'): string {
-  return p.count > 0 ? fmtNs(p[k]) : '-';
-}
-
-function humanSummary(r: ResultsFile, resultsPath: string, htmlPath: string | null, setup: ReplaySetup): string {
-  const s = r.summary;
-  const t = s.total.counters;
-  const lines: string[] = [];
-  lines.push(`replayed ${r.capture.name} at ${rateLabel(setup)}: ${fmtInt(t.sent)} sent, ${fmtInt(t.completed)} answered in ${fmtNs(s.durationNs)}${r.config.rate.mode === 'max' ? ' — CAPACITY MODE (closed loop): latencies are not what users would see' : ''}`);
-  const rows: string[][] = [['command', 'sent', 'answered', 'errors', 'hit ratio', 'p50', 'p99', 'p99.9', 'max', 'captured p50', 'captured hit']];
-  const cmds = Object.keys(s.perCommand).sort();
-  for (const c of [...cmds, 'total']) {
-    const cs = c === 'total' ? s.total : s.perCommand[c]!;
-    const cap = c === 'total' ? undefined : r.captured[c];
-    let errs = 0;
-    for (const k of ERROR_CLASSES) errs += cs.counters.errors[k];
-    rows.push([
-      c,
-      fmtInt(cs.counters.sent),
-      fmtInt(cs.counters.completed),
-      fmtInt(errs),
-      cs.hitRatio === null ? '-' : `${(cs.hitRatio * 100).toFixed(1)}%`,
-      // no latency at all (noreply sets, quit): a dash, never a made-up "0 ns"
-      lat(cs.response, 'p50'),
-      lat(cs.response, 'p99'),
-      lat(cs.response, 'p999'),
-      lat(cs.response, 'max'),
-      cap?.latency ? fmtNs(cap.latency.p50) : '-',
-      cap?.hitRatio == null ? '-' : `${(cap.hitRatio * 100).toFixed(1)}%`,
-    ]);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  for (const row of rows) lines.push('  ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  const errs = ERROR_CLASSES.filter((k) => t.errors[k] > 0).map((k) => `${k} ${fmtInt(t.errors[k])}`);
-  if (errs.length) lines.push(`errors: ${errs.join(', ')}`);
-  const held = Object.entries(t.heldBack).filter(([, n]) => n > 0);
-  if (held.length) lines.push(`held back: ${held.map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ')}`);
-  if (t.unsent > 0) lines.push(`unsent at stop: ${fmtInt(t.unsent)}`);
-  if (r.config.rate.mode !== 'max' && s.lag.count > 0) lines.push(`schedule lag: p50 ${fmtNs(s.lag.p50)}, p99 ${fmtNs(s.lag.p99)}, max ${fmtNs(s.lag.max)}`);
-  lines.push(`results: ${resultsPath}${htmlPath ? `\nreport:  ${htmlPath}` : ''}`);
-  return lines.join('\n');
 }

@@ -139,6 +139,8 @@ export interface CheckResult {
   /** For windowed checks: the first failing interval index. */
   failedInterval?: number | null;
   message: string;
+  /** 'default' for a check every run gets (src/report/default-checks.ts); absent for the user's own. */
+  origin?: 'default' | 'user';
 }
 
 export interface Verdict {
@@ -203,4 +205,54 @@ export interface ResultsFile {
   captured: Record<string, CapturedCommand>;
   targetStats: { target: string; samples: TargetStatsSample[] }[];
   verdict: Verdict;
+  /** Each target's `stats` just before the load and just after it (absent in files of older versions). */
+  targetState?: TargetState[];
+  /** What the capture itself lost (absent in files of older versions). */
+  captureQuality?: CaptureQuality;
+  /** Could the generator keep the schedule, and how much of the latency is its own (absent in older files). */
+  generator?: GeneratorState;
+}
+
+/** A target's statistics before and after the load, read with `stats` over one extra connection. */
+export interface TargetState {
+  target: string;
+  /** Numeric stats before the load (curr_items, bytes, evictions, cmd_get ...), or null when they could not be read. */
+  before: Record<string, number> | null;
+  /** The same just after the load. */
+  after: Record<string, number> | null;
+  /** Why a read failed. */
+  error?: string;
+}
+
+/** The capture-quality findings `inspect` shows, carried into the replay. */
+export interface CaptureQuality {
+  /** The file ended in the middle of a record, or reading stopped on an error. */
+  cutShort: boolean;
+  /** Gaps (bytes the capture lost) and their known size. */
+  gaps: number;
+  gapBytes: number;
+  /** Packets cut by the snap length. */
+  truncatedPackets: number;
+  /** Requests cut by a gap or the end of the capture (at least). */
+  requestsLost: number;
+  /** Share of the captured requests that cannot be replayed (credentials, UDP ...), 0–1. */
+  unreplayableShare: number;
+  /** One sentence per finding, for the summary and the report; empty when the capture is clean. */
+  findings: string[];
+}
+
+/** The generator's state: clean, degraded (kept the schedule but added latency), saturated (invalid). */
+export interface GeneratorState {
+  state: 'clean' | 'degraded' | 'saturated';
+  /** Why, with numbers. */
+  evidence: string[];
+  /** Schedule lag p99, ns. */
+  lagP99Ns: number;
+  /** Worst event-loop delay, ns (as results.summary.eventLoopMaxNs). */
+  eventLoopMaxNs: number;
+  /** Response p99 − service p99, ns: the part of the tail spent before the request was written. */
+  responseMinusServiceP99Ns: number;
+  /** Share (0–1) of the response p99 the generator can explain (lag p99, or the event-loop delay, whichever is larger; at most 1). */
+  explainedShare: number;
+
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 import { RESULTS_SCHEMA, type CommandSummary, type ResultsFile } from '../metrics/results-types.js';
 import { decodeHistogram, freeHistogram } from '../metrics/histogram.js';
-import { parseSelectorText, ruleError, selectorText, type CheckTags, type MetricName } from './thresholds.js';
+import { errorCount, parseSelectorText, ruleError, selectorText, type CheckTags, type MetricName } from './thresholds.js';
 
 /** Default noise band: relative changes within ±5% are not marked. */
 export const DEFAULT_NOISE_BAND = 0.05;
@@ -276,7 +276,7 @@ function ruleValue(rule: Rule, results: ResultsFile, command: string): number | 
     case 'service':
       return pct(rule, cs.service, cs.serviceHist);
     case 'errors': {
-      const n = rule.tags.class ? ((cs.counters.errors as Record<string, number>)[rule.tags.class] ?? 0) : Object.values(cs.counters.errors).reduce((a, v) => a + v, 0);
+      const n = errorCount(cs.counters, rule.tags.class);
       if (rule.aggregate === 'count') return n;
       return cs.counters.sent > 0 ? (100 * n) / cs.counters.sent : null;
     }

@@ -4,13 +4,15 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { McError } from '../errors.js';
-import type { CheckResult, ResultsFile, Verdict } from '../metrics/results-types.js';
+import type { CheckResult, GeneratorState, ResultsFile, Verdict } from '../metrics/results-types.js';
+import { generatorState } from './generator-state.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { evaluateChecks, formatValue, verdictFor, type Check } from './thresholds.js';
 import { compareResults, formatComparison, loadResultsFile, parseRegressionRule, type Comparison } from './compare.js';
 import { toJUnitXml } from './junit.js';
 import { chartPaths, toMarkdownSummary, writeSummary } from './summary-md.js';
 import { toBenchJson } from './bench-json.js';
+import { defaultChecksFor } from './default-checks.js';
 
 export { parseChecks, canStillPass, verdictFor } from './thresholds.js';
 
@@ -31,6 +33,8 @@ export interface GateOptions {
   benchJson?: string | null;
   /** The run's report directory (reports/<run-id>), to list its charts in the summary. */
   reportDir?: string | null;
+  /** Apply the default checks (errors, unsent, answered); false with --no-default-checks. Default true. */
+  defaultChecks?: boolean;
   /** Environment for $GITHUB_STEP_SUMMARY (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -69,7 +73,7 @@ function htmlReport(dir: string): string | null {
 
 /** One line per check: ✓/✗, the check, what was observed. */
 export function formatCheckResults(results: readonly CheckResult[]): string {
-  return results.map((c) => `  ${c.pass ? '✓' : '✗'} ${c.check}  —  ${c.message}`).join('\n');
+  return results.map((c) => `  ${c.pass ? '✓' : '✗'} ${c.check}${c.origin === 'default' ? ' (default)' : ''}  —  ${c.message}`).join('\n');
 }
 
 /** The verdict as terminal text. */
@@ -80,10 +84,25 @@ export function formatVerdict(v: Verdict): string {
   return lines.join('\n');
 }
 
-/** Evaluates checks and the baseline, decides the verdict, writes the CI outputs. */
-export async function runGate(results: ResultsFile, gate: GateOptions): Promise<GateOutcome> {
+/** Evaluates the user's checks and the default checks they leave in force (marked origin 'default'). */
+export function evaluateAll(results: ResultsFile, checks: readonly Check[], defaults: boolean): CheckResult[] {
+  const defs = defaultChecksFor(results, checks, defaults);
+  const out = evaluateChecks(results, defs).map((c) => ({ ...c, origin: 'default' as const }));
+  return [...out, ...evaluateChecks(results, checks)];
+}
+
+/** The gate's decision before any file is written: checks, comparison, verdict, generator state, terminal text. */
+export interface GateDecision {
+  verdict: Verdict;
+  comparison: Comparison | null;
+  generator: GeneratorState;
+  text: string;
+}
+
+/** Evaluates the checks (defaults included) and the baseline, and decides the verdict; writes nothing. */
+export async function decideGate(results: ResultsFile, gate: GateOptions): Promise<GateDecision> {
   await initMetrics();
-  const checkResults = evaluateChecks(results, gate.checks);
+  const checkResults = evaluateAll(results, gate.checks, gate.defaultChecks !== false);
   let comparison: Comparison | null = null;
   let baselineError: string | null = null;
   if (gate.baseline) {
@@ -96,6 +115,17 @@ export async function runGate(results: ResultsFile, gate: GateOptions): Promise<
     }
   }
   const verdict = verdictFor(results, checkResults, comparison, baselineError);
+  const generator = generatorState({ ...results, verdict });
+  const parts: string[] = [];
+  if (checkResults.length) parts.push(`checks${gate.defaultChecks === false ? '' : ' (the defaults switch off with --no-default-checks)'}:`, formatCheckResults(checkResults));
+  if (comparison) parts.push('', formatComparison(comparison));
+  parts.push('', formatVerdict(verdict));
+  return { verdict, comparison, generator, text: parts.join('\n') };
+}
+
+/** Writes the CI outputs (JUnit, markdown summary, benchmark JSON) for a decided gate; returns the files written. */
+export function writeGateOutputs(results: ResultsFile, gate: GateOptions, d: Pick<GateDecision, 'verdict' | 'comparison'>): string[] {
+  const { verdict, comparison } = d;
   const written: string[] = [];
   if (gate.junit) write(gate.junit, toJUnitXml({ verdict, comparison, name: 'mcreplay', timestamp: results.run?.startedAt, timeS: results.summary.durationNs / 1e9 }), written);
   if (gate.benchJson) write(gate.benchJson, `${JSON.stringify(toBenchJson(results), null, 2)}\n`, written);
@@ -104,11 +134,14 @@ export async function runGate(results: ResultsFile, gate: GateOptions): Promise<
     const md = toMarkdownSummary({ verdict, results, comparison, charts: gate.reportDir ? chartPaths(gate.reportDir) : [], reportPath: gate.reportDir ? htmlReport(gate.reportDir) : null });
     written.push(...writeSummary(md, gate.summary, env));
   }
-  const parts: string[] = [];
-  if (checkResults.length) parts.push('thresholds:', formatCheckResults(checkResults));
-  if (comparison) parts.push('', formatComparison(comparison));
-  parts.push('', formatVerdict(verdict));
-  return { verdict, exitCode: verdict.exitCode, comparison, text: parts.join('\n'), written };
+  return written;
+}
+
+/** Evaluates checks and the baseline, decides the verdict, writes the CI outputs. */
+export async function runGate(results: ResultsFile, gate: GateOptions): Promise<GateOutcome> {
+  const d = await decideGate(results, gate);
+  const written = writeGateOutputs(results, gate, d);
+  return { verdict: d.verdict, exitCode: d.verdict.exitCode, comparison: d.comparison, text: d.text, written };
 }
 
 export { formatValue };

@@ -9,7 +9,8 @@ import { chartConfig, chartList } from './charts.js';
 import { buildReportData, type ReportData } from './data.js';
 import { FORMAT_FUNCTIONS, fmtBytes, fmtDuration, fmtInt, fmtNs, fmtNum, fmtPct, fmtRate } from './format.js';
 import { decodeSparse, mergeSparse, sparsePercentiles } from './hist.js';
-import { safeArgv, safeObject, stripUserinfo } from './redact.js';
+import { safeArgv, safeObject, shellQuote, stripUserinfo } from './redact.js';
+import { generatorState } from './generator-state.js';
 
 /** Options of the HTML report. */
 export interface HtmlOptions {
@@ -86,7 +87,7 @@ function verdictHtml(r: ResultsFile): string {
   const status = v.status in VERDICT_TEXT ? v.status : 'error';
   const failed = v.checks.filter((c) => !c.pass).length;
   let sub = VERDICT_SUB[status]!;
-  if (status === 'pass' && v.checks.length === 0) sub = 'The run completed; it had no thresholds to check.';
+  if (status === 'pass' && v.checks.length === 0) sub = 'The run completed; it had no checks (default checks were switched off).';
   else if (status === 'pass') sub = `The run completed and met all ${v.checks.length} checks.`;
   else if (status === 'fail' && v.checks.length) sub = `${failed} of ${v.checks.length} checks failed.`;
   const reasons = v.reasons.length ? `<ul class="reasons">${v.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
@@ -95,6 +96,29 @@ function verdictHtml(r: ResultsFile): string {
 <div class="what"><div class="sub">${esc(sub)}</div>${reasons}
 <div class="runline">run <code>${esc(r.run.id)}</code> · exit code ${esc(v.exitCode)}</div></div>
 </header>`;
+}
+
+/** The generator's state (clean, degraded, saturated), its evidence and the share of the p99 it explains. */
+function generatorHtml(r: ResultsFile): string {
+  const g = r.generator ?? generatorState(r);
+  const label = g.state === 'clean' ? 'clean' : g.state === 'degraded' ? 'DEGRADED: part of the measured latency is mcreplay’s own' : 'SATURATED: the run is invalid';
+  const share = r.config.rate.mode === 'max' ? '' : ` · can explain ${Math.round(g.explainedShare * 100)}% of the response p99`;
+  const ev = g.evidence.length && g.state === 'degraded' ? ` <span class="muted">(${esc(g.evidence.join('; '))})</span>` : '';
+  return `<b class="gen gen-${esc(g.state)}">${esc(label)}</b>${esc(share)}${ev}`;
+}
+
+/** What each target held before the load (curr_items, bytes), from `stats`; '' when not read. */
+function targetStartHtml(r: ResultsFile): string {
+  const st = r.targetState ?? [];
+  if (!st.length) return '';
+  return st
+    .map((t) => {
+      const items = t.before?.curr_items;
+      if (items === undefined) return `<code>${esc(stripUserinfo(t.target))}</code> <span class="muted">not read${t.error ? `: ${esc(t.error)}` : ''}</span>`;
+      const cls = items > 0 ? ' class="bad"' : '';
+      return `<code>${esc(stripUserinfo(t.target))}</code> <span${cls}>${esc(fmtInt(items))} items, ${esc(fmtBytes(t.before?.bytes ?? 0))}${items > 0 ? ' — it already held data: hit ratios are not comparable with the capture’s' : ' (empty)'}</span>`;
+    })
+    .join('<br>');
 }
 
 function runHtml(r: ResultsFile, showKeys: boolean): string {
@@ -121,7 +145,7 @@ function runHtml(r: ResultsFile, showKeys: boolean): string {
     ],
     [
       'Generator',
-      `${esc(r.config.workers)} workers · schedule lag p50 ${esc(fmtNs(s.lag.p50))}, p99 ${esc(fmtNs(s.lag.p99))}, max ${esc(fmtNs(s.lag.max))} · worst event-loop delay ${esc(fmtNs(s.eventLoopMaxNs))} · timeout ${esc(fmtNs(r.config.timeoutNs))}`,
+      `${generatorHtml(r)}<br>${esc(r.config.workers)} worker${r.config.workers === 1 ? '' : 's'} · schedule lag p50 ${esc(fmtNs(s.lag.p50))}, p99 ${esc(fmtNs(s.lag.p99))}, max ${esc(fmtNs(s.lag.max))} · worst event-loop delay ${esc(fmtNs(s.eventLoopMaxNs))} · timeout ${esc(fmtNs(r.config.timeoutNs))}`,
     ],
     ['mcreplay', `${esc(r.tool.version)} · started ${esc(r.run.startedAt)} · ended ${esc(r.run.endedAt)}`],
     ['Host', `${esc(r.run.host)} · ${esc(r.run.platform)} · Node ${esc(r.run.node)} · ${esc(r.run.cpus)} CPUs`],
@@ -129,7 +153,11 @@ function runHtml(r: ResultsFile, showKeys: boolean): string {
   const filters = safeObject(r.config.filters ?? {}, showKeys);
   if (Object.keys(filters).length) rows.push(['Filters', `<code>${esc(JSON.stringify(filters))}</code>`]);
   if (r.config.allow.length) rows.push(['Allowed', esc(r.config.allow.join(', '))]);
-  rows.push(['Command', `<code>mcreplay ${esc(safeArgv(r.run.argv, showKeys).join(' '))}</code>`]);
+  const start = targetStartHtml(r);
+  if (start) rows.splice(2, 0, ['Targets at start', start]);
+  const quality = r.captureQuality?.findings ?? [];
+  if (quality.length) rows.splice(1, 0, ['Capture quality', `<ul class="findings">${quality.map((f) => `<li class="bad">${esc(f)}</li>`).join('')}</ul>`]);
+  rows.push(['Command', `<code>mcreplay ${esc(safeArgv(r.run.argv, showKeys).map(shellQuote).join(' '))}</code>`]);
   return `<section class="run"><h2>What ran</h2><dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl></section>`;
 }
 
@@ -190,7 +218,12 @@ function latencyTable(r: ResultsFile): string {
   const caps = Object.values(r.captured).filter((c) => c.latencyHist);
   const capTotal = caps.length ? sparsePercentiles(mergeSparse(caps.map((c) => decodeSparse(c.latencyHist)))) : null;
   add('total', r.summary.total, capTotal, true);
-  return `<div class="scroll"><table class="num" id="latency-table"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>
+  // answered requests without a response to time (noreply, quiet): why count < completed
+  const untimed = r.commands
+    .filter((c) => (r.summary.perCommand[c]?.counters.completed ?? 0) > (r.summary.perCommand[c]?.response.count ?? 0))
+    .map((c) => `${c} ${fmtInt(r.summary.perCommand[c]!.counters.completed - r.summary.perCommand[c]!.response.count)}`);
+  const untimedNote = untimed.length ? `<p class="note" id="untimed">The count is of timed answers: ${esc(untimed.join(', '))} answered request(s) had no response to time (noreply / quiet requests count as answered once written), so the count can be below the completed count of the table above.</p>` : '';
+  return `<div class="scroll"><table class="num" id="latency-table"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>${untimedNote}
 <p class="note">Response time = completion − intended send time (what a cache user would see, coordinated-omission free); service time = completion − actual write; captured = last response byte − first request byte in the capture.</p>`;
 }
 
@@ -220,10 +253,10 @@ function checksHtml(r: ResultsFile): string {
   const rows = checks
     .map(
       (c) =>
-        `<tr class="${c.pass ? 'ok' : 'fail'}"><td class="name"><code>${esc(c.check)}</code></td><td>${esc(c.metric)}</td><td>${esc(fmtObserved(c.observed, c.unit))}</td><td>${esc(fmtObserved(c.limit, c.unit))}</td><td class="res">${c.pass ? '✔ pass' : '✘ fail'}</td><td class="msg">${esc(c.failedInterval !== null && c.failedInterval !== undefined ? `first failing interval ${c.failedInterval}` : '')}${c.message && !c.pass ? (c.failedInterval != null ? ' · ' : '') + esc(c.message) : ''}</td></tr>`,
+        `<tr class="${c.pass ? 'ok' : 'fail'}"><td class="name"><code>${esc(c.check)}</code>${c.origin === 'default' ? ' <span class="muted">default</span>' : ''}</td><td>${esc(c.metric)}</td><td>${esc(fmtObserved(c.observed, c.unit))}</td><td>${esc(fmtObserved(c.limit, c.unit))}</td><td class="res">${c.pass ? '✔ pass' : '✘ fail'}</td><td class="msg">${esc(c.failedInterval !== null && c.failedInterval !== undefined ? `first failing interval ${c.failedInterval}` : '')}${c.message && !c.pass ? (c.failedInterval != null ? ' · ' : '') + esc(c.message) : ''}</td></tr>`,
     )
     .join('');
-  return `<section id="thresholds"><h2>Thresholds</h2><table class="num checks"><thead><tr><th>check</th><th>metric</th><th>observed</th><th>limit</th><th>result</th><th></th></tr></thead><tbody>${rows}</tbody></table></section>`;
+  return `<section id="thresholds"><h2>Checks</h2><table class="num checks"><thead><tr><th>check</th><th>metric</th><th>observed</th><th>limit</th><th>result</th><th></th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 function chartsHtml(d: ReportData): string {
@@ -264,6 +297,7 @@ tr.total td{font-weight:600;background:#f8fafc}
 tr.first td{border-top:1px solid #d5d8dd}
 tr.cap td{color:#6b4f3f}
 .bad{color:#b3261e;font-weight:600}
+.findings{margin:0;padding-left:18px}.gen-degraded{color:#9a5b00}.gen-saturated{color:#b3261e}
 .checks tr.fail td.res{color:#b3261e;font-weight:700}.checks tr.ok td.res{color:#1e7d3a;font-weight:700}
 .note{font-size:12px;color:#6b7280;margin:6px 2px}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
@@ -330,6 +364,7 @@ export function buildHtmlReport(results: ResultsFile, opts: HtmlOptions = {}): s
 <main>
 <h1>mcreplay report · ${esc(r.capture.name)} · ${esc(r.run.startedAt)}</h1>
 ${verdictHtml(r)}
+${checksHtml(r)}
 ${runHtml(r, showKeys)}
 <section id="summary"><h2>Summary</h2>
 <p class="note">Warm-up excluded: ${esc(fmtDuration(r.summary.durationNs))} summarised. Rates are per second of that time.</p>
@@ -338,7 +373,6 @@ ${throughputTable(r)}
 ${latencyTable(r)}
 ${stepsTable(r)}
 </section>
-${checksHtml(r)}
 <section id="charts"><h2>Charts</h2><div class="charts">
 ${chartsHtml(d)}
 </div></section>

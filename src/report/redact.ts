@@ -62,3 +62,9 @@ export function safeObject(o: Record<string, unknown>, showKeys: boolean): Recor
   }
   return out;
 }
+
+/** One argument as a POSIX shell word: bare when it is plain, else single-quoted, so a printed command pastes back. */
+export function shellQuote(arg: string): string {
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}

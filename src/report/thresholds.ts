@@ -114,11 +114,11 @@ const SPECS: Record<MetricName, MetricSpec> = {
   heldback: { aggregates: ['count'], percentiles: false, tags: ['cmd', 'target', 'reason'], doc: 'requests held back on purpose' },
   unsent: { aggregates: ['count'], percentiles: false, tags: ['cmd', 'target'], doc: 'requests left unsent when the run stopped' },
   requests: {
-    aggregates: ['count', 'sent', 'completed', 'intended'],
+    aggregates: ['count', 'sent', 'completed', 'answered', 'intended'],
     percentiles: false,
     tags: ['cmd', 'target'],
-    shares: { count: ['intended'], sent: ['intended'], completed: ['intended', 'sent'], intended: [] },
-    doc: 'request counts (count = sent)',
+    shares: { count: ['intended'], sent: ['intended'], completed: ['intended', 'sent'], answered: ['intended', 'sent'], intended: [] },
+    doc: 'request counts (count = sent; answered = completed + error answers: ERROR, CLIENT_ERROR, SERVER_ERROR)',
   },
 };
 
@@ -246,8 +246,9 @@ function parseSelector(c: Cursor): { metric: MetricName; tags: CheckTags; aggreg
       if (!v) c.fail(`expected a value for tag '${tag}'`);
       let value = v[0];
       if (tag === 'cmd') value = value.toLowerCase();
-      if (tag === 'class' && !(ERROR_CLASSES as readonly string[]).includes(value)) {
-        c.fail(`unknown error class '${value}'${suggest(value, ERROR_CLASSES)}; classes: ${ERROR_CLASSES.join(', ')}`, valPos);
+      // class=a|b sums several classes (the default check counts the target's transport failures)
+      for (const one of tag === 'class' ? value.split('|') : []) {
+        if (!(ERROR_CLASSES as readonly string[]).includes(one)) c.fail(`unknown error class '${one}'${suggest(one, ERROR_CLASSES)}; classes: ${ERROR_CLASSES.join(', ')} (several: timeout|reset)`, valPos);
       }
       if (tag === 'target' && !/^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$/.test(value)) {
         c.fail(`target '${value}' is not host:port`, valPos);
@@ -575,9 +576,13 @@ export function zeroCounters(): Counters {
   };
 }
 
-function errorCount(c: Counters, cls: string | undefined): number {
-  if (cls) return (c.errors as Record<string, number>)[cls] ?? 0;
+/** Errors of one class, of several (`timeout|reset`), or of all. */
+export function errorCount(c: Counters, cls: string | undefined): number {
   let n = 0;
+  if (cls) {
+    for (const one of cls.split('|')) n += (c.errors as Record<string, number>)[one] ?? 0;
+    return n;
+  }
   for (const v of Object.values(c.errors)) n += v;
   return n;
 }
@@ -615,6 +620,9 @@ function fromCounters(check: Check, c: Counters, durationNs: number, aggregate =
           return { value: c.intended };
         case 'completed':
           return { value: c.completed };
+        case 'answered':
+          // an error line is an answer: what is missing is what timed out, was reset or refused, or garbled
+          return { value: c.completed + c.errors.server_error + c.errors.client_error + c.errors.error };
         default:
           return { value: c.sent };
       }
@@ -1051,7 +1059,7 @@ export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: 
   const failedChecks = checks.filter((c) => !c.pass);
   const failedRules = comparison?.regressions.filter((r) => !r.pass) ?? [];
   const reasons = [...(prior.reasons ?? [])];
-  for (const c of failedChecks) reasons.push(`threshold failed: ${c.check}: ${c.message}`);
+  for (const c of failedChecks) reasons.push(`${c.origin === 'default' ? 'default check failed' : 'threshold failed'}: ${c.check}: ${c.message}`);
   for (const r of failedRules) reasons.push(`regression: ${r.message}`);
   if (baselineError) reasons.push(baselineError);
   const saturated = prior.saturated || prior.status === 'saturated';

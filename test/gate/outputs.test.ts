@@ -216,6 +216,7 @@ describe('runGate', () => {
       benchJson: join(dir, 'bench.json'),
       reportDir: join(dir, 'report'),
       env: { GITHUB_STEP_SUMMARY: step },
+      defaultChecks: false,
     });
     expect(out.exitCode).toBe(99);
     expect(out.verdict.status).toBe('fail');

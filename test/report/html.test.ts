@@ -111,6 +111,31 @@ describe('HTML report content', () => {
     expect(h).not.toContain('id="thresholds"');
     expect(h).not.toContain('c-target-');
     expect(h).not.toContain('c-knee');
-    expect(text(h)).toContain('it had no thresholds to check');
+    expect(text(h)).toContain('it had no checks (default checks were switched off)');
+  });
+});
+
+describe('what a person needs beside the numbers', () => {
+  it('the state the targets started in, the capture quality, the generator state, a pasteable command', async () => {
+    const r = await makeResults({ intervals: 20, seed: 11, status: 'pass', argv: ['--threshold', "latency.p99 < 2ms", '--target', '127.0.0.1:11311'] });
+    r.config.workers = 1;
+    r.targetState = [{ target: '127.0.0.1:11311', before: { curr_items: 1234, bytes: 99_000 }, after: { curr_items: 2000, bytes: 150_000 } }];
+    r.captureQuality = { cutShort: true, gaps: 0, gapBytes: 0, truncatedPackets: 0, requestsLost: 0, unreplayableShare: 0, findings: ['the capture is cut short: 37 trailing bytes are not a whole record; what was readable was replayed'] };
+    r.generator = { state: 'degraded', evidence: ['schedule lag p99 3.0 ms (saturated at 10 ms, --max-lag)'], lagP99Ns: 3e6, eventLoopMaxNs: 1e6, responseMinusServiceP99Ns: 2e6, explainedShare: 0.42 };
+    const t = text(buildHtmlReport(r)).replace(/&#39;/g, "'");
+    expect(t).toMatch(/1,234 items, .* it already held data/);
+    expect(t).toContain('the capture is cut short');
+    expect(t).toMatch(/DEGRADED: part of the measured latency is mcreplay’s own\s*· can explain 42% of the response p99/);
+    expect(t).toContain('schedule lag p99 3.0 ms');
+    expect(t).toMatch(/\b1 worker ·/);
+    expect(t).toContain(`--threshold 'latency.p99 < 2ms' --target 127.0.0.1:11311`);
+  });
+
+  it('says why the latency count can be below the completed count (noreply sets are not timed)', async () => {
+    const r = await makeResults({ intervals: 10, seed: 12, status: 'pass' });
+    const set = r.summary.perCommand.set!;
+    set.counters.completed = set.response.count + 317;
+    const t = text(buildHtmlReport(r));
+    expect(t).toMatch(/set 317 answered request\(s\) had no response to time/);
   });
 });
