@@ -10,6 +10,7 @@ import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
 import { binaryFrame, OP_VERSION } from './auth.js';
 import { startWaker, type Waker } from './waker.js';
+import { Ev, trace, tracing, writeTrace } from './trace.js';
 import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
 /**
@@ -42,6 +43,15 @@ const CHECK_MS = 50;
 const PROGRESS_EVERY_NS = 100e6;
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
+/**
+ * Connections the capture opens in its first PREOPEN_NS are connected before t0 (results.json
+ * config.options.preopened counts them): a connect costs the worker 20–400 µs of CPU on the send
+ * path and the answer of the handshake comes back a turn later, so 64 connections opened at t0 held
+ * the first requests back by 10–16 ms (README, "Design notes"). Only in timed modes: in max mode
+ * everything is due at once and a connection opens when the capture's order lets it.
+ */
+const PREOPEN_NS = 100e6;
+const PREOPEN_MAX = 2000;
 const WARMUP_TIMEOUT_MS = 2000;
 /** The receive buffer all of a worker's sockets share (net's default read size). */
 const READ_BUF_BYTES = 64 * 1024;
@@ -271,7 +281,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   /** Sends everything due; re-arms the wait for the next item. */
-  function pump(): void {
+  function pump(src: Ev = Ev.WakeSpin): void {
     // whichever of waker, timer or spin turn came first, the others are void now (arm() re-arms)
     if (immediate !== null) clearImmediate(immediate);
     if (timer !== null) clearTimeout(timer);
@@ -281,6 +291,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (t0 === null || finishedAll) return;
     let t = now();
     let n = 0;
+    if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
     for (;;) {
       const at = queue.peekAt();
       if (at === undefined || at > t) break;
@@ -303,6 +314,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       }
     }
     flushDirty();
+    if (tracing) trace(Ev.PumpEnd, now(), n);
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
     arm();
     maybeDone();
@@ -337,11 +349,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     timerAt = at;
     // with a waker the timer is only a backstop (a starved waker thread wakes the worker late):
     // it fires just after the due time; without one it does the coarse part of the wait
-    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6));
+    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6), Ev.WakeTimer);
   }
 
   function wake(): void {
-    if (immediate === null && !finishedAll) pump();
+    if (immediate === null && !finishedAll) pump(Ev.WakeWaker);
   }
 
   function progress(t: number): void {
@@ -385,12 +397,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     post({ t: 'done', worker: init!.worker, endNs, totals: { ...totals, byClass: { ...totals.byClass } } });
     rec!.destroy();
     rec = null;
+    writeTrace(init!.worker);
     port.close?.();
   }
 
   function begin(t0Ns: number): void {
     if (t0 !== null) return;
     t0 = t0Ns;
+    if (tracing) trace(Ev.Start, now(), queue.size);
     // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
     rec?.resetEventLoop();
     nextBoundary = intervalNs;
@@ -428,9 +442,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
   function sync(): void {
     const early: ReplayConn[] = [];
-    const info = queue.startInfo();
+    const info = queue.startInfo(init!.maxMode ? -1 : PREOPEN_NS);
     for (const cmd of info.cmds) rec!.slot(cmd); // histograms of the first commands exist before t0
     for (const it of info.early) {
+      if (!it.early && early.length >= PREOPEN_MAX) continue;
+      if (!it.early) {
+        totals.preopened++;
+        connTarget.set(it.conn, it.target); // its open item later finds it open (a no-op)
+      }
       const c = conn(it.conn, it.target);
       c.open();
       early.push(c);
@@ -484,6 +503,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
             return;
           }
           const t = now();
+          if (tracing) trace(Ev.Batch, t, queue.size);
           // connections the capture joined mid-way exist already: open them at once
           queue.add(m.b, (it) => {
             dispatch(it, t);

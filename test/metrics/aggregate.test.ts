@@ -231,4 +231,32 @@ describe('recorder + aggregator', () => {
       rec.destroy();
     }
   });
+
+  it('event-loop delay is the delay itself, not the sampling period (10 ms resolution)', async () => {
+    // perf_hooks records whole sampling periods: an idle loop sampled every 10 ms reads >= 10 ms in
+    // every interval. The figure is the excess over the period, so idle intervals read near 0 (the
+    // median of several: a loaded machine may delay one of them for real) and a 60 ms block still
+    // reads as about 60 ms, not 70.
+    const rec = new IntervalRecorder({ eventLoopResolutionMs: 10 });
+    try {
+      const idle: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 60));
+        idle.push(rec.snapshot(i).eventLoopMaxNs);
+      }
+      idle.sort((a, b) => a - b);
+      expect(idle[2]!, `idle intervals: ${idle.join(', ')} ns`).toBeLessThan(5e6);
+      await new Promise((r) => setTimeout(r, 25));
+      rec.snapshot(5);
+      const t0 = process.hrtime.bigint();
+      while (process.hrtime.bigint() - t0 < 60_000_000n) {
+        /* block the loop */
+      }
+      await new Promise((r) => setTimeout(r, 25));
+      const blocked = rec.snapshot(6).eventLoopMaxNs;
+      expect(blocked).toBeGreaterThanOrEqual(45e6);
+    } finally {
+      rec.destroy();
+    }
+  });
 });
