@@ -190,8 +190,11 @@ if (only.has('max')) {
     spawnSync(process.execPath, ['bench/repeat-pcap.js', src, big, '40', '11211'], { stdio: 'inherit' });
     const r = await run(process.execPath, ['bench/replay.js', '--only', 'max', '--capture', big, '--runs', String(Math.max(1, runs)), '--threads', '1', '--quiet-wait', '0']);
     console.log(`\n### --rate max, ${name} x40 (bench/replay.js --only max; ${uptime()})\n`);
-    console.log(r.out.trim());
-    out.results.max.push({ capture: name, output: r.out });
+    // bench/replay.js prints its tables on stderr (progress lines before them)
+    const text = `${r.out}${r.err}`;
+    const from = text.indexOf('machine:');
+    console.log('```\n' + (from >= 0 ? text.slice(from) : text).trim() + '\n```');
+    out.results.max.push({ capture: name, output: text });
   }
 }
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));

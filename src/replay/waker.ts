@@ -5,7 +5,6 @@
 // due time and then posts it a message; the worker meanwhile sits in its event loop (no CPU, and
 // answers are still timestamped the moment they arrive) and spins only for the last stretch.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { raiseThreadPriority } from './priority.js';
 
 const NONE = -1n;
 /** Shared layout: [0] target (BigInt64, ns on the monoNs(baseSec) clock, NONE = idle); [1] generation (Int32 at byte 8); [2] closed flag. */
@@ -57,7 +56,7 @@ export function startWaker(baseSec: number, onWake: () => void): Waker {
 
 /** The waker thread: waits until the target time (or a new target), then posts once. */
 function run(d: WakerData): void {
-  raiseThreadPriority(); // its wake-ups are the worker's: late ones are schedule lag
+  // (it inherits the priority of the worker that started it, raised already: see worker.ts)
   const target = new BigInt64Array(d.sab, 0, 1);
   const ctl = new Int32Array(d.sab, 8, 2);
   const port = parentPort!;

@@ -71,8 +71,8 @@ const WARMUP_CAS_ENTRIES = 4;
  * until then the first requests of a capture ran the send and answer path in the interpreter and
  * paid for compiling it on a 2-core machine (the first ~0.5 s of a run showed lag p99 3–8 ms).
  */
-const WARMUP_ROUNDS = 40;
-const WARMUP_DEPTH = 50;
+const WARMUP_ROUNDS = 5;
+const WARMUP_DEPTH = 400;
 
 /** A `version` request, used to warm the connection code up before the schedule starts. */
 function versionItem(binary: boolean, pipelined = false): ReqItem {
@@ -462,7 +462,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     maybeDone();
   }
 
-  /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
+  /** Before t0: open the connections the capture joined mid-way (they existed before it) or opens in its first moments, and wait for them. */
   function sync(): void {
     const early: ReplayConn[] = [];
     const info = queue.startInfo(init!.maxMode ? -1 : PREOPEN_NS);
