@@ -34,6 +34,9 @@
 #   fixtures/midstream           capture started while two connections were mid-way through
 #                                300 KB value transfers (one request, one response)
 #   fixtures/udp                 memcached -U 11211 with a raw UDP client (8-byte frame header)
+#   fixtures/memcslap-burst      memcslap --binary --noreply: setq pipelines of ~2 KB values, then gets
+#   fixtures/memaslap-64conns    memcaslap, 64 connections started at once, multi-gets of 8 keys
+#   fixtures/pymemcache-50conns  pymemcache, 50 connections opened at once, 50 threads in bursts
 #
 # Truth file format (<capture>.truth.json, truthVersion 1). What the CLIENT did, as it logged it
 # (source "client-log"), or for memccapable, which logs nothing, what memcached -vv printed
@@ -404,8 +407,51 @@ cap_udp() {
   finalize "$FIX/udp.truth.json" "$FIX/udp.pcap" pcap EN10MB
 }
 
+cap_memcslap_burst() {
+  # libmemcached memslap, binary protocol, --noreply: the initial load goes out as setq
+  # pipelines of ~2 KB values (hundreds of requests inside a few ms), then the get test (--buffer
+  # would batch them too, but libmemcached 1.1.4 desyncs the binary stream with it: memcached resets)
+  start_mc 127.0.0.1 11211 -vv
+  start_tcpdump "$FIX/memcslap-burst.pcap" "tcp port 11211"
+  local from
+  from=$(wc -l <"$WORK/mc-11211.log")
+  memcslap -s 127.0.0.1:11211 --binary --noreply --tcp-nodelay -t get -l 300 -e 300 -c 1 \
+    >"$WORK/memcslap.out" 2>&1 || { cat "$WORK/memcslap.out" >&2; exit 1; }
+  stop_capture
+  stop_mcs
+  $PY "$CL/vv_truth.py" "$WORK/mc-11211.log" 127.0.0.1:11211 "$FIX/memcslap-burst.truth.json" \
+    memcslap-burst.pcap "memcslap --binary --noreply --tcp-nodelay -t get -l 300 -e 300 -c 1" "$from"
+  finalize "$FIX/memcslap-burst.truth.json" "$FIX/memcslap-burst.pcap" pcap EN10MB
+}
+
+cap_memaslap_64conns() {
+  # memaslap (memcaslap) with 64 concurrent connections on 2 threads, multi-gets of 8 keys:
+  # every connection starts at the same moment and keeps a request in flight
+  start_mc 127.0.0.1 11211 -vv
+  start_tcpdump "$FIX/memaslap-64conns.pcap" "tcp port 11211"
+  local from
+  from=$(wc -l <"$WORK/mc-11211.log")
+  memcaslap -s 127.0.0.1:11211 -T 2 -c 64 -x 1600 -d 8 -X 64 -w 1k \
+    >"$WORK/memaslap.out" 2>&1 || { cat "$WORK/memaslap.out" >&2; exit 1; }
+  stop_capture
+  stop_mcs
+  $PY "$CL/vv_truth.py" "$WORK/mc-11211.log" 127.0.0.1:11211 "$FIX/memaslap-64conns.truth.json" \
+    memaslap-64conns.pcap "memcaslap -T 2 -c 64 -x 1600 -d 8 -X 64 -w 1k" "$from"
+  finalize "$FIX/memaslap-64conns.truth.json" "$FIX/memaslap-64conns.pcap" pcap EN10MB
+}
+
+cap_pymemcache_50conns() {
+  start_mc 127.0.0.1 11211
+  start_tcpdump "$FIX/pymemcache-50conns.pcap" "tcp port 11211"
+  $PY "$CL/pymc_burst.py" 127.0.0.1:11211 "$FIX/pymemcache-50conns.truth.json" pymemcache-50conns.pcap
+  stop_capture
+  stop_mcs
+  finalize "$FIX/pymemcache-50conns.truth.json" "$FIX/pymemcache-50conns.pcap" pcap EN10MB
+}
+
 ALL=(sample memccapable-ascii memccapable-binary pymemcache-mix pool-two-servers meta binary-quiet basic
-  gzip-no-suffix any-sll2 pcapng nanosecond pcapng-two-interfaces ipv6 midstream udp)
+  gzip-no-suffix any-sll2 pcapng nanosecond pcapng-two-interfaces ipv6 midstream udp
+  memcslap-burst memaslap-64conns pymemcache-50conns)
 [[ $# -gt 0 ]] && ALL=("$@")
 echo "make-captures: writing to $OUT${MC_NETNS:+ (private network namespace)}" >&2
 for name in "${ALL[@]}"; do

@@ -5,7 +5,6 @@
 // Histograms here are plain-JS CountsHistograms, not hdr-histogram-js: a worker thread never loads
 // that library or its WebAssembly (100-170 ms of CPU per thread); the snapshots carry the same
 // uncompressed encoding WasmHistogram.encode() would give, which the main thread decodes.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ERROR_CLASSES, type Counters, type ErrorClass } from './results-types.js';
 import { CountsHistogram } from './counts-hist.js';
 import type { EncodedHist } from './hist-config.js';
@@ -44,7 +43,11 @@ export interface IntervalSnapshot {
   perCommand: Record<string, CommandSnapshot>;
   /** Schedule lag (actual − intended send), '' when empty. */
   lag: EncodedHist;
-  /** Worst event-loop delay the worker saw in the interval, ns (0 if sampling is off). */
+  /**
+   * Worst event-loop delay the worker saw in the interval, ns (0 if sampling is off): how much later
+   * than due a sampling timer ran (see EventLoopProbe). Accurate to about 1 ms (libuv timers run on
+   * a millisecond clock).
+   */
   eventLoopMaxNs: number;
 }
 
@@ -87,15 +90,14 @@ export class IntervalRecorder {
   private lastSlot: CommandSlot | null = null;
   private readonly lag = new CountsHistogram();
   private lagActive = false;
-  private readonly eld: IntervalHistogram | null;
+  private readonly eld: EventLoopProbe | null;
   private destroyed = false;
 
   /** Needs no `initMetrics()`: it does not use hdr-histogram-js. */
   constructor(opts: RecorderOptions = {}) {
     this.worker = opts.worker ?? 0;
     if (opts.eventLoop ?? true) {
-      this.eld = monitorEventLoopDelay({ resolution: opts.eventLoopResolutionMs ?? 10 });
-      this.eld.enable();
+      this.eld = new EventLoopProbe(opts.eventLoopResolutionMs ?? 10);
     } else {
       this.eld = null;
     }
@@ -194,12 +196,7 @@ export class IntervalRecorder {
     this.lag.reset();
     this.lagActive = false;
     let eventLoopMaxNs = 0;
-    if (this.eld) {
-      // max is Infinity-free only after at least one sample; the first interval may have none
-      const m = this.eld.count > 0 ? this.eld.max : 0;
-      eventLoopMaxNs = Number.isFinite(m) ? m : 0;
-      this.eld.reset();
-    }
+    if (this.eld) eventLoopMaxNs = this.eld.take();
     return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs };
   }
 
@@ -212,9 +209,58 @@ export class IntervalRecorder {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.eld?.disable();
+    this.eld?.stop();
     this.slots.clear();
     this.lastSlot = null;
     this.lastCmd = '';
   }
+}
+
+/**
+ * Event-loop delay as a timer-drift probe: a timer due every `resolutionMs` notes how much later than
+ * due it ran. perf_hooks' monitorEventLoopDelay is not used: it records whole sampling periods (an
+ * idle loop read 10–14 ms at 10 ms resolution, which reports showed as a "worst event-loop delay"
+ * that never happened), and its reset() drops the first sample after it, so a stall that began at an
+ * interval's snapshot went uncounted. Here the stall counts in the interval whose snapshot follows it.
+ */
+class EventLoopProbe {
+  private readonly periodNs: number;
+  private readonly timer: NodeJS.Timeout;
+  private last: number;
+  private max = 0;
+
+  constructor(resolutionMs: number) {
+    this.periodNs = resolutionMs * 1e6;
+    this.last = hrNs();
+    // setInterval re-arms from the callback's start: the gap between two runs is period + delay
+    this.timer = setInterval(() => {
+      const t = hrNs();
+      const d = t - this.last - this.periodNs;
+      if (d > this.max) this.max = d;
+      this.last = t;
+    }, resolutionMs);
+    this.timer.unref();
+  }
+
+  /** Worst delay since the last take (or reset), ns; starts the next interval. */
+  take(): number {
+    const m = this.max;
+    this.max = 0;
+    return m;
+  }
+
+  /** Forgets what was seen so far (the delay counts from now). */
+  reset(): void {
+    this.max = 0;
+    this.last = hrNs();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+function hrNs(): number {
+  const t = process.hrtime();
+  return t[0] * 1e9 + t[1];
 }

@@ -366,9 +366,9 @@ export class RunQueue {
   /**
    * Before t0, without decoding the queue (tens of thousands of objects that would be garbage in
    * the first second of the schedule): the command names of its requests, and its open records of
-   * connections the capture joined mid-way.
+   * connections the capture joined mid-way or opens by run-clock `soonNs`.
    */
-  startInfo(): { cmds: Set<string>; early: OpenItem[] } {
+  startInfo(soonNs = -1): { cmds: Set<string>; early: OpenItem[] } {
     const cmds = new Set<string>();
     const early: OpenItem[] = [];
     for (const r of [...this.heap].sort((x, y) => x.seq - y.seq)) {
@@ -377,7 +377,7 @@ export class RunQueue {
         const o = r.order[p]! * STRIDE;
         const kind = num[o];
         if (kind === K_REQ) cmds.add(r.b.strs[num[o + 5]!]!);
-        else if (kind === K_OPEN && num[o + 4] === 1) early.push(decodeAt(r.b, r.data, r.order[p]!) as OpenItem);
+        else if (kind === K_OPEN && (num[o + 4] === 1 || num[o + 1]! <= soonNs)) early.push(decodeAt(r.b, r.data, r.order[p]!) as OpenItem);
       }
     }
     return { cmds, early };

@@ -11,6 +11,7 @@ import type { ReqItem, TargetAddr, WorkerTotals } from './messages.js';
 import { decodeReq, reqCmd, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
+import { Ev, trace, tracing } from './trace.js';
 
 /** What a connection needs of its worker. */
 export interface ConnCtx {
@@ -305,6 +306,7 @@ export class ReplayConn {
     this.state = 'connecting';
     this.failClass = 'reset';
     this.connectStart = this.ctx.now();
+    if (tracing) trace(Ev.Connect, this.connectStart, this.id);
     if (this.everConnected) this.ctx.totals.reconnects++;
     // `onread` skips the Readable stream (a new buffer, a push and an emit per read): the answers
     // are parsed straight out of the worker's receive buffer
@@ -318,6 +320,7 @@ export class ReplayConn {
     s.on('connect', () => {
       if (this.sock !== s) return;
       this.everConnected = true;
+      if (tracing) trace(Ev.Connected, this.ctx.now(), this.id);
       this.ctx.totals.openConns++;
       if (this.ctx.auth !== null) {
         // authenticate before any replayed request; the answer is consumed here, not by the matcher
@@ -344,6 +347,7 @@ export class ReplayConn {
   private onRead(s: Socket, n: number, buf: Buffer): boolean {
     if (this.sock !== s || n <= 0) return true;
     const ctx = this.ctx;
+    if (tracing) trace(Ev.Read, ctx.now(), n, this.id);
     const nested = ctx.reading;
     ctx.reading = true;
     try {
@@ -560,6 +564,7 @@ export class ReplayConn {
     this.outqBytes = 0;
     const s = this.sock;
     if (s === null || this.state !== 'open') return; // the socket went away: its pending requests failed already
+    if (tracing) trace(Ev.Flush, this.ctx.now(), total, this.id);
     if (n === 1) s.write(q[0]!);
     else if (total <= 64 * 1024) s.write(Buffer.concat(q, total));
     else {

@@ -124,6 +124,8 @@ export interface WorkerTotals {
   unexpectedBytes: number;
   /** Connections whose authentication the target refused (after the start-up probe had passed). */
   authRefused: number;
+  /** Connections the capture opened in its first moments, opened (and connected) before t0 instead. */
+  preopened: number;
 }
 
 export type FromWorker =

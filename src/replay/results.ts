@@ -117,6 +117,8 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
         heldBack: out.heldBack,
         abandoned: out.totals.abandoned,
         reconnects: out.totals.reconnects,
+        // connections the capture opened in its first moments were connected just before t0
+        preopened: out.totals.preopened,
         squeezedNs: out.squeezedNs,
         warnings: out.warnings,
       },

@@ -56,6 +56,7 @@ export function startWaker(baseSec: number, onWake: () => void): Waker {
 
 /** The waker thread: waits until the target time (or a new target), then posts once. */
 function run(d: WakerData): void {
+  // (it inherits the priority of the worker that started it, raised already: see worker.ts)
   const target = new BigInt64Array(d.sab, 0, 1);
   const ctl = new Int32Array(d.sab, 8, 2);
   const port = parentPort!;

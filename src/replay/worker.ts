@@ -10,6 +10,8 @@ import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
 import { binaryFrame, OP_VERSION } from './auth.js';
 import { startWaker, type Waker } from './waker.js';
+import { Ev, trace, tracing, writeTrace } from './trace.js';
+import { raiseThreadPriority } from './priority.js';
 import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
 /**
@@ -36,20 +38,44 @@ const START_SPIN_NS = 5e6;
  * target's latency (loopback memcached answers in tens of µs). Slower answers are waited for asleep.
  */
 const ANSWER_SPIN_NS = 1e6;
+/**
+ * Once a turn finds the head item due, it also sends what is due within COALESCE_NS after now (up
+ * to that much early, never the head itself): a client's pipeline, captured as packets a few µs
+ * apart, then goes out in one write per connection as the client wrote it, instead of one write per
+ * spin turn (a turn takes 5–50 µs on a busy machine). Its lag counts as 0.
+ */
+const COALESCE_NS = 10e3;
 /** Most items one dispatch turn sends before it lets the event loop read answers (then it goes on). */
 const PUMP_MAX = 512;
 const CHECK_MS = 50;
 const PROGRESS_EVERY_NS = 100e6;
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
+/**
+ * Connections the capture opens in its first PREOPEN_NS are connected before t0 (results.json
+ * config.options.preopened counts them): a connect costs the worker 20–400 µs of CPU on the send
+ * path and the answer of the handshake comes back a turn later, so 64 connections opened at t0 held
+ * the first requests back by 10–16 ms (README, "Design notes"). Only in timed modes: in max mode
+ * everything is due at once and a connection opens when the capture's order lets it.
+ */
+const PREOPEN_NS = 100e6;
+const PREOPEN_MAX = 2000;
 const WARMUP_TIMEOUT_MS = 2000;
 /** The receive buffer all of a worker's sockets share (net's default read size). */
 const READ_BUF_BYTES = 64 * 1024;
 /** Warm-up sends only `version`: its private CAS table needs no room. */
 const WARMUP_CAS_ENTRIES = 4;
+/**
+ * Warm-up traffic per target: WARMUP_ROUNDS pipelines of WARMUP_DEPTH `version` requests (harmless:
+ * no key, no stats but the command count). V8 compiles a function after it has run often enough;
+ * until then the first requests of a capture ran the send and answer path in the interpreter and
+ * paid for compiling it on a 2-core machine (the first ~0.5 s of a run showed lag p99 3–8 ms).
+ */
+const WARMUP_ROUNDS = 5;
+const WARMUP_DEPTH = 400;
 
 /** A `version` request, used to warm the connection code up before the schedule starts. */
-function versionItem(binary: boolean): ReqItem {
+function versionItem(binary: boolean, pipelined = false): ReqItem {
   // a SASL target (memcached -S) speaks only binary: a text version would wait for its timeout
   const raw = binary ? binaryFrame(OP_VERSION) : Buffer.from('version\r\n', 'latin1');
   return {
@@ -66,7 +92,7 @@ function versionItem(binary: boolean): ReqItem {
     raw,
     absExpSec: null,
     casKey: null,
-    pipelined: false,
+    pipelined,
   };
 }
 
@@ -109,7 +135,9 @@ async function warmUp(init: WorkerInit): Promise<void> {
               drained: () => {},
             };
             c = new ReplayConn(-1 - i, i, t, ctx);
-            c.enqueue(versionItem(init.auth?.mech === 'sasl'));
+            // each round waits for the answers of the one before (its head is not pipelined)
+            const binary = init.auth?.mech === 'sasl';
+            for (let r = 0; r < WARMUP_ROUNDS; r++) for (let k = 0; k < WARMUP_DEPTH; k++) c.enqueue(versionItem(binary, k > 0));
             c.requestClose();
           }),
       ),
@@ -271,7 +299,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   }
 
   /** Sends everything due; re-arms the wait for the next item. */
-  function pump(): void {
+  function pump(src: Ev = Ev.WakeSpin): void {
     // whichever of waker, timer or spin turn came first, the others are void now (arm() re-arms)
     if (immediate !== null) clearImmediate(immediate);
     if (timer !== null) clearTimeout(timer);
@@ -281,9 +309,15 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (t0 === null || finishedAll) return;
     let t = now();
     let n = 0;
+    if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
+    let limit = -Infinity;
     for (;;) {
       const at = queue.peekAt();
-      if (at === undefined || at > t) break;
+      if (at === undefined) break;
+      if (at > limit) {
+        if (at > t) break;
+        limit = t + COALESCE_NS;
+      }
       if (ctx.maxMode && !stopped && queue.headIsReq()) {
         // max mode: the request waits in its connection's queue still packed (see enqueueRef)
         const id = queue.headConn();
@@ -303,6 +337,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       }
     }
     flushDirty();
+    if (tracing) trace(Ev.PumpEnd, now(), n);
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
     arm();
     maybeDone();
@@ -337,11 +372,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     timerAt = at;
     // with a waker the timer is only a backstop (a starved waker thread wakes the worker late):
     // it fires just after the due time; without one it does the coarse part of the wait
-    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6));
+    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6), Ev.WakeTimer);
   }
 
   function wake(): void {
-    if (immediate === null && !finishedAll) pump();
+    if (immediate === null && !finishedAll) pump(Ev.WakeWaker);
   }
 
   function progress(t: number): void {
@@ -385,12 +420,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     post({ t: 'done', worker: init!.worker, endNs, totals: { ...totals, byClass: { ...totals.byClass } } });
     rec!.destroy();
     rec = null;
+    writeTrace(init!.worker);
     port.close?.();
   }
 
   function begin(t0Ns: number): void {
     if (t0 !== null) return;
     t0 = t0Ns;
+    if (tracing) trace(Ev.Start, now(), queue.size);
     // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
     rec?.resetEventLoop();
     nextBoundary = intervalNs;
@@ -425,12 +462,17 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     maybeDone();
   }
 
-  /** Before t0: open the connections the capture joined mid-way (they existed before it) and wait for them. */
+  /** Before t0: open the connections the capture joined mid-way (they existed before it) or opens in its first moments, and wait for them. */
   function sync(): void {
     const early: ReplayConn[] = [];
-    const info = queue.startInfo();
+    const info = queue.startInfo(init!.maxMode ? -1 : PREOPEN_NS);
     for (const cmd of info.cmds) rec!.slot(cmd); // histograms of the first commands exist before t0
     for (const it of info.early) {
+      if (!it.early && early.length >= PREOPEN_MAX) continue;
+      if (!it.early) {
+        totals.preopened++;
+        connTarget.set(it.conn, it.target); // its open item later finds it open (a no-op)
+      }
       const c = conn(it.conn, it.target);
       c.open();
       early.push(c);
@@ -448,6 +490,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       switch (m.t) {
         case 'init':
           init = m.init;
+          raiseThreadPriority();
           baseSec = init.baseSec;
           intervalNs = init.intervalNs;
           ctx.timeoutNs = init.timeoutNs;
@@ -484,6 +527,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
             return;
           }
           const t = now();
+          if (tracing) trace(Ev.Batch, t, queue.size);
           // connections the capture joined mid-way exist already: open them at once
           queue.add(m.b, (it) => {
             dispatch(it, t);

@@ -12,7 +12,21 @@ export interface DelayProxy {
   delayedChunks(): number;
   /** Most client connections open at the same time so far. */
   peakClients(): number;
+  /** Every client connection so far, in accept order: what arrived from it, and when. */
+  clientLog(): ClientLog[];
   stop(): Promise<void>;
+}
+
+/** One client connection as the proxy saw it (times are performance.now() ms). */
+export interface ClientLog {
+  acceptedAt: number;
+  /** When its first bytes arrived (null: none yet). */
+  firstDataAt: number | null;
+  /** Reads of its bytes: requests written together arrive in one read, each separate write in its own. */
+  chunks: number;
+  bytes: number;
+  /** The first bytes it sent (up to 64, latin1), to tell the replayed connections apart. */
+  head: string;
 }
 
 /** Starts a proxy on a free loopback port in front of `upstream` ("host:port"), adding `delayMs` to each response chunk. */
@@ -24,10 +38,21 @@ export async function startDelayProxy(upstream: string, delayMs: number, host = 
   let chunks = 0;
   let clients = 0;
   let peak = 0;
+  const log: ClientLog[] = [];
 
   const server: Server = createServer((client) => {
     sockets.add(client);
     peak = Math.max(peak, ++clients);
+    const entry: ClientLog = { acceptedAt: performance.now(), firstDataAt: null, chunks: 0, bytes: 0, head: '' };
+    log.push(entry);
+    client.on('data', (b: Buffer) => {
+      if (entry.firstDataAt === null) {
+        entry.firstDataAt = performance.now();
+        entry.head = b.subarray(0, 64).toString('latin1');
+      }
+      entry.chunks++;
+      entry.bytes += b.length;
+    });
     client.setNoDelay(true);
     const up = connect({ host: upHost, port: upPort });
     sockets.add(up);
@@ -74,6 +99,7 @@ export async function startDelayProxy(upstream: string, delayMs: number, host = 
     address: `${host}:${port}`,
     delayedChunks: () => chunks,
     peakClients: () => peak,
+    clientLog: () => log,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -231,4 +231,42 @@ describe('recorder + aggregator', () => {
       rec.destroy();
     }
   });
+
+  it('event-loop delay is the delay itself, not the sampling period (10 ms resolution)', async () => {
+    // perf_hooks records whole sampling periods: an idle loop sampled every 10 ms reads >= 10 ms in
+    // every interval. The truth here: how late a 1 ms timer chain of the test's own ran in the same
+    // interval (a loaded machine delays both alike). The figure may be up to a sampling step above
+    // that truth, not a whole period; and a 60 ms block still reads as about 60 ms.
+    const rec = new IntervalRecorder({ eventLoopResolutionMs: 10 });
+    try {
+      const excess: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        let worst = 0;
+        const until = Date.now() + 60;
+        await new Promise<void>((done) => {
+          const tick = (due: bigint): void => {
+            const late = Number(process.hrtime.bigint() - due);
+            if (late > worst) worst = late;
+            if (Date.now() >= until) done();
+            else setTimeout(tick, 1, process.hrtime.bigint() + 1_000_000n);
+          };
+          setTimeout(tick, 1, process.hrtime.bigint() + 1_000_000n);
+        });
+        excess.push(rec.snapshot(i).eventLoopMaxNs - worst);
+      }
+      excess.sort((a, b) => a - b);
+      expect(excess[2]!, `figure minus observed timer lateness, per interval: ${excess.join(', ')} ns`).toBeLessThan(4e6);
+      await new Promise((r) => setTimeout(r, 25));
+      rec.snapshot(5);
+      const t0 = process.hrtime.bigint();
+      while (process.hrtime.bigint() - t0 < 60_000_000n) {
+        /* block the loop */
+      }
+      await new Promise((r) => setTimeout(r, 25));
+      const blocked = rec.snapshot(6).eventLoopMaxNs;
+      expect(blocked).toBeGreaterThanOrEqual(45e6);
+    } finally {
+      rec.destroy();
+    }
+  });
 });

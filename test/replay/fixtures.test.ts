@@ -70,6 +70,15 @@ const RACY: Record<string, number> = {
   'sample.pcap': 0.1, // 29 connections, Zipf-hot keys, fill on miss, deletes
 };
 
+/**
+ * Captures whose reads on one connection follow the writes they read on another by only this much
+ * (memcslap: its gets start 2 ms after its last set): a replay further behind its schedule than
+ * that (a loaded machine) reads before the writes land, so hits are compared only when it kept up.
+ */
+const CROSS_CONN_GAP_NS: Record<string, number> = {
+  'memcslap-burst.pcap': 2e6,
+};
+
 const portOf = (ep: string): number => Number(ep.slice(ep.lastIndexOf(':') + 1));
 
 /** memcached options a fixture was recorded with (scripts/make-captures.sh), where they shape the answers. */
@@ -196,7 +205,8 @@ eachFixture('every fixture capture replays cleanly against real memcached', asyn
       // a run that stalled (lag max over 5 ms: a loaded machine) may have delivered requests of
       // two connections to the server together, and the server then picks the order
       const stalled = r.summary.lag.max > 5e6 ? Math.max(1, Math.floor(0.02 * (cap.hits + cap.misses))) : 0;
-      const slack = Math.max(stalled, Math.floor((RACY[truth.capture] ?? 0) * (cap.hits + cap.misses)));
+      const crossed = r.summary.lag.max > (CROSS_CONN_GAP_NS[truth.capture] ?? Infinity) ? cap.hits : 0;
+      const slack = Math.max(stalled, crossed, Math.floor((RACY[truth.capture] ?? 0) * (cap.hits + cap.misses)));
       expect(Math.abs(c.hits - cap.hits), `${cmd}: ${c.hits} hits, captured ${cap.hits} (lag max ${r.summary.lag.max} ns)`).toBeLessThanOrEqual(slack);
     }
   }

@@ -1,0 +1,201 @@
+// Schedule fidelity on captures of real clients (issue 10), in one command:
+//  1. every fixture capture (captures/fixtures/*, captures/sample.pcap; the bursty ones are
+//     memcslap-burst, memaslap-64conns, pymemcache-50conns) replayed at 1x and 4x against a local
+//     memcached started here: schedule lag p50/p99, service time p50, worst event-loop delay,
+//     verdict. Goals: lag p99 < 1 ms, service p50 < 150 µs, no run saturated;
+//  2. the same for the bursty captures with a CPU hog beside the replay (one process burning a core);
+//  3. --rate max on the bursty text captures, repeated into bigger ones (64 and 50 connections per
+//     copy), through bench/replay.js --only max: req/s and CPU per request against the plain client.
+// Every run gets a fresh memcached; children are bounded (60 s). `uptime` is printed with the table.
+// Usage: node bench/fidelity.js [--runs 1] [--only table,hog,max] [--rates 1,4] [--captures a,b]
+//          [--json out.json]
+// Needs dist/ (npx tsc -p .) and memcached.
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, basename } from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : dflt;
+};
+const runs = Number(opt('--runs', '1'));
+const only = new Set(opt('--only', 'table,hog,max').split(','));
+const rates = opt('--rates', '1,4').split(',').map(Number);
+const pick = opt('--captures', null)?.split(',') ?? null;
+const jsonOut = opt('--json', null);
+const BURSTY = ['memcslap-burst', 'memaslap-64conns', 'pymemcache-50conns'];
+const CHILD_LIMIT_MS = 60_000;
+
+if (!existsSync('dist/replay/worker.js')) {
+  console.error('dist/ is missing: npx tsc -p .');
+  process.exit(2);
+}
+const work = mkdtempSync(join(tmpdir(), 'mcreplay-fidelity-'));
+
+// ---- captures ---------------------------------------------------------------------------------------
+/** Every fixture capture with the servers its truth file names (UDP ones are not replayed over TCP). */
+function captures() {
+  const out = [];
+  const add = (dir, truthFile) => {
+    const t = JSON.parse(readFileSync(join(dir, truthFile), 'utf8'));
+    if (t.transport === 'udp') return;
+    const name = t.capture.replace(/\.(pcapng|pcap)$/, '');
+    if (pick !== null && !pick.includes(name)) return;
+    out.push({ name, path: join(dir, t.capture), servers: t.servers });
+  };
+  const fx = 'captures/fixtures';
+  for (const f of readdirSync(fx).sort()) if (f.endsWith('.truth.json')) add(fx, f);
+  if (existsSync('captures/sample.truth.json')) add('captures', 'sample.truth.json');
+  return out;
+}
+
+// ---- memcached --------------------------------------------------------------------------------------
+function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+async function startMemcached() {
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? ['-u', 'root'] : [];
+  // -I 2m: pymemcache-mix stores a 500 KB value
+  const p = spawn('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '256', '-c', '4096', '-t', '1', '-I', '2m', ...user], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((res) => {
+      const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), res(true)));
+      s.on('error', () => res(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { addr: `127.0.0.1:${port}`, stop: () => p.kill('SIGTERM') };
+}
+
+// ---- one replay -------------------------------------------------------------------------------------
+function run(cmd, argv) {
+  return new Promise((res) => {
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    const kill = setTimeout(() => p.kill('SIGKILL'), CHILD_LIMIT_MS);
+    p.on('close', (code) => {
+      clearTimeout(kill);
+      res({ code, out, err });
+    });
+  });
+}
+
+async function replayOnce(cap, rate) {
+  const mcs = [];
+  for (const _ of cap.servers) mcs.push(await startMemcached());
+  try {
+    const targets = cap.servers.flatMap((ep, i) => ['--target', cap.servers.length === 1 ? mcs[i].addr : `${ep}=${mcs[i].addr}`]);
+    // what a CI job would do: the defaults, plus --allow for the destructive commands some fixtures hold
+    const r = await run(process.execPath, ['bin/mcreplay.js', 'replay', cap.path, ...targets, '--rate', `${rate}x`, '--allow', 'flush_all,flush,flushq,verbosity', '--json', '--no-progress', '--no-html', '--out', work]);
+    let res = null;
+    try {
+      res = JSON.parse(readFileSync(JSON.parse(r.out).results, 'utf8'));
+    } catch {
+      return { error: (r.err || r.out).trim().split('\n').slice(-2).join(' ') };
+    }
+    const s = res.summary;
+    return {
+      lagP50: s.lag.p50,
+      lagP99: s.lag.p99,
+      serviceP50: s.total.service?.p50 ?? null,
+      eventLoopMax: s.eventLoopMaxNs,
+      status: res.verdict?.status ?? (r.code === 0 ? 'pass' : `exit ${r.code}`),
+      preopened: res.config.options.preopened ?? 0,
+      requests: s.total.counters.sent,
+    };
+  } finally {
+    for (const m of mcs) m.stop();
+  }
+}
+
+const median = (xs) => {
+  const a = xs.filter((x) => x !== null && x !== undefined).sort((x, y) => x - y);
+  return a.length === 0 ? null : a[Math.floor((a.length - 1) / 2)];
+};
+const us = (ns) => (ns === null ? '-' : ns < 1e6 ? `${(ns / 1e3).toFixed(0)} µs` : `${(ns / 1e6).toFixed(2)} ms`);
+
+async function table(caps, label) {
+  const rows = [];
+  for (const cap of caps) {
+    for (const rate of rates) {
+      const rs = [];
+      for (let i = 0; i < runs; i++) rs.push(await replayOnce(cap, rate));
+      const ok = rs.filter((r) => !r.error);
+      const row = {
+        capture: cap.name,
+        rate,
+        lagP50: median(ok.map((r) => r.lagP50)),
+        lagP99: median(ok.map((r) => r.lagP99)),
+        serviceP50: median(ok.map((r) => r.serviceP50)),
+        eventLoopMax: median(ok.map((r) => r.eventLoopMax)),
+        status: rs.map((r) => r.error ?? r.status).join('/'),
+        preopened: ok[0]?.preopened ?? 0,
+        requests: ok[0]?.requests ?? 0,
+      };
+      row.goals = row.lagP99 !== null && row.lagP99 < 1e6 && row.serviceP50 !== null && row.serviceP50 < 150e3 && !/saturated/.test(row.status);
+      rows.push(row);
+      console.error(`${label} ${cap.name} ${rate}x: lag p99 ${us(row.lagP99)}, service p50 ${us(row.serviceP50)}, ${row.status}`);
+    }
+  }
+  console.log(`\n### ${label} (median of ${runs}; ${uptime()})\n`);
+  console.log('| capture | rate | requests | lag p50 | lag p99 | service p50 | worst ELD | pre-opened | verdict | goals |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.capture} | ${r.rate}x | ${r.requests} | ${us(r.lagP50)} | ${us(r.lagP99)} | ${us(r.serviceP50)} | ${us(r.eventLoopMax)} | ${r.preopened} | ${r.status} | ${r.goals ? 'met' : 'missed'} |`);
+  return rows;
+}
+
+function uptime() {
+  return `uptime: ${execFileSync('uptime').toString().trim()}`;
+}
+
+/** A process burning one core for as long as it lives (the busy neighbour of a CI runner). */
+function startHog() {
+  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+const out = { uptime: uptime(), results: {} };
+console.log(`# bench/fidelity.js, ${new Date().toISOString()}, ${uptime()}`);
+const all = captures();
+if (only.has('table')) out.results.table = await table(all, 'every fixture capture');
+if (only.has('hog')) {
+  const hog = startHog();
+  try {
+    out.results.hog = await table(all.filter((c) => BURSTY.includes(c.name)), 'bursty captures, one process burning a core beside the replay');
+  } finally {
+    hog.kill('SIGKILL');
+  }
+}
+if (only.has('max')) {
+  // --rate max needs thousands of requests: the bursty text captures repeated (each copy its own connections)
+  out.results.max = [];
+  for (const name of ['memaslap-64conns', 'pymemcache-50conns']) {
+    const src = `captures/fixtures/${name}.pcap`;
+    if (!existsSync(src)) continue;
+    const big = join(work, `${name}-x40.pcap`);
+    spawnSync(process.execPath, ['bench/repeat-pcap.js', src, big, '40', '11211'], { stdio: 'inherit' });
+    const r = await run(process.execPath, ['bench/replay.js', '--only', 'max', '--capture', big, '--runs', String(Math.max(1, runs)), '--threads', '1', '--quiet-wait', '0']);
+    console.log(`\n### --rate max, ${name} x40 (bench/replay.js --only max; ${uptime()})\n`);
+    // bench/replay.js prints its tables on stderr (progress lines before them)
+    const text = `${r.out}${r.err}`;
+    const from = text.indexOf('machine:');
+    console.log('```\n' + (from >= 0 ? text.slice(from) : text).trim() + '\n```');
+    out.results.max.push({ capture: name, output: text });
+  }
+}
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
+rmSync(work, { recursive: true, force: true });
