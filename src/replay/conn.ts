@@ -100,6 +100,10 @@ export class ReplayConn {
   private firstRead = true;
   /** The server refused the connection after accepting it (at its connection limit). */
   private refusedByServer = false;
+  /** Run-clock time of the first failure since the target last answered, or -1 (not failing). */
+  private failingSince = -1;
+  /** The latest failure was a refusal (nothing listens, or the server is at its connection limit). */
+  private refusing = false;
   /** Bytes written since the last flush: everything due in one dispatch batch goes out in one write. */
   private outq: Buffer[] = [];
   private outqBytes = 0;
@@ -194,12 +198,13 @@ export class ReplayConn {
   }
 
   /**
-   * The target failed this connection again before answering anything (or refused it): until the
-   * backoff is over, requests due on it fail at once with the failure's class instead of waiting
-   * for a redial each (a dead target would otherwise cost a backoff per request).
+   * The connection backs off from a target that refuses it, or that has failed it for longer than
+   * the timeout without answering anything: until the backoff is over, requests due on it fail at
+   * once with the failure's class instead of waiting for a redial each (a dead target would
+   * otherwise cost a backoff per request, and max mode would crawl through its whole queue).
    */
   private backingOff(now: number): boolean {
-    return this.state === 'down' && now < this.retryAt;
+    return this.state === 'down' && now < this.retryAt && (this.refusing || now - this.failingSince >= this.ctx.timeoutNs);
   }
 
   /** Open loop: writes queued requests in order, up to a cas that still waits for its token. */
@@ -259,6 +264,11 @@ export class ReplayConn {
 
   /** Periodic check: a head request past the timeout (or a connect that hangs) fails its connection. */
   check(now: number): void {
+    if (this.state === 'down' && this.queued > 0 && this.backingOff(now)) {
+      this.failQueued(now);
+      this.maybeFinish();
+      return;
+    }
     if (this.state === 'connecting' && now - this.connectStart > this.ctx.timeoutNs) {
       this.failClass = 'timeout';
       this.down(now);
@@ -532,6 +542,7 @@ export class ReplayConn {
     if (p.done) return;
     this.resolve(p);
     this.backoffNs = 0;
+    this.failingSince = -1;
     const rec = this.ctx.rec;
     if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
     if (resp.error !== null) {
@@ -684,8 +695,10 @@ export class ReplayConn {
       this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
     }
     this.refusedByServer = false;
+    if (this.failingSince < 0) this.failingSince = now;
+    this.refusing = this.failClass === 'refused';
     // backing off: what waits for this connection fails now (see backingOff)
-    if (this.retryAt > now) this.failQueued(now);
+    if (this.backingOff(now)) this.failQueued(now);
     if (this.queued > 0) this.ensureConnect(now);
     this.maybeFinish();
   }

@@ -13,6 +13,8 @@ export interface FaultProxy {
   address: string;
   /** The fault is on (the trigger byte count was reached). */
   triggered(): boolean;
+  /** Date.now() when the fault started, or null. */
+  triggeredAt(): number | null;
   /** Client connections accepted so far. */
   accepted(): number;
   /** Bytes received from clients so far. */
@@ -47,6 +49,7 @@ export async function startFaultProxy(upstream: string, fault: Fault, opts: Faul
   };
   let inBytes = 0;
   let on = opts.afterBytes <= 0;
+  let onAt: number | null = on ? Date.now() : null;
   let accepted = 0;
   const pairs = new Set<{ client: Socket; up: Socket; hit(): void }>();
 
@@ -112,6 +115,7 @@ export async function startFaultProxy(upstream: string, fault: Fault, opts: Faul
       inBytes += d.length;
       if (!on && inBytes >= opts.afterBytes) {
         on = true;
+        onAt = Date.now();
         for (const p of pairs) if (p !== pair) p.hit();
         // this chunk still goes through: the fault starts behind it
         up.write(d);
@@ -128,6 +132,7 @@ export async function startFaultProxy(upstream: string, fault: Fault, opts: Faul
   return {
     address: `127.0.0.1:${port}`,
     triggered: () => on,
+    triggeredAt: () => onAt,
     accepted: () => accepted,
     bytesIn: () => inBytes,
     stop: () =>
