@@ -24,11 +24,11 @@ const order = ['blackhole', 'garbage', 'reset', 'halfclose', 'slow', 'noread', '
 rows.sort((a, b) => order.indexOf(a.fault) - order.indexOf(b.fault) || a.mode.localeCompare(b.mode));
 const f = (x) => (x === null ? '-' : x.toFixed(2));
 const n = (x) => x.toLocaleString('en-US');
-console.log('| fault | mode | exit | run clock s | fault to end s | bound s | sent | completed | errors by class | reconnects |');
-console.log('|---|---|--:|--:|--:|--:|--:|--:|---|--:|');
+console.log('| fault | mode | exit | run clock s | lag s | fault to end s | bound s | sent | completed | errors by class | reconnects |');
+console.log('|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|');
 for (const r of rows) {
   const errs = Object.entries(r.errors).map(([k, v]) => `${k} ${n(v)}`).join(', ') || '-';
-  const bound = `${r.boundS} (${r.bound === 'run' ? 'run clock' : 'after fault'})`;
-  console.log(`| ${r.fault} | ${r.mode} | ${r.code} | ${f(r.runS)} | ${f(r.afterFaultS)} | ${bound} | ${n(r.sent)} | ${n(r.completed)} | ${errs} | ${n(r.reconnects)} |`);
+  const bound = r.bound === 'run' ? `${r.boundS} + lag (run clock)` : `${r.boundS} (after fault)`;
+  console.log(`| ${r.fault} | ${r.mode} | ${r.code} | ${f(r.runS)} | ${f(r.lagS)} | ${f(r.afterFaultS)} | ${bound} | ${n(r.sent)} | ${n(r.completed)} | ${errs} | ${n(r.reconnects)} |`);
 }
 JS
