@@ -107,7 +107,8 @@ const CLASSES: Record<string, ErrorClass[]> = {
   close: ['reset', 'timeout'],
   kill: ['reset', 'refused'],
   sigstop: ['timeout'],
-  restart: ['reset', 'refused'],
+  // a memcached just restarted on a loaded machine may not answer its first requests in time
+  restart: ['reset', 'refused', 'timeout'],
   // refused when its "ERROR Too many open connections" is read; reset when memcached's close with
   // our unread requests turned into an RST that discarded it
   maxconns: ['refused', 'reset'],
