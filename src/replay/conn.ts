@@ -244,7 +244,7 @@ export class ReplayConn {
       const now = this.ctx.now();
       if (this.backingOff(now)) {
         this.took();
-        this.failUnwritten(decodeReq(v, i), now, now);
+        this.failCmd(reqCmd(v, i), now, now);
         return;
       }
     }
@@ -262,7 +262,10 @@ export class ReplayConn {
     this.maybeFinish();
   }
 
-  /** Periodic check: a head request past the timeout (or a connect that hangs) fails its connection. */
+  /**
+   * Periodic check: a head request past the timeout (or a connect that hangs) fails its connection;
+   * a connection that has been failing for longer than the timeout fails what it still queues.
+   */
   check(now: number): void {
     if (this.state === 'down' && this.queued > 0 && this.backingOff(now)) {
       this.failQueued(now);
