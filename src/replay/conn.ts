@@ -59,6 +59,11 @@ interface Pending {
 
 const BACKOFF_MIN_NS = 50e6;
 const BACKOFF_MAX_NS = 1e9;
+/**
+ * What memcached writes, then closes, when it is at its connection limit (-c): a refusal of the
+ * connection, not an answer to the first request (which never reached the cache).
+ */
+const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections', 'latin1');
 
 type State = 'idle' | 'connecting' | 'open' | 'down' | 'done';
 
@@ -92,6 +97,14 @@ export class ReplayConn {
   private retryTimer: NodeJS.Timeout | null = null;
   private authState: AuthState | null = null;
   private everConnected = false;
+  /** No byte has come from the target on this socket yet (a refusal by the server comes first). */
+  private firstRead = true;
+  /** The server refused the connection after accepting it (at its connection limit). */
+  private refusedByServer = false;
+  /** Run-clock time of the first failure since the target last answered, or -1 (not failing). */
+  private failingSince = -1;
+  /** The latest failure was a refusal (nothing listens, or the server is at its connection limit). */
+  private refusing = false;
   /** Bytes written since the last flush: everything due in one dispatch batch goes out in one write. */
   private outq: Buffer[] = [];
   private outqBytes = 0;
@@ -164,6 +177,10 @@ export class ReplayConn {
   submit(it: ReqItem, now: number): void {
     this.ctx.rec.count(it.cmd, 'intended');
     this.ctx.rec.recordLag(now - it.at);
+    if (this.backingOff(now)) {
+      this.failUnwritten(it, it.at, now);
+      return;
+    }
     if (this.state === 'open' && this.waitq.length === this.waitHead && !this.blocked(it)) {
       this.write(it, it.at, now);
       return;
@@ -179,6 +196,16 @@ export class ReplayConn {
    */
   private blocked(it: ReqItem): boolean {
     return it.casKey !== null && !it.pipelined && this.outstanding > 0;
+  }
+
+  /**
+   * The connection backs off from a target that refuses it, or that has failed it for longer than
+   * the timeout without answering anything: until the backoff is over, requests due on it fail at
+   * once with the failure's class instead of waiting for a redial each (a dead target would
+   * otherwise cost a backoff per request, and max mode would crawl through its whole queue).
+   */
+  private backingOff(now: number): boolean {
+    return this.state === 'down' && now < this.retryAt && (this.refusing || now - this.failingSince >= this.ctx.timeoutNs);
   }
 
   /** Open loop: writes queued requests in order, up to a cas that still waits for its token. */
@@ -198,6 +225,12 @@ export class ReplayConn {
   /** Max mode: queue `it`; it goes as soon as the answers it waited for in the capture are in. */
   enqueue(it: ReqItem): void {
     this.ctx.queued++;
+    const now = this.ctx.now();
+    if (this.queued === 0 && this.backingOff(now)) {
+      this.took();
+      this.failUnwritten(it, now, now);
+      return;
+    }
     this.unpackAll();
     this.waitq.push(it);
     if (this.state === 'open') this.pumpMax(this.ctx.now());
@@ -208,6 +241,14 @@ export class ReplayConn {
   enqueueRef(v: BatchView, i: number): void {
     this.ctx.queued++;
     const wasEmpty = this.queued === 0;
+    if (wasEmpty && this.state === 'down') {
+      const now = this.ctx.now();
+      if (this.backingOff(now)) {
+        this.took();
+        this.failCmd(reqCmd(v, i), now, now);
+        return;
+      }
+    }
     this.refV.push(v);
     this.refI.push(i);
     // a non-empty queue has a head that cannot go yet: the new request waits behind it
@@ -222,8 +263,16 @@ export class ReplayConn {
     this.maybeFinish();
   }
 
-  /** Periodic check: a head request past the timeout (or a connect that hangs) fails its connection. */
+  /**
+   * Periodic check: a head request past the timeout (or a connect that hangs) fails its connection;
+   * a connection that has been failing for longer than the timeout fails what it still queues.
+   */
   check(now: number): void {
+    if (this.state === 'down' && this.queued > 0 && this.backingOff(now)) {
+      this.failQueued(now);
+      this.maybeFinish();
+      return;
+    }
     if (this.state === 'connecting' && now - this.connectStart > this.ctx.timeoutNs) {
       this.failClass = 'timeout';
       this.down(now);
@@ -267,6 +316,23 @@ export class ReplayConn {
     return n;
   }
 
+  /**
+   * The drain is over (worker.ts): whatever this connection still waits for fails now as a timeout,
+   * queued or in flight, and the connection is done. Bounds the end of a run whatever the target does.
+   */
+  expire(now: number): void {
+    if (this.state === 'done') return;
+    this.closing = true;
+    this.failClass = 'timeout';
+    this.failQueued(now);
+    this.teardown();
+    // in-flight requests fail through the matcher (unanswered -> failClass)
+    this.matcher.close();
+    this.out = [];
+    this.outHead = 0;
+    this.finish();
+  }
+
   /** Drops the connection; requests still in flight are abandoned (not counted as errors). */
   abandon(): void {
     this.abandoning = true;
@@ -305,6 +371,8 @@ export class ReplayConn {
     if (this.state === 'connecting' || this.state === 'open' || this.state === 'done') return;
     this.state = 'connecting';
     this.failClass = 'reset';
+    this.firstRead = true;
+    this.refusedByServer = false;
     this.connectStart = this.ctx.now();
     if (tracing) trace(Ev.Connect, this.connectStart, this.id);
     if (this.everConnected) this.ctx.totals.reconnects++;
@@ -351,6 +419,15 @@ export class ReplayConn {
     const nested = ctx.reading;
     ctx.reading = true;
     try {
+      if (this.firstRead) {
+        this.firstRead = false;
+        if (n >= TOO_MANY_CONNS.length && buf.compare(TOO_MANY_CONNS, 0, TOO_MANY_CONNS.length, 0, TOO_MANY_CONNS.length) === 0) {
+          this.refusedByServer = true;
+          this.failClass = 'refused';
+          this.down(ctx.now());
+          return true;
+        }
+      }
       let start = 0;
       if (this.authState !== null) {
         // the exchange may span reads, so it gets its own copy of the bytes
@@ -472,6 +549,7 @@ export class ReplayConn {
     if (p.done) return;
     this.resolve(p);
     this.backoffNs = 0;
+    this.failingSince = -1;
     const rec = this.ctx.rec;
     if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
     if (resp.error !== null) {
@@ -517,19 +595,29 @@ export class ReplayConn {
     this.down(this.ctx.now());
   }
 
-  /** Requests queued (not written) fail with the current class; used when a connect attempt fails. */
+  /**
+   * Every request queued (not written) fails with the current class, at once: the connection backs
+   * off, and a request that waited for it would only fail later (max mode: one per redial).
+   */
   private failQueued(now: number): void {
     if (this.ctx.maxMode) {
-      // max mode: the sendable head fails; later ones wait for the next attempt
-      let first = true;
-      for (;;) {
-        const it = this.headWait();
-        if (it === undefined || (!first && !it.pipelined)) break;
-        first = false;
-        this.waitHead++;
+      // still-packed ones are failed without decoding the whole look-ahead into objects first
+      for (let i = this.waitHead; i < this.waitq.length; i++) {
         this.took();
-        this.failUnwritten(it, now, now);
+        this.failUnwritten(this.waitq[i]!, now, now);
       }
+      this.waitq = [];
+      this.waitHead = 0;
+      while (this.refHead < this.refI.length) {
+        const v = this.refV[this.refHead]!;
+        const i = this.refI[this.refHead]!;
+        this.refHead++;
+        this.took();
+        this.failCmd(reqCmd(v, i), now, now);
+      }
+      this.refV = [];
+      this.refI = [];
+      this.refHead = 0;
       return;
     }
     for (let i = this.waitHead; i < this.waitq.length; i++) this.failUnwritten(this.waitq[i]!, this.waitq[i]!.at, now);
@@ -545,11 +633,16 @@ export class ReplayConn {
   }
 
   private failUnwritten(it: ReqItem, intended: number, now: number): void {
+    this.failCmd(it.cmd, intended, now);
+  }
+
+  /** A request of command `cmd` that was due and tried but never written: sent, failed with the current class. */
+  private failCmd(cmd: string, intended: number, now: number): void {
     const rec = this.ctx.rec;
-    if (this.ctx.maxMode) rec.count(it.cmd, 'intended');
-    rec.count(it.cmd, 'sent'); // it was due and tried: sent, failed
+    if (this.ctx.maxMode) rec.count(cmd, 'intended');
+    rec.count(cmd, 'sent');
     this.ctx.totals.sent++;
-    this.ctx.rec.error(it.cmd, this.failClass, now - intended);
+    rec.error(cmd, this.failClass, now - intended);
     this.ctx.totals.errors++;
     this.ctx.totals.byClass[this.failClass]++;
   }
@@ -601,15 +694,19 @@ export class ReplayConn {
     m.close();
     this.out = [];
     this.outHead = 0;
-    if (wasConnecting || !wasOpen) {
+    if (wasConnecting || !wasOpen || this.refusedByServer) {
       this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
       this.retryAt = now + this.backoffNs;
-      this.failQueued(now);
     } else {
       // an established connection went away: reconnect at once (first time), then back off
       this.retryAt = now + this.backoffNs;
       this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
     }
+    this.refusedByServer = false;
+    if (this.failingSince < 0) this.failingSince = now;
+    this.refusing = this.failClass === 'refused';
+    // backing off: what waits for this connection fails now (see backingOff)
+    if (this.backingOff(now)) this.failQueued(now);
     if (this.queued > 0) this.ensureConnect(now);
     this.maybeFinish();
   }

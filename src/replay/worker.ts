@@ -48,6 +48,12 @@ const COALESCE_NS = 10e3;
 /** Most items one dispatch turn sends before it lets the event loop read answers (then it goes on). */
 const PUMP_MAX = 512;
 const CHECK_MS = 50;
+/**
+ * Open loop: once everything is sent, the run waits at most the timeout plus this for what is
+ * still in flight or queued on a reconnecting connection (the longest backoff of conn.ts); then it
+ * fails as timeout. A run ends within its schedule + the timeout + this, whatever the target does.
+ */
+const DRAIN_EXTRA_NS = 1e9;
 const PROGRESS_EVERY_NS = 100e6;
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
@@ -168,6 +174,8 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let checkTimer: NodeJS.Timeout | null = null;
   let graceTimer: NodeJS.Timeout | null = null;
   let lastProgress = 0;
+  /** Open loop: run-clock time after which what is left fails as timeout (see DRAIN_EXTRA_NS). */
+  let drainDeadline: number | null = null;
   let dirty: ReplayConn[] = [];
   let flushQueued = false;
   let waker: Waker | null = null;
@@ -388,6 +396,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     if (t0 === null) return;
     const t = now();
     for (const c of conns.values()) c.check(t);
+    if (drainDeadline !== null && t > drainDeadline) for (const c of [...conns.values()]) c.expire(t);
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
     maybeDone();
   }
@@ -404,6 +413,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       if (!stopped) {
         // the workload is over: close what the capture left open once its answers are in
         for (const c of [...conns.values()]) c.requestClose();
+        if (!ctx.maxMode) drainDeadline ??= now() + ctx.timeoutNs + DRAIN_EXTRA_NS;
       }
       if (conns.size > 0) return;
     }

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, memcachedBinary, startMemcached } from '../helpers/memcached.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
-import { QUIET, accounted, collect, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture } from './helpers.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { QUIET, accounted, collect, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture, type Step } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -73,7 +74,7 @@ describe('faults', () => {
     expect(r.config.options.reconnects).toBeGreaterThan(0);
   });
 
-  it('--rate max: a target restarted mid-run is redialled, the queued requests go out once it is back', async () => {
+  it('--rate max: a target restarted within the timeout is redialled, the queued requests go out once it is back', async () => {
     const port = await freePort();
     let proc = memcachedOn(port);
     await waitVersion(port);
@@ -81,7 +82,9 @@ describe('faults', () => {
     const proxy = await startDelayProxy(`127.0.0.1:${port}`, 10);
     try {
       const cap = writeCapture(tmp.dir, 'max-restart.pcap', steadyGets(2, 3, 10));
-      const p = spawnReplay([cap, '--target', proxy.address, '--rate', 'max', ...QUIET, '--timeout', '500ms', '--json', '--out', tmp.dir]);
+      // the proxy accepts and drops connections while memcached is down (reset, not refused): the
+      // queued requests wait for the redial as long as the outage is shorter than the timeout
+      const p = spawnReplay([cap, '--target', proxy.address, '--rate', 'max', ...QUIET, '--timeout', '3s', '--json', '--out', tmp.dir]);
       const done = collect(p);
       await started(p);
       await sleep(800);
@@ -105,6 +108,41 @@ describe('faults', () => {
     } finally {
       proc.kill('SIGKILL');
       await proxy.stop();
+    }
+  });
+
+  it('a target that stops answering under cas chains: the run ends within its schedule + the timeout + the drain', async () => {
+    // every cas waits for the answer to the gets before it (it needs the replayed token): against a
+    // target that reads but never answers, each one used to cost a timeout of its own
+    const mc = await startMemcached();
+    const proxy = await startFaultProxy(mc.address, 'blackhole', { afterBytes: 2000 });
+    try {
+      const convs = [0, 1].map((c) => {
+        const steps: Step[] = [];
+        for (let i = 0, t = c * 0.3; t < 2000; i++, t += 10) {
+          steps.push({ t, dir: 0, data: `gets k${c}-${i}\r\n` });
+          steps.push({ t: t + 0.1, dir: 1, data: `VALUE k${c}-${i} 0 1 ${i + 1}\r\nx\r\nEND\r\n` });
+          steps.push({ t: t + 0.2, dir: 0, data: `cas k${c}-${i} 0 0 1 ${i + 1}\r\ny\r\n` });
+          steps.push({ t: t + 0.3, dir: 1, data: 'STORED\r\n' });
+        }
+        return { cport: 44000 + c, steps };
+      });
+      const cap = writeCapture(tmp.dir, 'cas-blackhole.pcap', convs);
+      const run = await replay([cap, '--target', proxy.address, '--rate', '2x', ...QUIET, '--timeout', '500ms'], tmp.dir);
+      expect(run.code, run.stderr).toBe(0);
+      const r = run.results!;
+      const t = r.summary.total.counters;
+      expect(proxy.triggered()).toBe(true);
+      // schedule 1 s at 2x, timeout 0.5 s, drain 1 s (README "Faults"), 0.5 s for checks and interval ends
+      expect(r.intervals.at(-1)!.endNs / 1e9).toBeLessThan(1 + 0.5 + 1 + 0.5);
+      expect(t.sent).toBe(r.capture.requests);
+      expect(t.completed + errorSum(t)).toBe(t.sent);
+      expect(accounted(t)).toBe(r.config.options.shapedRequests);
+      expect(t.errors.timeout).toBeGreaterThan(0);
+      expect(errorSum(t)).toBe(t.errors.timeout);
+    } finally {
+      await proxy.stop();
+      await mc.stop();
     }
   });
 
