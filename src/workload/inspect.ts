@@ -77,14 +77,7 @@ export async function inspectCapture(input: string, opts: IngestOptions): Promis
 function rate(s: WorkloadSummary): InspectReport['requests']['rate'] {
   if (s.requests === 0 || s.firstRequestNs === null) return { meanPerSec: 0, peakPerSec: 0, peakSecond: null };
   const spanS = Math.max((s.lastRequestNs - s.firstRequestNs) / 1e9, 1e-9);
-  let peak = 0;
-  let peakSecond = 0;
-  s.perSecond.forEach((n, i) => {
-    if (n > peak) {
-      peak = n;
-      peakSecond = i;
-    }
-  });
+  const { peakPerSec: peak, peakSecond } = s.perSecond.peakOf();
   // a capture shorter than a second has no meaningful mean rate beyond its count
   const mean = spanS < 1 ? s.requests : s.requests / spanS;
   return { meanPerSec: Math.round(mean * 10) / 10, peakPerSec: peak, peakSecond };
