@@ -48,6 +48,8 @@ export function emptyCaptureStats(): CaptureStats {
     udpDatagrams: 0,
     timestampInversions: 0,
     timestampOutliers: 0,
+    badOptions: {},
+    badOptionNote: null,
     trailingBytes: 0,
     error: null,
     baseEpochSec: 0,
@@ -138,7 +140,7 @@ export function createCapturePipeline(opts: CaptureOptions, sink: StreamSink, na
   let ended = false;
 
   const snapshot = (): CaptureStats => {
-    const s: CaptureStats = { ...stats, linkTypes: {}, unsupportedLinkTypes: {} };
+    const s: CaptureStats = { ...stats, linkTypes: {}, unsupportedLinkTypes: {}, badOptions: { ...reader.badOptions }, badOptionNote: reader.badOptionNote };
     s.format = reader.format;
     s.nanosecond = reader.nano;
     s.bytesRead = reader.bytesRead;

@@ -69,6 +69,9 @@ export class CaptureReader {
   badBlocks = 0;
   trailingBytes = 0;
   error: string | null = null;
+  /** Option values out of their range, by option name (each ignored), and the first one's description. */
+  readonly badOptions: Record<string, number> = {};
+  badOptionNote: string | null = null;
   stopped = false;
   readonly clock = new Clock();
   /** Absolute file offset of index 0 of the buffer being scanned (for error messages). */
@@ -107,6 +110,12 @@ export class CaptureReader {
     this.pOff = off;
     this.pCap = caplen;
     this.pOrig = origlen < caplen ? caplen : origlen;
+  }
+
+  /** Counts an option value that is out of its range (the option is ignored); `what` names it for the user. */
+  badOption(name: string, what: string): void {
+    this.badOptions[name] = (this.badOptions[name] ?? 0) + 1;
+    this.badOptionNote ??= `${this.name}: ${what}`;
   }
 
   /** Stops reading at offset off of the current buffer: the rest of the file is not trusted. */

@@ -97,6 +97,10 @@ export interface CaptureStats {
   udpDatagrams: number;
   timestampInversions: number; // frames whose timestamp went backwards (clamped)
   timestampOutliers: number; // single frames far from their neighbours (replaced)
+  /** Option values out of their range (pcapng if_tsresol, if_tsoffset, option lengths), by name; each was ignored. */
+  badOptions: Record<string, number>;
+  /** The first bad option, described for the user (file, interface, value, what was assumed). */
+  badOptionNote: string | null;
   /** Trailing bytes that are not a whole record (file cut short), and why reading stopped early. */
   trailingBytes: number;
   error: string | null;

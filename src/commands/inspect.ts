@@ -106,6 +106,8 @@ export function renderInspect(r: InspectReport): string {
     ['timestamps out of order', `${fmtInt(q.timestampInversions)} inversions, ${fmtInt(q.timestampOutliers)} outliers`],
     ['not memcached traffic', `${fmtInt(q.notServerPort)} other-port, ${fmtInt(q.nonIp)} non-IP, ${fmtInt(q.otherTransport)} non-TCP/UDP, ${fmtInt(q.ipFragments)} IP fragments`],
   ];
+  const badOpts = Object.entries(q.badOptions ?? {});
+  if (badOpts.length) lines.push(['options out of range (ignored)', `${badOpts.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}${q.badOptionNote ? ` (first: ${q.badOptionNote})` : ''}`]);
   const unsupported = Object.entries(q.unsupportedLinkTypes);
   if (unsupported.length) lines.push(['unsupported link types', unsupported.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')]);
   if (q.trailingBytes || q.error) lines.push(['file problem', `${q.error ?? ''}${q.trailingBytes ? ` (${fmtInt(q.trailingBytes)} trailing bytes)` : ''}`]);

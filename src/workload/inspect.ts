@@ -47,6 +47,9 @@ export interface InspectReport {
     gapBytes: number;
     timestampInversions: number;
     timestampOutliers: number;
+    /** Capture-file option values out of their range, by option name (ignored), and the first described. */
+    badOptions: Record<string, number>;
+    badOptionNote: string | null;
     unparsableBytes: Record<string, number>;
     unexpectedResponseBytes: number;
     orphanResponseBytes: number;
@@ -83,6 +86,12 @@ function rate(s: WorkloadSummary): InspectReport['requests']['rate'] {
   return { meanPerSec: Math.round(mean * 10) / 10, peakPerSec: peak, peakSecond };
 }
 
+/** ISO time of epoch ms, or null beyond what a Date holds (±8.64e15 ms): capture clocks can be anything. */
+function isoTime(ms: number): string | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
 function ratio(hits: number, misses: number): number | null {
   return hits + misses === 0 ? null : hits / (hits + misses);
 }
@@ -101,7 +110,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
   return {
     schema: INSPECT_SCHEMA,
     file: { path: input, name: input === '-' ? '(stdin)' : basename(input), bytes: size, format: c.format, gzip: c.gzip, nanosecond: c.nanosecond },
-    start: c.packets > 0 ? new Date(c.baseEpochSec * 1000 + Math.floor(c.firstNs / 1e6)).toISOString() : null,
+    start: c.packets > 0 ? isoTime(c.baseEpochSec * 1000 + Math.floor(c.firstNs / 1e6)) : null,
     durationNs: c.packets > 0 ? c.lastNs - c.firstNs : 0,
     packets: c.packets,
     linkTypes: c.linkTypes,
@@ -129,6 +138,8 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       gapBytes: c.gapBytes,
       timestampInversions: c.timestampInversions,
       timestampOutliers: c.timestampOutliers,
+      badOptions: c.badOptions,
+      badOptionNote: c.badOptionNote,
       unparsableBytes: x.skippedRequestBytes,
       unexpectedResponseBytes: x.unexpectedResponseBytes,
       orphanResponseBytes: x.orphanResponseBytes,
