@@ -53,6 +53,8 @@ export interface ReplaySetup {
   timeoutNs: number;
   serverPorts: number[];
   anyPort: boolean;
+  /** --ascii-auth: the captured servers ran with -Y (each connection's first `set` is credentials). */
+  asciiAuth?: boolean;
   auth: { user: string; password: string } | null;
   allowSourceTarget: boolean;
   intervalNs: number;
@@ -835,7 +837,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
 
     let res: ExtractResult | null = null;
     try {
-      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, rawView: true }, sink, extractAbort.signal);
+      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, asciiAuth: setup.asciiAuth === true, rawView: true }, sink, extractAbort.signal);
     } catch (err) {
       if (!extractAbort.signal.aborted) throw err;
     }

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { CaptureStats } from '../capture/types.js';
 import { commandInfo } from '../protocol/index.js';
 import type { Proto } from '../protocol/types.js';
-import { extractWorkload, type ExtractStats } from './extract.js';
+import { extractWorkload, type AsciiAuthStats, type ExtractStats } from './extract.js';
 import type { IngestOptions } from './model.js';
 import { WorkloadSummary, distributionOf, type CommandTally, type Distribution } from './summary.js';
 
@@ -66,6 +66,8 @@ export interface InspectReport {
     excluded: { credentials: number; udp: number };
     /** Replayable but held back unless named in --allow. */
     destructive: Record<string, number>;
+    /** Ascii auth (memcached -Y): declared with --ascii-auth, or shown by the capture. */
+    asciiAuth: AsciiAuthStats;
   };
 }
 
@@ -154,6 +156,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       percent: of === 0 ? 0 : Math.round((replayable / of) * 10000) / 100,
       excluded: { credentials: s.credentials, udp },
       destructive,
+      asciiAuth: x.asciiAuth,
     },
   };
 }
