@@ -63,6 +63,8 @@ interface ConnState {
   noSetYet: boolean;
   /** The server's first bytes were not yet looked at for an ascii-auth answer. */
   answerUnchecked: boolean;
+  /** The user of this connection's login (a copy), so a retried login is held back too. */
+  loginUser: Buffer | null;
 }
 
 function newExtractStats(): ExtractStats {
@@ -83,23 +85,25 @@ function newExtractStats(): ExtractStats {
 const MAX_AUTH_VALUE = 1024;
 
 /**
- * Whether a text `set` carries a value shaped like ascii auth credentials: "user password", two
- * non-empty runs of printable bytes around one space (memcached -Y splits the value there).
+ * If a text `set` carries a value shaped like ascii auth credentials ("user password": two
+ * non-empty runs of printable bytes around one space, where memcached -Y splits it), the user
+ * part as a view into the request; else null.
  */
-export function credentialShaped(p: ParsedRequest): boolean {
-  if (p.proto !== 'text' || p.cmd !== 'set' || p.valueLen < 3 || p.valueLen > MAX_AUTH_VALUE) return false;
+export function credentialUser(p: ParsedRequest): Buffer | null {
+  if (p.proto !== 'text' || p.cmd !== 'set' || p.valueLen < 3 || p.valueLen > MAX_AUTH_VALUE) return null;
   const raw = p.raw;
   const end = raw.length - 2;
   const start = end - p.valueLen;
-  if (start < 0) return false;
-  let spaces = 0;
+  if (start < 0) return null;
+  let space = -1;
   for (let i = start; i < end; i++) {
     const c = raw[i]!;
     if (c === 0x20) {
-      if (++spaces > 1 || i === start || i === end - 1) return false;
-    } else if (c < 0x21 || c > 0x7e) return false;
+      if (space >= 0 || i === start || i === end - 1) return null;
+      space = i;
+    } else if (c < 0x21 || c > 0x7e) return null;
   }
-  return spaces === 1;
+  return space < 0 ? null : raw.subarray(start, space);
 }
 
 // What a -Y server answers to a command before the login, and to bad credentials.
@@ -167,6 +171,7 @@ function newConnState(conn: WorkloadConnection, startNs: number): ConnState {
     headCounted: false,
     noSetYet: true,
     answerUnchecked: true,
+    loginUser: null,
   };
 }
 
@@ -229,13 +234,21 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
         const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
         st.lastTs = ts;
         let cred = p.credentials;
-        if (st.noSetYet && p.cmd === 'set' && p.proto === 'text') {
-          st.noSetYet = false;
-          if (cred) auth.credentialSets++;
-          else if (credentialShaped(p)) {
-            // not declared, but a login is what it looks like: never risk replaying it
+        if (p.cmd === 'set' && p.proto === 'text' && (st.noSetYet || st.loginUser !== null)) {
+          const user = credentialUser(p);
+          if (st.noSetYet) {
+            st.noSetYet = false;
+            if (cred) auth.credentialSets++;
+            else if (user !== null) {
+              // not declared, but a login is what it looks like: never risk replaying it
+              cred = true;
+              auth.shapedSets++;
+            }
+            if (cred && user !== null) st.loginUser = Buffer.from(user);
+          } else if (user !== null && user.equals(st.loginUser!)) {
+            // the same user logging in again (after a refused password) on the same connection
             cred = true;
-            auth.shapedSets++;
+            auth.credentialSets++;
           }
         }
         const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, cred);
