@@ -30,6 +30,8 @@ export function emptyCaptureStats(): CaptureStats {
     linkTypes: {},
     unsupportedLinkTypes: {},
     nonIp: 0,
+    decodedPackets: 0,
+    badBlocks: 0,
     otherTransport: 0,
     ipFragments: 0,
     notServerPort: 0,
@@ -87,6 +89,7 @@ class Decoder implements FrameSink {
         st.malformedPackets++;
         return;
       }
+      st.decodedPackets++;
       p.buf = b;
       st.truncatedBytes += p.missing;
       this.tcp.segment(p, ts);
@@ -95,6 +98,7 @@ class Decoder implements FrameSink {
         st.malformedPackets++;
         return;
       }
+      st.decodedPackets++;
       p.buf = b;
       st.truncatedBytes += p.missing;
       this.udp(p, ts);
@@ -146,6 +150,7 @@ export function createCapturePipeline(opts: CaptureOptions, sink: StreamSink, na
     s.bytesRead = reader.bytesRead;
     s.packets = reader.packets;
     s.malformedPackets += reader.badBlocks;
+    s.badBlocks = reader.badBlocks;
     for (const [link, n] of reader.linkCounts()) {
       const nm = linkTypeName(link);
       s.linkTypes[nm] = (s.linkTypes[nm] ?? 0) + n;

@@ -137,10 +137,18 @@ export class CaptureReader {
       if (this.stopped) return;
       const target = need > 0 ? need : -need;
       let buf = part;
-      if (buf.length < target) {
-        buf = Buffer.allocUnsafe(target);
+      // grow with the bytes that arrive, not to the size the record claims: a corrupt length
+      // must not cost memory the input does not have
+      const want = Math.min(target, this.partLen + chunk.length - off);
+      if (buf.length < want) {
+        buf = Buffer.allocUnsafe(Math.min(target, Math.max(buf.length * 2, want)));
         part.copy(buf, 0, 0, this.partLen);
         this.part = buf;
+      }
+      if (want < target) {
+        chunk.copy(buf, this.partLen, off);
+        this.partLen = want;
+        return;
       }
       const take = Math.min(target - this.partLen, chunk.length - off);
       chunk.copy(buf, this.partLen, off, off + take);
@@ -163,7 +171,7 @@ export class CaptureReader {
     if (rest > 0) {
       const need = this.sizeOf(chunk, stop, rest);
       if (this.stopped) return;
-      const size = Math.max(need > 0 ? need : -need, rest, 64);
+      const size = Math.min(Math.max(need > 0 ? need : -need, 64), Math.max(rest * 2, 64 << 10));
       this.part = Buffer.allocUnsafe(size);
       chunk.copy(this.part, 0, stop, chunk.length);
       this.partLen = rest;

@@ -79,6 +79,10 @@ export interface CaptureStats {
   /** Packets skipped because their link type cannot be decoded, by name. */
   unsupportedLinkTypes: Record<string, number>;
   nonIp: number;
+  /** Frames decoded down to a TCP or UDP header (whatever became of them after). */
+  decodedPackets: number;
+  /** Blocks that carry no readable frame (pcapng EPB/SPB too short, unknown interface); also in malformedPackets. */
+  badBlocks: number;
   otherTransport: number; // IP but not TCP/UDP (ICMP ...)
   ipFragments: number; // fragments are not reassembled: counted
   notServerPort: number; // TCP/UDP packets not to/from a server port

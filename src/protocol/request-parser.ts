@@ -207,7 +207,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
 
   function startBody(chunk: Buffer, s: number, e: number, len: number, bin: boolean, ce: number, le: number, ts: number): void {
     accLen = 0;
-    ensure(len);
     append(chunk, s, e);
     accTs = ts;
     phase = P_BODY;
@@ -239,8 +238,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     switch (phase) {
       case P_BODY: {
         const take = Math.min(total - accLen, n - pos);
-        chunk.copy(acc, accLen, pos, pos + take);
-        accLen += take;
+        // append grows the buffer with the bytes that came, not to the length the header claims
+        append(chunk, pos, pos + take);
         if (accLen === total) finishBody();
         return pos + take;
       }
@@ -262,7 +261,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         phase = P_BODY;
         total = len;
         isBinary = true;
-        ensure(len);
         if (accLen === total) finishBody();
         return pos + take;
       }
@@ -309,7 +307,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         total = le + need + 2;
         contentEnd = ce;
         lineEnd = le;
-        ensure(total);
         return stop;
       }
       case P_CAND_TEXT:
