@@ -54,6 +54,7 @@ export function emptyCaptureStats(): CaptureStats {
     badOptionNote: null,
     trailingBytes: 0,
     error: null,
+    gzipProblem: null,
     baseEpochSec: 0,
     firstNs: 0,
     lastNs: 0,

@@ -108,6 +108,8 @@ export interface CaptureStats {
   /** Trailing bytes that are not a whole record (file cut short), and why reading stopped early. */
   trailingBytes: number;
   error: string | null;
+  /** gzip input: the damage met in the compressed stream (bad CRC, cut short, trailing bytes), also in `error`. */
+  gzipProblem: string | null;
   /** Epoch second of the capture's first frame; frame times are ns relative to this. */
   baseEpochSec: number;
   firstNs: number;
