@@ -18,6 +18,11 @@
 //   The first and the last frame have one neighbour only; they count as outliers only when they
 //   are more than EDGE_NS (1 day) from it (a zeroed timestamp at the start would otherwise move
 //   the capture's base by decades), or, for the last frame, more than T behind L.
+//   When the first two frames are more than EDGE_NS apart, either may be the wild one: the first
+//   is delivered at its own time, and the second frame's look-ahead decides. If the second agrees
+//   with the third, the first was wild: the base moves to the second's epoch second (the first
+//   frame, already delivered at its sub-second part, stays within a second of the new base).
+//   Otherwise the second is wild and rule 1 holds it at L.
 //
 // Relative times are JS numbers: exact integers for 2^53 ns, 104 days after the base second.
 import { SETTLE_DOUBLE } from './packet.js';
@@ -36,6 +41,8 @@ export class Clock {
   private pSec = 0;
   private pFrac = 0;
   private pending = false;
+  /** The first frame was far from the second: which of the two is wild is decided at the second. */
+  private firstInDoubt = false;
 
   /** Offers a frame's raw time; returns the delivered time of the PREVIOUS frame, or NaN if none. */
   push(sec: number, fracNs: number): number {
@@ -61,15 +68,21 @@ export class Clock {
   private decide(hasNext: boolean, nSec: number, nFrac: number): number {
     if (this.base !== this.base) {
       // First frame: only the next one to compare with.
-      if (hasNext && Math.abs((this.pSec - nSec) * 1e9 + (this.pFrac - nFrac)) > EDGE_NS) {
-        this.outliers++;
-        this.base = nSec;
-        this.last = this.first = nFrac;
-      } else {
-        this.base = this.pSec;
-        this.last = this.first = this.pFrac;
-      }
+      this.firstInDoubt = hasNext && Math.abs((this.pSec - nSec) * 1e9 + (this.pFrac - nFrac)) > EDGE_NS;
+      this.base = this.pSec;
+      this.last = this.first = this.pFrac;
       return this.last;
+    }
+    if (this.firstInDoubt) {
+      this.firstInDoubt = false;
+      if (hasNext && Math.abs((this.pSec - nSec) * 1e9 + (this.pFrac - nFrac)) <= EDGE_NS) {
+        // the second and third frames agree: the first was the wild one
+        this.outliers++;
+        this.base = this.pSec;
+        const c0 = this.pFrac;
+        if (c0 > this.last) this.last = c0;
+        return this.last;
+      }
     }
     const c = (this.pSec - this.base) * 1e9 + this.pFrac;
     const L = this.last;

@@ -52,6 +52,11 @@ export async function readCapture(input: string, opts: CaptureOptions, sink: Str
   }
   const stats = pipe.end();
   stats.gzip = src.gzip;
+  if (src.gzipReport.problem !== null) {
+    // what was decompressed has been read; the damage is named beside any capture problem
+    stats.gzipProblem = `${src.name}: ${src.gzipReport.problem}`;
+    stats.error = stats.error ? `${stats.gzipProblem}; ${stats.error}` : stats.gzipProblem;
+  }
   if (readError) stats.error = stats.error ? `${readError}; ${stats.error}` : readError;
   if (aborted) stats.error = stats.error ?? `${src.name}: reading stopped early (aborted)`;
   return stats;

@@ -35,6 +35,12 @@ export function pcapngBlockSize(r: CaptureReader, b: Buffer, off: number, avail:
   return len;
 }
 
+// Option values beyond these are not a clock: a tick finer than a femtosecond, or an offset past
+// the year 2242 (2^33 s) either way. Such an option is counted by name and ignored.
+const MAX_TSRESOL_10 = 15;
+const MAX_TSRESOL_2 = 50;
+const MAX_TSOFFSET_SEC = 2 ** 33;
+
 function readIdb(r: CaptureReader, b: Buffer, off: number, len: number): Iface {
   const le = r.le;
   const link = u16(b, off + 8, le);
@@ -46,14 +52,22 @@ function readIdb(r: CaptureReader, b: Buffer, off: number, len: number): Iface {
   while (end - p >= 4) {
     const code = u16(b, p, le);
     const olen = u16(b, p + 2, le);
-    if (code === 0 || p + 4 + olen > end) break;
-    if (code === 9 && olen >= 1) {
-      const v = b[p + 4]!;
-      units = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
-    } else if (code === 14 && olen >= 8) {
-      const lo = u32(b, p + 4 + (le ? 0 : 4), le);
-      const hi = u32(b, p + 4 + (le ? 4 : 0), le) | 0;
-      offsetSec = hi * 4294967296 + lo;
+    if (code === 0) break;
+    if (p + 4 + olen > end) {
+      r.badOption('option length', `interface ${r.ifaces.length}: option ${code} of ${olen} bytes runs past its block`);
+      break;
+    }
+    if (code === 9) {
+      const v = olen >= 1 ? b[p + 4]! : -1;
+      const ok = v >= 0 && (v & 0x80 ? (v & 0x7f) <= MAX_TSRESOL_2 : v <= MAX_TSRESOL_10);
+      if (ok) units = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
+      else r.badOption('if_tsresol', `interface ${r.ifaces.length}: if_tsresol ${v < 0 ? 'empty' : `0x${v.toString(16)}`} is out of range; microseconds assumed`);
+    } else if (code === 14) {
+      const lo = olen >= 8 ? u32(b, p + 4 + (le ? 0 : 4), le) : 0;
+      const hi = olen >= 8 ? u32(b, p + 4 + (le ? 4 : 0), le) | 0 : 0;
+      const v = hi * 4294967296 + lo;
+      if (olen >= 8 && Math.abs(v) < MAX_TSOFFSET_SEC) offsetSec = v;
+      else r.badOption('if_tsoffset', `interface ${r.ifaces.length}: if_tsoffset ${olen >= 8 ? v : `of ${olen} bytes`} is out of range; ignored`);
     }
     p += 4 + ((olen + 3) & ~3);
   }

@@ -30,6 +30,8 @@ export function emptyCaptureStats(): CaptureStats {
     linkTypes: {},
     unsupportedLinkTypes: {},
     nonIp: 0,
+    decodedPackets: 0,
+    badBlocks: 0,
     otherTransport: 0,
     ipFragments: 0,
     notServerPort: 0,
@@ -48,8 +50,11 @@ export function emptyCaptureStats(): CaptureStats {
     udpDatagrams: 0,
     timestampInversions: 0,
     timestampOutliers: 0,
+    badOptions: {},
+    badOptionNote: null,
     trailingBytes: 0,
     error: null,
+    gzipProblem: null,
     baseEpochSec: 0,
     firstNs: 0,
     lastNs: 0,
@@ -85,6 +90,7 @@ class Decoder implements FrameSink {
         st.malformedPackets++;
         return;
       }
+      st.decodedPackets++;
       p.buf = b;
       st.truncatedBytes += p.missing;
       this.tcp.segment(p, ts);
@@ -93,6 +99,7 @@ class Decoder implements FrameSink {
         st.malformedPackets++;
         return;
       }
+      st.decodedPackets++;
       p.buf = b;
       st.truncatedBytes += p.missing;
       this.udp(p, ts);
@@ -138,12 +145,13 @@ export function createCapturePipeline(opts: CaptureOptions, sink: StreamSink, na
   let ended = false;
 
   const snapshot = (): CaptureStats => {
-    const s: CaptureStats = { ...stats, linkTypes: {}, unsupportedLinkTypes: {} };
+    const s: CaptureStats = { ...stats, linkTypes: {}, unsupportedLinkTypes: {}, badOptions: { ...reader.badOptions }, badOptionNote: reader.badOptionNote };
     s.format = reader.format;
     s.nanosecond = reader.nano;
     s.bytesRead = reader.bytesRead;
     s.packets = reader.packets;
     s.malformedPackets += reader.badBlocks;
+    s.badBlocks = reader.badBlocks;
     for (const [link, n] of reader.linkCounts()) {
       const nm = linkTypeName(link);
       s.linkTypes[nm] = (s.linkTypes[nm] ?? 0) + n;

@@ -69,6 +69,9 @@ export class CaptureReader {
   badBlocks = 0;
   trailingBytes = 0;
   error: string | null = null;
+  /** Option values out of their range, by option name (each ignored), and the first one's description. */
+  readonly badOptions: Record<string, number> = {};
+  badOptionNote: string | null = null;
   stopped = false;
   readonly clock = new Clock();
   /** Absolute file offset of index 0 of the buffer being scanned (for error messages). */
@@ -109,6 +112,12 @@ export class CaptureReader {
     this.pOrig = origlen < caplen ? caplen : origlen;
   }
 
+  /** Counts an option value that is out of its range (the option is ignored); `what` names it for the user. */
+  badOption(name: string, what: string): void {
+    this.badOptions[name] = (this.badOptions[name] ?? 0) + 1;
+    this.badOptionNote ??= `${this.name}: ${what}`;
+  }
+
   /** Stops reading at offset off of the current buffer: the rest of the file is not trusted. */
   corrupt(off: number, why: string): void {
     this.stopped = true;
@@ -128,10 +137,18 @@ export class CaptureReader {
       if (this.stopped) return;
       const target = need > 0 ? need : -need;
       let buf = part;
-      if (buf.length < target) {
-        buf = Buffer.allocUnsafe(target);
+      // grow with the bytes that arrive, not to the size the record claims: a corrupt length
+      // must not cost memory the input does not have
+      const want = Math.min(target, this.partLen + chunk.length - off);
+      if (buf.length < want) {
+        buf = Buffer.allocUnsafe(Math.min(target, Math.max(buf.length * 2, want)));
         part.copy(buf, 0, 0, this.partLen);
         this.part = buf;
+      }
+      if (want < target) {
+        chunk.copy(buf, this.partLen, off);
+        this.partLen = want;
+        return;
       }
       const take = Math.min(target - this.partLen, chunk.length - off);
       chunk.copy(buf, this.partLen, off, off + take);
@@ -154,7 +171,7 @@ export class CaptureReader {
     if (rest > 0) {
       const need = this.sizeOf(chunk, stop, rest);
       if (this.stopped) return;
-      const size = Math.max(need > 0 ? need : -need, rest, 64);
+      const size = Math.min(Math.max(need > 0 ? need : -need, 64), Math.max(rest * 2, 64 << 10));
       this.part = Buffer.allocUnsafe(size);
       chunk.copy(this.part, 0, stop, chunk.length);
       this.partLen = rest;

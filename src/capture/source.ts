@@ -1,10 +1,9 @@
 // Capture input: a file path or '-' for standard input, as a stream of large chunks. gzip is
 // recognised by its magic bytes (1f 8b), not by the file name, so `tcpdump -w - | gzip` works too.
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { ExitCode, McError } from '../errors.js';
+import { gunzip, type GzipReport } from './gunzip.js';
 
 const CHUNK = 1 << 20;
 
@@ -13,6 +12,8 @@ export interface CaptureSource {
   /** How errors name the input ("standard input" for '-'). */
   name: string;
   gzip: boolean;
+  /** gzip input: what went wrong in the compressed stream (complete once `chunks` is done). */
+  gzipReport: GzipReport;
   chunks: AsyncIterable<Buffer>;
   /** Stops reading and releases the file. */
   close(): void;
@@ -68,18 +69,7 @@ export async function openSource(input: string): Promise<CaptureSource> {
     if (raw !== process.stdin) raw.destroy();
     else raw.pause();
   };
-  if (!gzip) return { name, gzip, chunks: rawChunks(), close: release };
-  const gunzip = createGunzip({ chunkSize: CHUNK });
-  pipeline(Readable.from(rawChunks(), { objectMode: false }), gunzip, () => {
-    /* errors surface through the gunzip iterator */
-  });
-  return {
-    name,
-    gzip,
-    chunks: gunzip,
-    close: () => {
-      gunzip.destroy();
-      release();
-    },
-  };
+  const gzipReport: GzipReport = { problem: null, members: 0, trailingBytes: 0 };
+  if (!gzip) return { name, gzip, gzipReport, chunks: rawChunks(), close: release };
+  return { name, gzip, gzipReport, chunks: gunzip(rawChunks(), gzipReport), close: release };
 }

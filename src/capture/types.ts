@@ -79,6 +79,10 @@ export interface CaptureStats {
   /** Packets skipped because their link type cannot be decoded, by name. */
   unsupportedLinkTypes: Record<string, number>;
   nonIp: number;
+  /** Frames decoded down to a TCP or UDP header (whatever became of them after). */
+  decodedPackets: number;
+  /** Blocks that carry no readable frame (pcapng EPB/SPB too short, unknown interface); also in malformedPackets. */
+  badBlocks: number;
   otherTransport: number; // IP but not TCP/UDP (ICMP ...)
   ipFragments: number; // fragments are not reassembled: counted
   notServerPort: number; // TCP/UDP packets not to/from a server port
@@ -97,9 +101,15 @@ export interface CaptureStats {
   udpDatagrams: number;
   timestampInversions: number; // frames whose timestamp went backwards (clamped)
   timestampOutliers: number; // single frames far from their neighbours (replaced)
+  /** Option values out of their range (pcapng if_tsresol, if_tsoffset, option lengths), by name; each was ignored. */
+  badOptions: Record<string, number>;
+  /** The first bad option, described for the user (file, interface, value, what was assumed). */
+  badOptionNote: string | null;
   /** Trailing bytes that are not a whole record (file cut short), and why reading stopped early. */
   trailingBytes: number;
   error: string | null;
+  /** gzip input: the damage met in the compressed stream (bad CRC, cut short, trailing bytes), also in `error`. */
+  gzipProblem: string | null;
   /** Epoch second of the capture's first frame; frame times are ns relative to this. */
   baseEpochSec: number;
   firstNs: number;

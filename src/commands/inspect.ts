@@ -8,6 +8,7 @@ import { fmtBytes, fmtInt, fmtNs, fmtPct, parsePorts, table } from './text.js';
 interface InspectOpts {
   port?: string[];
   anyPort?: boolean;
+  asciiAuth?: boolean;
   json?: boolean;
 }
 
@@ -19,6 +20,7 @@ export function register(program: Command): void {
     .argument('<capture>', "pcap or pcapng file (gzip ok), or '-' for standard input")
     .addOption(new Option('-p, --port <ports...>', 'memcached server port(s), comma-separated or repeated (default 11211)'))
     .option('--any-port', 'also decode TCP connections on other ports, taking the SYN receiver as the server')
+    .option('--ascii-auth', 'the captured servers ran with ascii auth (memcached -Y): the first set of every connection is credentials')
     .option('--json', 'print the report as JSON (schema mcreplay.inspect/1) on stdout')
     .addHelpText(
       'after',
@@ -43,18 +45,30 @@ Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with
           throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
         });
       }
-      const report = await inspectCapture(capture, { serverPorts, anyPort: opts.anyPort === true });
+      const report = await inspectCapture(capture, { serverPorts, anyPort: opts.anyPort === true, asciiAuth: opts.asciiAuth === true });
       if (report.file.format === 'unknown') {
         throw new McError(`${capture}: not a pcap or pcapng capture${report.quality.error ? ` (${report.quality.error})` : ''}`, ExitCode.invalidRun, 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
       }
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(renderInspect(report));
       if (report.quality.error) process.stderr.write(`mcreplay: warning: ${report.quality.error}; showing what was readable\n`);
+      const authNote = asciiAuthWarning(report);
+      if (authNote) process.stderr.write(`mcreplay: warning: ${authNote}\n`);
       if (report.replayable.requests === 0) {
         process.stderr.write(`mcreplay: ${capture}: no replayable memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}; check --port\n`);
         process.exitCode = ExitCode.invalidRun;
       }
     });
+}
+
+/** What the capture shows of ascii auth (memcached -Y) that the user did not declare, or null. */
+export function asciiAuthWarning(r: InspectReport): string | null {
+  const a = r.replayable.asciiAuth;
+  if (a.declared || (a.shapedSets === 0 && a.authAnswers === 0)) return null;
+  const seen: string[] = [];
+  if (a.authAnswers) seen.push(`${a.authAnswers} answer(s) only a memcached -Y gives (CLIENT_ERROR unauthenticated / authentication failure) from ${a.servers.join(', ')}`);
+  if (a.shapedSets) seen.push(`${a.shapedSets} connection(s) whose first set looks like "user password"`);
+  return `the capture looks like ascii auth: ${seen.join('; ')}; these are held back as credentials. If the captured servers ran with -Y, pass --ascii-auth`;
 }
 
 /** Renders the inspect report for a person. */
@@ -106,6 +120,8 @@ export function renderInspect(r: InspectReport): string {
     ['timestamps out of order', `${fmtInt(q.timestampInversions)} inversions, ${fmtInt(q.timestampOutliers)} outliers`],
     ['not memcached traffic', `${fmtInt(q.notServerPort)} other-port, ${fmtInt(q.nonIp)} non-IP, ${fmtInt(q.otherTransport)} non-TCP/UDP, ${fmtInt(q.ipFragments)} IP fragments`],
   ];
+  const badOpts = Object.entries(q.badOptions ?? {});
+  if (badOpts.length) lines.push(['options out of range (ignored)', `${badOpts.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}${q.badOptionNote ? ` (first: ${q.badOptionNote})` : ''}`]);
   const unsupported = Object.entries(q.unsupportedLinkTypes);
   if (unsupported.length) lines.push(['unsupported link types', unsupported.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')]);
   if (q.trailingBytes || q.error) lines.push(['file problem', `${q.error ?? ''}${q.trailingBytes ? ` (${fmtInt(q.trailingBytes)} trailing bytes)` : ''}`]);

@@ -60,6 +60,7 @@ interface ReplayOpts {
   hash?: string;
   port?: string[];
   anyPort?: boolean;
+  asciiAuth?: boolean;
   rate?: string;
   step?: string;
   stepDuration?: string;
@@ -121,6 +122,7 @@ export function register(program: Command): void {
     .option('--hash <scheme>', 'pool hashing: modulo (libmemcached default), crc32 (python-memcached), ketama (libmemcached weighted, spymemcached), consistent (libmemcached ketama, pylibmc), rendezvous (pymemcache)')
     .option('--port <ports>', 'memcached server port(s) in the capture (default 11211)', collect)
     .option('--any-port', 'also decode TCP connections on other ports (server = the SYN receiver)')
+    .option('--ascii-auth', 'the captured servers ran with ascii auth (memcached -Y): the first set of every connection is credentials, never replayed')
     .option('--rate <rate>', 'Nx (0.5x slows down), max (closed loop, capacity mode), or a ramp 1x..8x', '1x')
     .option('--step <factor>', 'ramp step (default 1x)')
     .option('--step-duration <d>', 'ramp step length (default 30s)')
@@ -214,6 +216,7 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     timeoutNs,
     serverPorts: parsePortsOrUsage(o.port),
     anyPort: o.anyPort === true,
+    asciiAuth: o.asciiAuth === true,
     auth,
     allowSourceTarget: o.allowSourceTarget === true,
     intervalNs: 1e9,

@@ -21,7 +21,7 @@ export interface RequestParser {
 
 /** Options of the request parser beyond the shared ParserOptions. */
 export interface RequestParserOptions extends ParserOptions {
-  /** Server runs with ascii auth (-Y): the first `set` of the stream carries "user pass" credentials. */
+  /** Server runs with ascii auth (-Y): the first `set` of the stream (whatever precedes it) carries "user pass" credentials. */
   asciiAuth?: boolean;
   /** Longest text command line other than get/gets/gat/gats (memcached's own limit is 2048). */
   maxLine?: number;
@@ -56,6 +56,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
   let seenText = false;
   let seenBinary = false;
   let requests = 0;
+  let authPending = asciiAuth;
 
   // Resync state: `syncing` false means we are scanning for a boundary; `probation` means the last
   // boundary came from a scan, so the request there must pass the strict checks.
@@ -124,7 +125,11 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
   }
 
   function emitText(buf: Buffer, s: number, ce: number, le: number, end: number, ts: number): void {
-    emit(buildTextRequest(buf, s, ce, le, end, asciiAuth && requests === 0), ts);
+    const req = buildTextRequest(buf, s, ce, le, end, authPending);
+    // a -Y server answers commands before the login with CLIENT_ERROR unauthenticated: the
+    // credentials are in the first `set`, whatever came before it
+    if (req.credentials) authPending = false;
+    emit(req, ts);
   }
 
   /** A text request is in buf[s, end) with its line ending at ce/le; checks the data terminator. */
@@ -202,7 +207,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
 
   function startBody(chunk: Buffer, s: number, e: number, len: number, bin: boolean, ce: number, le: number, ts: number): void {
     accLen = 0;
-    ensure(len);
     append(chunk, s, e);
     accTs = ts;
     phase = P_BODY;
@@ -234,8 +238,8 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
     switch (phase) {
       case P_BODY: {
         const take = Math.min(total - accLen, n - pos);
-        chunk.copy(acc, accLen, pos, pos + take);
-        accLen += take;
+        // append grows the buffer with the bytes that came, not to the length the header claims
+        append(chunk, pos, pos + take);
         if (accLen === total) finishBody();
         return pos + take;
       }
@@ -257,7 +261,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         phase = P_BODY;
         total = len;
         isBinary = true;
-        ensure(len);
         if (accLen === total) finishBody();
         return pos + take;
       }
@@ -304,7 +307,6 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
         total = le + need + 2;
         contentEnd = ce;
         lineEnd = le;
-        ensure(total);
         return stop;
       }
       case P_CAND_TEXT:

@@ -44,6 +44,8 @@ export interface ReplaySetup {
   timeoutNs: number;
   serverPorts: number[];
   anyPort: boolean;
+  /** --ascii-auth: the captured servers ran with -Y (each connection's first `set` is credentials). */
+  asciiAuth?: boolean;
   auth: { user: string; password: string } | null;
   allowSourceTarget: boolean;
   intervalNs: number;

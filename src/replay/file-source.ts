@@ -28,6 +28,7 @@ export interface FileSourceRun {
     input: string;
     serverPorts: number[];
     anyPort: boolean;
+    asciiAuth?: boolean;
     loop: boolean;
     shape: ShapeOptions;
     ttlScale: number | null;
@@ -109,7 +110,7 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
 
     let res: ExtractResult | null = null;
     try {
-      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, rawView: true }, sink, extractAbort.signal);
+      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, asciiAuth: setup.asciiAuth === true, rawView: true }, sink, extractAbort.signal);
     } catch (err) {
       if (!extractAbort.signal.aborted) throw err;
     }

@@ -33,7 +33,7 @@ export interface LiveInput {
 
 /** What the live source needs of the run. */
 export interface LiveSourceRun {
-  setup: { serverPorts: number[]; anyPort: boolean; durationNs: number | null };
+  setup: { serverPorts: number[]; anyPort: boolean; asciiAuth?: boolean; durationNs: number | null };
   live: LiveInput;
   pool: WorkerPool;
   feed: Omit<FeedRun, 'beyondEnd' | 'epochSec'>;
@@ -76,7 +76,7 @@ export async function runLiveSource(run: LiveSourceRun): Promise<LiveSourceResul
   Object.defineProperty(feedRun, 'epochSec', { get: () => (baseSec === baseSec ? baseSec : null) });
   const feed = createFeed(feedRun, clock, 0);
   const sink: WorkloadSink = { connection: feed.connection, request: feed.request, outcome: feed.outcome, close: feed.close };
-  const builder = createWorkloadBuilder(sink, 'view');
+  const builder = createWorkloadBuilder(sink, 'view', run.setup.asciiAuth === true);
   pipe = createCapturePipeline({ serverPorts: run.setup.serverPorts, followSynDirection: run.setup.anyPort }, builder.streams, live.name);
 
   const onAbort = (): void => live.cancel();

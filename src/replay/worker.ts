@@ -67,6 +67,8 @@ const EARLY_CONNECT_WAIT_MS = 1000;
 const PREOPEN_NS = 100e6;
 const PREOPEN_MAX = 2000;
 const WARMUP_TIMEOUT_MS = 2000;
+/** setTimeout's largest delay (2^31-1 ms); Node runs longer ones at once with a TimeoutOverflowWarning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The receive buffer all of a worker's sockets share (net's default read size). */
 const READ_BUF_BYTES = 64 * 1024;
 /** Warm-up sends only `version`: its private CAS table needs no room. */
@@ -380,7 +382,10 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     timerAt = at;
     // with a waker the timer is only a backstop (a starved waker thread wakes the worker late):
     // it fires just after the due time; without one it does the coarse part of the wait
-    timer = setTimeout(pump, waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6), Ev.WakeTimer);
+    // capped at setTimeout's 2^31-1 ms (Node fires a longer one at once, with a warning): a
+    // longer quiet period in the capture wakes the pump early and it re-arms
+    const ms = waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6);
+    timer = setTimeout(pump, ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS, Ev.WakeTimer);
   }
 
   function wake(): void {

@@ -25,6 +25,22 @@ export interface ExtractStats {
   udpRequests: number;
   udpResponses: number;
   udpMalformed: number;
+  /** Ascii authentication (memcached -Y): declared by the user, or what in the capture shows it. */
+  asciiAuth: AsciiAuthStats;
+}
+
+/** What extraction knows of ascii auth (memcached -Y) in a capture. */
+export interface AsciiAuthStats {
+  /** The user said the captured servers ran with -Y (--ascii-auth): every connection's first `set` is credentials. */
+  declared: boolean;
+  /** Connections whose first `set` was held back as credentials (declared, or the server showed -Y). */
+  credentialSets: number;
+  /** Not declared: first `set`s of a connection whose value had the shape "user password", held back anyway. */
+  shapedSets: number;
+  /** Server answers that only a -Y server gives (CLIENT_ERROR unauthenticated / authentication failure). */
+  authAnswers: number;
+  /** Servers that gave such answers ("addr:port"); their later connections are read as -Y. */
+  servers: string[];
 }
 
 /** Formats an endpoint as "addr:port", IPv6 in brackets. */
@@ -43,6 +59,12 @@ interface ConnState {
    * counted as lost. Once per connection: the tail and the answer are usually the same request.
    */
   headCounted: boolean;
+  /** No `set` yet on this connection (ascii auth puts the credentials in the first). */
+  noSetYet: boolean;
+  /** The server's first bytes were not yet looked at for an ascii-auth answer. */
+  answerUnchecked: boolean;
+  /** The user of this connection's login (a copy), so a retried login is held back too. */
+  loginUser: Buffer | null;
 }
 
 function newExtractStats(): ExtractStats {
@@ -56,7 +78,40 @@ function newExtractStats(): ExtractStats {
     udpRequests: 0,
     udpResponses: 0,
     udpMalformed: 0,
+    asciiAuth: { declared: false, credentialSets: 0, shapedSets: 0, authAnswers: 0, servers: [] },
   };
+}
+
+const MAX_AUTH_VALUE = 1024;
+
+/**
+ * If a text `set` carries a value shaped like ascii auth credentials ("user password": two
+ * non-empty runs of printable bytes around one space, where memcached -Y splits it), the user
+ * part as a view into the request; else null.
+ */
+export function credentialUser(p: ParsedRequest): Buffer | null {
+  if (p.proto !== 'text' || p.cmd !== 'set' || p.valueLen < 3 || p.valueLen > MAX_AUTH_VALUE) return null;
+  const raw = p.raw;
+  const end = raw.length - 2;
+  const start = end - p.valueLen;
+  if (start < 0) return null;
+  let space = -1;
+  for (let i = start; i < end; i++) {
+    const c = raw[i]!;
+    if (c === 0x20) {
+      if (space >= 0 || i === start || i === end - 1) return null;
+      space = i;
+    } else if (c < 0x21 || c > 0x7e) return null;
+  }
+  return space < 0 ? null : raw.subarray(start, space);
+}
+
+// What a -Y server answers to a command before the login, and to bad credentials.
+const UNAUTHENTICATED = Buffer.from('CLIENT_ERROR unauthenticated');
+const AUTH_FAILURE = Buffer.from('CLIENT_ERROR authentication failure');
+
+function startsWith(buf: Buffer, off: number, len: number, what: Buffer): boolean {
+  return len >= what.length && buf.compare(what, 0, what.length, off, off + what.length) === 0;
 }
 
 /** Copies what a WorkloadRequest must own out of a parsed request whose buffers are views. */
@@ -66,14 +121,14 @@ const NO_FLAGS: string[] = [];
 /** What a WorkloadRequest's `raw` holds: an owned copy, a view valid during `request`, or nothing. */
 export type RawMode = 'copy' | 'view' | 'none';
 
-function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode): WorkloadRequest {
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode, credentials = p.credentials): WorkloadRequest {
   return {
     connId,
     seq,
     tsNs,
     proto: p.proto,
     cmd: p.cmd,
-    cls: p.cls,
+    cls: credentials ? 'auth' : p.cls,
     expect: p.expect,
     quiet: p.quiet,
     keys: requestKeyStrings(p),
@@ -83,9 +138,9 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     cas: p.cas,
     opaque: p.opaque,
     metaFlags: p.proto === 'meta' ? p.metaFlags : NO_FLAGS,
-    credentials: p.credentials,
+    credentials,
     // credentials are dropped here, at the earliest point, so nothing downstream can leak them
-    raw: p.credentials || rawMode === 'none' ? EMPTY : rawMode === 'view' ? p.raw : copyRequestRaw(p),
+    raw: credentials || rawMode === 'none' ? EMPTY : rawMode === 'view' ? p.raw : copyRequestRaw(p),
   };
 }
 
@@ -114,6 +169,9 @@ function newConnState(conn: WorkloadConnection, startNs: number): ConnState {
     parser: undefined as unknown as RequestParser,
     matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
     headCounted: false,
+    noSetYet: true,
+    answerUnchecked: true,
+    loginUser: null,
   };
 }
 
@@ -134,8 +192,12 @@ function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome
  * Builds the StreamSink that turns capture streams into workload events. Exposed apart from
  * extractWorkload so benches and tests can drive it from in-memory capture bytes.
  */
-export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy'): { streams: StreamSink; stats: ExtractStats; finish(): void } {
+export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy', asciiAuth = false): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
+  const auth = stats.asciiAuth;
+  auth.declared = asciiAuth;
+  /** Servers whose answers showed -Y: their connections opened from then on are read as -Y. */
+  const authServers = new Set<string>();
   const conns = new Map<number, ConnState>();
   const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
   let nextConnId = 0;
@@ -171,7 +233,25 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
         // one connection's clock never runs backwards, whatever the frame timestamps did
         const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
         st.lastTs = ts;
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode);
+        let cred = p.credentials;
+        if (p.cmd === 'set' && p.proto === 'text' && (st.noSetYet || st.loginUser !== null)) {
+          const user = credentialUser(p);
+          if (st.noSetYet) {
+            st.noSetYet = false;
+            if (cred) auth.credentialSets++;
+            else if (user !== null) {
+              // not declared, but a login is what it looks like: never risk replaying it
+              cred = true;
+              auth.shapedSets++;
+            }
+            if (cred && user !== null) st.loginUser = Buffer.from(user);
+          } else if (user !== null && user.equals(st.loginUser!)) {
+            // the same user logging in again (after a refused password) on the same connection
+            cred = true;
+            auth.credentialSets++;
+          }
+        }
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, cred);
         sink.request(r);
         st.matcher.expect(r, r);
       },
@@ -183,7 +263,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
         }
         skipped(bytes, reason);
       },
-    });
+    }, { asciiAuth: asciiAuth || authServers.has(conn.serverKey) });
     conns.set(flow.id, st);
     sink.connection(conn);
   }
@@ -192,14 +272,32 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
     const st = conns.get(flowId);
     if (st === undefined) return;
     if (dir === 0) st.parser.push(buf, tsNs);
-    else st.matcher.push(buf, tsNs);
+    else {
+      if (st.answerUnchecked) checkAnswer(st, buf, 0, buf.length);
+      st.matcher.push(buf, tsNs);
+    }
+  }
+
+  /** Looks at the start of a server's first answer for what only a -Y server says. */
+  function checkAnswer(st: ConnState, buf: Buffer, off: number, len: number): void {
+    st.answerUnchecked = false;
+    if (!startsWith(buf, off, len, UNAUTHENTICATED) && !startsWith(buf, off, len, AUTH_FAILURE)) return;
+    auth.authAnswers++;
+    const key = st.conn.serverKey;
+    if (!authServers.has(key)) {
+      authServers.add(key);
+      auth.servers.push(key);
+    }
   }
 
   function dataAt(flowId: number, dir: Dir, buf: Buffer, offset: number, length: number, tsNs: number): void {
     const st = conns.get(flowId);
     if (st === undefined) return;
     if (dir === 0) st.parser.pushRange(buf, offset, offset + length, tsNs);
-    else st.matcher.pushRange(buf, offset, offset + length, tsNs);
+    else {
+      if (st.answerUnchecked) checkAnswer(st, buf, offset, length);
+      st.matcher.pushRange(buf, offset, offset + length, tsNs);
+    }
   }
 
   function gap(flowId: number, dir: Dir, bytes: number, _tsNs: number): void {
@@ -302,7 +400,7 @@ export interface ExtractResult {
 
 /** Streams a capture file ('-' = stdin, gzip detected by content) into the sink, in capture order. */
 export async function extractWorkload(input: string, opts: IngestOptions, sink: WorkloadSink, signal?: AbortSignal): Promise<ExtractResult> {
-  const builder = createWorkloadBuilder(sink, opts.keepRaw === false ? 'none' : opts.rawView === true ? 'view' : 'copy');
+  const builder = createWorkloadBuilder(sink, opts.keepRaw === false ? 'none' : opts.rawView === true ? 'view' : 'copy', opts.asciiAuth === true);
   const ready = sink.ready?.bind(sink);
   const capture = await readCapture(
     input,

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { CaptureStats } from '../capture/types.js';
 import { commandInfo } from '../protocol/index.js';
 import type { Proto } from '../protocol/types.js';
-import { extractWorkload, type ExtractStats } from './extract.js';
+import { extractWorkload, type AsciiAuthStats, type ExtractStats } from './extract.js';
 import type { IngestOptions } from './model.js';
 import { WorkloadSummary, distributionOf, type CommandTally, type Distribution } from './summary.js';
 
@@ -47,6 +47,9 @@ export interface InspectReport {
     gapBytes: number;
     timestampInversions: number;
     timestampOutliers: number;
+    /** Capture-file option values out of their range, by option name (ignored), and the first described. */
+    badOptions: Record<string, number>;
+    badOptionNote: string | null;
     unparsableBytes: Record<string, number>;
     unexpectedResponseBytes: number;
     orphanResponseBytes: number;
@@ -63,6 +66,8 @@ export interface InspectReport {
     excluded: { credentials: number; udp: number };
     /** Replayable but held back unless named in --allow. */
     destructive: Record<string, number>;
+    /** Ascii auth (memcached -Y): declared with --ascii-auth, or shown by the capture. */
+    asciiAuth: AsciiAuthStats;
   };
 }
 
@@ -77,17 +82,16 @@ export async function inspectCapture(input: string, opts: IngestOptions): Promis
 function rate(s: WorkloadSummary): InspectReport['requests']['rate'] {
   if (s.requests === 0 || s.firstRequestNs === null) return { meanPerSec: 0, peakPerSec: 0, peakSecond: null };
   const spanS = Math.max((s.lastRequestNs - s.firstRequestNs) / 1e9, 1e-9);
-  let peak = 0;
-  let peakSecond = 0;
-  s.perSecond.forEach((n, i) => {
-    if (n > peak) {
-      peak = n;
-      peakSecond = i;
-    }
-  });
+  const { peakPerSec: peak, peakSecond } = s.perSecond.peakOf();
   // a capture shorter than a second has no meaningful mean rate beyond its count
   const mean = spanS < 1 ? s.requests : s.requests / spanS;
   return { meanPerSec: Math.round(mean * 10) / 10, peakPerSec: peak, peakSecond };
+}
+
+/** ISO time of epoch ms, or null beyond what a Date holds (±8.64e15 ms): capture clocks can be anything. */
+function isoTime(ms: number): string | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 function ratio(hits: number, misses: number): number | null {
@@ -108,7 +112,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
   return {
     schema: INSPECT_SCHEMA,
     file: { path: input, name: input === '-' ? '(stdin)' : basename(input), bytes: size, format: c.format, gzip: c.gzip, nanosecond: c.nanosecond },
-    start: c.packets > 0 ? new Date(c.baseEpochSec * 1000 + Math.floor(c.firstNs / 1e6)).toISOString() : null,
+    start: c.packets > 0 ? isoTime(c.baseEpochSec * 1000 + Math.floor(c.firstNs / 1e6)) : null,
     durationNs: c.packets > 0 ? c.lastNs - c.firstNs : 0,
     packets: c.packets,
     linkTypes: c.linkTypes,
@@ -136,6 +140,8 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       gapBytes: c.gapBytes,
       timestampInversions: c.timestampInversions,
       timestampOutliers: c.timestampOutliers,
+      badOptions: c.badOptions,
+      badOptionNote: c.badOptionNote,
       unparsableBytes: x.skippedRequestBytes,
       unexpectedResponseBytes: x.unexpectedResponseBytes,
       orphanResponseBytes: x.orphanResponseBytes,
@@ -150,6 +156,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       percent: of === 0 ? 0 : Math.round((replayable / of) * 10000) / 100,
       excluded: { credentials: s.credentials, udp },
       destructive,
+      asciiAuth: x.asciiAuth,
     },
   };
 }

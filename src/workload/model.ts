@@ -84,5 +84,10 @@ export interface IngestOptions {
    * the `request` callback (a sink that copies the bytes there, as the replay does, saves a copy).
    */
   rawView?: boolean;
+  /**
+   * The captured servers ran with ascii auth (memcached -Y): the first `set` of every connection
+   * carries "user password" and is held back as credentials (--ascii-auth).
+   */
+  asciiAuth?: boolean;
 }
 

@@ -193,6 +193,66 @@ export function distributionOf(hist: Histogram | HistogramCounter): Distribution
   };
 }
 
+/**
+ * Requests per whole second of capture time, in memory bounded by the number of distinct seconds
+ * kept (not by the span of time): seconds are counted in a map; when it holds more than `cap`
+ * seconds, the oldest half is folded into the running peak and dropped. Requests arrive in
+ * capture order, so a folded second rarely gets more requests; if one does, it restarts its count
+ * (the peak can only be under-stated, by requests reordered more than cap/2 seconds).
+ */
+export class RateTable {
+  private readonly counts = new Map<number, number>();
+  private peak = 0;
+  private peakSec: number | null = null;
+  private lastSec = -1;
+  private lastN = 0;
+
+  constructor(private readonly cap = 4096) {}
+
+  /** Counts one request at ns since capture start. */
+  add(tsNs: number): void {
+    const sec = tsNs > 0 ? Math.floor(tsNs / 1e9) : 0;
+    if (sec === this.lastSec) {
+      this.lastN++;
+      return;
+    }
+    // the current second lives in lastSec/lastN; the map holds the others
+    if (this.lastSec >= 0) this.counts.set(this.lastSec, this.lastN);
+    const n = this.counts.get(sec);
+    if (n === undefined && this.counts.size >= this.cap) this.fold();
+    this.counts.delete(sec);
+    this.lastSec = sec;
+    this.lastN = (n ?? 0) + 1;
+  }
+
+  private fold(): void {
+    const secs = [...this.counts.keys()].sort((a, b) => a - b);
+    for (const sec of secs.slice(0, secs.length >> 1)) {
+      this.consider(sec, this.counts.get(sec)!);
+      this.counts.delete(sec);
+    }
+  }
+
+  private consider(sec: number, n: number): void {
+    if (n > this.peak || (n === this.peak && this.peakSec !== null && sec < this.peakSec)) {
+      this.peak = n;
+      this.peakSec = sec;
+    }
+  }
+
+  /** Seconds held right now (at most the cap + 1). */
+  get size(): number {
+    return this.counts.size + (this.lastSec >= 0 ? 1 : 0);
+  }
+
+  /** The busiest second and its count (earliest on ties); peakSecond null when nothing was counted. */
+  peakOf(): { peakPerSec: number; peakSecond: number | null } {
+    for (const [sec, n] of this.counts) this.consider(sec, n);
+    if (this.lastSec >= 0) this.consider(this.lastSec, this.lastN);
+    return { peakPerSec: this.peak, peakSecond: this.peakSec };
+  }
+}
+
 /** A WorkloadSink that tallies everything `inspect` shows. */
 export class WorkloadSummary implements WorkloadSink {
   readonly commands = new Map<string, CommandAcc>();
@@ -203,8 +263,8 @@ export class WorkloadSummary implements WorkloadSink {
   readonly valuesRead = new HistogramCounter();
   readonly latency = new HistogramCounter();
   readonly distinct = new DistinctCounter();
-  /** Requests per whole second of capture time (index = second since capture start). */
-  readonly perSecond: number[] = [];
+  /** Requests per whole second of capture time, bounded whatever the span. */
+  readonly perSecond = new RateTable();
   requests = 0;
   credentials = 0;
   udpRequests = 0;
@@ -239,9 +299,7 @@ export class WorkloadSummary implements WorkloadSink {
     if (r.credentials) this.credentials++;
     if (this.firstRequestNs === null) this.firstRequestNs = r.tsNs;
     if (r.tsNs > this.lastRequestNs) this.lastRequestNs = r.tsNs;
-    const sec = Math.max(0, Math.floor(r.tsNs / 1e9));
-    while (this.perSecond.length <= sec) this.perSecond.push(0);
-    this.perSecond[sec]++;
+    this.perSecond.add(r.tsNs);
     const server = this.connServer.get(r.connId);
     if (server !== undefined) server.requests++;
     let acc = r.cmd === this.lastCmd ? this.lastAcc : this.commands.get(r.cmd);

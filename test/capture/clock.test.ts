@@ -1,5 +1,6 @@
 // Timestamps that go backwards or jump: the delivered schedule is non-decreasing and one wild frame
 // neither stretches nor shrinks it.
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { Clock } from '../../src/capture/clock.js';
 import { LINKTYPE, pcapFile } from '../helpers/pcap-writer.js';
@@ -96,4 +97,32 @@ test('through the pipeline: inversions and an outlier in a capture', () => {
   expect(stats.lastNs).toBe(2e9);
   expect(rec.tsWentBack).toBe(0);
   expect(rec.log.find((l) => l.startsWith('data 1.0'))).toContain('t=200000');
+});
+
+describe('any single wild timestamp, at any record of a real capture', () => {
+  // basic.pcap was recorded by tcpdump from a real client (scripts/make-captures.sh)
+  const orig = readFileSync(new URL('../../captures/fixtures/basic.pcap', import.meta.url));
+  const recs: number[] = [];
+  for (let off = 24; off + 16 <= orig.length; off += 16 + orig.readUInt32LE(off + 8)) recs.push(off);
+  const truth = feed(orig).stats;
+  // zeroed, 2^29 s either way, a year either way, the largest u32 second
+  const wild = [() => 0, (s: number) => s - 2 ** 29, (s: number) => s + 2 ** 29, (s: number) => s + 31_536_000, (s: number) => s - 31_536_000, () => 0xffffffff];
+
+  test('the span moves by at most the neighbourhood of the changed record, and one outlier is counted', () => {
+    expect(recs.length).toBeGreaterThan(100);
+    const span = truth.lastNs - truth.firstNs;
+    for (let i = 0; i < recs.length; i++) {
+      for (const w of wild) {
+        const b = Buffer.from(orig);
+        b.writeUInt32LE(w(b.readUInt32LE(recs[i]!)) >>> 0, recs[i]!);
+        const { stats, rec } = feed(b);
+        const got = stats.lastNs - stats.firstNs;
+        // the record itself is held at a neighbour's time: the span loses at most the edge gap
+        expect(Math.abs(got - span), `record ${i}`).toBeLessThanOrEqual(2e9);
+        expect(Math.abs(stats.baseEpochSec - truth.baseEpochSec), `record ${i}`).toBeLessThanOrEqual(1);
+        expect(stats.timestampOutliers, `record ${i}`).toBe(1);
+        expect(rec.tsWentBack).toBe(0);
+      }
+    }
+  });
 });

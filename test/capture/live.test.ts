@@ -2,47 +2,14 @@
 // reassembled streams must equal, byte for byte, what the client itself wrote and read.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
-import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readCapture } from '../../src/capture/index.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { haveTcpdump, startTcpdump as tcpdump, talk, untilFileSettles, type Talk } from '../helpers/tcpdump.js';
 import { Recorder } from './recorder.js';
-import { haveTcpdump, startTcpdump as tcpdump } from '../helpers/tcpdump.js';
-
-interface Talk {
-  localPort: number;
-  sent: Buffer;
-  received: Buffer;
-}
-
-/** One client connection: writes the commands (some pipelined), reads until `done` matches, closes. */
-async function talk(port: number, writes: Buffer[], done: RegExp): Promise<Talk> {
-  const s = connect({ host: '127.0.0.1', port });
-  await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
-  const got: Buffer[] = [];
-  let tail = '';
-  const finished = new Promise<void>((res) =>
-    s.on('data', (d: Buffer) => {
-      got.push(d);
-      tail = (tail + d.toString('latin1')).slice(-200);
-      if (done.test(tail)) res();
-    }),
-  );
-  for (const w of writes) {
-    s.write(w);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  await finished;
-  const localPort = s.localPort!;
-  await new Promise<void>((res) => {
-    s.once('close', () => res());
-    s.end();
-  });
-  return { localPort, sent: Buffer.concat(writes), received: Buffer.concat(got) };
-}
 
 
 describe.skipIf(!haveTcpdump)('real captures with tcpdump on the loopback', () => {
@@ -77,18 +44,7 @@ describe.skipIf(!haveTcpdump)('real captures with tcpdump on the loopback', () =
       talk(mc.port, [Buffer.from('mn\r\nms m 2 T0\r\nhi\r\nmg m v k\r\nmg zz v\r\n'), Buffer.from('version\r\n')], /VERSION [^\r]*\r\n$/),
       talk(mc.port, [Buffer.from('stats\r\n'), Buffer.from('version\r\n')], /VERSION [^\r]*\r\n$/),
     ]);
-    // libpcap hands packets over when a ring block retires (tcpdump: after 1 s); with -U tcpdump
-    // writes each one at once. Stop only when the file has not grown for 1.5 s.
-    let size = -1;
-    let stableSince = Date.now();
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 100));
-      const now = existsSync(file) ? statSync(file).size : 0;
-      if (now !== size) {
-        size = now;
-        stableSince = Date.now();
-      } else if (Date.now() - stableSince >= 1500) break;
-    }
+    await untilFileSettles(file);
     const log = await dump.stop();
     expect(log).toMatch(/packets captured/);
     return talks;

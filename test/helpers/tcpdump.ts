@@ -1,7 +1,41 @@
-// Records loopback traffic with a real tcpdump for tests: starts it, waits until it listens, and
-// stops it once the file has stopped growing (SIGINT right after traffic can lose the last block).
+// Recording real traffic in tests: tcpdump on the loopback (started, waited on until it listens,
+// stopped once its file has settled), and a client connection that writes commands and keeps what
+// it sent and read (the independent truth a capture is checked against).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+
+export interface Talk {
+  localPort: number;
+  sent: Buffer;
+  received: Buffer;
+}
+
+/** One client connection: writes the commands (some pipelined), reads until `done` matches, closes. */
+export async function talk(port: number, writes: Buffer[], done: RegExp): Promise<Talk> {
+  const s = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
+  const got: Buffer[] = [];
+  let tail = '';
+  const finished = new Promise<void>((res) =>
+    s.on('data', (d: Buffer) => {
+      got.push(d);
+      tail = (tail + d.toString('latin1')).slice(-200);
+      if (done.test(tail)) res();
+    }),
+  );
+  for (const w of writes) {
+    s.write(w);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await finished;
+  const localPort = s.localPort!;
+  await new Promise<void>((res) => {
+    s.once('close', () => res());
+    s.end();
+  });
+  return { localPort, sent: Buffer.concat(writes), received: Buffer.concat(got) };
+}
 
 /** Whether tcpdump is installed. */
 export const haveTcpdump = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump');
@@ -59,4 +93,21 @@ export async function record(file: string, filter: string): Promise<Recording> {
       return t.stop();
     },
   };
+}
+
+/**
+ * libpcap hands packets over when a ring block retires (tcpdump: after 1 s); with -U tcpdump
+ * writes each one at once. Resolves once the file has not grown for 1.5 s (at most 15 s).
+ */
+export async function untilFileSettles(file: string): Promise<void> {
+  let size = -1;
+  let stableSince = Date.now();
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = existsSync(file) ? statSync(file).size : 0;
+    if (now !== size) {
+      size = now;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= 1500) break;
+  }
 }
