@@ -3,7 +3,7 @@
 import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint, CloseReason } from '../capture/types.js';
 import { readCapture } from '../capture/index.js';
 import { SETTLE_DOUBLE } from '../capture/packet.js';
-import { copyRequestRaw, createRequestParser, createResponseMatcher, requestKeyStrings } from '../protocol/index.js';
+import { copyRequestRaw, createRequestParser, createResponseMatcher, placeholderKeys, requestKeyCount, requestKeyStrings, visitRequestKeys } from '../protocol/index.js';
 import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
 import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
 import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
@@ -66,7 +66,17 @@ const NO_FLAGS: string[] = [];
 /** What a WorkloadRequest's `raw` holds: an owned copy, a view valid during `request`, or nothing. */
 export type RawMode = 'copy' | 'view' | 'none';
 
-function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode): WorkloadRequest {
+type KeyVisitor = ((b: Buffer, s: number, e: number) => void) | undefined;
+
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode, keyBytes?: KeyVisitor): WorkloadRequest {
+  let keys: string[];
+  // meta and binary answers are matched by key (quiet gets, k flags): those keep their strings
+  if (keyBytes === undefined || p.proto !== 'text') keys = requestKeyStrings(p);
+  else {
+    // the sink takes the keys as bytes (sink.keyBytes): no strings
+    visitRequestKeys(p, keyBytes);
+    keys = placeholderKeys(requestKeyCount(p));
+  }
   return {
     connId,
     seq,
@@ -76,7 +86,7 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     cls: p.cls,
     expect: p.expect,
     quiet: p.quiet,
-    keys: requestKeyStrings(p),
+    keys,
     valueLen: p.valueLen,
     flags: p.flags,
     exptime: p.exptime,
@@ -136,6 +146,7 @@ function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome
  */
 export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy'): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
+  const keyBytes: KeyVisitor = sink.keyBytes?.bind(sink);
   const conns = new Map<number, ConnState>();
   const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
   let nextConnId = 0;
@@ -171,7 +182,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
         // one connection's clock never runs backwards, whatever the frame timestamps did
         const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
         st.lastTs = ts;
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode);
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, keyBytes);
         sink.request(r);
         st.matcher.expect(r, r);
       },
@@ -251,7 +262,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
           stats.udpRequests++;
           const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
           uc.lastTs = ts;
-          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode);
+          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode, keyBytes);
           sink.request(r);
           const matcher = createResponseMatcher<WorkloadRequest>({
             response(req, resp, tsNs) {

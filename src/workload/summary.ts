@@ -218,6 +218,8 @@ export class WorkloadSummary implements WorkloadSink {
   // The last command's accumulator: most requests repeat the command before them.
   private lastCmd = '';
   private lastAcc: CommandAcc | undefined;
+  /** Keys of the coming request already counted by keyBytes. */
+  private keysAsBytes = 0;
 
   constructor(isDestructive: (cmd: string, proto: string) => boolean) {
     this.destructive = isDestructive;
@@ -232,6 +234,13 @@ export class WorkloadSummary implements WorkloadSink {
     if (s === undefined) this.servers.set(c.serverKey, (s = { connections: 0, requests: 0 }));
     s.connections++;
     this.connServer.set(c.id, s);
+  }
+
+  /** A request's key as bytes (extract calls this before `request`, and makes no key strings). */
+  keyBytes(b: Buffer, start: number, end: number): void {
+    this.keysAsBytes++;
+    this.keySizes.record(end - start);
+    this.distinct.addBytes(b, start, end);
   }
 
   request(r: WorkloadRequest): void {
@@ -259,10 +268,14 @@ export class WorkloadSummary implements WorkloadSink {
     t.byProto[r.proto] = (t.byProto[r.proto] ?? 0) + 1;
     if (r.quiet || r.expect === 'none') t.quiet++; // quit expects no answer either
     t.keys += r.keys.length;
-    for (const k of r.keys) {
-      this.keySizes.record(k.length);
-      this.distinct.add(k);
+    // keys handed as bytes just before (keyBytes) are counted already; r.keys are placeholders then
+    if (this.keysAsBytes === 0) {
+      for (const k of r.keys) {
+        this.keySizes.record(k.length);
+        this.distinct.add(k);
+      }
     }
+    this.keysAsBytes = 0;
     if (r.valueLen > 0 || r.cls === 'write') this.valuesWritten.record(r.valueLen);
   }
 
