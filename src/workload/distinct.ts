@@ -65,15 +65,17 @@ function fingerprint(b: Uint8Array, s: number, e: number): number {
 }
 
 const INITIAL_SLOTS = 1024;
-/** Int32s per slot: fingerprint high, fingerprint low, hash32 (kept for the hand-over to HyperLogLog), unused. */
-const STRIDE = 4;
+/** Int32s per slot: the fingerprint's two halves. */
+const STRIDE = 2;
 
 /** Counts distinct keys: exact while few, HyperLogLog once the set would grow past EXACT_LIMIT. */
 export class DistinctCounter {
-  // Exact phase: an open-addressing table of 64-bit key fingerprints, with each key's HyperLogLog
-  // hash beside it (one 16-byte slot: one cache miss per add). A Set<string> cost a string per
-  // request and ~4 cache misses per add.
+  // Exact phase: an open-addressing table of 64-bit key fingerprints (8-byte slots: one cache miss
+  // per add, in a table half the size it would be with more beside them), and each key's
+  // HyperLogLog hash in a table of its own, read only at the hand-over. A Set<string> cost a
+  // string per request and ~4 cache misses per add.
   private slots: Int32Array | null = new Int32Array(INITIAL_SLOTS * STRIDE);
+  private hll = new Int32Array(INITIAL_SLOTS);
   private size = 0;
   private readonly registers = new Uint8Array(M);
   private scratch: Buffer = Buffer.allocUnsafe(256);
@@ -104,17 +106,20 @@ export class DistinctCounter {
     }
     slots[i * STRIDE] = h;
     slots[i * STRIDE + 1] = g;
-    slots[i * STRIDE + 2] = hash32(b, s, e);
+    this.hll[i] = hash32(b, s, e);
     if (++this.size > EXACT_LIMIT) {
       // exact while small: the registers are filled once the table is given up
-      for (let j = 0; j < slots.length; j += STRIDE) if (slots[j] !== 0) this.register(slots[j + 2]! >>> 0);
+      for (let j = 0; j < this.hll.length; j++) if (slots[j * STRIDE] !== 0) this.register(this.hll[j]! >>> 0);
       this.slots = null;
+      this.hll = new Int32Array(0);
     } else if (this.size * 2 > slots.length / STRIDE) this.grow();
   }
 
   private grow(): void {
     const old = this.slots!;
+    const oldHll = this.hll;
     const slots = new Int32Array(old.length * 2);
+    const hll = new Int32Array(oldHll.length * 2);
     const mask = slots.length / STRIDE - 1;
     for (let j = 0; j < old.length; j += STRIDE) {
       const h = old[j]!;
@@ -123,9 +128,10 @@ export class DistinctCounter {
       while (slots[i * STRIDE] !== 0) i = (i + 1) & mask;
       slots[i * STRIDE] = h;
       slots[i * STRIDE + 1] = old[j + 1]!;
-      slots[i * STRIDE + 2] = old[j + 2]!;
+      hll[i] = oldHll[j / STRIDE]!;
     }
     this.slots = slots;
+    this.hll = hll;
   }
 
   private register(h: number): void {
