@@ -717,7 +717,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
           for (let m = 0; m < members; m++) {
             const id = nextConnId++;
             ids.push(id);
-            batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early);
+            batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early, c.transport === 'udp');
             posted1(w, at, 0);
           }
           cs.ids.push(ids);

@@ -208,6 +208,10 @@ export class WorkloadSummary implements WorkloadSink {
   requests = 0;
   credentials = 0;
   udpRequests = 0;
+  /** Requests of UDP clients that replay sends over UDP (all but those carrying credentials). */
+  udpReplayable = 0;
+  /** Open connections of UDP clients (ids). */
+  private readonly udpConns = new Set<number>();
   firstRequestNs: number | null = null;
   lastRequestNs = 0;
   hits = 0;
@@ -227,7 +231,10 @@ export class WorkloadSummary implements WorkloadSink {
 
   connection(c: WorkloadConnection): void {
     this.connections.total++;
-    if (c.transport === 'udp') this.connections.udp++;
+    if (c.transport === 'udp') {
+      this.connections.udp++;
+      this.udpConns.add(c.id);
+    }
     else this.connections.tcp++;
     if (!c.synSeen) this.connections.midstream++;
     let s = this.servers.get(c.serverKey);
@@ -246,6 +253,7 @@ export class WorkloadSummary implements WorkloadSink {
   request(r: WorkloadRequest): void {
     this.requests++;
     if (r.credentials) this.credentials++;
+    else if (this.udpConns.size !== 0 && this.udpConns.has(r.connId)) this.udpReplayable++;
     if (this.firstRequestNs === null) this.firstRequestNs = r.tsNs;
     if (r.tsNs > this.lastRequestNs) this.lastRequestNs = r.tsNs;
     const sec = Math.max(0, Math.floor(r.tsNs / 1e9));
@@ -298,6 +306,7 @@ export class WorkloadSummary implements WorkloadSink {
 
   close(connId: number, _tsNs: number, reason: CloseReason): void {
     this.connServer.delete(connId);
+    this.udpConns.delete(connId);
     this.connections.closed[reason]++;
   }
 }
