@@ -2,6 +2,7 @@
 // memcached 1.6 sends (one sequence per item of a multi-get, each numbered from 0) and on losses.
 import { describe, expect, it } from 'vitest';
 import { UdpAnswer, udpHeader, UDP_HEADER_BYTES } from '../../src/replay/udp-frame.js';
+import { BatchWriter, decodeBatch } from '../../src/replay/batch.js';
 
 /** A datagram as memcached sends it: header (rid, seq, total) and body. */
 function dgram(rid: number, seq: number, total: number, body: string): Buffer {
@@ -55,5 +56,20 @@ describe('UDP answers', () => {
   it('frames that are too short or inconsistent are not memcached UDP', () => {
     expect(UdpAnswer.parse(Buffer.alloc(5))).toBeNull();
     expect(UdpAnswer.parse(dgram(1, 3, 2, 'x'))).toBeNull();
+  });
+});
+
+describe('UDP clients in the worker batches', () => {
+  it('an open record says whether the client spoke UDP, and a UDP client is never a mid-way join', () => {
+    const w = new BatchWriter(8);
+    w.open(0, 1, 0, false, true);
+    w.open(5, 2, 1, true, true);
+    w.open(9, 3, 0, true);
+    const items = decodeBatch(w.take().batch);
+    expect(items).toEqual([
+      { k: 'open', at: 0, conn: 1, target: 0, early: false, udp: true },
+      { k: 'open', at: 5, conn: 2, target: 1, early: false, udp: true },
+      { k: 'open', at: 9, conn: 3, target: 0, early: true },
+    ]);
   });
 });
