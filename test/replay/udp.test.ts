@@ -1,7 +1,7 @@
 // UDP replay against a real memcached with UDP on (-U): the fixture recorded from a raw UDP client
 // (captures/fixtures/udp.pcap, truth in udp.truth.json) replays with the client's op counts and
-// hit/miss outcomes, a 3-datagram answer is put back together, and a target that never answers
-// over UDP yields timeouts, not a hang.
+// hit/miss outcomes, a 3-datagram answer is put back together, an answer that lost a datagram
+// times out, and a target that never answers over UDP yields timeouts, not a hang.
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -59,6 +59,46 @@ describe('UDP replay', () => {
     // the noreply set was sent too: the target holds its value
     const u3 = truth.ops.find((o) => o.cmd === 'set' && o.keys[0] === 'u3')!;
     expect(await mcGet(mc.address, 'u3')).toHaveLength(u3.valueLen);
+  });
+
+  it('an answer that lost one of its datagrams fails as a timeout; the others complete', async () => {
+    const ubig = truth.ops.find((o) => o.cmd === 'get' && o.keys.length === 1 && o.keys[0] === 'ubig')!;
+    expect(await mcRaw(mc.address, `set ubig 0 0 ${ubig.valueBytes}\r\n${'x'.repeat(ubig.valueBytes!)}\r\n`)).toBe('STORED\r\n');
+    // the replay's target port: TCP answered by a memcached (the start-up probe), UDP by a relay
+    // to the memcached with UDP on that drops datagram 1 of every sequence of 3 (ubig's)
+    const front = await startMemcached();
+    const relay: Socket = createSocket('udp4');
+    const upstream: Socket = createSocket('udp4');
+    let client: { address: string; port: number } | null = null;
+    let dropped = 0;
+    relay.on('message', (m, from) => {
+      client = { address: from.address, port: from.port };
+      upstream.send(m, mc.port, '127.0.0.1');
+    });
+    upstream.on('message', (m) => {
+      if (m.readUInt16BE(4) === 3 && m.readUInt16BE(2) === 1) {
+        dropped++;
+        return;
+      }
+      if (client !== null) relay.send(m, client.port, client.address);
+    });
+    await new Promise<void>((res) => relay.bind(front.port, '127.0.0.1', () => res()));
+    await new Promise<void>((res) => upstream.bind(0, '127.0.0.1', () => res()));
+    try {
+      const run = await replay([capture, '--target', front.address, '--timeout', '300ms', ...QUIET], tmp.dir);
+      const c = run.results!.summary.total.counters;
+      // the requests whose answer carried ubig: the multi-get, the gets and the get of ubig alone
+      const withUbig = truth.ops.filter((o) => (o.cmd === 'get' || o.cmd === 'gets') && o.keys.includes('ubig')).length;
+      expect(dropped).toBe(withUbig);
+      expect(c.sent).toBe(truth.requests);
+      expect(c.errors.timeout).toBe(withUbig);
+      expect(c.completed + errorSum(c)).toBe(c.sent);
+      expect(accounted(c)).toBe(truth.requests);
+    } finally {
+      relay.close();
+      upstream.close();
+      await front.stop();
+    }
   });
 
   it('a target that drops every UDP datagram yields timeouts, not a hang', async () => {
