@@ -8,6 +8,7 @@ import { isIPv6 } from 'node:net';
 import { createResponseMatcher, encodeRequest } from '../protocol/index.js';
 import type { ResponseMatcher } from '../protocol/index.js';
 import type { ParsedResponse } from '../protocol/types.js';
+import { countError, recordAnswer } from './answer.js';
 import type { CommandSlot } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { ReqItem, TargetAddr } from './messages.js';
@@ -21,6 +22,7 @@ interface UdpPending {
   slot: CommandSlot;
   intended: number;
   written: number;
+  silent: boolean;
   rid: number;
   answer: UdpAnswer;
   matcher: ResponseMatcher<UdpPending>;
@@ -203,6 +205,7 @@ export class UdpConn {
       slot: rec.slot(it.cmd),
       intended,
       written: now,
+      silent: false,
       rid,
       answer: new UdpAnswer(),
       matcher: createResponseMatcher<UdpPending>(
@@ -261,19 +264,7 @@ export class UdpConn {
   private onResponse(p: UdpPending, resp: ParsedResponse, ts: number): void {
     if (p.done) return;
     this.resolve(p);
-    const rec = this.ctx.rec;
-    if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
-    if (resp.error !== null) {
-      const cls: ErrorClass = resp.error === 'SERVER_ERROR' ? 'server_error' : resp.error === 'CLIENT_ERROR' ? 'client_error' : 'error';
-      this.countError(p, cls, ts);
-    } else {
-      rec.count(p.cmd, 'completed');
-      if (resp.hits > 0) rec.count(p.cmd, 'hits', resp.hits);
-      if (resp.misses > 0) rec.count(p.cmd, 'misses', resp.misses);
-      this.ctx.totals.completed++;
-      rec.recordSlot(p.slot, ts - p.intended, ts - p.written);
-    }
-    if (resp.casByKey !== undefined) for (const [k, v] of resp.casByKey) this.ctx.cas.set(this.targetIndex, k, v);
+    recordAnswer(this.ctx, this.targetIndex, p, resp, ts);
     if (this.ctx.maxMode) this.sendQueued(ts);
     else this.maybeFinish();
   }
@@ -281,14 +272,8 @@ export class UdpConn {
   private fail(p: UdpPending, cls: ErrorClass, now: number): void {
     if (p.done) return;
     this.resolve(p);
-    this.countError(p, cls, now);
+    countError(this.ctx, p, cls, now);
     if (this.ctx.maxMode) this.sendQueued(now);
-  }
-
-  private countError(p: UdpPending, cls: ErrorClass, ts: number): void {
-    this.ctx.rec.error(p.cmd, cls, ts - p.intended);
-    this.ctx.totals.errors++;
-    this.ctx.totals.byClass[cls]++;
   }
 
   /** Max mode: a queued request left the queue (written or unsent): it is off the look-ahead. */
