@@ -130,7 +130,8 @@ export function renderInspect(r: InspectReport): string {
   const held = Object.entries(rp.destructive).map(([k, v]) => `${k} ${v}`).join(', ');
   out.push('');
   out.push(`replayable: ${fmtInt(rp.requests)} of ${fmtInt(rp.of)} requests (${rp.percent}%)` +
-    (rp.excluded.credentials || rp.excluded.udp ? `; not replayed: ${rp.excluded.credentials} with credentials, ${rp.excluded.udp} over UDP` : ''));
+    (rp.udp > 0 ? `, ${fmtInt(rp.udp)} of them over UDP` : '') +
+    (rp.excluded.credentials ? `; not replayed: ${rp.excluded.credentials} with credentials` : ''));
   if (held) out.push(`held back unless --allow names them: ${held}`);
   return out.join('\n') + '\n';
 }

@@ -233,6 +233,15 @@ export class LazyRequest implements ParsedRequest {
     return this.keys[i].latin1Slice(0, this.keys[i].length);
   }
 
+  /** Hands each key as a byte range of the capture's buffer, without making views or strings. */
+  visitKeys(f: (b: Buffer, s: number, e: number) => void): void {
+    if (this.eagerKeys === undefined) {
+      if (this.ks >= 0) f(this.buf, this.ks, this.ke);
+      return;
+    }
+    for (const k of this.eagerKeys) f(k, 0, k.length);
+  }
+
   /** Number of keys, without making views. */
   get keyCount(): number {
     return this.eagerKeys !== undefined ? this.eagerKeys.length : this.ks < 0 ? 0 : 1;
@@ -478,6 +487,25 @@ export function requestKeyStrings(req: ParsedRequest): string[] {
     return out;
   }
   return req.keys.map((k) => k.toString('latin1'));
+}
+
+/** Calls `f` with each key's bytes as a range (valid during the call only), in request order. */
+export function visitRequestKeys(req: ParsedRequest, f: (b: Buffer, s: number, e: number) => void): void {
+  if (req instanceof LazyRequest) req.visitKeys(f);
+  else for (const k of req.keys) f(k, 0, k.length);
+}
+
+/** How many keys a request has, without making views of them. */
+export function requestKeyCount(req: ParsedRequest): number {
+  return req instanceof LazyRequest ? req.keyCount : req.keys.length;
+}
+
+/** Placeholder key lists by count: a sink that took the keys as bytes needs only how many there were. */
+const PLACEHOLDER_KEYS: string[][] = [[], ['']];
+
+/** `n` empty strings (shared arrays for 0 and 1 key: never mutate them). */
+export function placeholderKeys(n: number): string[] {
+  return PLACEHOLDER_KEYS[n] ?? new Array<string>(n).fill('');
 }
 
 /** An owned copy of a request's bytes (fast path for parser output: no intermediate view). */

@@ -102,11 +102,12 @@ export class BatchWriter {
     return i;
   }
 
-  open(at: number, conn: number, target: number, early: boolean): void {
+  open(at: number, conn: number, target: number, early: boolean, udp = false): void {
     const o = this.rec(K_OPEN, at);
     this.num[o + 2] = conn;
     this.num[o + 3] = target;
-    this.num[o + 4] = early ? 1 : 0;
+    // 2: a UDP client socket (never early: there is no connection to have joined mid-way)
+    this.num[o + 4] = udp ? 2 : early ? 1 : 0;
   }
 
   close(at: number, conn: number): void {
@@ -218,7 +219,11 @@ function decodeAt(b: PackedBatch, data: Buffer, i: number): WorkItem {
       pipelined: (bits & B_PIPELINED) !== 0,
     } satisfies ReqItem;
   }
-  if (kind === K_OPEN) return { k: 'open', at, conn: num[o + 2]!, target: num[o + 3]!, early: num[o + 4] === 1 } satisfies OpenItem;
+  if (kind === K_OPEN) {
+    const it: OpenItem = { k: 'open', at, conn: num[o + 2]!, target: num[o + 3]!, early: num[o + 4] === 1 };
+    if (num[o + 4] === 2) it.udp = true;
+    return it;
+  }
   if (kind === K_CLOSE) return { k: 'close', at, conn: num[o + 2]! } satisfies CloseItem;
   if (kind === K_HELD) return { k: 'held', at, n: num[o + 2]!, cmd: strs[num[o + 3]!]!, reason: strs[num[o + 4]!]! } satisfies HeldItem;
   return { k: 'unsent', at, n: num[o + 2]!, cmd: strs[num[o + 3]!]! } satisfies UnsentItem;

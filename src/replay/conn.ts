@@ -12,6 +12,7 @@ import { decodeReq, reqCmd, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
 import { Ev, trace, tracing } from './trace.js';
+import { recordAnswer } from './answer.js';
 
 /** What a connection needs of its worker. */
 export interface ConnCtx {
@@ -550,20 +551,7 @@ export class ReplayConn {
     this.resolve(p);
     this.backoffNs = 0;
     this.failingSince = -1;
-    const rec = this.ctx.rec;
-    if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
-    if (resp.error !== null) {
-      const cls: ErrorClass = resp.error === 'SERVER_ERROR' ? 'server_error' : resp.error === 'CLIENT_ERROR' ? 'client_error' : 'error';
-      this.countError(p, cls, ts);
-    } else {
-      rec.count(p.cmd, 'completed');
-      if (resp.hits > 0) rec.count(p.cmd, 'hits', resp.hits);
-      if (resp.misses > 0) rec.count(p.cmd, 'misses', resp.misses);
-      this.ctx.totals.completed++;
-      // silence proves a quiet request done but says nothing of its latency
-      if (resp.status !== 'none' || !p.silent) rec.recordSlot(p.slot, ts - p.intended, ts - p.written);
-    }
-    if (resp.casByKey !== undefined) for (const [k, v] of resp.casByKey) this.ctx.cas.set(this.targetIndex, k, v);
+    recordAnswer(this.ctx, this.targetIndex, p, resp, ts);
     if (this.ctx.maxMode) this.pumpMax(ts);
     else {
       if (this.waitHead < this.waitq.length && this.state === 'open') this.flushWait(ts);

@@ -81,7 +81,7 @@ export interface ConnState {
 }
 
 /** The feed of one pass: a WorkloadSink without backpressure (the source adds `ready`). */
-export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Required<Omit<WorkloadSink, 'ready'>> & { conns: Map<number, ConnState> } {
+export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Required<Omit<WorkloadSink, 'ready' | 'keyBytes'>> & { conns: Map<number, ConnState> } {
   const { setup, plan, hasher, clones, targetIndex, targetEndpoints, binaryOnly, pool, captured, st } = run;
   const conns = new Map<number, ConnState>();
   const from = setup.shape.fromNs;
@@ -119,7 +119,7 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
         for (let m = 0; m < members; m++) {
           const id = st.nextConnId++;
           ids.push(id);
-          pool.batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early);
+          pool.batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early, c.transport === 'udp');
           pool.posted1(w, at, 0);
         }
         cs.ids.push(ids);

@@ -21,6 +21,8 @@ export interface OpenItem {
   conn: number;
   target: number;
   early: boolean;
+  /** Replay over UDP (the captured client spoke memcached's UDP protocol): see udp-conn.ts. */
+  udp?: boolean;
 }
 
 /**

@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { monoNs } from './clock.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
+import { newUdpConn } from './udp-conn.js';
 import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
@@ -256,12 +257,12 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     },
   };
 
-  function conn(id: number, target: number): ReplayConn {
+  function conn(id: number, target: number, udp = false): ReplayConn {
     let c = conns.get(id);
     if (c === undefined) {
       const t = init!.targets[target];
       if (t === undefined) throw new Error(`worker ${init!.worker}: no target #${target}`);
-      c = new ReplayConn(id, target, t, ctx);
+      c = udp ? newUdpConn(id, target, t, ctx) : new ReplayConn(id, target, t, ctx);
       conns.set(id, c);
     }
     return c;
@@ -279,7 +280,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       case 'open':
         if (stopped) return;
         connTarget.set(it.conn, it.target);
-        conn(it.conn, it.target).open();
+        conn(it.conn, it.target, it.udp).open();
         return;
       case 'req': {
         if (stopped) {

@@ -3,7 +3,7 @@
 import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint, CloseReason } from '../capture/types.js';
 import { readCapture } from '../capture/index.js';
 import { SETTLE_DOUBLE } from '../capture/packet.js';
-import { copyRequestRaw, createRequestParser, createResponseMatcher, requestKeyStrings } from '../protocol/index.js';
+import { copyRequestRaw, createRequestParser, createResponseMatcher, placeholderKeys, requestKeyCount, requestKeyStrings, visitRequestKeys } from '../protocol/index.js';
 import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
 import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
 import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
@@ -121,7 +121,17 @@ const NO_FLAGS: string[] = [];
 /** What a WorkloadRequest's `raw` holds: an owned copy, a view valid during `request`, or nothing. */
 export type RawMode = 'copy' | 'view' | 'none';
 
-function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode, credentials = p.credentials): WorkloadRequest {
+type KeyVisitor = ((b: Buffer, s: number, e: number) => void) | undefined;
+
+function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: number, rawMode: RawMode, keyBytes?: KeyVisitor, credentials = p.credentials): WorkloadRequest {
+  let keys: string[];
+  // meta and binary answers are matched by key (quiet gets, k flags): those keep their strings
+  if (keyBytes === undefined || p.proto !== 'text') keys = requestKeyStrings(p);
+  else {
+    // the sink takes the keys as bytes (sink.keyBytes): no strings
+    visitRequestKeys(p, keyBytes);
+    keys = placeholderKeys(requestKeyCount(p));
+  }
   return {
     connId,
     seq,
@@ -131,7 +141,7 @@ function toWorkloadRequest(p: ParsedRequest, connId: number, seq: number, tsNs: 
     cls: credentials ? 'auth' : p.cls,
     expect: p.expect,
     quiet: p.quiet,
-    keys: requestKeyStrings(p),
+    keys,
     valueLen: p.valueLen,
     flags: p.flags,
     exptime: p.exptime,
@@ -198,6 +208,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
   auth.declared = asciiAuth;
   /** Servers whose answers showed -Y: their connections opened from then on are read as -Y. */
   const authServers = new Set<string>();
+  const keyBytes: KeyVisitor = sink.keyBytes?.bind(sink);
   const conns = new Map<number, ConnState>();
   const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
   let nextConnId = 0;
@@ -251,7 +262,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
             auth.credentialSets++;
           }
         }
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, cred);
+        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, keyBytes, cred);
         sink.request(r);
         st.matcher.expect(r, r);
       },
@@ -349,7 +360,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
           stats.udpRequests++;
           const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
           uc.lastTs = ts;
-          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode);
+          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode, keyBytes);
           sink.request(r);
           const matcher = createResponseMatcher<WorkloadRequest>({
             response(req, resp, tsNs) {

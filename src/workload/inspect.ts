@@ -62,7 +62,12 @@ export interface InspectReport {
     requests: number;
     of: number;
     percent: number;
-    /** Not replayable: requests that carry credentials, and requests over UDP. */
+    /** Of the replayable requests, those of UDP clients: replay sends them over UDP. */
+    udp: number;
+    /**
+     * Not replayable: requests that carry credentials. `udp` is always 0 since UDP requests are
+     * replayed over UDP (kept so readers of mcreplay.inspect/1 keep working).
+     */
     excluded: { credentials: number; udp: number };
     /** Replayable but held back unless named in --allow. */
     destructive: Record<string, number>;
@@ -106,8 +111,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
     perCommand[cmd] = { ...acc.tally, hitRatio: ratio(acc.tally.hits, acc.tally.misses), latencyNs: distributionOf(acc.latency) };
     if (acc.tally.destructive) destructive[cmd] = acc.tally.count;
   }
-  const udp = x.udpRequests;
-  const replayable = s.requests - s.credentials - udp;
+  const replayable = s.requests - s.credentials;
   const of = s.requests + x.requestsCut;
   return {
     schema: INSPECT_SCHEMA,
@@ -154,7 +158,8 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       requests: replayable,
       of,
       percent: of === 0 ? 0 : Math.round((replayable / of) * 10000) / 100,
-      excluded: { credentials: s.credentials, udp },
+      udp: s.udpReplayable,
+      excluded: { credentials: s.credentials, udp: 0 },
       destructive,
       asciiAuth: x.asciiAuth,
     },

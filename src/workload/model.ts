@@ -61,6 +61,12 @@ export interface WorkloadSink {
   connection(c: WorkloadConnection): void;
   /** A complete request; emitted when its bytes are complete, before its response. */
   request(r: WorkloadRequest): void;
+  /**
+   * Optional, for sinks that only tally keys (inspect): each request's keys as byte ranges of the
+   * capture's buffers (valid during the call only), just before `request`, which then carries ''
+   * placeholders in `keys` (the count is real): no string per key is made.
+   */
+  keyBytes?(b: Buffer, start: number, end: number): void;
   /** The captured answer to an earlier request (same object as passed to `request`). */
   outcome(r: WorkloadRequest, o: CapturedOutcome): void;
   close(connId: number, tsNs: number, reason: CloseReason): void;

@@ -57,9 +57,8 @@ export function normalizeServerKey(s: string): string {
   return `${host}:${Number(port)}`;
 }
 
-/** Is the whole connection out of the replay (transport or --server filter)? Its requests are all held for that reason. */
+/** Is the whole connection out of the replay (--server filter, unmapped)? Its requests are all held for that reason. UDP clients are replayed over UDP. */
 export function connectionHold(c: WorkloadConnection, o: ShapeOptions): HoldReason | null {
-  if (c.transport === 'udp') return 'udp';
   if (o.servers !== null && !o.servers.has(c.serverKey)) return 'filtered';
   return null;
 }

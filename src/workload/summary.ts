@@ -268,6 +268,10 @@ export class WorkloadSummary implements WorkloadSink {
   requests = 0;
   credentials = 0;
   udpRequests = 0;
+  /** Requests of UDP clients that replay sends over UDP (all but those carrying credentials). */
+  udpReplayable = 0;
+  /** Open connections of UDP clients (ids). */
+  private readonly udpConns = new Set<number>();
   firstRequestNs: number | null = null;
   lastRequestNs = 0;
   hits = 0;
@@ -278,6 +282,8 @@ export class WorkloadSummary implements WorkloadSink {
   // The last command's accumulator: most requests repeat the command before them.
   private lastCmd = '';
   private lastAcc: CommandAcc | undefined;
+  /** Keys of the coming request already counted by keyBytes. */
+  private keysAsBytes = 0;
 
   constructor(isDestructive: (cmd: string, proto: string) => boolean) {
     this.destructive = isDestructive;
@@ -285,7 +291,10 @@ export class WorkloadSummary implements WorkloadSink {
 
   connection(c: WorkloadConnection): void {
     this.connections.total++;
-    if (c.transport === 'udp') this.connections.udp++;
+    if (c.transport === 'udp') {
+      this.connections.udp++;
+      this.udpConns.add(c.id);
+    }
     else this.connections.tcp++;
     if (!c.synSeen) this.connections.midstream++;
     let s = this.servers.get(c.serverKey);
@@ -294,9 +303,17 @@ export class WorkloadSummary implements WorkloadSink {
     this.connServer.set(c.id, s);
   }
 
+  /** A request's key as bytes (extract calls this before `request`, and makes no key strings). */
+  keyBytes(b: Buffer, start: number, end: number): void {
+    this.keysAsBytes++;
+    this.keySizes.record(end - start);
+    this.distinct.addBytes(b, start, end);
+  }
+
   request(r: WorkloadRequest): void {
     this.requests++;
     if (r.credentials) this.credentials++;
+    else if (this.udpConns.size !== 0 && this.udpConns.has(r.connId)) this.udpReplayable++;
     if (this.firstRequestNs === null) this.firstRequestNs = r.tsNs;
     if (r.tsNs > this.lastRequestNs) this.lastRequestNs = r.tsNs;
     this.perSecond.add(r.tsNs);
@@ -317,10 +334,14 @@ export class WorkloadSummary implements WorkloadSink {
     t.byProto[r.proto] = (t.byProto[r.proto] ?? 0) + 1;
     if (r.quiet || r.expect === 'none') t.quiet++; // quit expects no answer either
     t.keys += r.keys.length;
-    for (const k of r.keys) {
-      this.keySizes.record(k.length);
-      this.distinct.add(k);
+    // keys handed as bytes just before (keyBytes) are counted already; r.keys are placeholders then
+    if (this.keysAsBytes === 0) {
+      for (const k of r.keys) {
+        this.keySizes.record(k.length);
+        this.distinct.add(k);
+      }
     }
+    this.keysAsBytes = 0;
     if (r.valueLen > 0 || r.cls === 'write') this.valuesWritten.record(r.valueLen);
   }
 
@@ -343,6 +364,7 @@ export class WorkloadSummary implements WorkloadSink {
 
   close(connId: number, _tsNs: number, reason: CloseReason): void {
     this.connServer.delete(connId);
+    this.udpConns.delete(connId);
     this.connections.closed[reason]++;
   }
 }

@@ -32,7 +32,7 @@ interface Truth {
   requests: number;
   perCommand: Record<string, { requests: number; hits?: number; misses?: number }>;
   errors: Record<string, number>;
-  connections: { id: number; transport: 'tcp' | 'udp' }[];
+  connections: { id: number; transport: 'tcp' | 'udp'; requests: number }[];
   ops?: TruthOp[];
 }
 
@@ -79,6 +79,14 @@ const CROSS_CONN_GAP_NS: Record<string, number> = {
   'memcslap-burst.pcap': 2e6,
 };
 
+/**
+ * Captures whose client read data written before the capture began (hits are not comparable
+ * against a fresh server; the capture's own test preloads it).
+ */
+const PRELOADED: Record<string, string> = {
+  'udp.pcap': 'ubig was stored over TCP before the capture (test/replay/udp.test.ts preloads it and compares hits)',
+};
+
 const portOf = (ep: string): number => Number(ep.slice(ep.lastIndexOf(':') + 1));
 
 /** memcached options a fixture was recorded with (scripts/make-captures.sh), where they shape the answers. */
@@ -109,7 +117,8 @@ function eachFixture(title: string, body: (c: FixtureCase) => Promise<void>): vo
       it(`${truth.capture}`, async () => {
         const servers: Memcached[] = [];
         try {
-          for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture] }));
+          // a UDP client's capture replays over UDP: the target listens on UDP too (-U)
+          for (const _ of truth.servers) servers.push(await startMemcached({ extraArgs: SERVER_ARGS[truth.capture], udp: truth.transport === 'udp' }));
           const ports = [...new Set(truth.servers.map(portOf))];
           const targets = truth.servers.flatMap((ep, i) => ['--target', truth.servers.length === 1 ? servers[i]!.address : `${ep}=${servers[i]!.address}`]);
           const targetArgs = [...targets, ...ports.flatMap((p) => ['--port', String(p)])];
@@ -168,8 +177,8 @@ eachFixture('every fixture capture replays cleanly against real memcached', asyn
     const h = Object.values(c.counters.heldBack).reduce((a, b) => a + b, 0);
     replayed[cmd] = c.counters.sent + h;
     if (h > 0) held[cmd] = h;
-    // only what can never be replayed is held back: captured credentials and UDP
-    for (const reason of Object.keys(c.counters.heldBack)) expect(['credentials', 'udp']).toContain(reason);
+    // only what can never be replayed is held back: captured credentials (UDP is replayed over UDP)
+    for (const reason of Object.keys(c.counters.heldBack)) expect(['credentials']).toContain(reason);
   }
   expect(replayed).toEqual(workload);
 
@@ -178,7 +187,7 @@ eachFixture('every fixture capture replays cleanly against real memcached', asyn
   const logged: Record<string, number> = {};
   for (const op of ops) if (op.partial === undefined) logged[op.cmd] = (logged[op.cmd] ?? 0) + 1;
   expect(replayed).toEqual(logged);
-  if (truth.transport === 'udp') expect(t.sent).toBe(0);
+  if (truth.transport === 'udp') expect(t.sent).toBe(truth.connections.reduce((n, c) => n + (c.transport === 'udp' ? c.requests : 0), 0));
 
   // errors: each one the client saw on a replayed request, by class, and no other
   const want: Record<string, number> = {};
@@ -197,7 +206,7 @@ eachFixture('every fixture capture replays cleanly against real memcached', asyn
 
   // hits and misses as captured (not where the capture joined connections mid-way: their data
   // was written before it started)
-  if (truth.midstreamConnections === 0) {
+  if (truth.midstreamConnections === 0 && PRELOADED[truth.capture] === undefined) {
     for (const [cmd, cap] of Object.entries(captured)) {
       if (cap.hits + cap.misses === 0 || (held[cmd] ?? 0) > 0) continue;
       const c = r.summary.perCommand[cmd]!.counters;

@@ -61,9 +61,13 @@ function ports(t: Truth): string {
 
 function inspectJson(file: string, t: Truth): InspectReport {
   const r = spawnSync('node', [join(root, 'bin', 'mcreplay.js'), 'inspect', file, '--port', ports(t), '--json'], { maxBuffer: 1 << 26 });
-  // a capture with nothing replayable (UDP only) still prints its report, and exits 4
-  expect(r.status, r.stderr.toString()).toBe(t.transport === 'udp' ? 4 : 0);
-  return JSON.parse(r.stdout.toString()) as InspectReport;
+  // UDP requests are replayable (over UDP): a UDP-only capture exits 0 like any other
+  expect(r.status, r.stderr.toString()).toBe(0);
+  const rep = JSON.parse(r.stdout.toString()) as InspectReport;
+  const udpReqs = t.connections.filter((c) => c.transport === 'udp').reduce((n, c) => n + c.requests, 0);
+  expect(rep.replayable.udp).toBe(udpReqs);
+  expect(rep.replayable.excluded.udp).toBe(0);
+  return rep;
 }
 
 describe.skipIf(truthFiles.length === 0)('fixture captures against their truth logs', () => {
