@@ -13,7 +13,7 @@ import { rampFit } from './replay-preflight.js';
 const clock = (ns: number): string => fmtClock(ns / 1e9);
 
 /** Largest capture read twice (once here, once by the replay) just to know its length. */
-const SPAN_SCAN_MAX_BYTES = 256 * 1024 * 1024;
+const SPAN_SCAN_MAX_BYTES = 64 * 1024 * 1024;
 
 const noop = (): void => undefined;
 

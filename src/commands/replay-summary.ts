@@ -102,7 +102,9 @@ function stepLines(r: ResultsFile): string[] {
   const rate = r.config.rate;
   if (rate.mode === 'ramp') {
     const last = r.steps[r.steps.length - 1]!;
+    const short = last.endNs - last.startNs < rate.stepDurationNs * 0.95 && r.config.options?.stopReason === 'complete';
     if (last.rateFactor < rate.to) out.push(`  the ramp stopped at ${last.rateFactor}x of ${rate.to}x: the capture ran out (add --loop to run every step)`);
+    else if (short) out.push(`  the last step ran ${fmtNs(last.endNs - last.startNs)} of ${fmtNs(rate.stepDurationNs)}: the capture ran out (add --loop to run every step in full)`);
   }
   return out;
 }

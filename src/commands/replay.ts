@@ -278,7 +278,9 @@ async function preflight(capture: string, o: ReplayOpts, setup: ReplaySetup): Pr
   }
   const warnings: string[] = [];
   const ramp = setup.rate.mode === 'ramp';
-  const spanNs = await captureSpanNs(capture, setup.serverPorts, setup.anyPort, ramp);
+  // --duration gives the length of a timed run; a ramp always needs the span (which steps fit)
+  const needSpan = ramp || (setup.durationNs === null && setup.rate.mode === 'factor' && !setup.loop);
+  const spanNs = needSpan ? await captureSpanNs(capture, setup.serverPorts, setup.anyPort, ramp) : null;
   if (ramp && spanNs !== null) {
     const from = setup.shape.fromNs ?? 0;
     const w = rampWarning(rampFit(setup.rate, Math.max(0, Math.min(setup.shape.toNs ?? Infinity, spanNs) - from)), spanNs - from, setup.loop || setup.durationNs !== null);
@@ -307,7 +309,8 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   // what the targets hold before any load (a reused memcached changes the hit ratio)
   const before = await readTargetStats(targetNames, setup.auth);
   const full = nonEmptyTargets(targetState(before, before));
-  if (full.length) warn(`target(s) already hold data: ${full.join(', ')}; the replayed hit ratio will not be comparable with the capture's`);
+  // also in the summary, results.json and the report, so with --no-progress it is not repeated here
+  if (full.length) say(`mcreplay: warning: target(s) already hold data: ${full.join(', ')}; the replayed hit ratio will not be comparable with the capture's`);
 
   // Ctrl-C / SIGTERM: stop the workers, write the partial result, exit 130/143
   const ac = new AbortController();

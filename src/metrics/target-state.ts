@@ -1,28 +1,26 @@
 // Each target's `stats` just before the load and just after it: a target that already held data
 // (a reused memcached) changes the hit ratio the replay measures, and the targets' own counters give
 // the per-target split of a --pool or mapped run as the targets counted it.
-import { fetchStats, type PollAuth } from './stats-poller.js';
+import { fetchStats } from './stats-poller.js';
 import type { TargetState } from './results-types.js';
 
-/** Stats of one target, trying the credentials' mechanisms in turn when the target wants some. */
-async function readOne(target: string, auth: { user: string; password: string } | null, timeoutMs: number): Promise<{ stats: Record<string, number> | null; error?: string }> {
-  const tries: (PollAuth | null)[] = auth === null ? [null] : [null, { ...auth, mech: 'ascii' }, { ...auth, mech: 'sasl' }];
-  let last = '';
-  for (const a of tries) {
-    try {
-      const stats = await fetchStats(target, timeoutMs, a);
-      // memcached -Y answers an unauthenticated `stats` with an error, -S closes: both throw
-      return { stats };
-    } catch (err) {
-      last = (err as Error).message;
-    }
+/** Stats of one target over a fresh connection, or why not. */
+async function readOne(target: string, timeoutMs: number): Promise<{ stats: Record<string, number> | null; error?: string }> {
+  try {
+    return { stats: await fetchStats(target, timeoutMs, null) };
+  } catch (err) {
+    return { stats: null, error: (err as Error).message };
   }
-  return { stats: null, error: last };
 }
 
-/** Reads `stats` of every target (in parallel); a target that cannot be read gets null and the reason. */
+/**
+ * Reads `stats` of every target (in parallel); a target that cannot be read gets null and the reason.
+ * With credentials (--sasl-user) nothing is read: the credentials go only where the replay's probe
+ * found the target takes them, and only over the replay's own and the --poll-stats connections.
+ */
 export async function readTargetStats(targets: readonly string[], auth: { user: string; password: string } | null, timeoutMs = 1000): Promise<{ target: string; stats: Record<string, number> | null; error?: string }[]> {
-  return Promise.all(targets.map(async (target) => ({ target, ...(await readOne(target, auth, timeoutMs)) })));
+  if (auth !== null) return targets.map((target) => ({ target, stats: null, error: 'not read with --sasl-user (use --poll-stats to follow the items of targets that need credentials)' }));
+  return Promise.all(targets.map(async (target) => ({ target, ...(await readOne(target, timeoutMs)) })));
 }
 
 /** Joins the before and after reads into the results' targetState. */

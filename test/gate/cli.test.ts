@@ -108,6 +108,18 @@ describe('mcreplay compare (spawned)', () => {
     expect(r.out).toMatch(/saturated/);
   });
 
+  it('exit 99 when the current run fails a default check (its target refused requests); --no-default-checks switches them off', (ctx) => {
+    if (!built) ctx.skip();
+    const specs = [0, 1, 2].map((i) => ({ perCommand: { get: { response: samples(300, 100_000, 900_000, i + 1), counters: { sent: 400, completed: 300, errors: { refused: 100 }, hits: 200, misses: 100 } } } }));
+    const dead = join(tmp, 'dead.json');
+    writeFileSync(dead, JSON.stringify(makeResults(specs, { runId: 'dead' })));
+    const r = run(['compare', results('h.json'), dead]);
+    expect(r.code, r.err).toBe(99);
+    expect(r.out).toMatch(/✗ errors\{class=timeout\|reset\|refused\|desync\}\.rate < 1% \(default\)/);
+    expect(r.out).toMatch(/FAIL: 2 default check\(s\) failed on the current run \(exit 99\)/);
+    expect(run(['compare', results('h2.json'), dead, '--no-default-checks']).code).toBe(0);
+  });
+
   it('the build exists', () => {
     expect(existsSync(join(root, 'dist/cli.js')) || !built).toBe(true);
   });

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, memcachedBinary, startMemcached } from '../helpers/memcached.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
-import { QUIET, accounted, collect, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture, type Step } from './helpers.js';
+import { QUIET, accounted, collect, defaultChecksCode, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture, type Step } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -39,7 +39,9 @@ describe('faults', () => {
     await sleep(800);
     mc.proc.kill('SIGKILL');
     const run = await done;
-    expect(run.code).toBe(0);
+    // the requests the dead target refused fail the default checks (README "Default checks")
+    expect(run.code).toBe(99);
+    expect(run.results!.verdict.checks.filter((c) => !c.pass).map((c) => c.origin)).toContain('default');
     const t = run.results!.summary.total.counters;
     expect(t.completed).toBeGreaterThan(10);
     expect(t.errors.refused + t.errors.reset).toBeGreaterThan(10);
@@ -62,7 +64,7 @@ describe('faults', () => {
     proc = memcachedOn(port);
     const run = await done;
     proc.kill('SIGKILL');
-    expect(run.code).toBe(0);
+    expect(run.code).toBe(defaultChecksCode(run.results!.summary.total.counters));
     const r = run.results!;
     const t = r.summary.total.counters;
     expect(errorSum(t)).toBeGreaterThan(0);
@@ -92,7 +94,7 @@ describe('faults', () => {
       await sleep(400);
       proc = memcachedOn(port);
       const run = await done;
-      expect(run.code, run.stderr).toBe(0);
+      expect(run.code, run.stderr).toBe(defaultChecksCode(run.results!.summary.total.counters));
       const r = run.results!;
       const t = r.summary.total.counters;
       // the head requests of the connection attempts made while it was down failed; nothing else
@@ -158,7 +160,8 @@ describe('faults', () => {
     mc.proc.kill('SIGCONT');
     const run = await done;
     await mc.stop();
-    expect(run.code).toBe(0);
+    // the timeouts of the stall fail the default checks
+    expect(run.code).toBe(defaultChecksCode(run.results!.summary.total.counters));
     const t = run.results!.summary.total.counters;
     expect(t.errors.timeout).toBeGreaterThan(0);
     expect(t.completed).toBeGreaterThan(50);
@@ -208,7 +211,10 @@ describe('faults', () => {
     const cap = writeCapture(tmp.dir, 'malformed.pcap', [{ cport: 43001, steps }]);
     const run = await replay([cap, '--target', srv.address, ...QUIET, '--timeout', '500ms'], tmp.dir);
     await srv.stop();
-    expect(run.code).toBe(0);
+    // a desync is the target's failure (and no answer): 1 of 6 fails the default checks; the error
+    // answers (SERVER_ERROR, CLIENT_ERROR, ERROR) do not
+    expect(run.code).toBe(99);
+    expect(run.results!.verdict.checks.filter((c) => !c.pass).map((c) => c.check)).toEqual(['errors{class=timeout|reset|refused|desync}.rate < 1%', 'requests.answered >= 99% sent']);
     const t = run.results!.summary.total.counters;
     expect(t.errors.server_error).toBe(1);
     expect(t.errors.client_error).toBe(1);

@@ -260,6 +260,11 @@ export async function startScriptServer(answer: (line: string) => string | null)
           s.write('VERSION 1.6.0-script\r\n');
           continue;
         }
+        // mcreplay reads `stats` of every target just before and after the load: not replayed traffic
+        if (line === 'stats') {
+          s.write('STAT curr_items 0\r\nEND\r\n');
+          continue;
+        }
         arrivals.push({ t, line });
         const a = answer(line);
         if (a !== null) s.write(a);
@@ -322,4 +327,16 @@ export async function waitVersion(port: number, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing answers on port ${port}`);
+}
+
+/**
+ * The exit code the default checks give a complete, unsaturated run with these counters, from the
+ * README ("Default checks"): the target's failures (timeout, reset, refused, desync) under 1% of the
+ * sent requests, 99% of them answered (an error line is an answer), nothing unsent.
+ */
+export function defaultChecksCode(t: import('../../src/metrics/results-types.js').Counters): number {
+  if (t.sent === 0) return t.unsent > 0 ? 99 : 0;
+  const failed = t.errors.timeout + t.errors.reset + t.errors.refused + t.errors.desync;
+  const answered = t.completed + t.errors.server_error + t.errors.client_error + t.errors.error;
+  return failed / t.sent >= 0.01 || answered < 0.99 * t.sent || t.unsent > 0 ? 99 : 0;
 }
