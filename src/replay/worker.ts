@@ -13,7 +13,8 @@ import { binaryFrame, OP_VERSION } from './auth.js';
 import { startWaker, type Waker } from './waker.js';
 import { Ev, trace, tracing, writeTrace } from './trace.js';
 import { raiseThreadPriority } from './priority.js';
-import type { FromWorker, ReqItem, ToWorker, WorkItem, WorkerInit } from './messages.js';
+import { startWarmTarget, type WarmTarget } from './warm-target.js';
+import type { FromWorker, ReqItem, TargetAddr, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
 /**
  * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
@@ -75,8 +76,8 @@ const READ_BUF_BYTES = 64 * 1024;
 /** Warm-up sends only `version`: its private CAS table needs no room. */
 const WARMUP_CAS_ENTRIES = 4;
 /**
- * Warm-up traffic per target: WARMUP_ROUNDS pipelines of WARMUP_DEPTH `version` requests (harmless:
- * no key, no stats but the command count). V8 compiles a function after it has run often enough;
+ * Warm-up traffic to the in-process echo (warm-target.ts): WARMUP_ROUNDS pipelines of WARMUP_DEPTH
+ * `version` requests. V8 compiles a function after it has run often enough;
  * until then the first requests of a capture ran the send and answer path in the interpreter and
  * paid for compiling it on a 2-core machine (the first ~0.5 s of a run showed lag p99 3–8 ms).
  */
@@ -107,51 +108,55 @@ function versionItem(binary: boolean, pipelined = false): ReqItem {
 
 /**
  * Dials every target once through the replay's own connection code (connect, authentication,
- * write, response matching, recording into a throwaway recorder): the first scheduled requests
- * must not pay for lazy compilation and socket set-up, which cost several ms in a fresh thread.
+ * write, response matching, recording into a throwaway recorder), and runs that code a few
+ * thousand times against an in-process echo (warm-target.ts): the first scheduled requests must
+ * not pay for lazy compilation and socket set-up, which cost several ms in a fresh thread.
  */
 async function warmUp(init: WorkerInit): Promise<void> {
   const rec = new IntervalRecorder({ worker: init.worker, eventLoop: false });
   const totals = emptyTotals();
   // one receive buffer for all of them, as in the run (reads are handled one at a time)
   const readBuf = Buffer.allocUnsafe(READ_BUF_BYTES);
+  const dial = (t: TargetAddr, id: number, auth: WorkerInit['auth'], rounds: number, depth: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      let c: ReplayConn | null = null;
+      const timer = setTimeout(() => c?.abandon(), WARMUP_TIMEOUT_MS);
+      const ctx: ConnCtx = {
+        rec,
+        now: () => monoNs(init.baseSec),
+        timeoutNs: WARMUP_TIMEOUT_MS * 1e6,
+        maxMode: true,
+        cas: CasTable.create(WARMUP_CAS_ENTRIES),
+        totals,
+        auth,
+        finished: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        dirty: (d) => process.nextTick(() => d.flush()),
+        readBuf,
+        reading: false,
+        flushDirty: () => {},
+        inflight: 0,
+        lastWriteNs: 0,
+        queued: 0,
+        drained: () => {},
+      };
+      c = new ReplayConn(id, 0, t, ctx);
+      // each round waits for the answers of the one before (its head is not pipelined)
+      const binary = auth?.mech === 'sasl';
+      for (let r = 0; r < rounds; r++) for (let k = 0; k < depth; k++) c.enqueue(versionItem(binary, k > 0));
+      c.requestClose();
+    });
+  let echo: WarmTarget | null = null;
   try {
-    await Promise.all(
-      init.targets.map(
-        (t, i) =>
-          new Promise<void>((resolve) => {
-            let c: ReplayConn | null = null;
-            const timer = setTimeout(() => c?.abandon(), WARMUP_TIMEOUT_MS);
-            const ctx: ConnCtx = {
-              rec,
-              now: () => monoNs(init.baseSec),
-              timeoutNs: WARMUP_TIMEOUT_MS * 1e6,
-              maxMode: true,
-              cas: CasTable.create(WARMUP_CAS_ENTRIES),
-              totals,
-              auth: init.auth,
-              finished: () => {
-                clearTimeout(timer);
-                resolve();
-              },
-              dirty: (d) => process.nextTick(() => d.flush()),
-              readBuf,
-              reading: false,
-              flushDirty: () => {},
-              inflight: 0,
-              lastWriteNs: 0,
-              queued: 0,
-              drained: () => {},
-            };
-            c = new ReplayConn(-1 - i, i, t, ctx);
-            // each round waits for the answers of the one before (its head is not pipelined)
-            const binary = init.auth?.mech === 'sasl';
-            for (let r = 0; r < WARMUP_ROUNDS; r++) for (let k = 0; k < WARMUP_DEPTH; k++) c.enqueue(versionItem(binary, k > 0));
-            c.requestClose();
-          }),
-      ),
-    );
+    echo = await startWarmTarget().catch(() => null); // without it: the real dial only
+    await Promise.all([
+      ...init.targets.map((t, i) => dial(t, -1 - i, init.auth, 1, 1)),
+      ...(echo !== null ? [dial(echo.target, -1 - init.targets.length, null, WARMUP_ROUNDS, WARMUP_DEPTH)] : []),
+    ]);
   } finally {
+    await echo?.close();
     rec.destroy();
   }
 }
