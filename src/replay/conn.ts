@@ -100,11 +100,11 @@ export class ReplayConn {
   private everConnected = false;
   /** No byte has come from the target on this socket yet (a refusal by the server comes first). */
   private firstRead = true;
-  /** The server refused the connection after accepting it (at its connection limit). */
+  /** The server refused the connection after accepting it (at its connection limit, or the credentials). */
   private refusedByServer = false;
   /** Run-clock time of the first failure since the target last answered, or -1 (not failing). */
   private failingSince = -1;
-  /** The latest failure was a refusal (nothing listens, or the server is at its connection limit). */
+  /** The latest failure was a refusal (nothing listens, connection limit, credentials refused). */
   private refusing = false;
   /** Bytes written since the last flush: everything due in one dispatch batch goes out in one write. */
   private outq: Buffer[] = [];
@@ -439,6 +439,7 @@ export class ReplayConn {
         if (!ok) {
           ctx.totals.authRefused++;
           this.failClass = 'client_error';
+          this.refusedByServer = true;
           this.down(ctx.now());
           return true;
         }
@@ -690,9 +691,9 @@ export class ReplayConn {
       this.retryAt = now + this.backoffNs;
       this.backoffNs = this.backoffNs === 0 ? BACKOFF_MIN_NS : Math.min(BACKOFF_MAX_NS, this.backoffNs * 2);
     }
+    this.refusing = this.failClass === 'refused' || this.refusedByServer;
     this.refusedByServer = false;
     if (this.failingSince < 0) this.failingSince = now;
-    this.refusing = this.failClass === 'refused';
     // backing off: what waits for this connection fails now (see backingOff)
     if (this.backingOff(now)) this.failQueued(now);
     if (this.queued > 0) this.ensureConnect(now);

@@ -2,7 +2,8 @@
 // or the memcached itself killed, stopped, restarted or out of connection slots) against a replay at
 // 2x and at --rate max. Each run must end within its schedule + the timeout + the drain bound, keep
 // the accounting identities exact and class its errors. With MCREPLAY_FAULT_TABLE=<file> the rows
-// are written there (scripts/fault-matrix.sh prints them as the README table).
+// are written there (scripts/fault-matrix.sh prints them as the README table); with
+// MCREPLAY_FAULT_DEBUG=1 each run's intervals (sent, completed, errors) are printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
