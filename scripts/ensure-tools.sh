@@ -8,6 +8,8 @@
 #             libsasl2-modules (PLAIN)       and the PLAIN mechanism, only recommended by libsasl2)
 #             tcpdump, python3-pymemcache,   only to re-record captures (scripts/make-captures.sh)
 #             libmemcached-tools (memccapable)
+#             python3-prometheus-client      the reference parser of /metrics in test/mirror/metrics.test.ts
+#             (tcpdump and python3-pymemcache also run the live mirror tests, test/mirror/)
 # As root with apt-get, missing ones are installed (one apt-get update, then install). Otherwise it
 # prints the command to run; it fails (exit 1) only when memcached is missing.
 set -u
@@ -22,6 +24,7 @@ declare -A PKG=(
   [tcpdump]=tcpdump
   [memccapable]=libmemcached-tools
   [pymemcache]=python3-pymemcache
+  [promclient]=python3-prometheus-client
 )
 declare -A WHY=(
   [memcached]="every test that talks to memcached, and the demo"
@@ -32,14 +35,16 @@ declare -A WHY=(
   [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
   [tcpdump]="re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
-  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh)"
+  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), live mirror tests"
+  [promclient]="the /metrics histogram check in test/mirror/metrics.test.ts"
 )
-ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache)
+ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache promclient)
 
 have() {
   case $1 in
     memcached) [[ -x /usr/bin/memcached || -x /usr/local/bin/memcached ]] || command -v memcached >/dev/null ;;
     pymemcache) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/pymemcache/__init__.py ]] ;;
+    promclient) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ]] ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
     saslplain) compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || compgen -G '/usr/lib/sasl2/libplain.so*' >/dev/null ;;
     *) command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;

@@ -24,6 +24,7 @@ import { StatsPoller } from '../metrics/stats-poller.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
+import { createLiveMetrics, serveMetrics, type MetricsServer } from '../report/prometheus.js';
 
 const EXAMPLES = `
 Examples:
@@ -80,6 +81,7 @@ interface MirrorOpts {
   html: boolean;
   png: boolean;
   threshold?: string[];
+  metrics?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -137,6 +139,7 @@ export function register(program: Command): void {
     .option('--no-html', 'do not write the HTML report')
     .option('--no-png', 'do not draw the PNG charts beside the HTML report')
     .option('--threshold <check>', "pass/fail check, e.g. 'latency.p99 < 2ms' (repeatable; exit 99 when one fails)", collect)
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics while the mirror runs (127.0.0.1 unless a host is given; no authentication)')
     .addHelpText('after', EXAMPLES)
     .action(async (capture: string | undefined, o: MirrorOpts) => {
       process.exitCode = await mirrorAction(capture, o);
@@ -226,13 +229,23 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     if (showProgress) process.stderr.write(`${s}\n`);
   };
 
+  const targetLabel = targetAddresses(setup.targets).map(formatHostPort).join(',');
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetLabel);
+  let metricsServer: MetricsServer | null = null;
+  if (metrics !== null) {
+    metricsServer = await serveMetrics(o.metrics!, metrics);
+    setup.onCaptured = (v) => metrics.setCaptured(v);
+  }
   let tcpdump: Tcpdump | null = null;
   let chunks: AsyncIterable<Buffer>;
   let cancel: () => void;
   let name: string;
   if (o.interface !== undefined) {
     const filter = portFilter(setup.serverPorts, setup.anyPort);
-    tcpdump = await startTcpdump(o.interface, filter, o.tcpdump);
+    tcpdump = await startTcpdump(o.interface, filter, o.tcpdump).catch(async (e: unknown) => {
+      await metricsServer?.close();
+      throw e;
+    });
     const td = tcpdump;
     chunks = td.stdout;
     cancel = () => void td.stop();
@@ -266,6 +279,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const targetNames = targetAddresses(setup.targets).map(formatHostPort);
   setup.onStart = (clock, targetAuth, early) => {
     for (const w of early) process.stderr.write(`mcreplay: warning: ${w}\n`);
+    if (metricsServer !== null) say(`mcreplay: metrics on http://${metricsServer.address}/metrics (no authentication)`);
     say(`mcreplay: mirroring ${name} -> ${targetNames.join(', ')}, ${fmtNs(delayNs)} after capture${sample !== null ? `, ${(sample * 100).toFixed(3).replace(/\.?0+$/, '')}% of the keys` : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''}`);
     if (pollNs !== null) {
       poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock, auth: targetAuth });
@@ -274,6 +288,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   };
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
+    metrics?.add(iv);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
     lastLine = iv.endNs;
     const c = iv.total.counters;
@@ -289,6 +304,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
+    await metricsServer?.close();
     if (tcpdump !== null) {
       tcpdumpDied = tcpdump.unexpectedExit();
       tcpdumpEnd = await tcpdump.stop();
