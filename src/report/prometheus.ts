@@ -8,6 +8,7 @@ import type { Interval, ErrorClass } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse } from './hist.js';
 import { ExitCode, McError } from '../errors.js';
+import { createLiveFeed, liveRoutes, type LiveFeed } from './live-page.js';
 
 /** Histogram bucket bounds, seconds. */
 export const BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -60,8 +61,12 @@ export interface LiveMetrics {
   setGauge(name: string, help: string, values: { labels: Record<string, string>; value: number }[]): void;
   /** The exposition text. */
   render(): string;
-  /** Intervals added so far (for the live page). */
+  /** Intervals added so far. */
   readonly intervals: number;
+  /** The live page's recent points. */
+  readonly live: LiveFeed;
+  /** How the page titles the run. */
+  readonly title: string;
 }
 
 const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -80,6 +85,7 @@ export function createLiveMetrics(target: string): LiveMetrics {
   let intervals = 0;
   let captured: CapturedView | null = null;
   const gauges = new Map<string, { help: string; values: { labels: Record<string, string>; value: number }[] }>();
+  const live = createLiveFeed();
 
   const acc = (cmd: string): CmdAcc => {
     let a = cmds.get(cmd);
@@ -94,8 +100,11 @@ export function createLiveMetrics(target: string): LiveMetrics {
     get intervals() {
       return intervals;
     },
+    live,
+    title: target,
     add(iv) {
       intervals++;
+      live.add(iv, captured);
       for (const [cmd, ci] of Object.entries(iv.perCommand)) {
         const a = acc(cmd);
         const c = ci.counters;
@@ -192,8 +201,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves /metrics (and what `routes` adds) on `spec`; rejects with McError when it cannot listen. */
-export async function serveMetrics(spec: string, metrics: LiveMetrics, routes: Record<string, () => { type: string; body: string }> = {}): Promise<MetricsServer> {
+/** Serves /metrics and the live page (/, /live.json, /chart.js) on `spec`; rejects with McError when it cannot listen. */
+export async function serveMetrics(spec: string, metrics: LiveMetrics): Promise<MetricsServer> {
+  const routes = liveRoutes(metrics.title, metrics.live);
   const { host, port } = parseListen(spec);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -211,7 +221,7 @@ export async function serveMetrics(spec: string, metrics: LiveMetrics, routes: R
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new McError(`--metrics ${spec}: cannot listen on ${host}:${port} (${e.code ?? e.message})`, ExitCode.usage, e.code === 'EADDRINUSE' ? 'another process uses that port: pick another' : undefined)));
