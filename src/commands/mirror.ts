@@ -324,6 +324,8 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     process.off('SIGTERM', sigterm);
     await metricsServer?.close();
     if (tcpdump !== null) {
+      // the stream ended by itself: tcpdump is exiting; its 'close' may come just after the last byte
+      if (out?.stopReason === 'complete') await Promise.race([tcpdump.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
       tcpdumpDied = tcpdump.unexpectedExit();
       tcpdumpEnd = await tcpdump.stop();
     }
