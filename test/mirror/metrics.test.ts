@@ -110,4 +110,30 @@ describe('mirror --metrics', () => {
     m.proc.kill('SIGTERM');
     expect((await m.exit).code, m.stderr()).toBe(0);
   }, 120_000);
+
+  it('replay --metrics serves the same families while a replay runs', async () => {
+    const tgt = await startMemcached();
+    const out = mkdtempSync(join(tmpdir(), 'mcr-metrics-'));
+    cleanup.push(() => tgt.stop(), () => rmSync(out, { recursive: true, force: true }));
+    const mport = await freePort();
+    const { spawn } = await import('node:child_process');
+    const p = spawn(process.execPath, ['bin/mcreplay.js', 'replay', 'captures/sample.pcap', '--target', tgt.address, '--out', out, '--metrics', String(mport), '--no-html', '--json', '--max-lag', '60s', '--max-stall', '60s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exit = new Promise<number | null>((r) => p.once('close', (c) => r(c)));
+    cleanup.push(() => {
+      if (p.exitCode === null) p.kill('SIGKILL');
+    });
+    let sent = 0;
+    await until(
+      async () => {
+        const f = await scrape(mport).catch(() => null);
+        sent = f === null ? 0 : (f.get('mcreplay_requests_sent_total')?.metrics ?? []).reduce((a, m) => a + Number(m.value), 0);
+        return sent > 0;
+      },
+      30_000,
+      'the replay to report sent requests on /metrics',
+    );
+    const code = await exit;
+    expect([0, 4]).toContain(code);
+    expect(sent).toBeGreaterThan(0);
+  }, 90_000);
 });
