@@ -16,6 +16,8 @@
 # As root with apt-get, missing ones are installed (one apt-get update, then install), each named
 # with the reason first. Otherwise it prints the command to run. It fails (exit 1) only when
 # memcached is missing; the tests that need a missing optional tool are skipped and say so.
+#   tests also: python3-pymemcache (warm, diff and live mirror tests), libmemcached-tools (placement
+#             checks against libmemcached), tmux (top), python3-prometheus-client (/metrics check)
 set -u
 
 declare -A PKG=(
@@ -29,6 +31,7 @@ declare -A PKG=(
   [memccapable]=libmemcached-tools
   [pymemcache]=python3-pymemcache
   [tmux]=tmux
+  [promclient]=python3-prometheus-client
 )
 declare -A WHY=(
   [memcached]="the demo and every test replay into a local memcached"
@@ -39,14 +42,15 @@ declare -A WHY=(
   [saslplain]="SASL target tests in test/replay/sasl.test.ts (memcached -S offers no PLAIN)"
   [tcpdump]="live capture and round-trip tests (skipped), re-recording captures (scripts/make-captures.sh)"
   [memccapable]="re-recording the memccapable fixtures (scripts/make-captures.sh)"
-  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), and the warm tests (test/migrate/warm.test.ts)"
+  [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), the warm, diff and live mirror tests"
   [tmux]="the terminal view test of mcreplay top (test/migrate/top.test.ts, skipped)"
+  [promclient]="the /metrics histogram check in test/mirror/metrics.test.ts"
 )
-ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache tmux)
+ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache tmux promclient)
 need=${1:-all}
 case $need in
   demo) WANT=(memcached) ;;
-  tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain pymemcache memccapable tmux) ;;
+  tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain pymemcache memccapable tmux promclient) ;;
   captures) WANT=(memcached tcpdump dumpcap tshark memccapable pymemcache) ;;
   all) WANT=("${ORDER[@]}") ;;
   *) echo "ensure-tools: unknown need '$need': use demo, tests, captures or all" >&2; exit 2 ;;
@@ -56,6 +60,7 @@ have() {
   case $1 in
     memcached) [[ -x /usr/bin/memcached || -x /usr/local/bin/memcached ]] || command -v memcached >/dev/null ;;
     pymemcache) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/pymemcache/__init__.py ]] ;;
+    promclient) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ]] ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
     saslplain) compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || compgen -G '/usr/lib/sasl2/libplain.so*' >/dev/null ;;
     *) command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;

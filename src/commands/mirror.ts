@@ -22,8 +22,10 @@ import { writeHlog } from '../metrics/hlog.js';
 import { writeReport } from '../report/index.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { ResultsFile } from '../metrics/results-types.js';
-import { parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
+import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
+import { createLiveMetrics, serveMetrics, type CapturedView, type MetricsServer } from '../report/prometheus.js';
+import { createWarmthTracker, parseUntilWarm, type WarmthTracker } from '../report/warmth.js';
 
 const EXAMPLES = `
 Examples:
@@ -43,9 +45,13 @@ as held back "backlog-full". Reading the capture never waits for the target.
 
 Permissions: --interface runs tcpdump, which needs root or CAP_NET_RAW (and CAP_NET_ADMIN for -B).
 
+Warmth: --until-warm 'hit_ratio{cmd=get} >= captured - 2% over 10m' ends the mirror by itself
+(exit 0) once the target's hit ratio has kept up with the capture's over a whole window; with
+--duration as the limit, exit 99 if it never did.
+
 Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM: the results are written), 2 bad usage or
 no capture (tcpdump missing, no permission, no such interface), 3 target unreachable, 4 saturated,
-or the capture ended unexpectedly (tcpdump died), 99 a threshold failed.`;
+or the capture ended unexpectedly (tcpdump died), 99 a threshold failed or never warm.`;
 
 interface MirrorOpts {
   interface?: string;
@@ -80,6 +86,8 @@ interface MirrorOpts {
   html: boolean;
   png: boolean;
   threshold?: string[];
+  metrics?: string;
+  untilWarm?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -137,6 +145,8 @@ export function register(program: Command): void {
     .option('--no-html', 'do not write the HTML report')
     .option('--no-png', 'do not draw the PNG charts beside the HTML report')
     .option('--threshold <check>', "pass/fail check, e.g. 'latency.p99 < 2ms' (repeatable; exit 99 when one fails)", collect)
+    .option('--until-warm <check>', "end the mirror (exit 0) once the check has held over its window, e.g. 'hit_ratio{cmd=get} >= captured - 2% over 10m'; exit 99 if --duration or the stream ends first")
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics while the mirror runs (127.0.0.1 unless a host is given; no authentication)')
     .addHelpText('after', EXAMPLES)
     .action(async (capture: string | undefined, o: MirrorOpts) => {
       process.exitCode = await mirrorAction(capture, o);
@@ -226,13 +236,26 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     if (showProgress) process.stderr.write(`${s}\n`);
   };
 
+  const warmRule = o.untilWarm === undefined ? null : parseUntilWarm(o.untilWarm);
+  const targetLabel = targetAddresses(setup.targets).map(formatHostPort).join(',');
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetLabel);
+  let capturedView: CapturedView | null = null;
+  setup.onCaptured = (v) => {
+    capturedView = v;
+    metrics?.setCaptured(v);
+  };
+  let metricsServer: MetricsServer | null = null;
+  if (metrics !== null) metricsServer = await serveMetrics(o.metrics!, metrics);
   let tcpdump: Tcpdump | null = null;
   let chunks: AsyncIterable<Buffer>;
   let cancel: () => void;
   let name: string;
   if (o.interface !== undefined) {
     const filter = portFilter(setup.serverPorts, setup.anyPort);
-    tcpdump = await startTcpdump(o.interface, filter, o.tcpdump);
+    tcpdump = await startTcpdump(o.interface, filter, o.tcpdump).catch(async (e: unknown) => {
+      await metricsServer?.close();
+      throw e;
+    });
     const td = tcpdump;
     chunks = td.stdout;
     cancel = () => void td.stop();
@@ -266,14 +289,24 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const targetNames = targetAddresses(setup.targets).map(formatHostPort);
   setup.onStart = (clock, targetAuth, early) => {
     for (const w of early) process.stderr.write(`mcreplay: warning: ${w}\n`);
+    if (metricsServer !== null) say(`mcreplay: metrics on http://${metricsServer.address}/metrics (no authentication)`);
     say(`mcreplay: mirroring ${name} -> ${targetNames.join(', ')}, ${fmtNs(delayNs)} after capture${sample !== null ? `, ${(sample * 100).toFixed(3).replace(/\.?0+$/, '')}% of the keys` : ''}${setup.durationNs ? ` for ${fmtNs(setup.durationNs)}` : ''}`);
     if (pollNs !== null) {
       poller = new StatsPoller({ targets: targetNames, intervalMs: Math.max(10, Math.round(pollNs / 1e6)), clock, auth: targetAuth });
       poller.start();
     }
   };
+  let warm: WarmthTracker | null = null;
+  if (warmRule !== null) {
+    warm = createWarmthTracker(warmRule, setup.intervalNs, (atNs) => {
+      say(`mcreplay: --until-warm held over ${fmtNs(warmRule.windowNs)} at ${fmtNs(atNs)}: ${warm?.last ?? ''}; stopping`);
+      ac.abort();
+    });
+  }
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
+    metrics?.add(iv);
+    warm?.add(iv, capturedView);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
     lastLine = iv.endNs;
     const c = iv.total.counters;
@@ -289,7 +322,10 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
+    await metricsServer?.close();
     if (tcpdump !== null) {
+      // the stream ended by itself: tcpdump is exiting; its 'close' may come just after the last byte
+      if (out?.stopReason === 'complete') await Promise.race([tcpdump.exited, new Promise((r) => setTimeout(r, 3000).unref())]);
       tcpdumpDied = tcpdump.unexpectedExit();
       tcpdumpEnd = await tcpdump.stop();
     }
@@ -305,12 +341,21 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
 
   const verdict = engineVerdict(out, setup, limits, null);
-  if (out.stopReason === 'interrupted' && signal !== null) {
-    // a user's stop is how a mirror ends
+  const warmAtNs = warm?.heldAtNs ?? null;
+  if (out.stopReason === 'interrupted' && (signal !== null || warmAtNs !== null)) {
+    // a user's stop, or --until-warm reached, is how a mirror ends
     verdict.status = verdict.saturated ? 'saturated' : 'pass';
     verdict.exitCode = verdict.saturated ? ExitCode.invalidRun : ExitCode.ok;
     verdict.reasons = verdict.reasons.filter((r) => !r.startsWith('interrupted'));
-    verdict.reasons.push(`stopped by ${signal}`);
+    verdict.reasons.push(signal !== null ? `stopped by ${signal}` : `warm: '${warmRule!.text}' held at ${fmtNs(warmAtNs!)} (${warm!.last})`);
+  }
+  if (warmRule !== null && warmAtNs === null) {
+    const why = `never warm: '${warmRule.text}' did not hold over a whole window${warm!.last ? ` (last: ${warm!.last})` : ''}`;
+    verdict.reasons.push(why);
+    if (signal === null && verdict.status !== 'saturated') {
+      verdict.status = 'fail';
+      verdict.exitCode = ExitCode.thresholdFailed;
+    }
   }
   if (tcpdumpDied) {
     verdict.status = 'error';
@@ -335,6 +380,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
         backlog,
         streamEnded,
         clock: out.liveClock ?? null,
+        warm: warmRule === null ? null : { rule: warmRule.text, windowNs: warmRule.windowNs, heldAtNs: warmAtNs, last: warm!.last },
         tcpdump: tcpdumpEnd === null ? null : { command: tcpdump!.command, exitCode: tcpdumpEnd.code, signal: tcpdumpEnd.signal, diedDuringRun: tcpdumpDied, ...tcpdumpEnd.counts },
       },
     },
@@ -357,6 +403,13 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
   gate.reportDir = dir;
   const g = await runGate(results, gate);
+  if (warmRule !== null && warmAtNs === null && signal === null && g.verdict.status === 'pass') {
+    // never warm is the cut-over gate failing: it outlives the gate's own recomputation
+    g.verdict.status = 'fail';
+    g.verdict.exitCode = ExitCode.thresholdFailed;
+    g.exitCode = ExitCode.thresholdFailed;
+    g.text = g.text.replace(/verdict:[\s\S]*$/, formatVerdict(g.verdict));
+  }
   if (g.verdict.status !== results.verdict.status || g.verdict.checks.length > 0) {
     results.verdict = g.verdict;
     await writeResultsFile(resultsPath, results);
@@ -378,6 +431,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
           heldBack: out.heldBack,
           lag: results.summary.lag,
           clock: out.liveClock ?? null,
+          warm: warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, last: warm!.last },
           tcpdump: results.config.options.mirror && tcpdumpEnd ? tcpdumpEnd.counts : null,
           warnings: out.warnings,
         },
@@ -390,6 +444,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     const held = Object.entries(out.heldBack).filter(([, n]) => n > 0);
     if (held.length) lines.push(`held back / dropped: ${held.map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ')}`);
     if (results.summary.lag.count > 0) lines.push(`lag behind capture + ${fmtNs(delayNs)}: p50 ${fmtNs(results.summary.lag.p50)}, p99 ${fmtNs(results.summary.lag.p99)}, max ${fmtNs(results.summary.lag.max)}`);
+    if (warmRule !== null) lines.push(warmAtNs !== null ? `warm: '${warmRule.text}' held at ${fmtNs(warmAtNs)}` : `NOT warm: '${warmRule.text}' never held over a whole window${warm!.last ? ` (last: ${warm!.last})` : ''}`);
     if (tcpdumpEnd !== null) lines.push(`tcpdump: ${tcpdumpEnd.counts.captured ?? '?'} packets captured, ${tcpdumpEnd.counts.droppedByKernel ?? '?'} dropped by the kernel`);
     for (const w of out.warnings) lines.push(`warning: ${w}`);
     lines.push(`results: ${resultsPath}${htmlPath ? `\nreport:  ${htmlPath}` : ''}`);

@@ -25,6 +25,7 @@ import { humanSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
 import type { Check } from '../report/thresholds.js';
 import { cpus } from 'node:os';
+import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
 
 const EXAMPLES = `
 Examples:
@@ -101,6 +102,7 @@ interface ReplayOpts {
   junit?: string;
   summary?: string;
   benchJson?: string;
+  metrics?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -163,6 +165,7 @@ export function register(program: Command): void {
     .option('--junit <file>', 'write a JUnit XML report of the checks')
     .option('--summary <file>', 'write a markdown summary (also to $GITHUB_STEP_SUMMARY when set)')
     .option('--bench-json <file>', 'write github-action-benchmark JSON')
+    .option('--metrics <[host:]port>', 'serve Prometheus /metrics while the replay runs (127.0.0.1 unless a host is given; no authentication)')
     .addHelpText('after', EXAMPLES)
     .action(async (capture: string, _o: ReplayOpts, command: Command) => {
       if (command.opts().config) applyConfigFile(command, loadConfigFile(command.opts().config as string));
@@ -364,10 +367,22 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     }
   };
 
+  // --metrics: Prometheus /metrics while the run goes (src/report/prometheus.ts)
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','));
+  const metricsServer = metrics === null ? null : await serveMetrics(o.metrics!, metrics);
+  if (metrics !== null) {
+    setup.onCaptured = (v) => metrics.setCaptured(v);
+    const onIv = setup.onInterval;
+    setup.onInterval = (iv, p) => {
+      metrics.add(iv);
+      onIv(iv, p);
+    };
+  }
   let out;
   try {
     out = await runReplay(setup);
   } finally {
+    await metricsServer?.close();
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     if (tty && showProgress) process.stderr.write('\n');

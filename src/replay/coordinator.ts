@@ -58,6 +58,8 @@ export interface ReplaySetup {
   live?: LiveInput;
   /** Interrupt: the run stops, workers abandon in-flight requests after a short grace. */
   signal?: AbortSignal;
+  /** Called once the run state exists, with a live view of what the capture answered per command (--metrics). */
+  onCaptured?(byCmd: ReadonlyMap<string, { count: number; hits: number; misses: number }>): void;
   /** Called once per completed interval (all workers), in order. */
   onInterval?(iv: Interval, p: Progress): void;
   /**
@@ -197,6 +199,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   let counting = false; // after a stop without loop: read on only to count the rest as unsent
   const st = newFeedState();
   const captured = createCapturedSink();
+  setup.onCaptured?.(captured.byCmd);
   let durationTimer: NodeJS.Timeout | null = null;
   const extractAbort = new AbortController();
   let captureFullyRead = true;

@@ -3,6 +3,7 @@
 // interface: McError with what to do), stopped on exit so that no child outlives the mirror, and
 // its own drop counters read from its last words on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 
 /** Kernel buffer asked of tcpdump (-B, KiB): a few seconds of a busy server's traffic. */
@@ -53,6 +54,9 @@ export function parseCounts(stderr: string): TcpdumpCounts {
 /** What a failed start means and what to do about it. */
 function startError(iface: string, stderr: string, command: string): McError {
   const text = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 400);
+  if (/setpriv: failed to execute .*No such file/i.test(stderr)) {
+    return new McError(`tcpdump not found (${command.split(' ')[0]})`, ExitCode.usage, 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
+  }
   if (/permission|not permitted|operation not permitted/i.test(stderr)) {
     return new McError(
       `tcpdump may not capture on ${iface}: ${text}`,
@@ -66,11 +70,24 @@ function startError(iface: string, stderr: string, command: string): McError {
   return new McError(`tcpdump failed to start (${command}): ${text || 'no message'}`, ExitCode.usage);
 }
 
+/**
+ * util-linux's setpriv, when installed: tcpdump is started through `setpriv --pdeathsig KILL` so
+ * that the kernel ends it even when mcreplay itself is killed with SIGKILL (no exit handler runs
+ * then). That holds when tcpdump keeps its user (mcreplay run with capabilities, not as root); as
+ * root, tcpdump drops to its own user after opening the device, which clears the parent-death
+ * signal: it then ends at its next captured packet, when writing to the closed pipe fails.
+ */
+function setprivPath(): string | null {
+  for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (existsSync(p)) return p;
+  return null;
+}
+
 /** Starts tcpdump on `iface` with `filter`; resolves once it listens (rejects with McError otherwise). */
 export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump'): Promise<Tcpdump> {
   const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', '-w', '-', filter];
   const command = `${bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const setpriv = setprivPath();
+  const child: ChildProcess = setpriv === null ? spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   // no child outlives the mirror, whatever way this process ends
   const killOnExit = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

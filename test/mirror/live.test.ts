@@ -172,6 +172,30 @@ describe('mcreplay mirror, live on loopback', () => {
     expect(res.config.options.reconnects).toBeGreaterThan(0);
   }, 120_000);
 
+  it('mcreplay killed with SIGKILL (no exit handler runs): its tcpdump ends too, at the latest with the next packet', async () => {
+    const { src, tgt, out } = await servers();
+    const m = track(startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, ...WIDE]));
+    await m.waitErr(/mirroring/, 30_000);
+    const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(m.proc.pid)], { encoding: 'utf8' });
+    const child = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((p) => p[1] === 'tcpdump');
+    expect(child, ps.stdout).toBeDefined();
+    const pid = Number(child![0]);
+    m.proc.kill('SIGKILL');
+    await m.exit;
+    // as root tcpdump has dropped to its own user (which clears setpriv's parent-death signal): the
+    // next packet it captures fails to write to the closed pipe and ends it
+    await stats(src.port);
+    // gone, or a zombie waiting for a reaper (it no longer captures)
+    const gone = (): boolean => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+      } catch {
+        return true;
+      }
+    };
+    await until(gone, 5_000, `tcpdump ${pid} to end`);
+  }, 60_000);
+
   it('no tcpdump, a bad interface, an unreachable target: a clear message, exit 2 or 3, no stray tcpdump', async () => {
     const port = await freePort();
     const run = (args: string[]) => spawnSync(process.execPath, [join(process.cwd(), 'bin/mcreplay.js'), 'mirror', ...args], { encoding: 'utf8', timeout: 30_000 });

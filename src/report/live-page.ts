@@ -1,0 +1,168 @@
+// The live page of `--metrics` (`/`): the last minutes of a running mirror or replay, one point per
+// completed 1 s interval, fetched every second from /live.json and drawn with the report's chart
+// library (Chart.js, served from the installed package at /chart.js: the page needs no network
+// beyond its own host). Throughput, response p50/p99, lag p99, errors, hit ratio captured vs
+// replayed.
+import type { Interval } from '../metrics/results-types.js';
+import { ERROR_CLASSES } from '../metrics/results-types.js';
+import { decodeSparse, valuesAt } from './hist.js';
+import { chartJsSource } from './html.js';
+import type { CapturedView } from './prometheus.js';
+
+/** Points kept: ten minutes at 1 s. */
+const KEEP = 600;
+
+/** One point of the live page. */
+export interface LivePoint {
+  /** Seconds since the run's t0 (interval end). */
+  t: number;
+  sentPerSec: number;
+  completedPerSec: number;
+  errors: number;
+  heldBack: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  lagP99Ms: number | null;
+  /** Lookups hit ratio in this interval: the target's, and the capture's for requests whose answers came in since the last point. */
+  hitReplayed: number | null;
+  hitCaptured: number | null;
+}
+
+/** The live page's data: a ring of recent points. */
+export interface LiveFeed {
+  add(iv: Interval, captured: CapturedView | null): void;
+  json(): string;
+}
+
+/** A new, empty live feed. */
+export function createLiveFeed(): LiveFeed {
+  const points: LivePoint[] = [];
+  let capHits = 0;
+  let capLookups = 0;
+  let sentTotal = 0;
+  return {
+    add(iv, captured) {
+      const secs = (iv.endNs - iv.startNs) / 1e9 || 1;
+      const c = iv.total.counters;
+      let errors = 0;
+      for (const k of ERROR_CLASSES) errors += c.errors[k];
+      let held = 0;
+      for (const n of Object.values(c.heldBack)) held += n;
+      const resp = decodeSparse(iv.total.response);
+      const [p50, p99] = resp.total > 0 ? valuesAt(resp, [50, 99]) : [NaN, NaN];
+      const lag = decodeSparse(iv.lag);
+      const [lag99] = lag.total > 0 ? valuesAt(lag, [99]) : [NaN];
+      let h = 0;
+      let l = 0;
+      if (captured !== null) for (const v of captured.values()) ((h += v.hits), (l += v.hits + v.misses));
+      const dl = l - capLookups;
+      const hitCaptured = dl > 0 ? (h - capHits) / dl : null;
+      capHits = h;
+      capLookups = l;
+      sentTotal += c.sent;
+      const ms = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v / 1e6);
+      points.push({
+        t: iv.endNs / 1e9,
+        sentPerSec: c.sent / secs,
+        completedPerSec: c.completed / secs,
+        errors,
+        heldBack: held,
+        p50Ms: ms(p50),
+        p99Ms: ms(p99),
+        lagP99Ms: ms(lag99),
+        hitReplayed: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null,
+        hitCaptured,
+      });
+      if (points.length > KEEP) points.splice(0, points.length - KEEP);
+    },
+    json() {
+      return JSON.stringify({ sentTotal, points });
+    },
+  };
+}
+
+/** The page itself (static; its script polls /live.json). */
+export function livePageHtml(title: string): string {
+  const safe = title.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mcreplay live: ${safe}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px system-ui,sans-serif;margin:1rem 2rem;color:#222}
+h1{font-size:1.2rem}
+#numbers{display:flex;gap:2rem;margin:.5rem 0 1rem}
+#numbers div{min-width:8rem}#numbers b{display:block;font-size:1.4rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
+.chart{height:220px;position:relative}
+#status{color:#777}
+</style>
+<script src="/chart.js"></script>
+</head><body>
+<h1>mcreplay live: ${safe}</h1>
+<div id="status">waiting for the first interval ...</div>
+<div id="numbers">
+<div>sent<b id="n-sent">-</b></div><div>req/s<b id="n-rate">-</b></div><div>p99<b id="n-p99">-</b></div>
+<div>lag p99<b id="n-lag">-</b></div><div>hit ratio (target / capture)<b id="n-hit">-</b></div><div>errors/s<b id="n-err">-</b></div>
+</div>
+<div class="charts">
+<div class="chart"><canvas id="c-rate"></canvas></div>
+<div class="chart"><canvas id="c-lat"></canvas></div>
+<div class="chart"><canvas id="c-hit"></canvas></div>
+<div class="chart"><canvas id="c-err"></canvas></div>
+</div>
+<script>
+const mk = (id, sets, y) => new Chart(document.getElementById(id), {type: 'line',
+  data: {labels: [], datasets: sets.map(([label, color]) => ({label, data: [], borderColor: color, pointRadius: 0, borderWidth: 1.5, spanGaps: true}))},
+  options: {animation: false, maintainAspectRatio: false, scales: {x: {title: {display: true, text: 's'}}, y: {title: {display: true, text: y}, beginAtZero: true}}}});
+const charts = {
+  rate: mk('c-rate', [['sent/s', '#1f77b4'], ['answered/s', '#2ca02c']], 'requests/s'),
+  lat: mk('c-lat', [['response p50', '#1f77b4'], ['response p99', '#d62728'], ['lag p99', '#9467bd']], 'ms'),
+  hit: mk('c-hit', [['hit ratio, target', '#2ca02c'], ['hit ratio, capture', '#7f7f7f']], 'ratio'),
+  err: mk('c-err', [['errors/s', '#d62728'], ['held back/s', '#ff7f0e']], 'per second'),
+};
+const fmt = (v, d = 1) => v === null || v === undefined ? '-' : Number(v).toFixed(d);
+function set(chart, labels, series) {
+  chart.data.labels = labels;
+  series.forEach((s, i) => chart.data.datasets[i].data = s);
+  chart.update();
+}
+async function tick() {
+  try {
+    const r = await fetch('/live.json', {cache: 'no-store'});
+    const d = await r.json();
+    const p = d.points;
+    document.getElementById('status').textContent = p.length ? 'updated ' + new Date().toLocaleTimeString() + ', ' + p.length + ' s shown' : 'waiting for the first interval ...';
+    const L = p.map((x) => x.t.toFixed(0));
+    set(charts.rate, L, [p.map((x) => x.sentPerSec), p.map((x) => x.completedPerSec)]);
+    set(charts.lat, L, [p.map((x) => x.p50Ms), p.map((x) => x.p99Ms), p.map((x) => x.lagP99Ms)]);
+    set(charts.hit, L, [p.map((x) => x.hitReplayed), p.map((x) => x.hitCaptured)]);
+    set(charts.err, L, [p.map((x) => x.errors), p.map((x) => x.heldBack)]);
+    const last = p[p.length - 1];
+    document.getElementById('n-sent').textContent = String(d.sentTotal);
+    if (last) {
+      document.getElementById('n-rate').textContent = fmt(last.sentPerSec, 0);
+      document.getElementById('n-p99').textContent = fmt(last.p99Ms, 2) + ' ms';
+      document.getElementById('n-lag').textContent = fmt(last.lagP99Ms, 2) + ' ms';
+      document.getElementById('n-hit').textContent = fmt(last.hitReplayed, 3) + ' / ' + fmt(last.hitCaptured, 3);
+      document.getElementById('n-err').textContent = fmt(last.errors, 0);
+    }
+  } catch (e) {
+    document.getElementById('status').textContent = 'no data: ' + e;
+  }
+}
+tick();
+setInterval(tick, 1000);
+</script>
+</body></html>
+`;
+}
+
+/** The routes of the live page for serveMetrics. */
+export function liveRoutes(title: string, feed: LiveFeed): Record<string, () => { type: string; body: string }> {
+  const page = livePageHtml(title);
+  return {
+    '/': () => ({ type: 'text/html; charset=utf-8', body: page }),
+    '/live.json': () => ({ type: 'application/json', body: feed.json() }),
+    '/chart.js': () => ({ type: 'text/javascript; charset=utf-8', body: chartJsSource() }),
+  };
+}

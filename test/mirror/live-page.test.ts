@@ -1,0 +1,91 @@
+// The live page of --metrics as a person sees it: a running mirror's `/` opened in headless
+// Chromium (playwright-core, Debian chromium): the charts draw, the numbers change between two
+// looks, nothing is fetched from any host but the page's own, the console stays clean.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { startMemcached, freePort } from '../helpers/memcached.js';
+import { runLoad, startMirror, type MirrorProc } from './helpers.js';
+
+let browser: Browser;
+const cleanup: (() => Promise<void> | void)[] = [];
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+describe('mirror --metrics live page', () => {
+  it('draws the charts and updates the numbers every second, from its own host only', async () => {
+    const src = await startMemcached();
+    const tgt = await startMemcached();
+    const out = mkdtempSync(join(tmpdir(), 'mcr-live-'));
+    cleanup.push(() => src.stop(), () => tgt.stop(), () => rmSync(out, { recursive: true, force: true }));
+    const mport = await freePort();
+    const m: MirrorProc = startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, '--metrics', `127.0.0.1:${mport}`, '--max-lag', '60s', '--max-stall', '60s', '--no-html']);
+    cleanup.push(async () => {
+      if (m.proc.exitCode === null && m.proc.signalCode === null) {
+        m.proc.kill('SIGKILL');
+        await m.exit;
+      }
+    });
+    await m.waitErr(/mirroring/, 30_000);
+    const load = runLoad(src.address, 12, 300, 100, 2, 6, true);
+
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    cleanup.push(() => context.close());
+    const page = await context.newPage();
+    const foreign: string[] = [];
+    const consoleErrors: string[] = [];
+    await context.route('**', (route) => {
+      const u = new URL(route.request().url());
+      if (u.host !== `127.0.0.1:${mport}`) {
+        foreign.push(u.href);
+        return route.abort();
+      }
+      return route.continue();
+    });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+    await page.goto(`http://127.0.0.1:${mport}/`);
+    // a first look once some seconds are drawn
+    await page.waitForFunction(() => (window as unknown as { Chart: { getChart(id: string): { data: { labels: unknown[] } } } }).Chart.getChart('c-rate').data.labels.length >= 2, undefined, { timeout: 20_000 });
+    const look = () => page.evaluate(() => ({ sent: document.getElementById('n-sent')!.textContent, points: (window as unknown as { Chart: { getChart(id: string): { data: { labels: unknown[] } } } }).Chart.getChart('c-rate').data.labels.length }));
+    const first = await look();
+    // the second look: the page has fetched again and the numbers moved on
+    await page.waitForFunction((s) => document.getElementById('n-sent')!.textContent !== s, first.sent, { timeout: 10_000 });
+    const second = await look();
+    expect(Number(second.sent)).toBeGreaterThan(Number(first.sent));
+    expect(second.points).toBeGreaterThan(first.points);
+    // every chart has drawn something: its canvas is not blank
+    for (const id of ['c-rate', 'c-lat', 'c-hit', 'c-err']) {
+      const inked = await page.evaluate((cid) => {
+        const c = document.getElementById(cid) as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+        return n;
+      }, id);
+      expect(inked, id).toBeGreaterThan(500);
+    }
+    const rateLine = await page.evaluate(() => (window as unknown as { Chart: { getChart(id: string): { data: { datasets: { data: number[] }[] } } } }).Chart.getChart('c-rate').data.datasets[0]!.data);
+    expect(Math.max(...rateLine)).toBeGreaterThan(50);
+    mkdirSync('/tmp/mcreplay-report-test/screens', { recursive: true });
+    await page.screenshot({ path: '/tmp/mcreplay-report-test/screens/mirror-live.png', fullPage: true });
+    expect(foreign).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    await load;
+    m.proc.kill('SIGTERM');
+    expect((await m.exit).code, m.stderr()).toBe(0);
+  }, 120_000);
+});
