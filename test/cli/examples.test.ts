@@ -17,8 +17,9 @@ const cli = join(root, 'bin', 'mcreplay.js');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 // collected at load time (the test names come from them); duplicates run once
+const found = [...readmeCommands(readme), ...['', ...VERBS].flatMap((v) => helpExamples(cli, v))];
 const examples = new Map<string, Example>();
-for (const e of [...readmeCommands(readme), ...['', ...VERBS].flatMap((v) => helpExamples(cli, v))]) if (!examples.has(e.text)) examples.set(e.text, e);
+for (const e of found) if (!examples.has(e.text)) examples.set(e.text, e);
 
 let sandbox = '';
 let env: NodeJS.ProcessEnv = {};
@@ -31,26 +32,8 @@ interface Run {
   stdout: string;
 }
 
-// two examples at a time: most of a short replay is start-up and report writing, not load
-let running = 0;
-const queue: (() => void)[] = [];
-async function slot<T>(f: () => Promise<T>): Promise<T> {
-  if (running >= 2) await new Promise<void>((r) => queue.push(r));
-  running++;
-  try {
-    return await f();
-  } finally {
-    running--;
-    queue.shift()?.();
-  }
-}
-
 /** Runs a shell text in the sandbox with `mcreplay` on PATH; bounded in time. */
-function sh(text: string, timeoutMs = 150_000): Promise<Run> {
-  return slot(() => run(text, timeoutMs));
-}
-
-function run(text: string, timeoutMs: number): Promise<Run> {
+function sh(text: string, timeoutMs = 280_000): Promise<Run> {
   return new Promise((resolve) => {
     const p = spawn('bash', ['-c', `set -o pipefail\n${text}`], { cwd: sandbox, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -116,7 +99,7 @@ afterAll(async () => {
 
 describe('every command example runs', () => {
   it('finds the examples (README blocks and every verb --help)', () => {
-    const wheres = [...examples.values()].map((e) => e.where);
+    const wheres = found.map((e) => e.where);
     for (const v of VERBS) expect(wheres, `mcreplay ${v} --help examples`).toContain(`mcreplay ${v} --help`);
     expect(wheres).toContain('mcreplay --help');
     expect(wheres.filter((w) => w.startsWith('README.md')).length).toBeGreaterThan(10);
@@ -132,10 +115,10 @@ describe('every command example runs', () => {
   });
 
   for (const e of examples.values()) {
-    it.concurrent(`${e.where}: ${e.text}`, async () => {
+    it(`${e.where}: ${e.text}`, async () => {
       const mapped = mapExample(e.text, [servers[0]!.port, servers[1]!.port]);
       expectRan(e, mapped, await sh(mapped));
-    }, 400_000);
+    }, 300_000);
   }
 
   it('the GitHub Actions job runs as written (with a baseline from main)', async () => {
@@ -148,7 +131,7 @@ describe('every command example runs', () => {
     expectRan(e, mapped, r);
     expect(readFileSync(join(sandbox, 'reports', 'junit.xml'), 'utf8')).toContain('<testsuites');
     expect(JSON.parse(readFileSync(join(sandbox, 'reports', 'bench.json'), 'utf8')).length).toBeGreaterThan(0);
-  }, 400_000);
+  }, 300_000);
 
   it('the config file example runs as written', async () => {
     const { where, config } = readmeConfig(readme);
@@ -157,5 +140,5 @@ describe('every command example runs', () => {
     const mapped = mapExample('mcreplay replay captures/sample.pcap --config mcreplay.json', [servers[0]!.port, servers[1]!.port]);
     expectRan({ where, text: 'mcreplay replay captures/sample.pcap --config mcreplay.json' }, mapped, await sh(mapped));
     for (const f of ['mcreplay-junit.xml', 'mcreplay-summary.md']) expect(readFileSync(join(sandbox, f), 'utf8').length).toBeGreaterThan(0);
-  }, 400_000);
+  }, 300_000);
 });
