@@ -34,6 +34,7 @@ const DEFAULT_MAX_LINE = 8192;
 const DEFAULT_MAX_GET_LINE = 16 * 1024 * 1024;
 /** The assembly buffer shrinks back to this after a request larger than it. */
 const ACC_KEEP = 64 * 1024;
+const NO_ACC = Buffer.alloc(0);
 
 // Where a partial request stands while its bytes are gathered in the assembly buffer.
 const P_NONE = 0;
@@ -66,8 +67,9 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
   let skipped = 0;
   let skipReason: SkipReason = 'resync';
 
-  // Assembly buffer for requests that span chunks (the one unavoidable copy).
-  let acc = Buffer.allocUnsafe(4096);
+  // Assembly buffer for requests that span chunks (the one unavoidable copy); allocated on first
+  // use, so the hundreds of thousands of connections a capture may hold open cost no 4 KiB each.
+  let acc = NO_ACC;
   let accLen = 0;
   let accTs = 0;
   let phase = P_NONE;
@@ -79,7 +81,7 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
 
   function ensure(cap: number): void {
     if (acc.length >= cap) return;
-    let n = acc.length * 2;
+    let n = acc.length === 0 ? 4096 : acc.length * 2;
     while (n < cap) n *= 2;
     const nb = Buffer.allocUnsafe(n);
     acc.copy(nb, 0, 0, accLen);

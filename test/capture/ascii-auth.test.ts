@@ -2,10 +2,11 @@
 // "user password") are held back as credentials, whether the user declares -Y (--ascii-auth) or
 // the capture shows it; no captured credential reaches a target and none is printed anywhere.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { allFilesText } from '../helpers/files.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
 import { haveTcpdump, startTcpdump as tcpdump, talk, untilFileSettles } from '../helpers/tcpdump.js';
 import { BIN, QUIET, mcGet, mcRaw, replay } from '../replay/helpers.js';
@@ -14,16 +15,6 @@ const USER = 'captured-user';
 const PASSWORD = 'Captured-Pw-7f3a9';
 const WRONG = 'Wrong-Pw-b41e2';
 const login = (key: string, pw: string): Buffer => Buffer.from(`set ${key} 0 0 ${USER.length + 1 + pw.length}\r\n${USER} ${pw}\r\n`);
-
-/** Every file under `dir`, as text. */
-function allFilesText(dir: string): string {
-  let out = '';
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    out += statSync(p).isDirectory() ? allFilesText(p) : readFileSync(p).toString('latin1');
-  }
-  return out;
-}
 
 describe.skipIf(!haveTcpdump)('ascii auth (memcached -Y) captured by tcpdump', () => {
   let dir: string;
