@@ -4,7 +4,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export const VERBS = ['inspect', 'replay', 'report', 'compare'] as const;
+/** Every verb, as `mcreplay --help` lists them (so a new verb's examples are run without editing this file). */
+export const VERBS: readonly string[] = [...execFileSync('node', [join(import.meta.dirname, '..', '..', 'bin', 'mcreplay.js'), '--help'])
+  .toString()
+  .matchAll(/^ {2}([a-z]+) \[options\]/gm)].map((m) => m[1]!);
 
 /** A command example and where it was found. */
 export interface Example {
@@ -87,23 +90,36 @@ export function helpExamples(cli: string, verb: string): Example[] {
  * prod.pcap, captures/prod.pcap, prod.pcapng ("your own capture") are links to the sample and the
  * pcapng fixture; results files named in examples are real runs of the sample at 2x. Hosts:
  * 127.0.0.1:11211, new:11211 and new1:11211 become the first local memcached, new2:11211 the
- * second; the captured server 10.0.0.5:11211 is the sample's own (127.0.0.2:11211). Time: a replay
+ * second, 127.0.0.1:11212 and :11311 too; old1 and old2 (with :11211 or bare) the third and fourth,
+ * new3:11211 the fifth; the captured server 10.0.0.5:11211 is the sample's own (127.0.0.2:11211).
+ * `--interface eth0|any` becomes `--interface lo`; a mirror, like a replay, runs at most `cap`; `top`
+ * refreshes twice (`--count 2`). Time: a replay
  * runs at most `cap` (its --duration becomes `cap`, or `--duration cap` is added), a ramp step 1 s;
  * `reports/<run-id>/` is the run 20261207-034500-sample.
  * `npx mcreplay` is the `mcreplay` on PATH. A live capture (tcpdump ... -w - |) becomes `cat captures/sample.pcap |`; /tmp/x becomes ./tmp-x.
  */
-export function mapExample(text: string, ports: [number, number], cap = '4s'): string {
+export function mapExample(text: string, ports: readonly number[], cap = '4s'): string {
+  // servers: 0 = new/new1/127.0.0.1:11211, 1 = new2/127.0.0.1:11212/11311, 2 = old1, 3 = old2, 4 = new3
+  const at = (i: number): string => `127.0.0.1:${ports[i] ?? ports[0]}`;
   let t = text
     .replace(/\bnpx mcreplay\b/g, 'mcreplay')
-    .replace(/\b(?:127\.0\.0\.1|new1?):11211\b/g, `127.0.0.1:${ports[0]}`)
-    .replace(/\bnew2:11211\b/g, `127.0.0.1:${ports[1]}`)
+    .replace(/\b(?:127\.0\.0\.1|new1?):11211\b/g, at(0))
+    .replace(/\b(?:new2:11211|127\.0\.0\.1:11212|127\.0\.0\.1:11311)\b/g, at(1))
+    .replace(/\bold1:11211\b/g, at(2))
+    .replace(/\bold2:11211\b/g, at(3))
+    .replace(/\bnew3:11211\b/g, at(4))
+    // bare host names (port 11211), not file names such as old1.keys.tsv
+    .replace(/\b(new1|new2|old1|old2)\b(?![.:\w])/g, (n) => at({ new1: 0, new2: 1, old1: 2, old2: 3 }[n as 'new1']))
+    .replace(/--interface (?:eth0|any)\b/g, '--interface lo')
     .replace(/\b10\.0\.0\.5:11211\b/g, '127.0.0.2:11211')
     .replace(/(?:sudo\s+)?tcpdump\s[^|\n]*\|/g, 'cat captures/sample.pcap |')
     .replace(/(\s)\/tmp\//g, '$1./tmp-')
     .replace(/<run-id>/g, '20261207-034500-sample')
     .replace(/--step-duration\s+\S+/g, '--step-duration 1s');
   t = t.replace(/--duration\s+\S+/g, `--duration ${cap}`);
-  if (!/--duration\s/.test(t)) t = t.replace(/\bmcreplay replay\b/g, `mcreplay replay --duration ${cap}`);
+  if (!/--duration\s/.test(t)) t = t.replace(/\bmcreplay (replay|mirror)\b/g, `mcreplay $1 --duration ${cap}`);
+  // top refreshes until Ctrl-C: two refreshes
+  if (/\bmcreplay top\b/.test(t) && !/--count\s/.test(t)) t = t.replace(/\bmcreplay top\b/g, 'mcreplay top --count 2');
   return t;
 }
 

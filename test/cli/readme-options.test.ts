@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { VERBS } from './examples.js';
 import { register } from '../../src/commands/replay.js';
 import { applyConfigFile, configKeys } from '../../src/report/config-file.js';
 
@@ -13,7 +14,7 @@ const root = join(import.meta.dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 describe('README documents every option of every verb', () => {
-  for (const verb of ['inspect', 'replay', 'mirror', 'report', 'compare']) {
+  for (const verb of VERBS) {
     it(verb, () => {
       const help = execFileSync('node', [join(root, 'bin', 'mcreplay.js'), verb, '--help']).toString();
       const options = [...help.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]).filter((o) => o !== '--help');
@@ -28,7 +29,7 @@ describe('README documents every option of every verb', () => {
 // the other direction: an option table of the README names only options some verb has
 describe('README option tables name only real options', () => {
   it('every --option in a table row exists in a verb --help', () => {
-    const helps = ['inspect', 'replay', 'report', 'compare'].map((v) => execFileSync('node', [join(root, 'bin', 'mcreplay.js'), v, '--help']).toString()).join('\n');
+    const helps = VERBS.map((v) => execFileSync('node', [join(root, 'bin', 'mcreplay.js'), v, '--help']).toString()).join('\n');
     const real = new Set([...helps.matchAll(/(--[a-z][a-z-]*)/g)].map((m) => m[1]!));
     const rows = readme.split('\n').filter((l) => l.startsWith('| `-'));
     expect(rows.length).toBeGreaterThan(20);
