@@ -61,6 +61,7 @@ interface MirrorOpts {
   hash?: string;
   port?: string[];
   anyPort?: boolean;
+  asciiAuth?: boolean;
   delay: string;
   duration?: string;
   sample?: string;
@@ -120,6 +121,7 @@ export function register(program: Command): void {
     .option('--hash <scheme>', 'pool hashing: modulo, crc32, ketama, rendezvous')
     .option('--port <ports>', 'memcached server port(s) (default 11211)', collect)
     .option('--any-port', 'also decode TCP connections on other ports (server = the SYN receiver)')
+    .option('--ascii-auth', 'the captured servers run with ascii auth (memcached -Y): the first set of every connection is credentials, never mirrored')
     .option('--delay <d>', 'send each request this long after it was captured', '30ms')
     .option('--duration <d>', 'stop after this long (default: until SIGINT/SIGTERM or the end of the stream)')
     .option('--sample <pct>', 'mirror only this share of the keys, chosen by key hash (e.g. 10%)')
@@ -205,6 +207,7 @@ function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: Replay
     timeoutNs,
     serverPorts: ports,
     anyPort: o.anyPort === true,
+    asciiAuth: o.asciiAuth === true,
     auth,
     allowSourceTarget: o.allowSourceTarget === true,
     intervalNs: 1e9,

@@ -164,9 +164,12 @@ describe('mcreplay mirror, live on loopback', () => {
     await load;
     m.proc.kill('SIGTERM');
     const ex = await m.exit;
-    expect(ex.code, m.stderr()).toBe(0);
+    // the mirror went on, and says what the outage cost: the default error-rate check fails (exit 99)
     const sum = JSON.parse(m.stdout()) as Summary & { counters: { errors: Record<string, number> } };
-    const res = JSON.parse(readFileSync(sum.results, 'utf8')) as { config: { options: { reconnects: number } } };
+    const res = JSON.parse(readFileSync(sum.results, 'utf8')) as { config: { options: { reconnects: number } }; verdict: { status: string; checks: { check: string; pass: boolean }[] } };
+    expect(ex.code, m.stderr()).toBe(99);
+    expect(res.verdict.status).toBe('fail');
+    expect(res.verdict.checks.filter((c) => !c.pass).map((c) => c.check).join(' ')).toMatch(/^errors/);
     const failed = sum.counters.errors.refused! + sum.counters.errors.reset! + sum.counters.errors.timeout!;
     expect(failed).toBeGreaterThan(0);
     expect(res.config.options.reconnects).toBeGreaterThan(0);
