@@ -1,5 +1,7 @@
 // `mcreplay replay <capture> --target host:port --rate 2x`: parse options, run the replay engine,
 // write results.json + .hlog (+ HTML when the report module provides it), print, exit with the verdict.
+import { parseShard } from '../replay/shard.js';
+import { parseStartAt } from '../replay/start-at.js';
 import { Command, Option } from 'commander';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -88,6 +90,8 @@ interface ReplayOpts {
   maxLag: string;
   maxStall: string;
   lookAhead: string;
+  shard?: string;
+  startAt?: string;
   progress: boolean;
   html: boolean;
   png: boolean;
@@ -144,6 +148,8 @@ export function register(program: Command): void {
     .option('--sasl-user <user>', 'authenticate to targets as this user; password from MCREPLAY_SASL_PASSWORD')
     .option('--allow-source-target', 'allow a target that is one of the captured servers')
     .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)')
+    .option('--shard <i/N>', 'replay only shard i of N: a share of the captured connections balanced by requests (merge the shards with mcreplay merge)')
+    .option('--start-at <time>', 'fix t0 at this wall-clock time (ISO 8601 or Unix seconds), the same for every shard')
     .option('--out <dir>', 'reports directory', 'reports')
     .option('--json', 'print the run summary as JSON on stdout instead of the table (nothing else goes to stdout)')
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
@@ -225,6 +231,8 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     intervalNs: 1e9,
     lookAheadNs: o.lookAhead === 'max' ? Infinity : parseDurationNs(o.lookAhead, '--look-ahead'),
     warmup: parseWarmup(o.warmup),
+    shard: o.shard === undefined ? null : parseShard(o.shard),
+    startAtMs: o.startAt === undefined ? null : parseStartAt(o.startAt),
   };
   if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, ExitCode.usage);
   const limits = { maxLagNs: parseDurationNs(o.maxLag, '--max-lag'), maxStallNs: parseDurationNs(o.maxStall, '--max-stall') };

@@ -169,6 +169,8 @@ export interface ResultsFile {
      * read before t0 and writing the results. Null when the run never started.
      */
     replayCpu: { userUs: number; sysUs: number } | null;
+    /** t0 of the schedule on the wall clock (interval i starts at t0 + i × intervalNs); merge aligns shards by it. */
+    t0?: { iso: string; epochNs: string; lateNs: number };
   };
   config: {
     rate: { mode: 'factor'; factor: number } | { mode: 'max' } | { mode: 'ramp'; from: number; to: number; step: number; stepDurationNs: number };
@@ -184,6 +186,10 @@ export interface ResultsFile {
     allow: string[];
     workers: number;
     timeoutNs: number;
+    /** --shard i/N (absent: the whole capture). */
+    shard?: { index: number; count: number };
+    /** --start-at, ISO. */
+    startAt?: string;
     /** Any other option, as given. */
     options: Record<string, unknown>;
   };

@@ -13,6 +13,8 @@ import { initMetrics } from '../metrics/histogram.js';
 import type { CapturedCommand, Interval, ResultsFile } from '../metrics/results-types.js';
 import { ExitCode, McError } from '../errors.js';
 import { clockBaseSec, monoNs } from './clock.js';
+import { fixT0 } from './start-at.js';
+import { shardFilter, type ShardSpec } from './shard.js';
 import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
 import type { TargetAddr, ToWorker, WorkerTotals } from './messages.js';
@@ -54,6 +56,10 @@ export interface ReplaySetup {
   warmup: { ns: number | null; requests: number | null };
   /** Sample worker event-loop delay (default true). */
   eventLoop?: boolean;
+  /** --shard i/N: replay only this shard's captured connections (src/replay/shard.ts). */
+  shard?: ShardSpec | null;
+  /** --start-at: t0 at this wall-clock time, epoch ms (src/replay/start-at.ts). */
+  startAtMs?: number | null;
   /** A live mirror: the requests come from this stream on the live clock (input, rate, loop unused). */
   live?: LiveInput;
   /** Interrupt: the run stops, workers abandon in-flight requests after a short grace. */
@@ -75,6 +81,8 @@ export type StopReason = 'complete' | 'duration' | 'ramp-end' | 'interrupted';
 
 /** What a replay run produced, for the results file. */
 export interface ReplayOutcome {
+  /** t0 on the wall clock (epoch ms) and how late this process fixed it after --start-at (ns). */
+  t0Wall?: { ms: number; lateNs: number };
   startedAt: Date;
   endedAt: Date;
   stopReason: StopReason;
@@ -205,17 +213,26 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   let captureFullyRead = true;
 
   let startP: Promise<void> | null = null;
+  let t0Wall: { ms: number; lateNs: number } | undefined;
+  const keepConnection = setup.shard && !setup.live ? await shardFilter(setup, setup.shard) : undefined;
   let cpuAtT0: NodeJS.CpuUsage | null = null;
   /** Fixes t0 once every worker holds the start of the schedule (idempotent). */
   function start(): Promise<void> {
     startP ??= (async () => {
       flushAll();
       await pool.sync();
-      t0 = monoNs(baseSec) + START_MARGIN_NS;
+      const fix = await fixT0(setup.startAtMs ?? null, baseSec, START_MARGIN_NS);
+      t0 = fix.t0;
+      t0Wall = { ms: fix.wallMs, lateNs: fix.lateNs };
       cpuAtT0 = process.cpuUsage();
-      for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: t0 });
+      for (let w = 0; w < nWorkers; w++) send(w, { t: 'start', t0Ns: fix.t0 });
       flushAll();
       const early: string[] = [];
+      if (fix.lateNs > 0) {
+        const w = `started ${(fix.lateNs / 1e6).toFixed(1)} ms after --start-at ${new Date(fix.wallMs).toISOString()}: t0 stays the common one, so the first requests are late by up to that much (see the lag)`;
+        warnings.push(w);
+        early.push(w);
+      }
       if (st.textToBinaryOnly > 0) {
         early.push(
           `${st.textToBinaryOnly} of the first ${st.shapedRequests} requests are text/meta for targets that take binary SASL (memcached -S), which speak only the binary protocol: they will fail (reset, timeout); replay such a capture against a target without -S`,
@@ -284,6 +301,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     st,
     stopped: () => stopReason !== null,
     counting: () => counting,
+    ...(keepConnection ? { keepConnection } : {}),
   };
   let source: FileSourceResult = { firstExtract: null, passes: 0, squeezedNs: 0 };
   let liveClockStats: LiveClockStats | undefined;
@@ -342,6 +360,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     warnings,
     replayCpu: cpu === null ? null : { userUs: cpu.user, sysUs: cpu.system },
     ...(liveClockStats ? { liveClock: liveClockStats } : {}),
+    ...(t0Wall ? { t0Wall } : {}),
   };
 }
 

@@ -67,6 +67,8 @@ export interface FeedRun {
    * the part of the request to send instead (a multi-get cut to some of its keys), or null (as is).
    */
   filter?(r: WorkloadRequest): string | PoolPart | null;
+  /** --shard: false for captured connections another shard replays (src/replay/shard.ts). */
+  keepConnection?(connId: number): boolean;
 }
 
 /** Per captured connection while it is open in the capture (one pass). */
@@ -78,6 +80,8 @@ export interface ConnState {
   /** Requests seen whose captured answer has not come yet (pipelining detection). */
   unanswered: number;
   lastAt: number;
+  /** Another shard replays this connection: only the captured-side counts see it. */
+  foreign?: boolean;
 }
 
 /** The feed of one pass: a WorkloadSink without backpressure (the source adds `ready`). */
@@ -92,6 +96,10 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
     connection(c: WorkloadConnection): void {
       if (pass === 0) st.capConnections++;
       let hold: string | null = connectionHold(c, setup.shape);
+      if (run.keepConnection !== undefined && !run.keepConnection(c.id)) {
+        conns.set(c.id, { hold, worker: 0, ids: [], unanswered: 0, lastAt: 0, foreign: true });
+        return;
+      }
       let tIdx = 0;
       if (hold === null && plan.kind !== 'pool') {
         const hp = targetFor(plan, c.serverKey);
@@ -134,6 +142,7 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
       cs.unanswered++;
       let reason = cs.hold ?? requestHold(r, setup.shape);
       if (pass === 0 && (reason === 'udp' || reason === 'credentials')) st.capUnreplayable++;
+      if (cs.foreign === true) return;
       const at0 = dueAt(r.tsNs);
       if (run.counting() || run.stopped() || past(at0)) {
         if (reason === null) {

@@ -9,6 +9,7 @@ import { environment } from '../metrics/results.js';
 import { ExitCode } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
 import { VERSION } from '../version.js';
+import { epochNsString } from './start-at.js';
 import { describeTargets } from '../topology/targets.js';
 import type { ReplayOutcome, ReplaySetup } from './coordinator.js';
 
@@ -90,6 +91,7 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
       endedAt: out.endedAt.toISOString(),
       ...environment(meta.argv),
       replayCpu: out.replayCpu,
+      ...(out.t0Wall ? { t0: { iso: new Date(out.t0Wall.ms).toISOString(), epochNs: epochNsString(out.t0Wall.ms), lateNs: out.t0Wall.lateNs } } : {}),
     },
     config: {
       rate: setup.rate,
@@ -104,6 +106,8 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
       allow: [...sh.allow],
       workers: setup.workers,
       timeoutNs: setup.timeoutNs,
+      ...(setup.shard ? { shard: { index: setup.shard.index, count: setup.shard.count } } : {}),
+      ...(setup.startAtMs != null ? { startAt: new Date(setup.startAtMs).toISOString() } : {}),
       options: {
         ...meta.options,
         stopReason: out.stopReason,

@@ -1,0 +1,59 @@
+// --start-at: the run's t0 is a wall-clock moment shared by every shard, so their schedules line
+// up. The wall clock is read once beside the monotonic clock and t0 is put on the monotonic clock;
+// this assumes NTP-synchronised machines (the skew between them is the error of the alignment).
+import { ExitCode, McError } from '../errors.js';
+import { monoNs } from './clock.js';
+
+/** Parses `--start-at` (ISO 8601 with a time zone, or Unix seconds) into epoch ms. */
+export function parseStartAt(s: string): number {
+  const t = s.trim();
+  let ms = NaN;
+  if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
+  else if (/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/i.test(t)) ms = Date.parse(t);
+  if (!Number.isFinite(ms)) {
+    throw new McError(`--start-at ${s}: expected an ISO 8601 time with a zone (2026-12-07T10:00:00Z) or Unix seconds (1796637600)`, ExitCode.usage, 'give every shard the same value, a little in the future (e.g. $(date -u -d "+2 min" +%FT%TZ))');
+  }
+  return ms;
+}
+
+/** Wall clock now, ms since the epoch with µs resolution. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Where t0 landed. */
+export interface T0Fix {
+  /** t0 on the monotonic clock (a monoNs(baseSec) reading). */
+  t0: number;
+  /** t0 on the wall clock, epoch ms. */
+  wallMs: number;
+  /** How late this process fixed t0 after --start-at, ns (0 when in time or without --start-at). */
+  lateNs: number;
+}
+
+/**
+ * Fixes t0: `marginNs` from now, or at `startAtMs` (waiting for it). A process that gets there
+ * after `startAtMs` keeps the common t0 (its first requests are late: the lag says by how much).
+ */
+export async function fixT0(startAtMs: number | null, baseSec: number, marginNs: number): Promise<T0Fix> {
+  if (startAtMs === null) {
+    const m = monoNs(baseSec);
+    return { t0: m + marginNs, wallMs: wallMs() + marginNs / 1e6, lateNs: 0 };
+  }
+  // sleep until just before the start (timers are coarse), then read both clocks together
+  for (;;) {
+    const left = startAtMs - wallMs() - marginNs / 1e6;
+    if (left <= 5) break;
+    await new Promise<void>((r) => setTimeout(r, Math.min(left - 2, 60_000)));
+  }
+  const m = monoNs(baseSec);
+  const aheadNs = Math.round((startAtMs - wallMs()) * 1e6);
+  return { t0: m + aheadNs, wallMs: startAtMs, lateNs: aheadNs < 0 ? -aheadNs : 0 };
+}
+
+/** epoch ms as integer ns in a string (exact beyond 2^53). */
+export function epochNsString(ms: number): string {
+  const whole = Math.floor(ms);
+  const frac = Math.round((ms - whole) * 1e6);
+  return (BigInt(whole) * 1_000_000n + BigInt(frac)).toString();
+}
