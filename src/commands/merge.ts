@@ -51,7 +51,7 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 1/2 --duration 3s --out shards/1 --no-html && mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 2/2 --duration 3s --out shards/2 --no-html && mcreplay merge shards/*/*/results.json --out merged --threshold 'latency.p99 < 50ms'
+  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 1/2 --duration 3s --out merge-demo/1 --no-html; mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 2/2 --duration 3s --out merge-demo/2 --no-html; mcreplay merge merge-demo/*/*/results.json --out merged --threshold 'latency.p99 < 50ms'
 
 The shards must be every shard 1..N of one run: the same capture (sha256), rate and N, each once;
 otherwise merge refuses (exit 2) and names the problem, unless --force. Interval histograms are

@@ -38,7 +38,7 @@ Examples:
   mcreplay replay prod.pcap --target new:11211 --rate max --duration 5m --loop
   mcreplay replay prod.pcap --target new:11211 --rate 1x..8x --step 1x --step-duration 30s
   mcreplay replay prod.pcap --target new:11211 --clone 4 --clone-keys --read-only
-  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 1/4 --start-at "$(date -u -d '+5 sec' +%FT%TZ)" --out shards/1
+  mcreplay replay captures/sample.pcap --target 127.0.0.1:11211 --shard 1/4 --start-at "$(date -u -d '+5 sec' +%FT%TZ)" --out shard-demo/1
   mcreplay replay prod.pcap --target new:11211 --rate 2x --baseline reports/main/results.json --max-regression 'latency.p99=10%'
   tcpdump -i any -s 0 -U -w - 'tcp port 11211' | mcreplay replay - --target new:11211
 (captures/sample.pcap is in this repository, its server was 127.0.0.2:11211; prod.pcap stands for
