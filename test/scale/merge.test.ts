@@ -2,7 +2,7 @@
 // --force, a shard whose t0 is 300 ms after the others' (its intervals go to the merged interval
 // containing their start), a shard that started after --start-at (it says so and keeps the common
 // t0), and thresholds and --baseline applied to the merged run.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,22 @@ describe('merge of shards on a common t0, and of a shard 300 ms late', () => {
     }
     expect(new Map(m.intervals.map((iv) => [iv.index, iv.total.counters.sent]))).toEqual(want);
     expect(m.summary.total.counters.sent).toBe(1500);
+  });
+
+  it('a shard 1.3 s later moves one merged interval on (the same file with its t0 moved)', async () => {
+    const late = resultsIn(join(work, 's2')).results;
+    late.run.t0 = { ...late.run.t0!, epochNs: (BigInt(late.run.t0!.epochNs) + 1_300_000_000n).toString() };
+    const moved = join(work, 's2-moved.json');
+    writeFileSync(moved, JSON.stringify(late));
+    const r = await mcreplay(['merge', path('s1'), moved, '--no-html', '--out', join(work, 'm-moved')]);
+    expect([0, 4], r.stderr).toContain(r.code);
+    const m = resultsIn(join(work, 'm-moved')).results;
+    const a = resultsIn(join(work, 's1')).results;
+    const want = new Map<number, number>();
+    for (const iv of a.intervals) want.set(iv.index, (want.get(iv.index) ?? 0) + iv.total.counters.sent);
+    for (const iv of late.intervals) want.set(iv.index + 1, (want.get(iv.index + 1) ?? 0) + iv.total.counters.sent);
+    expect(new Map(m.intervals.map((iv) => [iv.index, iv.total.counters.sent]))).toEqual(want);
+    expect(Math.max(...m.intervals.map((iv) => iv.index))).toBeGreaterThanOrEqual(1);
   });
 
   it('thresholds and a baseline are applied to the merged run', async () => {
