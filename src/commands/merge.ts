@@ -1,16 +1,13 @@
 // `mcreplay merge shard-*/results.json --out dir`: the shards of a sharded run (replay --shard i/N)
 // merged into one run's results, verdict and reports (src/report/merge.ts).
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, McError } from '../errors.js';
 import { initMetrics } from '../metrics/histogram.js';
-import { writeHlog } from '../metrics/hlog.js';
-import { makeRunId, writeResultsFile } from '../metrics/results.js';
+import { makeRunId } from '../metrics/results.js';
 import { loadResultsFile, parseNoiseBand } from '../report/compare.js';
 import { decideGate, parseChecks, preflightGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
-import { writeReport } from '../report/index.js';
 import { checkShards, mergeShards } from '../report/merge.js';
+import { renderHtml, writeRun } from './run-output.js';
 
 interface MergeOpts {
   out: string;
@@ -90,20 +87,8 @@ async function runMerge(paths: string[], o: MergeOpts): Promise<number> {
   const d = await decideGate(results, gate);
   results.verdict = d.verdict;
   results.generator = d.generator;
-  const dir = join(o.out, id);
-  await mkdir(dir, { recursive: true });
-  const resultsPath = join(dir, 'results.json');
-  await writeResultsFile(resultsPath, results);
-  const hlogPath = join(dir, 'latency.hlog');
-  await writeHlog(results, hlogPath);
-  let html: string | null = null;
-  if (o.html !== false) {
-    try {
-      html = (await writeReport(resultsPath, { png: o.png !== false })).html;
-    } catch (err) {
-      process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
-    }
-  }
+  const { dir, resultsPath, hlogPath } = await writeRun(results, o.out, id);
+  const html = o.html === false ? null : await renderHtml(resultsPath, o.png !== false);
   gate.reportDir = dir;
   writeGateOutputs(results, gate, d);
   const t = results.summary.total;

@@ -3,7 +3,7 @@
 import { parseShard } from '../replay/shard.js';
 import { parseStartAt } from '../replay/start-at.js';
 import { Command, Option } from 'commander';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
@@ -11,17 +11,15 @@ import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload
 import { listOption, parseDurationNs, parseFactor, parseRate, parseWarmup } from '../replay/parse.js';
 import { runReplay, type ReplaySetup } from '../replay/coordinator.js';
 import { buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '../replay/results.js';
-import { makeRunId, writeResultsFile } from '../metrics/results.js';
-import { writeReport } from '../report/index.js';
-import { writeHlog } from '../metrics/hlog.js';
+import { makeRunId } from '../metrics/results.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { Interval, ResultsFile } from '../metrics/results-types.js';
-import { mkdir } from 'node:fs/promises';
+import { renderHtml, writeRun } from './run-output.js';
 import { fmtNs, parsePorts } from './text.js';
 import { parseChecks, canStillPass, preflightGate, decideGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
 import { captureQuality } from '../report/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
-import { checkBaseline, checkCommandTags, checkOutDir, fallbackDir, rampFit, rampWarning } from './replay-preflight.js';
+import { checkBaseline, checkCommandTags, checkOutDir, rampFit, rampWarning } from './replay-preflight.js';
 import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';
 import { humanSummary, jsonSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
@@ -436,36 +434,4 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     process.stdout.write(`${humanSummary(results, { results: resultsPath, html: htmlPath }, rateLabel(setup))}\n${d.text}\n`);
   }
   return d.verdict.exitCode;
-}
-
-/**
- * Writes results.json and the .hlog under `out`/<id>; when that fails (disk full, directory removed
- * during the run) the finished run goes to a fresh temp directory instead, and stderr says where.
- */
-async function writeRun(results: ResultsFile, out: string, id: string): Promise<{ dir: string; resultsPath: string; hlogPath: string }> {
-  const attempt = async (dir: string) => {
-    await mkdir(dir, { recursive: true });
-    const resultsPath = join(dir, 'results.json');
-    await writeResultsFile(resultsPath, results);
-    const hlogPath = join(dir, 'latency.hlog');
-    await writeHlog(results, hlogPath);
-    return { dir, resultsPath, hlogPath };
-  };
-  try {
-    return await attempt(join(out, id));
-  } catch (err) {
-    const dir = fallbackDir(id);
-    process.stderr.write(`mcreplay: could not write the results under ${out} (${(err as Error).message}); they are written to ${dir} instead\n`);
-    return attempt(dir);
-  }
-}
-
-/** Writes index.html (and the PNG charts) beside results.json; a report failure does not lose the run. */
-async function renderHtml(resultsPath: string, png: boolean): Promise<string | null> {
-  try {
-    return (await writeReport(resultsPath, { png })).html;
-  } catch (err) {
-    process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
-    return null;
-  }
 }

@@ -1,0 +1,41 @@
+// Writing a finished run (replay, merge): results.json and the .hlog in reports/<run-id>/, then the
+// HTML report beside them; a failure to write moves the run elsewhere rather than losing it.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeHlog } from '../metrics/hlog.js';
+import { writeResultsFile } from '../metrics/results.js';
+import type { ResultsFile } from '../metrics/results-types.js';
+import { writeReport } from '../report/index.js';
+import { fallbackDir } from './replay-preflight.js';
+
+/**
+ * Writes results.json and the .hlog under `out`/<id>; when that fails (disk full, directory removed
+ * during the run) the finished run goes to a fresh temp directory instead, and stderr says where.
+ */
+export async function writeRun(results: ResultsFile, out: string, id: string): Promise<{ dir: string; resultsPath: string; hlogPath: string }> {
+  const attempt = async (dir: string) => {
+    await mkdir(dir, { recursive: true });
+    const resultsPath = join(dir, 'results.json');
+    await writeResultsFile(resultsPath, results);
+    const hlogPath = join(dir, 'latency.hlog');
+    await writeHlog(results, hlogPath);
+    return { dir, resultsPath, hlogPath };
+  };
+  try {
+    return await attempt(join(out, id));
+  } catch (err) {
+    const dir = fallbackDir(id);
+    process.stderr.write(`mcreplay: could not write the results under ${out} (${(err as Error).message}); they are written to ${dir} instead\n`);
+    return attempt(dir);
+  }
+}
+
+/** Writes index.html (and the PNG charts) beside results.json; a report failure does not lose the run. */
+export async function renderHtml(resultsPath: string, png: boolean): Promise<string | null> {
+  try {
+    return (await writeReport(resultsPath, { png })).html;
+  } catch (err) {
+    process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
+    return null;
+  }
+}
