@@ -5,9 +5,9 @@ import { ExitCode, McError } from '../errors.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { makeRunId } from '../metrics/results.js';
 import { loadResultsFile, parseNoiseBand } from '../report/compare.js';
-import { decideGate, parseChecks, preflightGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
+import { parseChecks, preflightGate, type GateOptions } from '../report/gate.js';
 import { checkShards, mergeShards } from '../report/merge.js';
-import { renderHtml, writeRun } from './run-output.js';
+import { judgeAndWrite } from './run-output.js';
 
 interface MergeOpts {
   out: string;
@@ -84,13 +84,7 @@ async function runMerge(paths: string[], o: MergeOpts): Promise<number> {
   const first = inputs[0]!.results;
   const id = `${makeRunId(first.capture.path, new Date(first.run.startedAt), o.out)}`;
   const results = mergeShards(inputs, id, process.argv.slice(2), problems);
-  const d = await decideGate(results, gate);
-  results.verdict = d.verdict;
-  results.generator = d.generator;
-  const { dir, resultsPath, hlogPath } = await writeRun(results, o.out, id);
-  const html = o.html === false ? null : await renderHtml(resultsPath, o.png !== false);
-  gate.reportDir = dir;
-  writeGateOutputs(results, gate, d);
+  const { d, resultsPath, hlogPath, htmlPath: html } = await judgeAndWrite(results, gate, { dir: o.out, id, html: o.html !== false, png: o.png !== false });
   const t = results.summary.total;
   if (o.json) {
     const shards = (results.config.options.merged ?? []) as unknown[];

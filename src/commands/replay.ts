@@ -14,9 +14,9 @@ import { buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '..
 import { makeRunId } from '../metrics/results.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { Interval, ResultsFile } from '../metrics/results-types.js';
-import { renderHtml, writeRun } from './run-output.js';
+import { judgeAndWrite } from './run-output.js';
 import { fmtNs, parsePorts } from './text.js';
-import { parseChecks, canStillPass, preflightGate, decideGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
+import { parseChecks, canStillPass, preflightGate, type GateOptions } from '../report/gate.js';
 import { captureQuality } from '../report/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
 import { checkBaseline, checkCommandTags, checkOutDir, rampFit, rampWarning } from './replay-preflight.js';
@@ -418,15 +418,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   });
   results.targetState = targetState(before, after);
   results.captureQuality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
-  // the verdict (checks, baseline, generator state) is decided before anything is written, so that
-  // results.json and the HTML report carry it
-  const d = await decideGate(results, gate);
-  results.verdict = d.verdict;
-  results.generator = d.generator;
-  const { dir, resultsPath, hlogPath } = await writeRun(results, o.out, id);
-  const htmlPath = o.html === false ? null : await renderHtml(resultsPath, o.png !== false);
-  gate.reportDir = dir;
-  writeGateOutputs(results, gate, d);
+  const { d, resultsPath, hlogPath, htmlPath } = await judgeAndWrite(results, gate, { dir: o.out, id, html: o.html !== false, png: o.png !== false });
 
   if (o.json) {
     process.stdout.write(`${JSON.stringify(jsonSummary(results, resultsPath, hlogPath, htmlPath, out.totals), null, 2)}\n`);

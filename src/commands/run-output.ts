@@ -6,6 +6,7 @@ import { writeHlog } from '../metrics/hlog.js';
 import { writeResultsFile } from '../metrics/results.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { writeReport } from '../report/index.js';
+import { decideGate, writeGateOutputs, type GateDecision, type GateOptions } from '../report/gate.js';
 import { fallbackDir } from './replay-preflight.js';
 
 /**
@@ -38,4 +39,19 @@ export async function renderHtml(resultsPath: string, png: boolean): Promise<str
     process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
     return null;
   }
+}
+
+/**
+ * Decides the gate (checks, baseline, generator state) before anything is written, so that
+ * results.json and the HTML report carry the verdict; then writes the run and the CI outputs.
+ */
+export async function judgeAndWrite(results: ResultsFile, gate: GateOptions, out: { dir: string; id: string; html: boolean; png: boolean }): Promise<{ d: GateDecision; dir: string; resultsPath: string; hlogPath: string; htmlPath: string | null }> {
+  const d = await decideGate(results, gate);
+  results.verdict = d.verdict;
+  results.generator = d.generator;
+  const { dir, resultsPath, hlogPath } = await writeRun(results, out.dir, out.id);
+  const htmlPath = out.html ? await renderHtml(resultsPath, out.png) : null;
+  gate.reportDir = dir;
+  writeGateOutputs(results, gate, d);
+  return { d, dir, resultsPath, hlogPath, htmlPath };
 }
