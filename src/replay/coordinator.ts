@@ -221,7 +221,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     startP ??= (async () => {
       flushAll();
       await pool.sync();
-      const fix = await fixT0(setup.startAtMs ?? null, baseSec, START_MARGIN_NS);
+      const fix = await fixT0(setup.startAtMs ?? null, baseSec, START_MARGIN_NS, setup.signal);
       t0 = fix.t0;
       t0Wall = { ms: fix.wallMs, lateNs: fix.lateNs };
       cpuAtT0 = process.cpuUsage();

@@ -35,8 +35,8 @@ export interface T0Fix {
  * Fixes t0: `marginNs` from now, or at `startAtMs` (waiting for it). A process that gets there
  * after `startAtMs` keeps the common t0 (its first requests are late: the lag says by how much).
  */
-export async function fixT0(startAtMs: number | null, baseSec: number, marginNs: number): Promise<T0Fix> {
-  if (startAtMs === null) {
+export async function fixT0(startAtMs: number | null, baseSec: number, marginNs: number, signal?: AbortSignal): Promise<T0Fix> {
+  if (startAtMs === null || signal?.aborted === true) {
     const m = monoNs(baseSec);
     return { t0: m + marginNs, wallMs: wallMs() + marginNs / 1e6, lateNs: 0 };
   }
@@ -44,7 +44,18 @@ export async function fixT0(startAtMs: number | null, baseSec: number, marginNs:
   for (;;) {
     const left = startAtMs - wallMs() - marginNs / 1e6;
     if (left <= 5) break;
-    await new Promise<void>((r) => setTimeout(r, Math.min(left - 2, 60_000)));
+    // Ctrl-C while waiting ends the wait: the run starts (and stops) at once
+    const stopped = await new Promise<boolean>((r) => {
+      const t = setTimeout(() => done(false), Math.min(left - 2, 60_000));
+      const onAbort = (): void => done(true);
+      function done(aborted: boolean): void {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
+        r(aborted);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    if (stopped) return fixT0(null, baseSec, marginNs);
   }
   const m = monoNs(baseSec);
   const aheadNs = Math.round((startAtMs - wallMs()) * 1e6);
