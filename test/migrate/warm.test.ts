@@ -50,7 +50,8 @@ function plan(): { ops: [string, string[]][]; reads: Map<string, number> } {
   return { ops, reads };
 }
 
-describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
+// each test spawns several CLI processes; on a loaded 2-core machine a Node start alone takes seconds
+describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', { timeout: 240_000 }, () => {
   let old: Memcached;
   let nu: Memcached;
   let dir: string;
@@ -73,7 +74,7 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
     const dump = await startTcpdump(cap, old.port);
     await run(PY, [join(root, 'scripts', 'clients', 'warm_reader.py'), String(old.port), join(dir, 'plan.json')]);
     await dump.stop();
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([old?.stop(), nu?.stop()]);
     rmSync(dir, { recursive: true, force: true });
