@@ -186,6 +186,25 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', { timeout: 240
     }
   });
 
+  test('a key with under a second to live is skipped, never copied', async () => {
+    const [src, dst] = await Promise.all([startMemcached(), startMemcached()]);
+    try {
+      await fill(src.port, [
+        { key: 'soon', value: Buffer.from('gone'), flags: 0, ttl: 1 },
+        { key: 'later', value: Buffer.from('stays'), flags: 0, ttl: 100 },
+      ]);
+      const rep = JSON.parse((await mcreplay(['warm', '--all', '--from', src.address, '--to', dst.address, '--json'])).stdout);
+      expect(rep.keys.copied).toBe(1);
+      // listed with its expiry less than a second away (counted), or already gone from the listing
+      expect(rep.keys.expired + (2 - rep.keys.considered)).toBe(1);
+      const held = await read(dst.port, ['soon', 'later']);
+      expect(held.get('soon')).toBeNull();
+      expect(held.get('later')?.value.toString()).toBe('stays');
+    } finally {
+      await Promise.all([src.stop(), dst.stop()]);
+    }
+  });
+
   test('a full new server (-m 8 -M): failures counted and named, the run goes on', async () => {
     const big = await startMemcached({ extraArgs: ['-I', '2m'] });
     const full = await startMemcached({ memoryMb: 8, extraArgs: ['-M'] });
