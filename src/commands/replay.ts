@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
+import { collect, intOption } from './options.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
 import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
 import { listOption, parseDurationNs, parseFactor, parseRate, parseWarmup } from '../replay/parse.js';
@@ -105,13 +106,6 @@ interface ReplayOpts {
   metrics?: string;
 }
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-
-function intOption(v: string, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${name} ${v}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
-  return n;
-}
 
 /** Adds the 'replay' verb to the program. */
 export function register(program: Command): void {

@@ -1,6 +1,7 @@
 // The `warm` verb: fills new servers with the keys the captured clients read (or every key, --all),
 // copied from the old servers with value, flags and remaining TTL, never overwriting.
 import { Command, Option } from 'commander';
+import { collect } from './options.js';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { parsePorts } from './text.js';
@@ -25,8 +26,6 @@ interface WarmOpts {
   json?: boolean;
   progress: boolean;
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 const EXAMPLES = `
 Examples:
