@@ -494,7 +494,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         totals.preopened++;
         connTarget.set(it.conn, it.target); // its open item later finds it open (a no-op)
       }
-      const c = conn(it.conn, it.target);
+      const c = conn(it.conn, it.target, it.udp);
       c.open();
       early.push(c);
     }
