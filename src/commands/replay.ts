@@ -23,7 +23,7 @@ import { checkBaseline, checkCommandTags, checkOutDir, fallbackDir, rampFit, ram
 import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';
 import { humanSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
-import type { Check } from '../report/thresholds.js';
+import type { Check } from '../report/check-types.js';
 import { cpus } from 'node:os';
 import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
 
