@@ -12,10 +12,10 @@ import { decodeReq, reqCmd, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
 import { Ev, trace, tracing } from './trace.js';
-import { recordAnswer } from './answer.js';
+import { recordAnswer, type AnswerCtx } from './answer.js';
 
 /** What a connection needs of its worker. */
-export interface ConnCtx {
+export interface ConnCtx extends AnswerCtx {
   rec: IntervalRecorder;
   /** Run-clock now; also closes finished intervals before anything is recorded after them. */
   now(): number;
