@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChartConfiguration } from 'chart.js';
-import { chartConfig, chartList } from './charts.js';
+import { chartConfig, chartList } from './charts/index.js';
 import type { ReportData } from './data.js';
 import { fmt } from './format.js';
 
