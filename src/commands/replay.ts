@@ -17,7 +17,7 @@ import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { mkdir } from 'node:fs/promises';
 import { fmtNs, parsePorts } from './text.js';
 import { parseChecks, canStillPass, preflightGate, decideGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
-import { captureQuality } from '../report/capture-quality.js';
+import { captureQuality } from '../replay/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
 import { checkBaseline, checkCommandTags, checkOutDir, fallbackDir, rampFit, rampWarning } from './replay-preflight.js';
 import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';

@@ -1,4 +1,4 @@
-// PNG charts: the same chart specs as the HTML page (charts.ts), drawn by Chart.js on
+// PNG charts: the same chart specs as the HTML page (charts/), drawn by Chart.js on
 // @napi-rs/canvas (no system libraries needed), for places HTML cannot go (PR comments, chat).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
