@@ -4,7 +4,7 @@
 //
 // structure: kept whole (~960 lines). createResponseMatcher is one incremental state machine over
 // Buffers whose state (~40 locals: the pending-request ring of parallel typed arrays, the byte-level
-// state, the binary packet in progress) lives in one closure that V8 keeps in registers/one context;
+// state, the binary packet in progress) lives in one closure (plain local reads, no object hops);
 // the ring is read on every response, on the per-byte path that ingest and replay both
 // run. Its states, request kinds, meta subtypes and flags are named constants (S_*, R_*, M_*, F_*,
 // MULTI_*, AFTER_*). Moving the ring into its own object is the next step once bench/ shows it free.
