@@ -131,3 +131,42 @@ export function humanSummary(r: ResultsFile, paths: { results: string; html: str
   lines.push(`results: ${paths.results}${paths.html ? `\nreport:  ${paths.html}` : ''}`);
   return lines.join('\n');
 }
+
+/** The `--json` summary of a finished replay: where the files are, the verdict, totals per command and step. */
+export function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, htmlPath: string | null, totals: { abandoned: number; reconnects: number }): unknown {
+  const strip = (c: ResultsFile['summary']['total']) => ({
+    counters: c.counters,
+    response: c.response,
+    service: c.service,
+    intendedRate: c.intendedRate,
+    achievedRate: c.achievedRate,
+    hitRatio: c.hitRatio,
+    errorRate: c.errorRate,
+  });
+  const perCommand: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.summary.perCommand)) perCommand[k] = strip(v);
+  return {
+    runId: r.run.id,
+    results: resultsPath,
+    hlog: hlogPath,
+    html: htmlPath,
+    mode: r.config.rate.mode === 'max' ? 'capacity (closed loop)' : 'schedule (open loop)',
+    rate: r.config.rate,
+    verdict: r.verdict,
+    stopReason: r.config.options.stopReason,
+    durationNs: r.summary.durationNs,
+    total: strip(r.summary.total),
+    perCommand,
+    lag: r.summary.lag,
+    eventLoopMaxNs: r.summary.eventLoopMaxNs,
+    heldBack: r.config.options.heldBack,
+    shapedRequests: r.config.options.shapedRequests,
+    abandoned: totals.abandoned,
+    reconnects: totals.reconnects,
+    steps: r.steps.map((s) => ({ step: s.step, rateFactor: s.rateFactor, startNs: s.startNs, endNs: s.endNs, total: strip(s.total), lag: s.lag })),
+    captured: Object.fromEntries(Object.entries(r.captured).map(([k, v]) => [k, { count: v.count, hits: v.hits, misses: v.misses, hitRatio: v.hitRatio, latency: v.latency }])),
+    targetState: r.targetState ?? [],
+    captureQuality: r.captureQuality ?? null,
+    generator: r.generator ?? null,
+  };
+}

@@ -18,13 +18,13 @@ import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { mkdir } from 'node:fs/promises';
 import { fmtNs, parsePorts } from './text.js';
 import { parseChecks, canStillPass, preflightGate, decideGate, writeGateOutputs, type GateOptions } from '../report/gate.js';
-import { captureQuality } from '../report/capture-quality.js';
+import { captureQuality } from '../replay/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
 import { checkBaseline, checkCommandTags, checkOutDir, fallbackDir, rampFit, rampWarning } from './replay-preflight.js';
 import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';
-import { humanSummary } from './replay-summary.js';
+import { humanSummary, jsonSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
-import type { Check } from '../report/thresholds.js';
+import type { Check } from '../report/check-types.js';
 import { cpus } from 'node:os';
 import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
 
@@ -453,42 +453,4 @@ async function renderHtml(resultsPath: string, png: boolean): Promise<string | n
     process.stderr.write(`mcreplay: the HTML report failed (results.json is written; retry with \`mcreplay report ${resultsPath}\`): ${(err as Error).message}\n`);
     return null;
   }
-}
-
-function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, htmlPath: string | null, totals: { abandoned: number; reconnects: number }): unknown {
-  const strip = (c: ResultsFile['summary']['total']) => ({
-    counters: c.counters,
-    response: c.response,
-    service: c.service,
-    intendedRate: c.intendedRate,
-    achievedRate: c.achievedRate,
-    hitRatio: c.hitRatio,
-    errorRate: c.errorRate,
-  });
-  const perCommand: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r.summary.perCommand)) perCommand[k] = strip(v);
-  return {
-    runId: r.run.id,
-    results: resultsPath,
-    hlog: hlogPath,
-    html: htmlPath,
-    mode: r.config.rate.mode === 'max' ? 'capacity (closed loop)' : 'schedule (open loop)',
-    rate: r.config.rate,
-    verdict: r.verdict,
-    stopReason: r.config.options.stopReason,
-    durationNs: r.summary.durationNs,
-    total: strip(r.summary.total),
-    perCommand,
-    lag: r.summary.lag,
-    eventLoopMaxNs: r.summary.eventLoopMaxNs,
-    heldBack: r.config.options.heldBack,
-    shapedRequests: r.config.options.shapedRequests,
-    abandoned: totals.abandoned,
-    reconnects: totals.reconnects,
-    steps: r.steps.map((s) => ({ step: s.step, rateFactor: s.rateFactor, startNs: s.startNs, endNs: s.endNs, total: strip(s.total), lag: s.lag })),
-    captured: Object.fromEntries(Object.entries(r.captured).map(([k, v]) => [k, { count: v.count, hits: v.hits, misses: v.misses, hitRatio: v.hitRatio, latency: v.latency }])),
-    targetState: r.targetState ?? [],
-    captureQuality: r.captureQuality ?? null,
-    generator: r.generator ?? null,
-  };
 }
