@@ -3,7 +3,7 @@
 // timestamp resolution; EPB/SPB/OPB carry frames. Every other block (NRB, ISB, DSB, custom ...)
 // is skipped by its length.
 import { u16, u32 } from './bytes.js';
-import { newIface, type CaptureReader, type Iface } from './reader.js';
+import { newIface, type Iface, type ScanState } from './scan-state.js';
 
 const MAX_BLOCK = 64 << 20;
 const SHB = 0x0a0d0d0a;
@@ -12,7 +12,7 @@ const OPB = 2;
 const SPB = 3;
 const EPB = 6;
 
-function blockOrder(r: CaptureReader, b: Buffer, off: number): boolean {
+function blockOrder(r: ScanState, b: Buffer, off: number): boolean {
   if (b[off] === 0x0a && b[off + 1] === 0x0d && b[off + 2] === 0x0d && b[off + 3] === 0x0a) {
     const m = u32(b, off + 8, true);
     if (m === 0x1a2b3c4d) return true;
@@ -23,7 +23,7 @@ function blockOrder(r: CaptureReader, b: Buffer, off: number): boolean {
 }
 
 /** Size of the block at off, < 0 for the bytes needed to know it, 0 when it is corrupt. */
-export function pcapngBlockSize(r: CaptureReader, b: Buffer, off: number, avail: number): number {
+export function pcapngBlockSize(r: ScanState, b: Buffer, off: number, avail: number): number {
   if (avail < 12) return -12;
   const le = blockOrder(r, b, off);
   if (r.stopped) return 0;
@@ -41,7 +41,7 @@ const MAX_TSRESOL_10 = 15;
 const MAX_TSRESOL_2 = 50;
 const MAX_TSOFFSET_SEC = 2 ** 33;
 
-function readIdb(r: CaptureReader, b: Buffer, off: number, len: number): Iface {
+function readIdb(r: ScanState, b: Buffer, off: number, len: number): Iface {
   const le = r.le;
   const link = u16(b, off + 8, le);
   const snaplen = u32(b, off + 12, le);
@@ -79,7 +79,7 @@ function readIdb(r: CaptureReader, b: Buffer, off: number, len: number): Iface {
 }
 
 /** Splits hi·2^32 + lo ticks into the reader's (lastSec, lastFrac) in exact integer arithmetic. */
-function setTime(r: CaptureReader, ifc: Iface, hi: number, lo: number): void {
+function setTime(r: ScanState, ifc: Iface, hi: number, lo: number): void {
   const U = ifc.units;
   if (U > 2 ** 52) {
     const t = (BigInt(hi) << 32n) | BigInt(lo);
@@ -104,7 +104,7 @@ function setTime(r: CaptureReader, ifc: Iface, hi: number, lo: number): void {
 }
 
 /** Reads whole blocks from b[off, end) and emits their frames; returns where it stopped. */
-export function scanPcapng(r: CaptureReader, b: Buffer, off: number, end: number): number {
+export function scanPcapng(r: ScanState, b: Buffer, off: number, end: number): number {
   while (end - off >= 12) {
     const le = blockOrder(r, b, off);
     if (r.stopped) return off;

@@ -7,50 +7,19 @@ import { Clock } from './clock.js';
 import { scanPcap, pcapHeader, pcapRecordSize } from './pcap.js';
 import { scanPcapng, pcapngBlockSize } from './pcapng.js';
 import { ExitCode, McError } from '../errors.js';
+import type { Iface, ScanState } from './scan-state.js';
+
+export { newIface, type Iface } from './scan-state.js';
 
 /** Receiver of frames; buf is valid only during the call. tsNs is relative to the base second. */
 export interface FrameSink {
   frame(link: number, buf: Buffer, off: number, caplen: number, origlen: number, tsNs: number): void;
 }
 
-/** One capture interface: link type and timestamp units (pcap files have exactly one). */
-export interface Iface {
-  link: number;
-  snaplen: number;
-  /** Timestamp ticks per second (pcapng if_tsresol; pcap 1e6 or 1e9). */
-  units: number;
-  /** ns per tick when that is a whole number, else 0 (then fracMul is used with floor). */
-  nsPerTick: number;
-  fracMul: number;
-  offsetSec: number;
-  /** Cache of the split of hi·2^32 ticks into seconds and remainder ticks (pcapng). */
-  hi: number;
-  hiSec: number;
-  hiRem: number;
-  packets: number;
-}
-
-/** A new interface with the given link type, snaplen and ticks per second. */
-export function newIface(link: number, snaplen: number, units: number, offsetSec = 0): Iface {
-  const perTick = 1e9 / units;
-  return {
-    link,
-    snaplen,
-    units,
-    nsPerTick: Number.isInteger(perTick) ? perTick : 0,
-    fracMul: perTick,
-    offsetSec,
-    hi: -1,
-    hiSec: 0,
-    hiRem: 0,
-    packets: 0,
-  };
-}
-
 const EMPTY = Buffer.alloc(0);
 
 /** Incremental pcap/pcapng reader: push(chunk)… end(). */
-export class CaptureReader {
+export class CaptureReader implements ScanState {
   format: 'pcap' | 'pcapng' | 'unknown' = 'unknown';
   /** Byte order of the file (pcapng: of the current section). */
   le = true;

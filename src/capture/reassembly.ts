@@ -1,3 +1,6 @@
+// structure: one state machine over a flow's two halves; segment(), the hold queue and the gap
+// rules share the per-half bookkeeping on every packet. The flow table (Flow, Half, Lru, endpoint
+// hashing, ~140 lines) is the seam for a split into flow-table.ts, not yet made.
 // TCP reassembly: decoded segments in, per-direction in-order byte streams out (StreamSink).
 //
 // Each direction ("half") keeps the next expected sequence number. A segment at that number is

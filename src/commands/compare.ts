@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
+import { collect } from './options.js';
 import { ExitCode, McError } from '../errors.js';
 import { initMetrics } from '../metrics/histogram.js';
 import type { Verdict } from '../metrics/results-types.js';
@@ -21,8 +22,6 @@ interface CompareCliOptions {
   summary?: string;
   defaultChecks?: boolean;
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ExitCode, McError } from '../errors.js';
+import { intOption } from './options.js';
 import { DIFF_KINDS, diffCapture, type DiffResult } from '../migrate/diff.js';
 import { parseHashKind, parseMemberList, formatHostPort, type HostPort } from '../topology/targets.js';
 import { parseDurationNs } from '../replay/parse.js';
@@ -75,8 +76,8 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
       }
       const hash = o.hash === undefined ? 'modulo' : parseHashKind(o.hash);
       const maxDiff = parseShare(o.maxDiff, '--max-diff');
-      const examples = wholeNumber(o.examples, '--examples', 0, 1000);
-      const inFlight = wholeNumber(o.inFlight, '--in-flight', 1, 10_000);
+      const examples = intOption(o.examples, '--examples', 0, 1000);
+      const inFlight = intOption(o.inFlight, '--in-flight', 1, 10_000);
       const timeoutMs = parseDurationNs(o.timeout, '--timeout') / 1e6;
       const rate = parseReadRate(o.rate);
       await checkCaptureFile(capture);
@@ -125,12 +126,6 @@ function parseShare(text: string, option: string): number {
   const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
   if (!m || !(v >= 0 && v <= 1)) throw new McError(`${option} ${JSON.stringify(text)}: not a share`, ExitCode.usage, `write a percentage (${option} 0.1%) or a fraction (${option} 0.001)`);
   return v;
-}
-
-function wholeNumber(text: string, option: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${option} ${JSON.stringify(text)}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
-  return n;
 }
 
 function parseReadRate(text: string): number | null {

@@ -2,6 +2,7 @@
 // merged into one run's results, verdict and reports (src/report/merge.ts).
 import type { Command } from 'commander';
 import { ExitCode, McError } from '../errors.js';
+import { collect } from './options.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { makeRunId } from '../metrics/results.js';
 import { loadResultsFile, parseNoiseBand } from '../report/compare.js';
@@ -23,8 +24,6 @@ interface MergeOpts {
   png: boolean;
   json?: boolean;
 }
-
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 /** Adds the 'merge' verb to the program. */
 export function register(program: Command): void {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { ExitCode, McError } from '../errors.js';
+import { collect, intOption } from './options.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
 import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
 import type { WorkloadRequest } from '../workload/model.js';
@@ -91,13 +92,6 @@ interface MirrorOpts {
   untilWarm?: string;
 }
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-
-function intOption(v: string, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${name} ${v}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
-  return n;
-}
 
 /** "64MiB", "1GiB", "500000" → bytes. */
 function parseBytes(text: string, option: string): number {

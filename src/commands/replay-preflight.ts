@@ -10,7 +10,8 @@ import { ExitCode, McError } from '../errors.js';
 import { BINARY_OPCODES, commandInfo } from '../protocol/index.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { describeRate, incomparabilities } from '../report/compare.js';
-import { suggest, type Check } from '../report/thresholds.js';
+import { suggest } from '../report/check-grammar.js';
+import type { Check } from '../report/check-types.js';
 import type { RateSpec } from '../replay/parse.js';
 import { fmtNs } from './text.js';
 

@@ -132,7 +132,7 @@ export function humanSummary(r: ResultsFile, paths: { results: string; html: str
   return lines.join('\n');
 }
 
-/** The run summary of `replay --json`: what a script needs, without the histograms. */
+/** The `--json` summary of a finished replay: where the files are, the verdict, totals per command and step. */
 export function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: string, htmlPath: string | null, totals: { abandoned: number; reconnects: number }): unknown {
   const strip = (c: ResultsFile['summary']['total']) => ({
     counters: c.counters,

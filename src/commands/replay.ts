@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
+import { collect, intOption } from './options.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
 import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
 import { listOption, parseDurationNs, parseFactor, parseRate, parseWarmup } from '../replay/parse.js';
@@ -17,13 +18,13 @@ import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { judgeAndWrite } from './run-output.js';
 import { fmtNs, parsePorts } from './text.js';
 import { parseChecks, canStillPass, preflightGate, type GateOptions } from '../report/gate.js';
-import { captureQuality } from '../report/capture-quality.js';
+import { captureQuality } from '../replay/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
 import { checkBaseline, checkCommandTags, checkOutDir, rampFit, rampWarning } from './replay-preflight.js';
 import { captureSpanNs, plannedTotalNs, progressLine } from './replay-progress.js';
 import { humanSummary, jsonSummary } from './replay-summary.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
-import type { Check } from '../report/thresholds.js';
+import type { Check } from '../report/check-types.js';
 import { cpus } from 'node:os';
 import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
 
@@ -108,13 +109,6 @@ interface ReplayOpts {
   metrics?: string;
 }
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-
-function intOption(v: string, name: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${name} ${v}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
-  return n;
-}
 
 /** Adds the 'replay' verb to the program. */
 export function register(program: Command): void {

@@ -1,6 +1,7 @@
 // The `top` verb: a memcache-top for a migration, one row per server refreshed in place on a
 // terminal, plain lines when piped, JSON lines for scripts.
 import { Command } from 'commander';
+import { collect } from './options.js';
 import { ExitCode, McError } from '../errors.js';
 import { fmtBytes, fmtInt, fmtPct, fmtSI } from '../report/format.js';
 import { table } from './text.js';
@@ -16,8 +17,6 @@ interface TopOpts {
   saslUser?: string;
   json?: boolean;
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 const EXAMPLES = `
 Examples:

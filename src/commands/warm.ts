@@ -1,6 +1,7 @@
 // The `warm` verb: fills new servers with the keys the captured clients read (or every key, --all),
 // copied from the old servers with value, flags and remaining TTL, never overwriting.
 import { Command, Option } from 'commander';
+import { collect } from './options.js';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { parsePorts } from './text.js';
@@ -26,8 +27,6 @@ interface WarmOpts {
   progress: boolean;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
 const EXAMPLES = `
 Examples:
   mcreplay warm captures/sample.pcap --from 127.0.0.1:11211 --to 127.0.0.1:11212
@@ -45,8 +44,8 @@ export function register(program: Command): void {
     .command('warm')
     .description('Copy the keys captured clients read (or every key) from old servers to new ones, never overwriting')
     .argument('[capture]', "pcap or pcapng file whose reads pick the keys (gzip ok), '-' for standard input")
-    .option('--from <servers...>', 'old servers to copy from, host:port, comma-separated or repeated', collect)
-    .option('--to <target...>', 'new server for every key, or old=new per old server (repeatable)', collect)
+    .option('--from <servers>', 'old servers to copy from, host:port, comma-separated or repeated', collect)
+    .option('--to <target>', 'new server for every key, or old=new per old server (repeatable)', collect)
     .option('--pool <servers>', 'new servers as a client pool, comma-separated (with --hash)')
     .option('--hash <scheme>', 'pool hashing: modulo, crc32, ketama, consistent, rendezvous (default modulo)')
     .option('--all', 'copy every key of the old servers (lru_crawler metadump), no capture needed')

@@ -12,7 +12,8 @@ import {
   type Summary,
 } from './results-types.js';
 import { addEncoded, addHistogram, createHistogram, emptyPercentiles, encodeHistogram, percentiles, type EncodedHist, type Histogram } from './histogram.js';
-import { emptyCounters, type IntervalSnapshot } from './recorder.js';
+import type { IntervalSnapshot } from './recorder.js';
+import { addCounters, emptyCounters, totalErrors } from './counters.js';
 
 /** Rate configuration as in results.json. */
 export type RateConfig = ResultsFile['config']['rate'];
@@ -75,27 +76,6 @@ interface Acc {
   counters: Counters;
   response: Histogram;
   service: Histogram;
-}
-
-/** Adds counters `b` into `a`. */
-export function addCounters(a: Counters, b: Counters): void {
-  a.intended += b.intended;
-  a.sent += b.sent;
-  a.completed += b.completed;
-  a.hits += b.hits;
-  a.misses += b.misses;
-  a.unsent += b.unsent;
-  a.bytesOut += b.bytesOut;
-  a.bytesIn += b.bytesIn;
-  for (const c of ERROR_CLASSES) a.errors[c] += b.errors[c];
-  for (const [k, v] of Object.entries(b.heldBack)) a.heldBack[k] = (a.heldBack[k] ?? 0) + v;
-}
-
-/** Sum of all error classes. */
-export function totalErrors(c: Counters): number {
-  let n = 0;
-  for (const k of ERROR_CLASSES) n += c.errors[k];
-  return n;
 }
 
 function cloneCounters(c: Counters): Counters {

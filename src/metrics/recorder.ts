@@ -7,6 +7,7 @@
 // uncompressed encoding WasmHistogram.encode() would give, which the main thread decodes.
 import { ERROR_CLASSES, type Counters, type ErrorClass } from './results-types.js';
 import { CountsHistogram } from './counts-hist.js';
+import { emptyCounters } from './counters.js';
 import type { EncodedHist } from './hist-config.js';
 
 /** Counter fields that `IntervalRecorder.count` adds to. */
@@ -73,13 +74,6 @@ export interface CommandSlot {
   readonly n: Float64Array;
   heldBack: Record<string, number> | null;
   active: boolean;
-}
-
-/** A zeroed Counters object. */
-export function emptyCounters(): Counters {
-  const errors = {} as Record<ErrorClass, number>;
-  for (const c of ERROR_CLASSES) errors[c] = 0;
-  return { intended: 0, sent: 0, completed: 0, hits: 0, misses: 0, errors, heldBack: {}, unsent: 0, bytesOut: 0, bytesIn: 0 };
 }
 
 /** Records latencies and counters per command for the current interval of one worker. */

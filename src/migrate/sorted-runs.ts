@@ -70,7 +70,7 @@ interface Head {
   it: AsyncIterator<DumpEntry> | Iterator<DumpEntry>;
 }
 
-/** A binary min-heap of run heads by key. */
+/** Restores the min-heap order (by key) of run heads below position i. */
 function siftDown(h: Head[], i: number): void {
   for (;;) {
     const l = 2 * i + 1;

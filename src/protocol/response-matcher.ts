@@ -1,6 +1,13 @@
 // Pairs the server→client bytes of one connection with the requests sent on it, in order. Knows
 // every response shape: VALUE…END, STAT…END, single lines, errors, meta codes with quiet (q)
 // requests answered by silence, binary packets with quiet opcodes and multi-packet stats.
+//
+// structure: kept whole (~960 lines). createResponseMatcher is one incremental state machine over
+// Buffers whose state (~40 locals: the pending-request ring of parallel typed arrays, the byte-level
+// state, the binary packet in progress) lives in one closure (plain local reads, no object hops);
+// the ring is read on every response, on the per-byte path that ingest and replay both
+// run. Its states, request kinds, meta subtypes and flags are named constants (S_*, R_*, M_*, F_*,
+// MULTI_*, AFTER_*). Moving the ring into its own object is the next step once bench/ shows it free.
 import { BINARY_BY_OPCODE, BINARY_STATUS, binarySpecByName, binaryStatusError, binaryStatusName } from './commands.js';
 import { TOK_E, TOK_S, indexOfByte, parseU64, parseUint, tokenize } from './bytes.js';
 import {

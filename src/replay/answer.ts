@@ -1,9 +1,18 @@
 // Recording a target's answer to one request: the one rule of measurement that TCP (conn.ts) and
 // UDP (udp-conn.ts) connections share.
-import type { CommandSlot } from '../metrics/recorder.js';
+import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { ParsedResponse } from '../protocol/types.js';
-import type { ConnCtx } from './conn.js';
+import type { WorkerTotals } from './messages.js';
+import type { CasTable } from './cas-table.js';
+
+/** What recording an answer needs of the worker (a TCP connection's ConnCtx is one). */
+export interface AnswerCtx {
+  rec: IntervalRecorder;
+  totals: WorkerTotals;
+  /** Latest CAS unique the target handed out, by target index and key; shared by all workers. */
+  cas: CasTable;
+}
 
 /** A written request as far as recording its answer goes. */
 export interface AnsweredRequest {
@@ -16,14 +25,14 @@ export interface AnsweredRequest {
 }
 
 /** Counts an error of class `cls` for `p` at run time `ts`. */
-export function countError(ctx: ConnCtx, p: AnsweredRequest, cls: ErrorClass, ts: number): void {
+export function countError(ctx: AnswerCtx, p: AnsweredRequest, cls: ErrorClass, ts: number): void {
   ctx.rec.error(p.cmd, cls, ts - p.intended);
   ctx.totals.errors++;
   ctx.totals.byClass[cls]++;
 }
 
 /** Records the answer `resp` to `p`, received at run time `ts` (counters, latency, CAS tokens of target `targetIndex`). */
-export function recordAnswer(ctx: ConnCtx, targetIndex: number, p: AnsweredRequest, resp: ParsedResponse, ts: number): void {
+export function recordAnswer(ctx: AnswerCtx, targetIndex: number, p: AnsweredRequest, resp: ParsedResponse, ts: number): void {
   const rec = ctx.rec;
   if (resp.bytes > 0) rec.count(p.cmd, 'bytesIn', resp.bytes);
   if (resp.error !== null) {

@@ -4,7 +4,8 @@
 // request cost about 8 µs per request across both threads (structured clone and the garbage it
 // leaves); packed, about 2 µs including building and decoding (measured with 2048-item batches).
 import type { Expect, Proto } from '../protocol/types.js';
-import type { CloseItem, HeldItem, OpenItem, ReqItem, UnsentItem, WorkItem } from './messages.js';
+import type { CloseItem, HeldItem, OpenItem, PackedBatch, ReqItem, UnsentItem, WorkItem } from './messages.js';
+
 
 const K_OPEN = 0;
 const K_REQ = 1;
@@ -23,14 +24,6 @@ const EXPECT_CODE: Record<Expect, number> = { none: 0, line: 1, values: 2, stats
 const B_QUIET = 1 << 2;
 const B_PIPELINED = 1 << 3;
 const B_CAS = 1 << 4;
-
-/** A packed batch as posted to a worker (its buffers are transferred). */
-export interface PackedBatch {
-  n: number;
-  num: Float64Array;
-  data: Uint8Array;
-  strs: string[];
-}
 
 /** A request as the coordinator hands it to the packer: the bytes to send and what the matcher needs. */
 export interface ReqRecord {

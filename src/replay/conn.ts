@@ -1,6 +1,13 @@
 // One replayed connection inside a worker: a socket to a target, the response matcher that pairs the
 // target's bytes with the requests in send order, and the bookkeeping of every request's fate
 // (answered, error by class, abandoned at stop). Reconnects with backoff when the target goes away.
+//
+// structure: kept whole (~740 lines). The request queues (waitq, batch refs,
+// the written-request ring) and the socket life cycle (connect, backoff, down, teardown) share the
+// per-request hot path write -> pending -> matcher -> resolve, and both sides read the same fields
+// (closing, abandoning, outstanding). Splitting them into two objects puts a property hop and a
+// call between them on every request; the seam, if it is ever cut, is the queue methods
+// (headWait, unpackAll, flushWait, enqueue*, pumpMax) against connectNow/up/down/teardown.
 import { connect, type Socket } from 'node:net';
 import { createResponseMatcher, encodeRequest } from '../protocol/index.js';
 import type { ResponseMatcher } from '../protocol/index.js';
@@ -12,10 +19,10 @@ import { decodeReq, reqCmd, type BatchView } from './batch.js';
 import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
 import { Ev, trace, tracing } from './trace.js';
-import { recordAnswer } from './answer.js';
+import { recordAnswer, type AnswerCtx } from './answer.js';
 
 /** What a connection needs of its worker. */
-export interface ConnCtx {
+export interface ConnCtx extends AnswerCtx {
   rec: IntervalRecorder;
   /** Run-clock now; also closes finished intervals before anything is recorded after them. */
   now(): number;

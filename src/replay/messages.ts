@@ -2,7 +2,6 @@
 // structured-clone safe. Times are run-clock ns (0 = t0 of the schedule).
 import type { Expect, Proto } from '../protocol/types.js';
 import type { IntervalSnapshot } from '../metrics/recorder.js';
-import type { PackedBatch } from './batch.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { AuthCred } from './auth.js';
 
@@ -79,6 +78,15 @@ export interface UnsentItem {
 }
 
 export type WorkItem = OpenItem | ReqItem | CloseItem | HeldItem | UnsentItem;
+
+/** Work items packed by batch.ts as posted to a worker (its buffers are transferred). */
+export interface PackedBatch {
+  n: number;
+  num: Float64Array;
+  data: Uint8Array;
+  strs: string[];
+}
+
 
 /** Worker settings. */
 export interface WorkerInit {

@@ -135,6 +135,16 @@ export class UdpConn {
     return n;
   }
 
+  /**
+   * The drain is over (worker.ts): answers still awaited fail now as timeouts, requests never
+   * written count as unsent, and the connection is done (bounds the end of a run, as for TCP).
+   */
+  expire(now: number): void {
+    for (const p of this.pending.values()) this.fail(p, 'timeout', now);
+    this.stop();
+    this.finish();
+  }
+
   /** Drops the socket; requests still in flight are abandoned (not counted as errors). */
   abandon(): void {
     this.ctx.totals.abandoned += this.pending.size;
@@ -302,7 +312,7 @@ export class UdpConn {
 }
 
 // What the worker calls on a connection: UdpConn must offer all of it, with the same signatures.
-type ConnSurface = Pick<ReplayConn, 'id' | 'connecting' | 'open' | 'submit' | 'enqueue' | 'enqueueRef' | 'requestClose' | 'check' | 'stop' | 'abandon' | 'flush'>;
+type ConnSurface = Pick<ReplayConn, 'id' | 'connecting' | 'open' | 'submit' | 'enqueue' | 'enqueueRef' | 'requestClose' | 'check' | 'stop' | 'expire' | 'abandon' | 'flush'>;
 const _sameSurface = (u: UdpConn): ConnSurface => u;
 void _sameSurface;
 

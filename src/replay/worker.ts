@@ -9,12 +9,11 @@ import { newUdpConn } from './udp-conn.js';
 import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
-import { binaryFrame, OP_VERSION } from './auth.js';
 import { startWaker, type Waker } from './waker.js';
 import { Ev, trace, tracing, writeTrace } from './trace.js';
 import { raiseThreadPriority } from './priority.js';
-import { startWarmTarget, type WarmTarget } from './warm-target.js';
-import type { FromWorker, ReqItem, TargetAddr, ToWorker, WorkItem, WorkerInit } from './messages.js';
+import { READ_BUF_BYTES, warmUp } from './warmup.js';
+import type { FromWorker, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
 /**
  * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
@@ -68,99 +67,8 @@ const EARLY_CONNECT_WAIT_MS = 1000;
  */
 const PREOPEN_NS = 100e6;
 const PREOPEN_MAX = 2000;
-const WARMUP_TIMEOUT_MS = 2000;
 /** setTimeout's largest delay (2^31-1 ms); Node runs longer ones at once with a TimeoutOverflowWarning. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The receive buffer all of a worker's sockets share (net's default read size). */
-const READ_BUF_BYTES = 64 * 1024;
-/** Warm-up sends only `version`: its private CAS table needs no room. */
-const WARMUP_CAS_ENTRIES = 4;
-/**
- * Warm-up traffic to the in-process echo (warm-target.ts): WARMUP_ROUNDS pipelines of WARMUP_DEPTH
- * `version` requests. V8 compiles a function after it has run often enough;
- * until then the first requests of a capture ran the send and answer path in the interpreter and
- * paid for compiling it on a 2-core machine (the first ~0.5 s of a run showed lag p99 3–8 ms).
- */
-const WARMUP_ROUNDS = 5;
-const WARMUP_DEPTH = 400;
-
-/** A `version` request, used to warm the connection code up before the schedule starts. */
-function versionItem(binary: boolean, pipelined = false): ReqItem {
-  // a SASL target (memcached -S) speaks only binary: a text version would wait for its timeout
-  const raw = binary ? binaryFrame(OP_VERSION) : Buffer.from('version\r\n', 'latin1');
-  return {
-    k: 'req',
-    at: 0,
-    conn: -1,
-    proto: binary ? 'binary' : 'text',
-    cmd: 'version',
-    expect: binary ? 'binary' : 'line',
-    quiet: false,
-    opaque: 0,
-    keys: [],
-    metaFlags: [],
-    raw,
-    absExpSec: null,
-    casKey: null,
-    pipelined,
-  };
-}
-
-/**
- * Dials every target once through the replay's own connection code (connect, authentication,
- * write, response matching, recording into a throwaway recorder), and runs that code a few
- * thousand times against an in-process echo (warm-target.ts): the first scheduled requests must
- * not pay for lazy compilation and socket set-up, which cost several ms in a fresh thread.
- */
-async function warmUp(init: WorkerInit): Promise<void> {
-  const rec = new IntervalRecorder({ worker: init.worker, eventLoop: false });
-  const totals = emptyTotals();
-  // one receive buffer for all of them, as in the run (reads are handled one at a time)
-  const readBuf = Buffer.allocUnsafe(READ_BUF_BYTES);
-  const dial = (t: TargetAddr, id: number, auth: WorkerInit['auth'], rounds: number, depth: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      let c: ReplayConn | null = null;
-      const timer = setTimeout(() => c?.abandon(), WARMUP_TIMEOUT_MS);
-      const ctx: ConnCtx = {
-        rec,
-        now: () => monoNs(init.baseSec),
-        timeoutNs: WARMUP_TIMEOUT_MS * 1e6,
-        maxMode: true,
-        cas: CasTable.create(WARMUP_CAS_ENTRIES),
-        totals,
-        auth,
-        finished: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        dirty: (d) => process.nextTick(() => d.flush()),
-        readBuf,
-        reading: false,
-        flushDirty: () => {},
-        inflight: 0,
-        lastWriteNs: 0,
-        queued: 0,
-        drained: () => {},
-      };
-      c = new ReplayConn(id, 0, t, ctx);
-      // each round waits for the answers of the one before (its head is not pipelined)
-      const binary = auth?.mech === 'sasl';
-      for (let r = 0; r < rounds; r++) for (let k = 0; k < depth; k++) c.enqueue(versionItem(binary, k > 0));
-      c.requestClose();
-    });
-  let echo: WarmTarget | null = null;
-  try {
-    echo = await startWarmTarget().catch(() => null); // without it: the real dial only
-    await Promise.all([
-      ...init.targets.map((t, i) => dial(t, -1 - i, init.auth, 1, 1)),
-      ...(echo !== null ? [dial(echo.target, -1 - init.targets.length, null, WARMUP_ROUNDS, WARMUP_DEPTH)] : []),
-    ]);
-  } finally {
-    await echo?.close();
-    rec.destroy();
-  }
-}
-
 /** Runs a worker on `port` (the worker thread's parentPort). Exported for in-thread tests. */
 export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'message', f: (m: ToWorker) => void): void; close?(): void }): void {
   let init: WorkerInit | null = null;
@@ -494,7 +402,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         totals.preopened++;
         connTarget.set(it.conn, it.target); // its open item later finds it open (a no-op)
       }
-      const c = conn(it.conn, it.target);
+      const c = conn(it.conn, it.target, it.udp);
       c.open();
       early.push(c);
     }

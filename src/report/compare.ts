@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 import { RESULTS_SCHEMA, type CommandSummary, type ResultsFile } from '../metrics/results-types.js';
 import { decodeHistogram, freeHistogram } from '../metrics/histogram.js';
-import { errorCount, parseSelectorText, ruleError, selectorText, type CheckTags, type MetricName } from './thresholds.js';
+import { errorCount } from '../metrics/counters.js';
+import { parseSelectorText, ruleError, selectorText } from './check-grammar.js';
+import type { CheckTags, MetricName } from './check-types.js';
 
 /** Default noise band: relative changes within ±5% are not marked. */
 export const DEFAULT_NOISE_BAND = 0.05;

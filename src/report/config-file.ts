@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
 import { ExitCode, McError } from '../errors.js';
-import { suggest } from './thresholds.js';
+import { suggest } from './check-grammar.js';
 
 /** A loaded config file. */
 export interface ConfigFile {

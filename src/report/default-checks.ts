@@ -5,7 +5,8 @@
 // files into one) should apply them to the merged totals, and the mirror's verdict to each rolling
 // window's totals, through the same defaultChecksFor().
 import type { ResultsFile } from '../metrics/results-types.js';
-import { parseCheck, type Check } from './thresholds.js';
+import { parseCheck } from './check-grammar.js';
+import type { Check } from './check-types.js';
 
 /** One default check: its name (what the verdict calls it), its text, and when it applies. */
 export interface DefaultCheck {

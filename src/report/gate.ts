@@ -3,18 +3,20 @@
 // parseChecks() before any load and runGate() once the run is over.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { McError } from '../errors.js';
-import type { CheckResult, GeneratorState, ResultsFile, Verdict } from '../metrics/results-types.js';
+import { ExitCode, McError } from '../errors.js';
+import type { CheckResult, GeneratorState, ResultsFile, Verdict, VerdictStatus } from '../metrics/results-types.js';
 import { generatorState } from './generator-state.js';
 import { initMetrics } from '../metrics/histogram.js';
-import { evaluateChecks, formatValue, verdictFor, type Check } from './thresholds.js';
+import { canStillPass, evaluateChecks, formatValue } from './check-eval.js';
+import { parseChecks } from './check-grammar.js';
+import type { Check } from './check-types.js';
 import { compareResults, formatComparison, loadResultsFile, parseRegressionRule, type Comparison } from './compare.js';
 import { toJUnitXml } from './junit.js';
 import { chartPaths, toMarkdownSummary, writeSummary } from './summary-md.js';
 import { toBenchJson } from './bench-json.js';
 import { defaultChecksFor } from './default-checks.js';
 
-export { parseChecks, canStillPass, verdictFor } from './thresholds.js';
+export { parseChecks, canStillPass };
 
 /** What the gate needs besides the results. */
 export interface GateOptions {
@@ -88,7 +90,7 @@ export function formatVerdict(v: Verdict): string {
 export function evaluateAll(results: ResultsFile, checks: readonly Check[], defaults: boolean): CheckResult[] {
   const defs = defaultChecksFor(results, checks, defaults);
   // a default check with nothing to measure (no request sent: an all-UDP capture) does not fail the
-  // run; a check the user wrote does (src/report/thresholds.ts: absent data fails)
+  // run; a check the user wrote does (src/report/check-eval.ts: absent data fails)
   const out = evaluateChecks(results, defs).map((c) => (c.observed === null ? { ...c, pass: true, message: `not applicable: ${c.message.replace(/^no data: /, '')}` } : c)).map((c) => ({ ...c, origin: 'default' as const }));
   return [...out, ...evaluateChecks(results, checks)];
 }
@@ -147,3 +149,52 @@ export async function runGate(results: ResultsFile, gate: GateOptions): Promise<
 }
 
 export { formatValue };
+
+// ---------------------------------------------------------------------------------------------
+// The verdict policy
+
+/** Baseline outcome that feeds the verdict (from compare.ts), or a reason it could not be compared. */
+export interface GateComparison {
+  regressed: boolean;
+  regressions: { pass: boolean; message: string }[];
+}
+
+/**
+ * The run's verdict and exit code: the engine's own verdict in results.verdict decides first
+ * (error → its code, 3 by default; saturated → 4; interrupted → 130/143), then a baseline that could
+ * not be compared (2), then failed checks or regressions (99), else pass (0).
+ */
+export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: readonly CheckResult[], comparison?: GateComparison | null, baselineError?: string | null): Verdict {
+  const prior = results.verdict ?? { status: 'pass', reasons: [], saturated: false, checks: [], exitCode: 0 };
+  const checks = [...checkResults];
+  const failedChecks = checks.filter((c) => !c.pass);
+  const failedRules = comparison?.regressions.filter((r) => !r.pass) ?? [];
+  const reasons = [...(prior.reasons ?? [])];
+  for (const c of failedChecks) reasons.push(`${c.origin === 'default' ? 'default check failed' : 'threshold failed'}: ${c.check}: ${c.message}`);
+  for (const r of failedRules) reasons.push(`regression: ${r.message}`);
+  if (baselineError) reasons.push(baselineError);
+  const saturated = prior.saturated || prior.status === 'saturated';
+  let status: VerdictStatus;
+  let exitCode: number;
+  if (prior.status === 'error') {
+    status = 'error';
+    exitCode = prior.exitCode && prior.exitCode !== ExitCode.ok ? prior.exitCode : ExitCode.targetUnreachable;
+  } else if (baselineError) {
+    status = 'error';
+    exitCode = ExitCode.usage;
+  } else if (saturated) {
+    status = 'saturated';
+    exitCode = ExitCode.invalidRun;
+    if (!reasons.some((r) => /saturat/i.test(r))) reasons.unshift('the run is invalid: the generator was saturated (it could not keep the schedule)');
+  } else if (prior.status === 'interrupted' && (prior.exitCode === ExitCode.sigint || prior.exitCode === ExitCode.sigterm)) {
+    status = 'interrupted';
+    exitCode = prior.exitCode;
+  } else if (failedChecks.length || failedRules.length) {
+    status = 'fail';
+    exitCode = ExitCode.thresholdFailed;
+  } else {
+    status = prior.status === 'interrupted' ? 'interrupted' : 'pass';
+    exitCode = prior.status === 'interrupted' ? prior.exitCode || ExitCode.ok : ExitCode.ok;
+  }
+  return { status, reasons, saturated, checks, exitCode };
+}

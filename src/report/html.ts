@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ERROR_CLASSES, type CommandSummary, type Counters, type Percentiles, type ResultsFile } from '../metrics/results-types.js';
-import { chartConfig, chartList } from './charts.js';
+import { chartList, chartSource } from './charts/index.js';
 import { buildReportData, type ReportData } from './data.js';
 import { FORMAT_FUNCTIONS, fmtBytes, fmtDuration, fmtInt, fmtNs, fmtNum, fmtPct, fmtRate } from './format.js';
 import { decodeSparse, mergeSparse, sparsePercentiles } from './hist.js';
@@ -320,7 +320,7 @@ function runtimeScript(metaIds: string[]): string {
 'use strict';
 ${fmtSrc}
 var f = { ${names} };
-var chartConfig = ${chartConfig.toString()};
+${chartSource()}
 var D = JSON.parse(document.getElementById('mc-data').textContent);
 var ids = ${JSON.stringify(metaIds)};
 var charts = {};

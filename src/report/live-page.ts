@@ -7,10 +7,12 @@ import type { Interval } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse, valuesAt } from './hist.js';
 import { chartJsSource } from './html.js';
-import type { CapturedView } from './prometheus.js';
 
 /** Points kept: ten minutes at 1 s. */
 const KEEP = 600;
+
+/** Per-command hit counts the capture answered (live view, see CapturedSink.byCmd). */
+export type CapturedView = ReadonlyMap<string, { count: number; hits: number; misses: number }>;
 
 /** One point of the live page. */
 export interface LivePoint {

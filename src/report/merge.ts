@@ -4,9 +4,9 @@
 // sum of its non-warm-up intervals); figures of the capture itself (connections, requests, span)
 // are the same in every shard and taken once. The verdict is decided again on the merged run.
 import { ExitCode, McError } from '../errors.js';
-import { addCounters, commandSummary } from '../metrics/aggregate.js';
+import { commandSummary } from '../metrics/aggregate.js';
+import { addCounters, emptyCounters } from '../metrics/counters.js';
 import { addEncoded, createHistogram, encodeHistogram, percentiles, emptyPercentiles, type Histogram } from '../metrics/histogram.js';
-import { emptyCounters } from '../metrics/recorder.js';
 import type { CapturedCommand, CommandInterval, CommandSummary, Counters, Interval, ResultsFile, StepSummary, Verdict } from '../metrics/results-types.js';
 import { RESULTS_SCHEMA } from '../metrics/results-types.js';
 import { VERSION } from '../version.js';

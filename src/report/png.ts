@@ -1,9 +1,9 @@
-// PNG charts: the same chart specs as the HTML page (charts.ts), drawn by Chart.js on
+// PNG charts: the same chart specs as the HTML page (charts/), drawn by Chart.js on
 // @napi-rs/canvas (no system libraries needed), for places HTML cannot go (PR comments, chat).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChartConfiguration } from 'chart.js';
-import { chartConfig, chartList } from './charts.js';
+import { chartConfig, chartList } from './charts/index.js';
 import type { ReportData } from './data.js';
 import { fmt } from './format.js';
 

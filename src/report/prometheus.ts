@@ -8,7 +8,7 @@ import type { Interval, ErrorClass } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse } from './hist.js';
 import { ExitCode, McError } from '../errors.js';
-import { createLiveFeed, liveRoutes, type LiveFeed } from './live-page.js';
+import { createLiveFeed, liveRoutes, type CapturedView, type LiveFeed } from './live-page.js';
 
 /** Histogram bucket bounds, seconds. */
 export const BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -48,8 +48,7 @@ interface CmdAcc {
   service: Hist;
 }
 
-/** Per-command hit counts the capture answered (live view, see CapturedSink.byCmd). */
-export type CapturedView = ReadonlyMap<string, { count: number; hits: number; misses: number }>;
+export type { CapturedView };
 
 /** The run's metrics as a scrape sees them. */
 export interface LiveMetrics {

@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } fro
 import { dirname, join } from 'node:path';
 import type { ResultsFile, Verdict } from '../metrics/results-types.js';
 import { describeRate, formatDelta, formatUnitValue, type Comparison } from './compare.js';
-import { formatValue } from './thresholds.js';
+import { formatValue } from './check-eval.js';
 
 /** Inputs of toMarkdownSummary. */
 export interface SummaryInput {

@@ -1,9 +1,11 @@
 // Warmth of a mirrored target: per interval and command, the hit ratio the target answered beside
 // the hit ratio the source answered in the capture for the same requests; `--until-warm '<check>
-// over <window>'` holds when the check (threshold grammar, src/report/thresholds.ts) passes over
+// over <window>'` holds when the check (threshold grammar, src/report/check-grammar.ts) passes over
 // the last window of intervals, with the capture's hit ratio of that same window as `captured`.
 import type { CapturedCommand, Interval } from '../metrics/results-types.js';
-import { evaluateChecks, parseCheck, type Check } from './thresholds.js';
+import { evaluateChecks } from './check-eval.js';
+import { parseCheck } from './check-grammar.js';
+import type { Check } from './check-types.js';
 import { ExitCode, McError } from '../errors.js';
 import type { CapturedView } from './prometheus.js';
 

@@ -228,6 +228,8 @@ describe('resource limits', () => {
     const early = Math.max(...samples.slice(q, 2 * q));
     const late = Math.max(...samples.slice(3 * q));
     expect(samples.length).toBeGreaterThan(40);
-    expect(late).toBeLessThan(early * 1.25 + (16 << 20));
+    // room for the garbage collector's own rhythm (a busy CI machine collects later); growth with
+    // the data read (about 10 MB/s on an idle machine, 100+ MB by the end) still fails this
+    expect(late).toBeLessThan(early * 1.4 + (32 << 20));
   }, 120_000);
 });

@@ -58,8 +58,8 @@ function sh(text: string, timeoutMs = 280_000): Promise<Run> {
  */
 function expectRan(e: Example, mapped: string, r: Run): void {
   const verbs = [...mapped.matchAll(/\bmcreplay (\w+)/g)].map((m) => m[1]);
-  // replay, compare, diff and merge judge what they measured: 99 is a verdict on this sandbox, not a broken example
-  const judged = verbs.some((v) => v === 'replay' || v === 'compare' || v === 'diff' || v === 'merge');
+  // replay, mirror, compare, diff and merge judge what they measured: 99 is a verdict on this sandbox, not a broken example
+  const judged = verbs.some((v) => v === 'replay' || v === 'mirror' || v === 'compare' || v === 'diff' || v === 'merge');
   const ok = r.code === 0 || (judged && (r.code === 99 || (r.code === 4 && /SATURATED|saturated/.test(r.out))));
   expect(ok, `${e.where}: ${e.text}\nran as: ${mapped}\nexit ${r.code}\n${r.out.slice(-3000)}`).toBe(true);
   expect(r.out).not.toMatch(/internal error|unknown option|bad threshold|bad rule/i);

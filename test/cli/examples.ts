@@ -98,18 +98,18 @@ export function helpExamples(cli: string, verb: string): Example[] {
  * `reports/<run-id>/` is the run 20261207-034500-sample.
  * `npx mcreplay` is the `mcreplay` on PATH. A live capture (tcpdump ... -w - |) becomes `cat captures/sample.pcap |`; /tmp/x becomes ./tmp-x.
  */
+/** The sandbox server each host name of the examples stands for. */
+const HOSTS: Record<string, number> = { new: 0, new1: 0, new2: 1, old: 2, old1: 2, old2: 3, new3: 4 };
+
 export function mapExample(text: string, ports: readonly number[], cap = '4s'): string {
   // servers: 0 = new/new1/127.0.0.1:11211, 1 = new2/127.0.0.1:11212/11311, 2 = old1, 3 = old2, 4 = new3
   const at = (i: number): string => `127.0.0.1:${ports[i] ?? ports[0]}`;
   let t = text
     .replace(/\bnpx mcreplay\b/g, 'mcreplay')
-    .replace(/\b(?:127\.0\.0\.1|new1?):11211\b/g, at(0))
-    .replace(/\b(?:new2:11211|127\.0\.0\.1:11212|127\.0\.0\.1:11311)\b/g, at(1))
-    .replace(/\bold1:11211\b/g, at(2))
-    .replace(/\bold2:11211\b/g, at(3))
-    .replace(/\bnew3:11211\b/g, at(4))
-    // bare host names (port 11211), not file names such as old1.keys.tsv
-    .replace(/\b(new1|new2|old1|old2)\b(?![.:\w])/g, (n) => at({ new1: 0, new2: 1, old1: 2, old2: 3 }[n as 'new1']))
+    .replace(/\b127\.0\.0\.1:11211\b/g, at(0))
+    .replace(/\b127\.0\.0\.1:(?:11212|11311)\b/g, at(1))
+    // host names with any port, or bare (port 11211); not file names such as old1.keys.tsv
+    .replace(/\b(new|new1|new2|new3|old|old1|old2)(?::\d+\b|(?![.\w=:]))/g, (_, n: string) => at(HOSTS[n]!))
     .replace(/--interface (?:eth0|any)\b/g, '--interface lo')
     .replace(/\b10\.0\.0\.5:11211\b/g, '127.0.0.2:11211')
     .replace(/(?:sudo\s+)?tcpdump\s[^|\n]*\|/g, 'cat captures/sample.pcap |')

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeResults } from './fixtures.js';
 import { decideGate } from '../../src/report/gate.js';
-import { parseChecks } from '../../src/report/thresholds.js';
+import { parseChecks } from '../../src/report/check-grammar.js';
 import { DEFAULT_CHECKS, defaultChecksFor } from '../../src/report/default-checks.js';
 import { generatorState } from '../../src/report/generator-state.js';
 import type { ResultsFile } from '../../src/metrics/results-types.js';

@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initMetrics } from '../../src/metrics/histogram.js';
-import { canStillPass, evaluateChecks, parseChecks, verdictFor, type Check } from '../../src/report/thresholds.js';
+import { canStillPass, evaluateChecks } from '../../src/report/check-eval.js';
+import { parseChecks } from '../../src/report/check-grammar.js';
+import type { Check } from '../../src/report/check-types.js';
+import { verdictFor } from '../../src/report/gate.js';
 import { makeResults, samples, truePercentile, type IntervalSpec } from './fixtures.js';
 import type { CheckResult, ResultsFile } from '../../src/metrics/results-types.js';
 

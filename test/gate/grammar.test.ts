@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCheck, parseChecks } from '../../src/report/thresholds.js';
+import { parseCheck, parseChecks } from '../../src/report/check-grammar.js';
 import { McError } from '../../src/errors.js';
 
 function bad(text: string): McError {

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as hdr from 'hdr-histogram-js';
 import { initMetrics, percentiles, percentilesOfEncoded } from '../../src/metrics/histogram.js';
 import { IntervalRecorder, type IntervalSnapshot } from '../../src/metrics/recorder.js';
-import { Aggregator, addCounters } from '../../src/metrics/aggregate.js';
-import { emptyCounters } from '../../src/metrics/recorder.js';
+import { Aggregator } from '../../src/metrics/aggregate.js';
+import { addCounters, emptyCounters } from '../../src/metrics/counters.js';
 import type { Interval } from '../../src/metrics/results-types.js';
 import { rng } from '../helpers/rng.js';
 

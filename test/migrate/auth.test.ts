@@ -19,13 +19,14 @@ async function fillAuthed(port: number, n: number): Promise<void> {
   expect(ans).toBe('STORED\r\nMN\r\n');
 }
 
-describe('migration verbs with credentials', () => {
+// each test spawns several CLI processes; on a loaded 2-core machine a Node start alone takes seconds
+describe('migration verbs with credentials', { timeout: 240_000 }, () => {
   let old: Memcached;
   let nu: Memcached;
   beforeAll(async () => {
     [old, nu] = await Promise.all([startMemcached({ asciiAuth: cred }), startMemcached({ asciiAuth: cred })]);
     await fillAuthed(old.port, 40);
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([old?.stop(), nu?.stop()]);
   });

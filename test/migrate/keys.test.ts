@@ -10,7 +10,8 @@ import { fill, type Item } from './mc.js';
 const N = 6000; // keys on the old server; above --run-size 1000 so the sort spills and merges runs
 const item = (key: string, value: string, flags = 0, ttl = 0): Item => ({ key, value: Buffer.from(value), flags, ttl });
 
-describe('mcreplay keys', () => {
+// each test spawns several CLI processes; on a loaded 2-core machine a Node start alone takes seconds
+describe('mcreplay keys', { timeout: 240_000 }, () => {
   let old: Memcached;
   let nu: Memcached;
   const onlyOld = new Set<string>();
@@ -48,7 +49,7 @@ describe('mcreplay keys', () => {
     a.push(item('odd%key/ü', 'v'));
     b.push(item('odd%key/ü', 'v'));
     await Promise.all([fill(old.port, a), fill(nu.port, b)]);
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([old?.stop(), nu?.stop()]);
   });

@@ -41,7 +41,8 @@ function load(port: number): { stop(): Promise<number> } {
   };
 }
 
-describe('mcreplay top', () => {
+// each test spawns several CLI processes; on a loaded 2-core machine a Node start alone takes seconds
+describe('mcreplay top', { timeout: 240_000 }, () => {
   let a: Memcached;
   let b: Memcached;
   let dead: number;
@@ -51,7 +52,7 @@ describe('mcreplay top', () => {
     const v = (n: number) => ({ key: `h${n}`, value: Buffer.alloc(1000, 'x'), flags: 0, ttl: 0 });
     await fill(a.port, [v(1), v(2), v(3)]);
     await fill(b.port, [v(1)]);
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
   });

@@ -50,7 +50,8 @@ function plan(): { ops: [string, string[]][]; reads: Map<string, number> } {
   return { ops, reads };
 }
 
-describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
+// each test spawns several CLI processes; on a loaded 2-core machine a Node start alone takes seconds
+describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', { timeout: 240_000 }, () => {
   let old: Memcached;
   let nu: Memcached;
   let dir: string;
@@ -73,7 +74,7 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
     const dump = await record(cap, `port ${old.port}`);
     await run(PY, [join(root, 'scripts', 'clients', 'warm_reader.py'), String(old.port), join(dir, 'plan.json')]);
     await dump.stop();
-  });
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([old?.stop(), nu?.stop()]);
     rmSync(dir, { recursive: true, force: true });
@@ -182,6 +183,25 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', () => {
       expect(other.stderr).toContain(`--to maps no new server for old server(s) ${old.address}`);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  test('a key with under a second to live is skipped, never copied', async () => {
+    const [src, dst] = await Promise.all([startMemcached(), startMemcached()]);
+    try {
+      await fill(src.port, [
+        { key: 'soon', value: Buffer.from('gone'), flags: 0, ttl: 1 },
+        { key: 'later', value: Buffer.from('stays'), flags: 0, ttl: 100 },
+      ]);
+      const rep = JSON.parse((await mcreplay(['warm', '--all', '--from', src.address, '--to', dst.address, '--json'])).stdout);
+      expect(rep.keys.copied).toBe(1);
+      // listed with its expiry less than a second away (counted), or already gone from the listing
+      expect(rep.keys.expired + (2 - rep.keys.considered)).toBe(1);
+      const held = await read(dst.port, ['soon', 'later']);
+      expect(held.get('soon')).toBeNull();
+      expect(held.get('later')?.value.toString()).toBe('stays');
+    } finally {
+      await Promise.all([src.stop(), dst.stop()]);
     }
   });
 

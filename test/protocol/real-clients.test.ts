@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
 import { createRequestParser } from '../../src/protocol/request-parser.js';
 import { createResponseMatcher } from '../../src/protocol/response-matcher.js';
-import { requestKeyStrings } from '../../src/protocol/request-build.js';
+import { requestKeyStrings } from '../../src/protocol/request-keys.js';
 import type { Expect, Proto } from '../../src/protocol/types.js';
 import { randomChunks } from './helpers.js';
 
