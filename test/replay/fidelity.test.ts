@@ -70,12 +70,11 @@ describe('schedule fidelity on bursts', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.results!.summary.total.counters.completed).toBe(early + 1);
     expect(run.results!.config.options.preopened).toBe(early);
-    for (let k = 0; k < early; k++) {
-      const l = byKey(`pre${k}x`);
-      // connected before t0 (the start margin is 20 ms; the proxy may accept late on a busy machine),
-      // so its first request, due 1 ms after t0, came well after; opened at t0 it would come at once
-      expect(l.firstDataAt! - l.acceptedAt, `connection ${k}`).toBeGreaterThan(3);
-    }
+    // connected before t0 (the start margin is 20 ms), so a first request, due 1 ms after t0, came
+    // well after the connect; opened at t0 every one would come at once. The proxy (this test's own
+    // event loop) may take an accept late on a busy machine: most, not all, must show the gap.
+    const gaps = Array.from({ length: early }, (_, k) => byKey(`pre${k}x`)).map((l) => l.firstDataAt! - l.acceptedAt);
+    expect(gaps.filter((g) => g > 3).length, `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`).toBeGreaterThanOrEqual(early - 2);
     // the late one was opened at its time: its request followed its connect closely
     const late = byKey('late0');
     expect(late.firstDataAt! - late.acceptedAt).toBeLessThan(late.firstDataAt! - byKey('pre0x').acceptedAt - 300);
