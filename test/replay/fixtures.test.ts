@@ -68,6 +68,7 @@ function errorClass(name: string): string {
 const RACY: Record<string, number> = {
   'pool-two-servers.pcap': 0.1, // 4 threads, 60 keys, get/set/delete back to back
   'sample.pcap': 0.1, // 29 connections, Zipf-hot keys, fill on miss, deletes
+  'pcapng-two-interfaces.pcapng': 0.1, // 4 connections over two interfaces; conn 2 reads keys conn 0 writes
 };
 
 /**
