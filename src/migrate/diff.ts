@@ -132,54 +132,69 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
     if (wait > 1) await new Promise((res) => setTimeout(res, wait));
   };
 
-  const track = (p: Promise<void>): void => {
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+  // Jobs start in capture order, at most o.inFlight at once; the capture is parsed a chunk at a
+  // time, so the jobs of one chunk wait here rather than all starting together.
+  const queued: (() => Promise<void>)[] = [];
+  let drained: (() => void) | null = null;
+  const pump = (): void => {
+    while (inflight.size < o.inFlight && queued.length > 0) {
+      const p = queued.shift()!();
+      inflight.add(p);
+      void p.finally(() => {
+        inflight.delete(p);
+        pump();
+      });
+    }
+    if (queued.length === 0 && drained !== null) {
+      drained();
+      drained = null;
+    }
+  };
+  const enqueue = (job: () => Promise<void>): void => {
+    queued.push(job);
+    pump();
   };
 
   const readJob = (r: WorkloadRequest, keys: string[]): void => {
-    const gate = barrier;
     const at = due();
-    track(
-      (async () => {
-        await gate;
-        await until(at);
-        // back to back: every setup is asked in the same tick
-        const answers = await Promise.all(setups.map((s) => ask(s, keys)));
-        t.compare(r.cmd, keys, answers);
-        o.progress?.({ compared: requests.compared, different: requests.different });
-      })(),
-    );
+    enqueue(async () => {
+      await barrier;
+      await until(at);
+      // back to back: every setup is asked in the same tick
+      const answers = await Promise.all(setups.map((s) => ask(s, keys)));
+      t.compare(r.cmd, keys, answers);
+      o.progress?.({ compared: requests.compared, different: requests.different });
+    });
   };
 
   const writeJob = (r: WorkloadRequest): void => {
-    const before = [...inflight];
-    const prev = barrier;
     const at = due();
-    barrier = (async () => {
-      await prev;
-      await Promise.all(before);
-      await until(at);
-      const key = r.keys[0];
-      const results = await Promise.all(
-        setups.map(async (s) => {
-          const member = key === undefined ? 0 : placeKey(s.pool, key);
-          const family = r.proto === 'binary' ? 'binary' : 'text';
-          let conn = s.writes[member]!.get(family);
-          if (!conn) {
-            conn = await openWriteConn(s.members[member]!, o.timeoutMs);
-            s.writes[member]!.set(family, conn);
-          }
-          return conn.send(r.raw, r);
-        }),
-      );
-      writes.sent++;
-      for (const e of results) if (e) {
-        writes.errors++;
-        t.error(`write: ${e}`);
-      }
-    })();
-    track(barrier);
+    // a write waits for the jobs started before it; the reads started after it wait for it
+    enqueue(() => (barrier = write(r, [...inflight], barrier, at)));
+  };
+
+  const write = async (r: WorkloadRequest, before: Promise<void>[], prev: Promise<void>, at: number): Promise<void> => {
+    await prev;
+    await Promise.all(before);
+    await until(at);
+    const key = r.keys[0];
+    const results = await Promise.all(
+      setups.map(async (s) => {
+        const member = key === undefined ? 0 : placeKey(s.pool, key);
+        const family = r.proto === 'binary' ? 'binary' : 'text';
+        let conn = s.writes[member]!.get(family);
+        if (!conn) {
+          conn = await openWriteConn(s.members[member]!, o.timeoutMs);
+          s.writes[member]!.set(family, conn);
+        }
+        return conn.send(r.raw, r);
+      }),
+    );
+    writes.sent++;
+    for (const e of results) if (e) {
+      writes.errors++;
+      t.error(`write: ${e}`);
+    }
   };
 
   let source: string | null = null;
@@ -216,11 +231,13 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
         }
       }
     },
+    /** Backpressure: the next chunk is read once this one's jobs have all started. */
     async ready(): Promise<void> {
-      while (inflight.size >= o.inFlight) await Promise.race(inflight);
+      if (queued.length > 0) await new Promise<void>((res) => (drained = res));
     },
   };
   const res = await extractWorkload(o.capture, { ...o.ingest, keepRaw: o.withWrites }, sink, o.signal);
+  await sink.ready();
   while (inflight.size > 0) await Promise.all(inflight);
   if (source !== null) {
     throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, ExitCode.usage, 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
