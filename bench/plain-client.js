@@ -12,6 +12,10 @@
 //                    (order inside a connection kept); write→answer time per request with hrtime
 //   --mode schedule  open loop on the capture's own clock, divided by --speed (1 = as captured)
 //   --limit N        send only the first N requests (capture order); --duration S stops sending after S s
+//   --open all       (max mode, default) every connection is open before the clock starts and stays open
+//   --open captured  (max mode) mcreplay's rule: a connection opens, inside the timed run, once every
+//                    request captured before it opened has been written, and closes after its last
+//                    answer; the capture's connection concurrency and connect/close costs are kept
 // Prints one JSON line on stdout.
 import { extractWorkload } from '../dist/workload/extract.js';
 import { connect } from 'node:net';
@@ -29,16 +33,17 @@ const speed = Number(opt('--speed', '1'));
 const depthArg = opt('--depth', 'capture');
 const limit = Number(opt('--limit', 'Infinity'));
 const durationS = Number(opt('--duration', 'Infinity'));
+const openMode = opt('--open', 'all');
 const file = args[0];
-if (!file || !['max', 'rate', 'schedule'].includes(mode)) {
-  console.error('usage: node bench/plain-client.js <capture> --port P --target host:port [--mode max|rate|schedule] [--rps N] [--speed F] [--depth D] [--limit N] [--duration S]');
+if (!file || !['max', 'rate', 'schedule'].includes(mode) || !['all', 'captured'].includes(openMode) || (openMode === 'captured' && mode !== 'max')) {
+  console.error('usage: node bench/plain-client.js <capture> --port P --target host:port [--mode max|rate|schedule] [--rps N] [--speed F] [--depth D] [--limit N] [--duration S] [--open all|captured]');
   process.exit(2);
 }
 
 // ---- load: raw bytes per connection, capture order; the capture's pipeline depth on the way ----
 const tLoad = process.hrtime.bigint();
 const byConn = new Map(); // capture conn id -> index
-const conns = []; // { raws: Buffer[], silent: boolean[], ts: number[] }
+const conns = []; // { raws: Buffer[], silent: boolean[], ts: number[], g: number[], openAfter: number }
 const order = []; // global capture order: conn index per request
 let total = 0;
 let captureDepth = 1;
@@ -46,7 +51,7 @@ const inFlight = new Map();
 await extractWorkload(file, { serverPorts: [port] }, {
   connection(c) {
     byConn.set(c.id, conns.length);
-    conns.push({ raws: [], silent: [], ts: [] });
+    conns.push({ raws: [], silent: [], ts: [], g: [], openAfter: total });
     inFlight.set(c.id, 0);
   },
   request(r) {
@@ -59,6 +64,7 @@ await extractWorkload(file, { serverPorts: [port] }, {
     c.raws.push(r.raw);
     c.silent.push(r.expect === 'none' || r.quiet);
     c.ts.push(r.tsNs);
+    c.g.push(total);
     order.push(ci);
     total++;
   },
@@ -113,16 +119,24 @@ function scanner() {
 }
 
 // ---- sockets ------------------------------------------------------------------------------------
-const socks = await Promise.all(
-  conns.map(
-    () =>
-      new Promise((res, rej) => {
-        const s = connect({ host, port: Number(tport) }, () => res(s));
-        s.setNoDelay(true);
-        s.once('error', rej);
-      }),
-  ),
-);
+const lazy = openMode === 'captured';
+const socks = lazy
+  ? conns.map(() => null)
+  : await Promise.all(
+      conns.map(
+        () =>
+          new Promise((res, rej) => {
+            const s = connect({ host, port: Number(tport) }, () => res(s));
+            s.setNoDelay(true);
+            s.once('error', rej);
+          }),
+      ),
+    );
+// --open captured: which global requests are written, the lowest one not yet written, the next
+// connection (capture order of opens) still to open
+const written = lazy ? new Uint8Array(total) : null;
+let low = 0;
+let nextOpen = 0;
 
 const hr = () => Number(process.hrtime.bigint());
 const state = conns.map(() => ({ next: 0, out: 0, sentAt: [], head: 0 }));
@@ -149,19 +163,37 @@ function fill(ci) {
   const c = conns[ci];
   const st = state[ci];
   const s = socks[ci];
-  if (st.out >= depth || st.next >= c.raws.length || stopSending) return;
+  if (s === null || st.out >= depth || st.next >= c.raws.length || stopSending) return;
   const many = depth > 1;
   if (many) s.cork();
   while (st.out < depth && st.next < c.raws.length) {
     const k = st.next++;
     s.write(c.raws[k]);
     sent++;
+    if (written !== null) written[c.g[k]] = 1;
     if (!c.silent[k]) {
       st.out++;
       expected++;
     }
   }
   if (many) s.uncork();
+  if (written !== null) openDue();
+}
+
+/** --open captured: opens every connection whose earlier-captured requests are all written. */
+function openDue() {
+  while (low < total && written[low] === 1) low++;
+  while (nextOpen < conns.length && conns[nextOpen].openAfter <= low) {
+    const ci = nextOpen++;
+    const s = connect({ host, port: Number(tport) }, () => fill(ci));
+    s.setNoDelay(true);
+    s.once('error', (e) => {
+      console.error(`plain client: connection ${ci}: ${e.message}`);
+      process.exit(1);
+    });
+    socks[ci] = s;
+    listen(ci);
+  }
 }
 
 /** Open loop: send request k of connection ci now, intended at `at` (ns, hrtime). */
@@ -179,7 +211,8 @@ function sendTimed(ci, at, now) {
   }
 }
 
-socks.forEach((s, ci) => {
+function listen(ci) {
+  const s = socks[ci];
   const scan = scanner();
   const st = state[ci];
   s.on('data', (chunk) => {
@@ -194,13 +227,19 @@ socks.forEach((s, ci) => {
         st.sentAt = st.sentAt.slice(st.head);
         st.head = 0;
       }
-    } else fill(ci);
+    } else {
+      fill(ci);
+      // as captured: the connection closes after its last answer
+      if (lazy && st.out === 0 && st.next >= conns[ci].raws.length) s.end();
+    }
     maybeDone();
   });
-});
+}
+if (!lazy) for (let ci = 0; ci < socks.length; ci++) listen(ci);
 
 if (mode === 'max') {
-  for (let ci = 0; ci < conns.length; ci++) fill(ci);
+  if (lazy) openDue();
+  else for (let ci = 0; ci < conns.length; ci++) fill(ci);
   if (Number.isFinite(durationS)) setTimeout(() => ((stopSending = true), maybeDone()), durationS * 1000);
 } else {
   // intended times (ns after t0) in global order, and which connection sends each
@@ -259,7 +298,7 @@ if (mode === 'max') {
 await finished;
 const t1 = hr();
 const cpu = process.cpuUsage(cpu0);
-for (const s of socks) s.destroy();
+for (const s of socks) s?.destroy();
 
 function pct(a, n) {
   if (n === 0) return null;
@@ -274,6 +313,7 @@ const out = {
   mode,
   conns: conns.length,
   depth: mode === 'max' ? depth : null,
+  open: mode === 'max' ? openMode : null,
   captureDepth,
   rps: mode === 'rate' ? rps : null,
   speed: mode === 'schedule' ? speed : null,

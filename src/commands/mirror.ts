@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { ExitCode, McError } from '../errors.js';
-import { collect, intOption } from './options.js';
+import { PRIORITY_HELP, collect, intOption, priorityOption } from './options.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
 import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
 import type { WorkloadRequest } from '../workload/model.js';
@@ -81,6 +81,7 @@ interface MirrorOpts {
   out: string;
   json?: boolean;
   workers?: string;
+  priority?: string;
   timeout: string;
   maxLag: string;
   maxStall: string;
@@ -134,6 +135,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'reports directory', 'reports')
     .option('--json', 'print the run summary as JSON on stdout')
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
+    .option('--priority <mode>', PRIORITY_HELP, 'auto')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
     .option('--max-lag <d>', 'lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms')
@@ -189,6 +191,7 @@ function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: Replay
   }
   const setup: ReplaySetup = {
     input: capture === '-' ? '-' : `tcpdump:${o.interface}`,
+    priority: priorityOption(o.priority),
     targets,
     rate: { mode: 'factor', factor: 1 },
     shape,

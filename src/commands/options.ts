@@ -10,3 +10,17 @@ export function intOption(v: string, name: string, min: number, max: number): nu
   if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${name} ${v}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
   return n;
 }
+
+const PRIORITY_MODES = ['auto', 'realtime', 'nice', 'normal'] as const;
+
+/** --priority: the sending threads' scheduling (see replay/priority.ts). */
+export function priorityOption(v: string | undefined): (typeof PRIORITY_MODES)[number] {
+  if (v === undefined) return 'auto';
+  const m = PRIORITY_MODES.find((p) => p === v);
+  if (m === undefined) throw new McError(`--priority must be one of ${PRIORITY_MODES.join(', ')} (got '${v}')`, ExitCode.usage);
+  return m;
+}
+
+/** The --priority option's help text (replay and mirror). */
+export const PRIORITY_HELP =
+  'how the sending threads ask for the CPU: auto (SCHED_FIFO where permitted and a core stays free, on timed replays; else a nice boost), realtime, nice, normal';

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
-import { collect, intOption } from './options.js';
+import { PRIORITY_HELP, collect, intOption, priorityOption } from './options.js';
 import { parseTargets, formatHostPort, targetAddresses } from '../topology/targets.js';
 import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
 import { listOption, parseDurationNs, parseFactor, parseRate, parseWarmup } from '../replay/parse.js';
@@ -86,6 +86,7 @@ interface ReplayOpts {
   out: string;
   json?: boolean;
   workers?: string;
+  priority?: string;
   timeout: string;
   maxLag: string;
   maxStall: string;
@@ -146,6 +147,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'reports directory', 'reports')
     .option('--json', 'print the run summary as JSON on stdout instead of the table (nothing else goes to stdout)')
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
+    .option('--priority <mode>', PRIORITY_HELP, 'auto')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms')
@@ -206,6 +208,7 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
   if (o.pollStats !== undefined && o.pollStats !== false) pollNs = o.pollStats === true ? 1e9 : parseDurationNs(o.pollStats, '--poll-stats');
   const setup: ReplaySetup = {
     input: capture,
+    priority: priorityOption(o.priority),
     targets,
     rate,
     shape,

@@ -19,7 +19,8 @@ import { makeSchedule, type Schedule } from './schedule.js';
 import type { RateSpec } from './parse.js';
 import type { TargetAddr, ToWorker, WorkerTotals } from './messages.js';
 import { CasTable } from './cas-table.js';
-import { lowerThreadPriority } from './priority.js';
+import { lowerThreadPriority, senderPriority, type PriorityMode } from './priority.js';
+import { availableParallelism } from 'node:os';
 import { captureEpochSec } from './capture-epoch.js';
 import type { AuthCred, AuthMech } from './auth.js';
 import { probeTargetAuth, resolveAll, workerAuth, type ProbeResult } from './probe.js';
@@ -56,6 +57,8 @@ export interface ReplaySetup {
   warmup: { ns: number | null; requests: number | null };
   /** Sample worker event-loop delay (default true). */
   eventLoop?: boolean;
+  /** --priority: how the sending threads ask for the CPU (default 'auto', priority.ts). */
+  priority?: PriorityMode;
   /** --shard i/N: replay only this shard's captured connections (src/replay/shard.ts). */
   shard?: ShardSpec | null;
   /** --start-at: t0 at this wall-clock time, epoch ms (src/replay/start-at.ts). */
@@ -105,6 +108,8 @@ export interface ReplayOutcome {
   replayCpu: { userUs: number; sysUs: number } | null;
   /** A live mirror: what its clock saw of the capture host's clock. */
   liveClock?: LiveClockStats;
+  /** What each worker thread ran at ('SCHED_FIFO 1', 'nice -10', 'unchanged'). */
+  senderPriority: string[];
 }
 
 /**
@@ -180,11 +185,13 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const auth = workerAuth(setup.auth, probed as ProbeResult[], warnings);
   // memcached -S speaks only the binary protocol: text and meta requests sent to it fail
   const binaryOnly = auth?.mech === 'sasl';
+  const prio = senderPriority(setup.priority ?? 'auto', { maxMode, live: setup.live !== undefined, workers: nWorkers, cpus: availableParallelism() });
+  if (prio.warning !== null) warnings.push(prio.warning);
   workers.forEach((worker, w) => {
     if (done[w]) return;
     worker.postMessage({
       t: 'init',
-      init: { worker: w, baseSec, targets, timeoutNs: setup.timeoutNs, maxMode, intervalNs: setup.intervalNs, auth, eventLoop: setup.eventLoop ?? true, casTable: casTable.buffer },
+      init: { worker: w, baseSec, targets, timeoutNs: setup.timeoutNs, maxMode, intervalNs: setup.intervalNs, auth, eventLoop: setup.eventLoop ?? true, casTable: casTable.buffer, priority: prio.mode },
     } satisfies ToWorker);
   });
   await resolving;
@@ -359,6 +366,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     squeezedNs: source.squeezedNs,
     warnings,
     replayCpu: cpu === null ? null : { userUs: cpu.user, sysUs: cpu.system },
+    senderPriority: [...pool.priorities],
     ...(liveClockStats ? { liveClock: liveClockStats } : {}),
     ...(t0Wall ? { t0Wall } : {}),
   };

@@ -103,6 +103,8 @@ export interface WorkerInit {
   eventLoop: boolean;
   /** The CAS token table all workers share (cas-table.ts); attach with `new CasTable(casTable)`. */
   casTable: SharedArrayBuffer;
+  /** How the worker (and its waker) ask for the CPU (priority.ts senderPriority). */
+  priority: 'realtime' | 'nice' | 'normal';
 }
 
 export type ToWorker =
@@ -140,7 +142,8 @@ export interface WorkerTotals {
 
 export type FromWorker =
   /** Metrics initialised and every target dialled once (warm-up): the worker can keep a schedule. */
-  | { t: 'ready'; worker: number }
+  /** `priority`: what the worker thread runs at ('SCHED_FIFO 1', 'nice -10', 'unchanged'). */
+  | { t: 'ready'; worker: number; priority: string }
   | { t: 'synced'; worker: number }
   | { t: 'progress'; worker: number; totals: WorkerTotals }
   | { t: 'snap'; snap: IntervalSnapshot }

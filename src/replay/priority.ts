@@ -5,6 +5,8 @@
 // while the replay runs it sits a few nice levels below them. Linux applies setpriority(0) to the
 // calling thread only (the workers, started earlier, keep theirs); elsewhere it would lower the
 // whole process, so it is left alone there.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /** Nice levels the coordinator thread gives way to the workers while a replay runs. */
@@ -49,4 +51,94 @@ export function raiseThreadPriority(by = WORKER_BOOST): number | null {
   } catch {
     return null; // EACCES: not permitted here
   }
+}
+
+/**
+ * How a replay's sending threads ask the scheduler for the CPU (`--priority`). Nice levels only
+ * weigh a thread against others: on 2 cores with one process burning a core, a boosted worker
+ * still waited several ms for a CPU after a wake-up, and a 600-request bursty capture came out
+ * with schedule lag p99 10–140 ms (SATURATED). Under SCHED_FIFO the same replays, on the same
+ * loaded machine, kept lag p50 ~3 µs and p99 0.6–4.5 ms: a real-time thread preempts every normal
+ * one the moment it wakes. 'auto' takes that where it is safe (see realtimeRefusal), else nice.
+ */
+export type PriorityMode = 'auto' | 'realtime' | 'nice' | 'normal';
+
+/** The SCHED_FIFO priority the workers take: the lowest, above every normal thread and below every real-time one the system has. */
+export const REALTIME_PRIORITY = 1;
+
+/** Why SCHED_FIFO must not or cannot be used here (null: it may). `spinning` = threads that may spin at that priority. */
+export function realtimeRefusal(spinning: number, cpus: number): string | null {
+  if (process.platform !== 'linux') return 'SCHED_FIFO is Linux only here';
+  let runtime = '';
+  try {
+    runtime = readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8').trim();
+  } catch {
+    return 'cannot read /proc/sys/kernel/sched_rt_runtime_us';
+  }
+  // -1 = no real-time throttling: a spinning real-time thread could then keep a core from
+  // everything else indefinitely; with it, normal threads keep 5% of each second at worst
+  if (runtime === '-1') return 'real-time throttling is off (kernel.sched_rt_runtime_us = -1)';
+  // a spinning sender holds its core: leave at least one core to the target, the main thread and the kernel
+  if (spinning > cpus - 1) return `${spinning} sending thread(s) on ${cpus} CPU(s) would leave none to the rest`;
+  return null;
+}
+
+/** The calling thread's id (Node has no gettid()); null where /proc/thread-self is missing. */
+function threadId(): string | null {
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
+    return /^\d+$/.test(tid) ? tid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Puts thread `tid` of this process under SCHED_FIFO (Linux, with CAP_SYS_NICE); false when not permitted. */
+function fifo(tid: string, prio: number): boolean {
+  return spawnSync('chrt', ['-f', '-p', String(prio), tid], { stdio: 'ignore', timeout: 5000 }).status === 0;
+}
+
+/**
+ * Puts the calling thread, and every helper thread of the process but the main (coordinator)
+ * thread, under SCHED_FIFO. The helpers matter: a worker's garbage collection runs in part on V8's
+ * shared helper threads and the worker waits for them; with only the worker real-time, the same
+ * bursty replay on a loaded machine still showed lag p99 4–236 ms, with the helpers too 0.7–2 ms.
+ * Threads this one starts later (its waker) inherit the policy. False when not permitted.
+ */
+export function makeThreadRealtime(prio = REALTIME_PRIORITY): boolean {
+  const me = threadId();
+  if (me === null || !fifo(me, prio)) return false;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return true;
+  }
+  for (const t of tids) if (t !== me && Number(t) !== process.pid) fifo(t, prio);
+  return true;
+}
+
+/**
+ * Sets the calling sending thread's priority: SCHED_FIFO when `realtime` (falling back to the nice
+ * boost when not permitted), the nice boost for 'nice', nothing for 'normal'. Returns what it runs at.
+ */
+export function applySenderPriority(mode: 'realtime' | 'nice' | 'normal'): string {
+  if (mode === 'normal') return 'unchanged';
+  if (mode === 'realtime' && makeThreadRealtime()) return `SCHED_FIFO ${REALTIME_PRIORITY}`;
+  const nice = raiseThreadPriority();
+  return nice === null ? 'unchanged (not permitted)' : `nice ${nice}`;
+}
+
+/** What the sending threads of a run ask for, from `--priority` and the run's kind; with a warning when the user's choice cannot be had. */
+export function senderPriority(mode: PriorityMode, run: { maxMode: boolean; live: boolean; workers: number; cpus: number }): { mode: 'realtime' | 'nice' | 'normal'; warning: string | null } {
+  if (mode === 'normal' || mode === 'nice') return { mode, warning: null };
+  if (mode === 'realtime') {
+    // asked by name: the CPU count is the user's call, a kernel without throttling is not
+    const refusal = realtimeRefusal(0, run.cpus);
+    return refusal === null ? { mode: 'realtime', warning: null } : { mode: 'nice', warning: `--priority realtime: ${refusal}; the senders run with a nice boost instead` };
+  }
+  // auto: a capacity run has no schedule to keep and would hold its cores at real-time priority;
+  // a mirror runs for days beside production, where a real-time spinner is not ours to start
+  if (run.maxMode || run.live) return { mode: 'nice', warning: null };
+  return { mode: realtimeRefusal(run.workers, run.cpus) === null ? 'realtime' : 'nice', warning: null };
 }

@@ -123,6 +123,8 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
         reconnects: out.totals.reconnects,
         // connections the capture opened in its first moments were connected just before t0
         preopened: out.totals.preopened,
+        // what the sending threads ran at (--priority): SCHED_FIFO keeps the schedule on a busy machine
+        senderPriority: out.senderPriority,
         squeezedNs: out.squeezedNs,
         warnings: out.warnings,
       },

@@ -26,6 +26,8 @@ export interface WorkerPool {
   readonly workers: Worker[];
   /** Last totals each worker reported (progress or done). */
   readonly workerTotals: WorkerTotals[];
+  /** What each worker thread runs at, as it reported when ready ('' until then). */
+  readonly priorities: string[];
   readonly batches: BatchWriter[];
   readonly done: boolean[];
   /** The first failure of a worker (the run cannot be trusted after it). */
@@ -61,6 +63,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
   const url = workerUrl();
   const workers: Worker[] = [];
   const workerTotals: WorkerTotals[] = [];
+  const priorities: string[] = [];
   const posted: number[] = [];
   const batches: BatchWriter[] = [];
   const synced: boolean[] = [];
@@ -98,6 +101,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
     nWorkers,
     workers,
     workerTotals,
+    priorities,
     batches,
     done,
     fatal: null,
@@ -128,6 +132,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
     const worker = new Worker(url);
     workers.push(worker);
     workerTotals.push(emptyTotals());
+    priorities.push('');
     posted.push(0);
     batches.push(new BatchWriter(BATCH_ITEMS));
     done.push(false);
@@ -135,6 +140,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
     worker.on('message', (m: FromWorker) => {
       switch (m.t) {
         case 'ready':
+          priorities[w] = m.priority;
           markReady(w);
           return;
         case 'synced':

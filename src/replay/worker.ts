@@ -11,7 +11,7 @@ import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
 import { startWaker, type Waker } from './waker.js';
 import { Ev, trace, tracing, writeTrace } from './trace.js';
-import { raiseThreadPriority } from './priority.js';
+import { applySenderPriority } from './priority.js';
 import { READ_BUF_BYTES, warmUp } from './warmup.js';
 import type { FromWorker, ToWorker, WorkItem, WorkerInit } from './messages.js';
 
@@ -39,6 +39,13 @@ const START_SPIN_NS = 5e6;
  * target's latency (loopback memcached answers in tens of µs). Slower answers are waited for asleep.
  */
 const ANSWER_SPIN_NS = 1e6;
+/**
+ * Under SCHED_FIFO (priority.ts) a sleeping worker is woken within tens of µs, so most of the
+ * spinning above only burns a core that the target and the rest of the machine need (a real-time
+ * spinner cannot be preempted by them): the waits shrink to these.
+ */
+const RT_SPIN = { spinNs: 50e3, wakeEarlyNs: 60e3, startSpinNs: 0, answerSpinNs: 200e3 };
+const NORMAL_SPIN = { spinNs: SPIN_NS, wakeEarlyNs: WAKE_EARLY_NS, startSpinNs: START_SPIN_NS, answerSpinNs: ANSWER_SPIN_NS };
 /**
  * Once a turn finds the head item due, it also sends what is due within COALESCE_NS after now (up
  * to that much early, never the head itself): a client's pipeline, captured as packets a few µs
@@ -72,6 +79,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Runs a worker on `port` (the worker thread's parentPort). Exported for in-thread tests. */
 export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'message', f: (m: ToWorker) => void): void; close?(): void }): void {
   let init: WorkerInit | null = null;
+  let priority = 'unchanged';
+  let spin = NORMAL_SPIN;
   let rec: IntervalRecorder | null = null;
   let t0: number | null = null;
   let baseSec = 0;
@@ -272,14 +281,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     const at = queue.peekAt();
     const t = now();
     // (not in max mode: there the next write follows each answer, and CPU per request is the figure)
-    const answers = !ctx.maxMode && ctx.inflight > 0 && t - ctx.lastWriteNs < ANSWER_SPIN_NS;
+    const answers = !ctx.maxMode && ctx.inflight > 0 && t - ctx.lastWriteNs < spin.answerSpinNs;
     if (at === undefined) {
       // nothing left to send: stay awake only for answers due any moment
       if (answers) immediate ??= setImmediate(pump);
       return;
     }
     const delta = at - t;
-    if (delta <= SPIN_NS || answers || t < START_SPIN_NS || (waker === null && delta < TIMER_SPIN_NS + 1e6)) {
+    if (delta <= spin.spinNs || answers || t < spin.startSpinNs || (waker === null && delta < TIMER_SPIN_NS + 1e6)) {
       // close: spin
       if (timer !== null) {
         clearTimeout(timer);
@@ -290,7 +299,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       return;
     }
     if (immediate !== null) return; // the spinning turn re-arms
-    if (waker !== null) waker.at(t0 + at - WAKE_EARLY_NS);
+    if (waker !== null) waker.at(t0 + at - spin.wakeEarlyNs);
     if (timer !== null && timerAt <= at) return;
     if (timer !== null) clearTimeout(timer);
     timerAt = at;
@@ -419,7 +428,9 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       switch (m.t) {
         case 'init':
           init = m.init;
-          raiseThreadPriority();
+          // before the waker starts: it inherits this thread's scheduling policy
+          priority = applySenderPriority(init.priority);
+          if (priority.startsWith('SCHED_FIFO')) spin = RT_SPIN;
           baseSec = init.baseSec;
           intervalNs = init.intervalNs;
           ctx.timeoutNs = init.timeoutNs;
@@ -435,7 +446,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
               }
               rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop });
               ctx.rec = rec;
-              post({ t: 'ready', worker: init!.worker });
+              post({ t: 'ready', worker: init!.worker, priority });
             })
             .catch((err: unknown) => post({ t: 'fatal', worker: init?.worker ?? -1, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
           return;

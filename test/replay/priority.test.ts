@@ -1,30 +1,46 @@
 // The coordinator thread gives way to the sending workers while a replay runs (src/replay/priority.ts):
 // on Linux only the calling thread is lowered, threads started before keep their priority.
 import { readdirSync, readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { availableParallelism, getPriority } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startMemcached } from '../helpers/memcached.js';
-import { COORDINATOR_NICE, WORKER_BOOST, lowerThreadPriority } from '../../src/replay/priority.js';
-import { QUIET, collect, spawnReplay, started, steadyGets, tempDir, writeCapture } from './helpers.js';
+import { COORDINATOR_NICE, REALTIME_PRIORITY, WORKER_BOOST, lowerThreadPriority, realtimeRefusal, senderPriority } from '../../src/replay/priority.js';
+import { QUIET, type CliRun, collect, spawnReplay, started, steadyGets, tempDir, writeCapture } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-/** Nice value of each thread of process `pid`, by thread name (comm). */
-function threadNices(pid: number): { tid: number; comm: string; nice: number }[] {
-  const out: { tid: number; comm: string; nice: number }[] = [];
+const SCHED_OTHER = 0;
+const SCHED_FIFO = 1;
+
+/** Nice value, scheduling policy and real-time priority of each thread of process `pid` (proc(5): stat fields 19, 41, 40). */
+function threadSched(pid: number): { tid: number; comm: string; nice: number; policy: number; rtPriority: number }[] {
+  const out: { tid: number; comm: string; nice: number; policy: number; rtPriority: number }[] = [];
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
       const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.push({ tid: Number(t), comm, nice: Number(f[16]) });
+      out.push({ tid: Number(t), comm, nice: Number(f[16]), rtPriority: Number(f[37]), policy: Number(f[38]) });
     } catch {
       /* the thread ended meanwhile */
     }
   }
   return out;
+}
+
+/** Whether this machine lets us put a thread under SCHED_FIFO (tried on a throwaway process). */
+function fifoPermitted(): boolean {
+  const r = spawnSync('chrt', ['-f', '1', 'true'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** results.json config.options.senderPriority of a run started with --json. */
+function senderPriorityOf(r: CliRun): string[] {
+  expect(r.results, r.stderr).not.toBeNull();
+  return (r.results!.config.options as { senderPriority: string[] }).senderPriority;
 }
 
 /** Runs `body` (a function source) in a fresh thread and returns what it posts. */
@@ -77,20 +93,21 @@ describe.runIf(process.platform === 'linux')('lowerThreadPriority', () => {
     expect(seen.child).toBe(Math.min(19, seen.before + 3));
   });
 
-  it('during a replay the main thread runs below the replay workers', async () => {
+  it('--priority nice: the worker and its waker run WORKER_BOOST above the rest, the main thread below', async () => {
     const mc = await startMemcached();
     try {
       const cap = writeCapture(tmp.dir, 'prio.pcap', steadyGets(2, 2, 10));
       // progress on (started() needs its start line), results into the temp dir
-      const p = spawnReplay([cap, '--target', mc.address, ...QUIET.filter((a) => a !== '--no-progress'), '--out', tmp.dir]);
+      const p = spawnReplay([cap, '--target', mc.address, '--priority', 'nice', '--json', ...QUIET.filter((a) => a !== '--no-progress'), '--out', tmp.dir]);
       const done = collect(p);
       await started(p);
-      const threads = threadNices(p.pid!);
+      const threads = threadSched(p.pid!);
       const main = threads.find((t) => t.tid === p.pid)!;
       // V8's and libuv's helpers keep the process's priority; the replay worker and its waker (the
       // waker inherits the worker's) run WORKER_BOOST above it when that is permitted (root here)
       const others = threads.filter((t) => t.tid !== p.pid);
       expect(others.length, JSON.stringify(threads)).toBeGreaterThan(2);
+      expect(threads.every((t) => t.policy === SCHED_OTHER), JSON.stringify(threads)).toBe(true);
       const base = Math.max(...others.map((t) => t.nice));
       const boosted = others.filter((t) => t.nice !== base);
       if (process.getuid?.() === 0) {
@@ -98,9 +115,83 @@ describe.runIf(process.platform === 'linux')('lowerThreadPriority', () => {
         for (const t of boosted) expect(t.nice, JSON.stringify(threads)).toBe(Math.max(-20, base - WORKER_BOOST));
       } else expect(boosted.length, JSON.stringify(threads)).toBe(0);
       expect(main.nice, JSON.stringify(threads)).toBe(Math.min(19, base + COORDINATOR_NICE));
-      expect((await done).code).toBe(0);
+      const r = await done;
+      expect(r.code).toBe(0);
+      expect(senderPriorityOf(r)).toEqual([process.getuid?.() === 0 ? `nice ${Math.max(-20, base - WORKER_BOOST)}` : 'unchanged (not permitted)']);
     } finally {
       await mc.stop();
     }
+  });
+
+  it('default (auto) on a timed replay: the senders and the helper threads run SCHED_FIFO where permitted, the main thread does not', async () => {
+    const mc = await startMemcached();
+    try {
+      const cap = writeCapture(tmp.dir, 'prio-rt.pcap', steadyGets(2, 2, 10));
+      const p = spawnReplay([cap, '--target', mc.address, '--json', ...QUIET.filter((a) => a !== '--no-progress'), '--out', tmp.dir]);
+      const done = collect(p);
+      await started(p);
+      const threads = threadSched(p.pid!);
+      const main = threads.find((t) => t.tid === p.pid)!;
+      const r = await done;
+      expect(r.code).toBe(0);
+      const got = senderPriorityOf(r);
+      const expectRt = fifoPermitted() && realtimeRefusal(1, availableParallelism()) === null;
+      expect(main.policy, JSON.stringify(threads)).toBe(SCHED_OTHER);
+      if (expectRt) {
+        expect(got).toEqual([`SCHED_FIFO ${REALTIME_PRIORITY}`]);
+        // every thread but the main one: the worker, its waker, and V8's helpers the worker's GC waits for
+        for (const t of threads.filter((x) => x.tid !== p.pid)) {
+          expect(t.policy, JSON.stringify(threads)).toBe(SCHED_FIFO);
+          expect(t.rtPriority, JSON.stringify(threads)).toBe(REALTIME_PRIORITY);
+        }
+      } else {
+        expect(got[0], r.stdout).not.toMatch(/FIFO/);
+        expect(threads.every((t) => t.policy === SCHED_OTHER), JSON.stringify(threads)).toBe(true);
+      }
+    } finally {
+      await mc.stop();
+    }
+  });
+
+  it('--rate max and --priority normal never take SCHED_FIFO', async () => {
+    const mc = await startMemcached();
+    try {
+      const cap = writeCapture(tmp.dir, 'prio-max.pcap', steadyGets(2, 1, 10));
+      for (const extra of [['--rate', 'max'], ['--priority', 'normal']]) {
+        const r = await collect(spawnReplay([cap, '--target', mc.address, ...extra, '--json', '--no-progress', ...QUIET, '--out', tmp.dir]));
+        expect(r.code, r.stderr).toBe(0);
+        const got = senderPriorityOf(r);
+        expect(got.length).toBe(1);
+        expect(got[0], extra.join(' ')).not.toMatch(/FIFO/);
+        if (extra[0] === '--priority') expect(got).toEqual(['unchanged']);
+      }
+    } finally {
+      await mc.stop();
+    }
+  });
+});
+
+describe('senderPriority', () => {
+  const timed = { maxMode: false, live: false, workers: 1, cpus: 2 };
+  it('auto: real-time for a timed replay only where a core stays free; never for --rate max or a mirror', () => {
+    const rtOk = realtimeRefusal(1, 2) === null;
+    expect(senderPriority('auto', timed).mode).toBe(rtOk ? 'realtime' : 'nice');
+    expect(senderPriority('auto', { ...timed, workers: 2 }).mode).toBe('nice');
+    expect(senderPriority('auto', { ...timed, cpus: 1 }).mode).toBe('nice');
+    expect(senderPriority('auto', { ...timed, maxMode: true }).mode).toBe('nice');
+    expect(senderPriority('auto', { ...timed, live: true }).mode).toBe('nice');
+    for (const m of ['auto', 'nice', 'normal'] as const) expect(senderPriority(m, timed).warning).toBeNull();
+  });
+  it('explicit modes are kept; realtime ignores the core count but says when it cannot be had', () => {
+    expect(senderPriority('nice', timed).mode).toBe('nice');
+    expect(senderPriority('normal', timed).mode).toBe('normal');
+    const rt = senderPriority('realtime', { ...timed, workers: 4, cpus: 1 });
+    if (realtimeRefusal(0, 1) === null) expect(rt).toEqual({ mode: 'realtime', warning: null });
+    else expect(rt.warning).toMatch(/--priority realtime/);
+  });
+  it('refuses real-time when it would leave no core to the rest', () => {
+    if (process.platform !== 'linux') return;
+    expect(realtimeRefusal(2, 2)).toMatch(/2 sending thread\(s\) on 2 CPU/);
+    expect(realtimeRefusal(1, 1)).toMatch(/on 1 CPU/);
   });
 });
