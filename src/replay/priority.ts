@@ -63,8 +63,15 @@ export function raiseThreadPriority(by = WORKER_BOOST): number | null {
  */
 export type PriorityMode = 'auto' | 'realtime' | 'nice' | 'normal';
 
-/** The SCHED_FIFO priority the workers take: the lowest, above every normal thread and below every real-time one the system has. */
-export const REALTIME_PRIORITY = 1;
+/**
+ * The SCHED_FIFO priority the workers (and wakers) take, one above the process's helper threads
+ * (HELPER_PRIORITY): equal FIFO priorities do not preempt each other, and a helper busy with the
+ * main thread's concurrent marking then held a worker off its CPU for 35–100 ms. Both are at the
+ * bottom of the real-time range: above every normal thread, below the system's real-time ones.
+ */
+export const REALTIME_PRIORITY = 2;
+/** SCHED_FIFO priority of the helper threads (V8's platform threads, libuv's) under --priority realtime. */
+export const HELPER_PRIORITY = 1;
 
 /** Why SCHED_FIFO must not or cannot be used here (null: it may). `spinning` = threads that may spin at that priority. */
 export function realtimeRefusal(spinning: number, cpus: number): string | null {
@@ -98,6 +105,17 @@ function fifo(tid: string, prio: number): boolean {
   return spawnSync('chrt', ['-f', '-p', String(prio), tid], { stdio: 'ignore', timeout: 5000 }).status === 0;
 }
 
+/** Whether thread `tid` of this process already runs SCHED_FIFO at `prio` (proc(5) stat: rt_priority, policy). */
+function atFifo(tid: string, prio: number): boolean {
+  try {
+    const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return f[38] === '1' && f[37] === String(prio);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Puts the calling thread, and every helper thread of the process but the main (coordinator)
  * thread, under SCHED_FIFO. The helpers matter: a worker's garbage collection runs in part on V8's
@@ -105,7 +123,7 @@ function fifo(tid: string, prio: number): boolean {
  * bursty replay on a loaded machine still showed lag p99 4–236 ms, with the helpers too 0.7–2 ms.
  * Threads this one starts later (its waker) inherit the policy. False when not permitted.
  */
-export function makeThreadRealtime(prio = REALTIME_PRIORITY): boolean {
+export function makeThreadRealtime(prio = REALTIME_PRIORITY, helperPrio = HELPER_PRIORITY): boolean {
   const me = threadId();
   if (me === null || !fifo(me, prio)) return false;
   let tids: string[] = [];
@@ -114,7 +132,9 @@ export function makeThreadRealtime(prio = REALTIME_PRIORITY): boolean {
   } catch {
     return true;
   }
-  for (const t of tids) if (t !== me && Number(t) !== process.pid) fifo(t, prio);
+  // threads already at `prio` are other workers and their wakers: they keep it (a worker this
+  // lowers to the helpers' level before its own call raises itself back when it makes that call)
+  for (const t of tids) if (t !== me && Number(t) !== process.pid && !atFifo(t, prio)) fifo(t, helperPrio);
   return true;
 }
 
