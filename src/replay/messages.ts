@@ -1,6 +1,7 @@
 // Messages between the replay coordinator (main thread) and its worker threads. Everything here is
 // structured-clone safe. Times are run-clock ns (0 = t0 of the schedule).
 import type { Expect, Proto } from '../protocol/types.js';
+import type { SenderMode } from './priority.js';
 import type { IntervalSnapshot } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { AuthCred } from './auth.js';
@@ -104,7 +105,7 @@ export interface WorkerInit {
   /** The CAS token table all workers share (cas-table.ts); attach with `new CasTable(casTable)`. */
   casTable: SharedArrayBuffer;
   /** How the worker (and its waker) ask for the CPU (priority.ts senderPriority). */
-  priority: 'realtime' | 'nice' | 'normal';
+  priority: SenderMode;
 }
 
 export type ToWorker =

@@ -116,16 +116,23 @@ function atFifo(tid: string, prio: number): boolean {
   }
 }
 
+/** How a worker asks for the CPU: SCHED_FIFO for itself (and its waker), also for the process's helper threads, a nice boost, or nothing. */
+export type SenderMode = 'fifo' | 'fifo-helpers' | 'nice' | 'normal';
+
 /**
- * Puts the calling thread, and every helper thread of the process but the main (coordinator)
- * thread, under SCHED_FIFO. The helpers matter: a worker's garbage collection runs in part on V8's
- * shared helper threads and the worker waits for them; with only the worker real-time, the same
- * bursty replay on a loaded machine still showed lag p99 4–236 ms, with the helpers too 0.7–2 ms.
- * Threads this one starts later (its waker) inherit the policy. False when not permitted.
+ * Puts the calling thread under SCHED_FIFO and, with `helpers`, every other thread of the process
+ * but the main (coordinator) one one level below. The helpers matter to the schedule: a worker's
+ * garbage collection runs in part on V8's shared helper threads and the worker waits for them (with
+ * only the worker real-time a bursty replay on a loaded machine still showed lag p99 4–236 ms, with
+ * the helpers 0.7–2 ms). But those threads also compile and collect for the main thread, at
+ * real-time priority then: a target on the same machine waited behind them (a test suite's
+ * memcached answered in seconds), so only `--priority realtime` asks for it. Threads this one
+ * starts later (its waker) inherit the policy. False when not permitted.
  */
-export function makeThreadRealtime(prio = REALTIME_PRIORITY, helperPrio = HELPER_PRIORITY): boolean {
+export function makeThreadRealtime(helpers: boolean, prio = REALTIME_PRIORITY, helperPrio = HELPER_PRIORITY): boolean {
   const me = threadId();
   if (me === null || !fifo(me, prio)) return false;
+  if (!helpers) return true;
   let tids: string[] = [];
   try {
     tids = readdirSync('/proc/self/task');
@@ -139,26 +146,26 @@ export function makeThreadRealtime(prio = REALTIME_PRIORITY, helperPrio = HELPER
 }
 
 /**
- * Sets the calling sending thread's priority: SCHED_FIFO when `realtime` (falling back to the nice
- * boost when not permitted), the nice boost for 'nice', nothing for 'normal'. Returns what it runs at.
+ * Sets the calling sending thread's priority (falling back to the nice boost where SCHED_FIFO is
+ * not permitted). Returns what it runs at.
  */
-export function applySenderPriority(mode: 'realtime' | 'nice' | 'normal'): string {
+export function applySenderPriority(mode: SenderMode): string {
   if (mode === 'normal') return 'unchanged';
-  if (mode === 'realtime' && makeThreadRealtime()) return `SCHED_FIFO ${REALTIME_PRIORITY}`;
+  if (mode !== 'nice' && makeThreadRealtime(mode === 'fifo-helpers')) return `SCHED_FIFO ${REALTIME_PRIORITY}${mode === 'fifo-helpers' ? ' (helpers too)' : ''}`;
   const nice = raiseThreadPriority();
   return nice === null ? 'unchanged (not permitted)' : `nice ${nice}`;
 }
 
 /** What the sending threads of a run ask for, from `--priority` and the run's kind; with a warning when the user's choice cannot be had. */
-export function senderPriority(mode: PriorityMode, run: { maxMode: boolean; live: boolean; workers: number; cpus: number }): { mode: 'realtime' | 'nice' | 'normal'; warning: string | null } {
+export function senderPriority(mode: PriorityMode, run: { maxMode: boolean; live: boolean; workers: number; cpus: number }): { mode: SenderMode; warning: string | null } {
   if (mode === 'normal' || mode === 'nice') return { mode, warning: null };
   if (mode === 'realtime') {
     // asked by name: the CPU count is the user's call, a kernel without throttling is not
     const refusal = realtimeRefusal(0, run.cpus);
-    return refusal === null ? { mode: 'realtime', warning: null } : { mode: 'nice', warning: `--priority realtime: ${refusal}; the senders run with a nice boost instead` };
+    return refusal === null ? { mode: 'fifo-helpers', warning: null } : { mode: 'nice', warning: `--priority realtime: ${refusal}; the senders run with a nice boost instead` };
   }
   // auto: a capacity run has no schedule to keep and would hold its cores at real-time priority;
   // a mirror runs for days beside production, where a real-time spinner is not ours to start
   if (run.maxMode || run.live) return { mode: 'nice', warning: null };
-  return { mode: realtimeRefusal(run.workers, run.cpus) === null ? 'realtime' : 'nice', warning: null };
+  return { mode: realtimeRefusal(run.workers, run.cpus) === null ? 'fifo' : 'nice', warning: null };
 }

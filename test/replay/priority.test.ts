@@ -123,7 +123,7 @@ describe.runIf(process.platform === 'linux')('lowerThreadPriority', () => {
     }
   });
 
-  it('default (auto) on a timed replay: the senders and the helper threads run SCHED_FIFO where permitted, the main thread does not', async () => {
+  it('default (auto) on a timed replay: the worker and its waker run SCHED_FIFO where permitted; helpers and the main thread do not', async () => {
     const mc = await startMemcached();
     try {
       const cap = writeCapture(tmp.dir, 'prio-rt.pcap', steadyGets(2, 2, 10));
@@ -139,17 +139,36 @@ describe.runIf(process.platform === 'linux')('lowerThreadPriority', () => {
       expect(main.policy, JSON.stringify(threads)).toBe(SCHED_OTHER);
       if (expectRt) {
         expect(got).toEqual([`SCHED_FIFO ${REALTIME_PRIORITY}`]);
-        // every thread but the main one: the worker, its waker, and V8's helpers the worker's GC waits for
-        for (const t of threads.filter((x) => x.tid !== p.pid)) {
-          expect(t.policy, JSON.stringify(threads)).toBe(SCHED_FIFO);
-          expect([REALTIME_PRIORITY, HELPER_PRIORITY], JSON.stringify(threads)).toContain(t.rtPriority);
-        }
-        // the worker and its waker above the helpers, so no helper holds a worker off its CPU
-        expect(threads.filter((t) => t.rtPriority === REALTIME_PRIORITY).length, JSON.stringify(threads)).toBe(2);
+        const rt = threads.filter((t) => t.policy === SCHED_FIFO);
+        expect(rt.length, JSON.stringify(threads)).toBe(2);
+        for (const t of rt) expect(t.rtPriority, JSON.stringify(threads)).toBe(REALTIME_PRIORITY);
       } else {
         expect(got[0], r.stdout).not.toMatch(/FIFO/);
         expect(threads.every((t) => t.policy === SCHED_OTHER), JSON.stringify(threads)).toBe(true);
       }
+    } finally {
+      await mc.stop();
+    }
+  });
+
+  it('--priority realtime: the helper threads too, one real-time level below the worker and its waker', async () => {
+    const mc = await startMemcached();
+    try {
+      const cap = writeCapture(tmp.dir, 'prio-rt-all.pcap', steadyGets(2, 2, 10));
+      const p = spawnReplay([cap, '--target', mc.address, '--priority', 'realtime', '--json', ...QUIET.filter((a) => a !== '--no-progress'), '--out', tmp.dir]);
+      const done = collect(p);
+      await started(p);
+      const threads = threadSched(p.pid!);
+      const r = await done;
+      expect(r.code).toBe(0);
+      const got = senderPriorityOf(r);
+      expect(threads.find((t) => t.tid === p.pid)!.policy, JSON.stringify(threads)).toBe(SCHED_OTHER);
+      if (fifoPermitted() && realtimeRefusal(0, availableParallelism()) === null) {
+        expect(got).toEqual([`SCHED_FIFO ${REALTIME_PRIORITY} (helpers too)`]);
+        for (const t of threads.filter((x) => x.tid !== p.pid)) expect(t.policy, JSON.stringify(threads)).toBe(SCHED_FIFO);
+        expect(threads.filter((t) => t.rtPriority === REALTIME_PRIORITY).length, JSON.stringify(threads)).toBe(2);
+        expect(threads.filter((t) => t.rtPriority === HELPER_PRIORITY).length, JSON.stringify(threads)).toBe(threads.length - 3);
+      } else expect(got[0]).not.toMatch(/FIFO/);
     } finally {
       await mc.stop();
     }
@@ -177,7 +196,7 @@ describe('senderPriority', () => {
   const timed = { maxMode: false, live: false, workers: 1, cpus: 2 };
   it('auto: real-time for a timed replay only where a core stays free; never for --rate max or a mirror', () => {
     const rtOk = realtimeRefusal(1, 2) === null;
-    expect(senderPriority('auto', timed).mode).toBe(rtOk ? 'realtime' : 'nice');
+    expect(senderPriority('auto', timed).mode).toBe(rtOk ? 'fifo' : 'nice');
     expect(senderPriority('auto', { ...timed, workers: 2 }).mode).toBe('nice');
     expect(senderPriority('auto', { ...timed, cpus: 1 }).mode).toBe('nice');
     expect(senderPriority('auto', { ...timed, maxMode: true }).mode).toBe('nice');
@@ -188,7 +207,7 @@ describe('senderPriority', () => {
     expect(senderPriority('nice', timed).mode).toBe('nice');
     expect(senderPriority('normal', timed).mode).toBe('normal');
     const rt = senderPriority('realtime', { ...timed, workers: 4, cpus: 1 });
-    if (realtimeRefusal(0, 1) === null) expect(rt).toEqual({ mode: 'realtime', warning: null });
+    if (realtimeRefusal(0, 1) === null) expect(rt).toEqual({ mode: 'fifo-helpers', warning: null });
     else expect(rt.warning).toMatch(/--priority realtime/);
   });
   it('refuses real-time when it would leave no core to the rest', () => {
