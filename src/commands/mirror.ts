@@ -4,7 +4,7 @@
 // of the stream, and writes results as `replay` does.
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { ExitCode, McError } from '../errors.js';
 import { collect, intOption } from './options.js';
@@ -19,10 +19,12 @@ import { keySampler, parseShare } from '../replay/sample.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
 import type { PoolPart } from '../replay/pool-route.js';
 import { makeRunId, writeResultsFile } from '../metrics/results.js';
-import { writeHlog } from '../metrics/hlog.js';
 import { writeReport } from '../report/index.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
-import type { ResultsFile } from '../metrics/results-types.js';
+import type { Interval, ResultsFile, Verdict } from '../metrics/results-types.js';
+import type { ReplayOutcome } from '../replay/coordinator.js';
+import { capturedSince } from '../replay/results-sink.js';
+import { createRollingSink } from '../replay/rolling-sink.js';
 import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
 import { createLiveMetrics, serveMetrics, type CapturedView, type MetricsServer } from '../report/prometheus.js';
@@ -149,6 +151,18 @@ export function register(program: Command): void {
     });
 }
 
+/** How a mirror ended, for its final results (null in a checkpoint). */
+interface MirrorEnd {
+  signal: 'SIGINT' | 'SIGTERM' | null;
+  streamEnded: boolean;
+  tcpdump: ({ exitCode: number | null; signal: string | null; diedDuringRun: boolean } & TcpdumpCounts) | null;
+}
+
+/** The verdict a checkpoint carries: the run is still going (a kill -9 leaves this one). */
+function checkpointVerdict(out: ReplayOutcome): Verdict {
+  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the mirror was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
+}
+
 const WRITE_CLASSES_EXCLUDED = new Set(['read', 'info', 'session']);
 
 function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: ReplaySetup; limits: { maxLagNs: number; maxStallNs: number }; pollNs: number | null; sample: number | null } {
@@ -237,10 +251,55 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const targetLabel = targetAddresses(setup.targets).map(formatHostPort).join(',');
   const metrics = o.metrics === undefined ? null : createLiveMetrics(targetLabel);
   let capturedView: CapturedView | null = null;
+  let capturedDelta: (() => NonNullable<Interval['captured']>) | null = null;
   setup.onCaptured = (v) => {
     capturedView = v;
+    capturedDelta = capturedSince(v);
     metrics?.setCaptured(v);
   };
+  // the run's directory is fixed up front: results.json and latency.hlog grow there as it runs
+  await mkdir(o.out, { recursive: true });
+  const id = makeRunId('mirror', new Date(), o.out);
+  const dir = join(o.out, id);
+  await mkdir(dir, { recursive: true });
+  const resultsPath = join(dir, 'results.json');
+  const hlogPath = join(dir, 'latency.hlog');
+  let tcpdumpRef: Tcpdump | null = null;
+  const resultsOf = (out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile =>
+    buildResults(setup, out, {
+      id,
+      argv: process.argv.slice(2),
+      captureId: { sha256: '', bytes: 0 },
+      options: {
+        maxLagNs: limits.maxLagNs,
+        maxStallNs: limits.maxStallNs,
+        cloneKeys: setup.cloneKeys,
+        signal: end?.signal ?? null,
+        ...(end === null ? { checkpoint: { atNs: out.runEndNs, at: out.endedAt.toISOString() } } : {}),
+        mirror: {
+          source: name,
+          delayNs,
+          sample,
+          backlog,
+          streamEnded: end?.streamEnded ?? false,
+          clock: out.liveClock ?? null,
+          warm: warmRule === null ? null : { rule: warmRule.text, windowNs: warmRule.windowNs, heldAtNs: warm?.heldAtNs ?? null, last: warm?.last ?? null },
+          tcpdump: tcpdumpRef === null ? null : { command: tcpdumpRef.command, ...(end?.tcpdump ?? { exitCode: null, signal: null, diedDuringRun: false, ...tcpdumpRef.counts() }) },
+        },
+      },
+      targetStats,
+      verdict,
+    });
+  const sink = createRollingSink({
+    runId: id,
+    resultsPath,
+    hlogPath,
+    intervalNs: setup.intervalNs,
+    build: (soFar) => resultsOf(soFar, checkpointVerdict(soFar), null, []),
+    onError: (e) => process.stderr.write(`mcreplay: warning: checkpoint of ${resultsPath} failed (the mirror goes on): ${e.message}\n`),
+  });
+  setup.intervalStore = sink.store;
+  setup.onCheckpoint = (soFar) => sink.start(soFar);
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) metricsServer = await serveMetrics(o.metrics!, metrics);
   let tcpdump: Tcpdump | null = null;
@@ -251,8 +310,10 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     const filter = portFilter(setup.serverPorts, setup.anyPort);
     tcpdump = await startTcpdump(o.interface, filter, o.tcpdump).catch(async (e: unknown) => {
       await metricsServer?.close();
+      await rm(dir, { recursive: true, force: true });
       throw e;
     });
+    tcpdumpRef = tcpdump;
     const td = tcpdump;
     chunks = td.stdout;
     cancel = () => void td.stop();
@@ -302,6 +363,8 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
+    if (capturedDelta !== null) iv.captured = capturedDelta();
+    sink.interval(iv);
     metrics?.add(iv);
     warm?.add(iv, capturedView);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
@@ -311,12 +374,15 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     process.stderr.write(`${(iv.endNs / 1e9).toFixed(0)}s  sent ${fmtInt(p.total.sent)}  ${fmtInt(c.completed / secs)}/s  p99 ${p.responseP99Ns > 0 ? fmtNs(p.responseP99Ns) : '-'}  errors ${fmtInt(p.errors)}  lag p99 ${fmtNs(p.lagP99Ns)}\n`);
   };
 
-  let out;
+  let out: ReplayOutcome | undefined;
   let tcpdumpEnd: { code: number | null; signal: string | null; counts: TcpdumpCounts; stderr: string } | null = null;
   let tcpdumpDied = false;
   try {
     out = await runReplay(setup);
   } finally {
+    await sink.stop();
+    // a run that never started leaves no empty run directory behind
+    if (out === undefined && sink.written === 0) await rm(dir, { recursive: true, force: true });
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     await metricsServer?.close();
@@ -359,37 +425,9 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     verdict.exitCode = ExitCode.invalidRun;
     verdict.reasons.push('the capture ended unexpectedly: tcpdump exited during the mirror');
   }
-  await mkdir(o.out, { recursive: true });
-  const id = makeRunId('mirror', out.startedAt, o.out);
-  const results: ResultsFile = buildResults(setup, out, {
-    id,
-    argv: process.argv.slice(2),
-    captureId: { sha256: '', bytes: 0 },
-    options: {
-      maxLagNs: limits.maxLagNs,
-      maxStallNs: limits.maxStallNs,
-      cloneKeys: setup.cloneKeys,
-      signal,
-      mirror: {
-        source: name,
-        delayNs,
-        sample,
-        backlog,
-        streamEnded,
-        clock: out.liveClock ?? null,
-        warm: warmRule === null ? null : { rule: warmRule.text, windowNs: warmRule.windowNs, heldAtNs: warmAtNs, last: warm!.last },
-        tcpdump: tcpdumpEnd === null ? null : { command: tcpdump!.command, exitCode: tcpdumpEnd.code, signal: tcpdumpEnd.signal, diedDuringRun: tcpdumpDied, ...tcpdumpEnd.counts },
-      },
-    },
-    targetStats,
-    verdict,
-  });
-  const dir = join(o.out, id);
-  await mkdir(dir, { recursive: true });
-  const resultsPath = join(dir, 'results.json');
+  const results: ResultsFile = resultsOf(out, verdict, { signal, streamEnded, tcpdump: tcpdumpEnd === null ? null : { exitCode: tcpdumpEnd.code, signal: tcpdumpEnd.signal, diedDuringRun: tcpdumpDied, ...tcpdumpEnd.counts } }, targetStats);
   await writeResultsFile(resultsPath, results);
-  const hlogPath = join(dir, 'latency.hlog');
-  await writeHlog(results, hlogPath);
+  // latency.hlog was appended interval by interval during the run
   let htmlPath: string | null = null;
   if (o.html !== false) {
     try {
