@@ -27,7 +27,7 @@ import { capturedSince } from '../replay/results-sink.js';
 import { createRollingSink } from '../replay/rolling-sink.js';
 import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
-import { createLiveMetrics, serveMetrics, type CapturedView, type MetricsServer } from '../report/prometheus.js';
+import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type CapturedView, type MetricsServer } from '../report/prometheus.js';
 import { createWarmthTracker, parseUntilWarm, type WarmthTracker } from '../report/warmth.js';
 
 const EXAMPLES = `
@@ -365,6 +365,12 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   setup.onInterval = (iv, p) => {
     if (capturedDelta !== null) iv.captured = capturedDelta();
     sink.interval(iv);
+    if (metrics !== null) {
+      // tcpdump prints its counters on SIGUSR1 (read at the next interval); the targets' latest stats
+      tcpdump?.poll();
+      if (tcpdump !== null) setTcpdumpCounts(metrics, o.interface!, tcpdump.counts());
+      if (poller !== null) setTargetStats(metrics, (poller as StatsPoller).latest());
+    }
     metrics?.add(iv);
     warm?.add(iv, capturedView);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;

@@ -375,7 +375,8 @@ export class Aggregator {
   /** The result so far (a checkpoint of a running run): the summary of the intervals closed until now. */
   snapshot(): AggregateResult {
     if (this.freed) throw new Error('Aggregator.snapshot after finish()');
-    return this.build();
+    // a copy: the summary's counters are the live accumulators, and the run goes on while it is written
+    return structuredClone(this.build());
   }
 
   private build(): AggregateResult {

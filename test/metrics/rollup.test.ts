@@ -16,7 +16,12 @@ beforeAll(async () => {
 
 /** Per-bucket counts of an encoded histogram, decoded by plain-JS hdr-histogram-js (independent of the WASM code under test). */
 function recorded(encoded: string): [number, number][] {
-  const js = hdr.decodeFromCompressedBase64(encoded, 64, false);
+  // the plain-JS histogram has the bucket walk methods its typings leave out
+  const js = hdr.decodeFromCompressedBase64(encoded, 64, false) as hdr.Histogram & {
+    nextNonEquivalentValue(v: number): number;
+    getCountAtValue(v: number): number;
+    lowestEquivalentValue(v: number): number;
+  };
   try {
     const out: [number, number][] = [];
     // walk the equivalence ranges (buckets) from the lowest to the highest recorded value
