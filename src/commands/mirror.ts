@@ -13,18 +13,18 @@ import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload
 import type { WorkloadRequest } from '../workload/model.js';
 import { listOption, parseDurationNs } from '../replay/parse.js';
 import { runReplay, type ReplaySetup } from '../replay/coordinator.js';
-import { buildResults, engineVerdict } from '../replay/results.js';
+import { engineVerdict } from '../replay/results.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_BACKLOG_REQUESTS, type LiveInput } from '../replay/live-source.js';
 import { keySampler, parseShare } from '../replay/sample.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
 import type { PoolPart } from '../replay/pool-route.js';
-import { makeRunId, writeResultsFile } from '../metrics/results.js';
+import { writeResultsFile } from '../metrics/results.js';
 import { writeReport } from '../report/index.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
-import type { Interval, ResultsFile, Verdict } from '../metrics/results-types.js';
+import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import type { ReplayOutcome } from '../replay/coordinator.js';
 import { capturedSince } from '../replay/results-sink.js';
-import { createRollingSink } from '../replay/rolling-sink.js';
+import { mirrorRun } from './mirror-results.js';
 import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
 import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type CapturedView, type MetricsServer } from '../report/prometheus.js';
@@ -151,18 +151,6 @@ export function register(program: Command): void {
     });
 }
 
-/** How a mirror ended, for its final results (null in a checkpoint). */
-interface MirrorEnd {
-  signal: 'SIGINT' | 'SIGTERM' | null;
-  streamEnded: boolean;
-  tcpdump: ({ exitCode: number | null; signal: string | null; diedDuringRun: boolean } & TcpdumpCounts) | null;
-}
-
-/** The verdict a checkpoint carries: the run is still going (a kill -9 leaves this one). */
-function checkpointVerdict(out: ReplayOutcome): Verdict {
-  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the mirror was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
-}
-
 const WRITE_CLASSES_EXCLUDED = new Set(['read', 'info', 'session']);
 
 function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: ReplaySetup; limits: { maxLagNs: number; maxStallNs: number }; pollNs: number | null; sample: number | null } {
@@ -258,48 +246,13 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     metrics?.setCaptured(v);
   };
   // the run's directory is fixed up front: results.json and latency.hlog grow there as it runs
-  await mkdir(o.out, { recursive: true });
-  const id = makeRunId('mirror', new Date(), o.out);
-  const dir = join(o.out, id);
-  await mkdir(dir, { recursive: true });
-  const resultsPath = join(dir, 'results.json');
-  const hlogPath = join(dir, 'latency.hlog');
   let tcpdumpRef: Tcpdump | null = null;
-  const resultsOf = (out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile =>
-    buildResults(setup, out, {
-      id,
-      argv: process.argv.slice(2),
-      captureId: { sha256: '', bytes: 0 },
-      options: {
-        maxLagNs: limits.maxLagNs,
-        maxStallNs: limits.maxStallNs,
-        cloneKeys: setup.cloneKeys,
-        signal: end?.signal ?? null,
-        ...(end === null ? { checkpoint: { atNs: out.runEndNs, at: out.endedAt.toISOString() } } : {}),
-        mirror: {
-          source: name,
-          delayNs,
-          sample,
-          backlog,
-          streamEnded: end?.streamEnded ?? false,
-          clock: out.liveClock ?? null,
-          warm: warmRule === null ? null : { rule: warmRule.text, windowNs: warmRule.windowNs, heldAtNs: warm?.heldAtNs ?? null, last: warm?.last ?? null },
-          tcpdump: tcpdumpRef === null ? null : { command: tcpdumpRef.command, ...(end?.tcpdump ?? { exitCode: null, signal: null, diedDuringRun: false, ...tcpdumpRef.counts() }) },
-        },
-      },
-      targetStats,
-      verdict,
-    });
-  const sink = createRollingSink({
-    runId: id,
-    resultsPath,
-    hlogPath,
-    intervalNs: setup.intervalNs,
-    build: (soFar) => resultsOf(soFar, checkpointVerdict(soFar), null, []),
-    onError: (e) => process.stderr.write(`mcreplay: warning: checkpoint of ${resultsPath} failed (the mirror goes on): ${e.message}\n`),
+  const { id, dir, resultsPath, hlogPath, sink, resultsOf } = await mirrorRun({
+    out: o.out,
+    setup,
+    limits,
+    mirror: () => ({ source: name, delayNs, sample, backlog, warmRule, warm, tcpdump: tcpdumpRef }),
   });
-  setup.intervalStore = sink.store;
-  setup.onCheckpoint = (soFar) => sink.start(soFar);
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) metricsServer = await serveMetrics(o.metrics!, metrics);
   let tcpdump: Tcpdump | null = null;

@@ -104,3 +104,13 @@ export function createRollingSink(opts: RollingSinkOptions): RollingSink {
     },
   };
 }
+
+/** Runs longer than this keep rolling intervals (the default tiers start rolling after an hour). */
+export const LONG_RUN_NS = 3600e9;
+
+/** The interval store of a `replay`: rolling when the run is open-ended (--loop without --duration) or planned beyond an hour, else null (keep all). */
+export function replayIntervalStore(run: { loop: boolean; durationNs: number | null; intervalNs: number; plannedNs?: number | null }): IntervalStore | null {
+  const open = run.loop && run.durationNs === null;
+  const long = (run.durationNs ?? run.plannedNs ?? 0) > LONG_RUN_NS;
+  return open || long ? rollingStore(rollupFromEnv(run.intervalNs)) : null;
+}

@@ -5,7 +5,7 @@
 import { ERROR_CLASSES, type Interval, type ResultsFile } from '../metrics/results-types.js';
 import { stripUserinfo } from './redact.js';
 import { fmtDuration } from './format.js';
-import { warmRuleOf, warmthSeries, type WarmthSeries } from './warmth.js';
+import { warmRuleOf, warmthSeries, type WarmthSeries } from './warmth-series.js';
 import { copySparse, decodeSparse, emptySparse, maxOf, mergeSparse, sumSparse, totalOf, valuesAt, valuesAtSum, type Sparse } from './hist.js';
 
 /** Percentile series over time, ns. */

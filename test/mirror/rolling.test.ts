@@ -120,16 +120,17 @@ describe('mirror: rolling results of a long run', () => {
 
     const counts = await load;
     await until(async () => (await stats(tgtPort)).cmd_set === (await stats(srcPort)).cmd_set, 20_000, 'the target to catch up');
-    // /metrics: the target's own stats (as it answers them now) and tcpdump's counters
-    const own = await stats(tgtPort);
+    // /metrics: the target's own stats (as it answers them at that moment) and tcpdump's counters
+    let own: Record<string, number> = {};
     let fams = new Map<string, Fam>();
     await until(
       async () => {
         fams = await scrape(mport);
-        return val(fams.get('mcreplay_target_current_items'), { target: tgtAddr }) === own.curr_items;
+        own = await stats(tgtPort);
+        return val(fams.get('mcreplay_target_current_items'), { target: tgtAddr }) === own.curr_items && val(fams.get('mcreplay_target_current_bytes'), { target: tgtAddr }) === own.bytes;
       },
       15_000,
-      `mcreplay_target_current_items to reach the target's curr_items ${own.curr_items}`,
+      "mcreplay_target_current_items and _bytes to show the target's own curr_items and bytes",
     );
     expect(fams.get('mcreplay_target_current_items')!.type).toBe('GAUGE');
     expect(val(fams.get('mcreplay_target_current_bytes'), { target: tgtAddr })).toBe(own.bytes);

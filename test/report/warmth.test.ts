@@ -10,7 +10,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { makeResults } from './make-results.js';
 import { writeReport } from '../../src/report/index.js';
 import { parseRollup, rollingStore } from '../../src/metrics/rollup.js';
-import { warmSince } from '../../src/report/warmth.js';
+import { warmSince } from '../../src/report/warmth-series.js';
 import type { Interval } from '../../src/metrics/results-types.js';
 
 let browser: Browser;
