@@ -229,6 +229,8 @@ export interface StatsPollerOptions {
   auth?: readonly (PollAuth | null)[];
   /** A failed poll (the run goes on; the sample is missing). */
   onError?: (target: string, err: Error) => void;
+  /** Samples kept per target before they are thinned by half (default MAX_KEPT). */
+  maxKept?: number;
 }
 
 /** Samples kept per target before they are thinned by half (a long run's memory stays flat). */
@@ -280,12 +282,13 @@ export class StatsPoller {
     const arr = this.samples[i]!;
     if (!force && this.polled[i]!++ % this.stride !== 0) return;
     arr.push(sample);
-    if (arr.length >= MAX_KEPT) {
+    const max = this.opts.maxKept ?? MAX_KEPT;
+    if (arr.length >= max) {
       // a day or a week of polls: keep every other sample (a target's state, not a sum to keep exact)
       let w = 0;
       for (let r = 0; r < arr.length; r += 2) arr[w++] = arr[r]!;
       arr.length = w;
-      if (this.samples.every((a) => a.length < MAX_KEPT)) this.stride *= 2;
+      if (this.samples.every((a) => a.length < max)) this.stride *= 2;
     }
   }
 

@@ -93,7 +93,7 @@ describe('roll-up', () => {
     const tiers = parseRollup('20s:5s,60s:30s', 1e9);
     let maxSize = 0;
     const store = rollingStore(tiers);
-    const n = 2000;
+    const n = 800;
     const { ivs, agg } = intervals(n, 11, {
       push: (iv) => {
         store.push(iv);
