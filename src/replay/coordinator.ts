@@ -197,7 +197,9 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const epochSec = await epochP;
   await pool.allReady;
   // the workers' threads exist now and keep their priority: this thread gives way to them
-  const restorePriority = lowerThreadPriority();
+  // (not in a mirror: there this thread reads the capture as it comes, and must keep up with the
+  // wire or the kernel drops packets; bench/README.md "Mirror soak")
+  const restorePriority = setup.live ? () => {} : lowerThreadPriority();
   if (pool.fatal) {
     restorePriority();
     // a worker failed while starting (before any load)
