@@ -154,3 +154,14 @@ export async function until(f: () => Promise<boolean> | boolean, ms: number, wha
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Registers `m` to be killed (SIGKILL) by `cleanup` if it still runs when the test ends. */
+export function killAtCleanup(cleanup: (() => Promise<void> | void)[], m: MirrorProc): MirrorProc {
+  cleanup.push(async () => {
+    if (m.proc.exitCode === null && m.proc.signalCode === null) {
+      m.proc.kill('SIGKILL');
+      await m.exit;
+    }
+  });
+  return m;
+}

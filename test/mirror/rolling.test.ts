@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startMemcached, freePort } from '../helpers/memcached.js';
-import { runLoad, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { killAtCleanup, runLoad, startMirror, stats, until, type MirrorProc } from './helpers.js';
 import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -30,15 +30,7 @@ async function setup(): Promise<{ srcPort: number; srcAddr: string; tgtPort: num
   return { srcPort: src.port, srcAddr: src.address, tgtPort: tgt.port, tgtAddr: tgt.address, out };
 }
 
-function track(m: MirrorProc): MirrorProc {
-  cleanup.push(async () => {
-    if (m.proc.exitCode === null && m.proc.signalCode === null) {
-      m.proc.kill('SIGKILL');
-      await m.exit;
-    }
-  });
-  return m;
-}
+const track = (m: MirrorProc): MirrorProc => killAtCleanup(cleanup, m);
 
 function runDir(out: string): string | null {
   const d = existsSync(out) ? readdirSync(out).find((x) => x.includes('mirror')) : undefined;
