@@ -203,6 +203,7 @@ export const TARGET_STATS: Record<string, [string, 'gauge' | 'counter', string]>
 
 /** Sets the target-stats families from each target's latest `stats` (--poll-stats). */
 export function setTargetStats(metrics: LiveMetrics, latest: { target: string; values: Record<string, number> }[]): void {
+  metrics.live.targets(latest);
   for (const [stat, [name, type, help]] of Object.entries(TARGET_STATS)) {
     const values = latest.filter((l) => typeof l.values[stat] === 'number').map((l) => ({ labels: { target: l.target }, value: l.values[stat]! }));
     if (values.length === 0) continue;
