@@ -3,7 +3,7 @@
 // checkpoint), and the one assembly of results.json that checkpoints and the final file share.
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { ExitCode } from '../errors.js';
+import { ExitCode, McError } from '../errors.js';
 import { makeRunId } from '../metrics/results.js';
 import type { ResultsFile, Verdict } from '../metrics/results-types.js';
 import type { ReplayOutcome, ReplaySetup } from '../replay/coordinator.js';
@@ -45,10 +45,13 @@ export async function mirrorRun(run: { out: string; setup: ReplaySetup; limits: 
   resultsOf(out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile;
 }> {
   const { setup, limits } = run;
-  await mkdir(run.out, { recursive: true });
   const id = makeRunId('mirror', new Date(), run.out);
   const dir = join(run.out, id);
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, ExitCode.usage, 'check that the reports directory is writable (--out)');
+  }
   const resultsPath = join(dir, 'results.json');
   const hlogPath = join(dir, 'latency.hlog');
   const resultsOf = (out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile => {
