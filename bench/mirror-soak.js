@@ -2,15 +2,21 @@
 // deletes over partitioned keys) against a source memcached on loopback, mirrored with
 // `--interface lo` onto a target memcached for --minutes (default 30). Every minute it records the
 // mirror's RSS and peak RSS (/proc/<pid>/status VmRSS, VmHWM), its CPU (utime+stime) and the
-// requests it sent (from its own /metrics); at the end, CPU per request, lag p99, drops (held back
-// `backlog-full`, tcpdump's kernel drops) from the mirror's JSON summary. One JSON line on stdout.
+// requests it sent (from its own /metrics), the machine's load average, and the age of the run's
+// results.json (rewritten every minute while it runs). During minute 2 a second tcpdump records
+// --file-seconds of the same traffic to a file; after the mirror, `mcreplay replay` of that file
+// onto the same target at 1x gives the baseline of CPU per request (both from results.json
+// run.replayCpu: the process's CPU from t0 to the end, over requests sent). At the end: CPU per
+// request, lag p99, drops (held back `backlog-full`, tcpdump's kernel drops) from the mirror's JSON
+// summary. One JSON line on stdout; one line per minute on stderr.
 //
-// Usage (root, tcpdump and memcached installed; `npm run build` first):
-//   node bench/mirror-soak.js [--minutes 30] [--rps 10000] [--conns 20] [--keys 100000] [--out /tmp/mirror-soak]
-// Record the figure in bench/README.md with `uptime` beside it (the machine is shared).
+// Usage (root, tcpdump and memcached installed; `npm run build` first; the machine is shared):
+//   nice -n 10 node bench/mirror-soak.js [--minutes 30] [--rps 10000] [--conns 20] [--keys 100000] [--file-seconds 30] [--out /tmp/mirror-soak]
+// Record the figure in bench/README.md with `uptime` beside it.
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, statSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -22,7 +28,9 @@ const minutes = Number(opt('--minutes', '30'));
 const rps = Number(opt('--rps', '10000'));
 const nConns = Number(opt('--conns', '20'));
 const nKeys = Number(opt('--keys', '100000'));
+const fileSeconds = Number(opt('--file-seconds', '30'));
 const out = opt('--out', '/tmp/mirror-soak');
+rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const root = new URL('..', import.meta.url).pathname;
 
@@ -122,11 +130,31 @@ const timer = setInterval(() => {
   }
 }, 5);
 
+/** Age of the mirror's results.json (rewritten every minute while it runs), s; null before the first. */
+function resultsAgeS() {
+  try {
+    const runs = readdirSync(out).filter((d) => d.includes('mirror'));
+    const st = statSync(join(out, runs[0], 'results.json'));
+    JSON.parse(readFileSync(join(out, runs[0], 'results.json'), 'utf8'));
+    return Math.round((Date.now() - st.mtimeMs) / 1000);
+  } catch {
+    return null;
+  }
+}
+
+// the baseline's traffic: the same load recorded to a file for a while (minute 2)
+const pcap = join(out, 'sample.pcap');
+let recorder = null;
+setTimeout(() => {
+  recorder = spawn('tcpdump', ['-i', 'lo', '-s', '0', '-U', '-n', '-w', pcap, `tcp port ${src.port}`], { stdio: 'ignore' });
+  setTimeout(() => recorder.kill('SIGINT'), fileSeconds * 1000);
+}, 60_000);
+
 const samples = [];
 for (let m = 1; Date.now() < endAt; m++) {
   await sleep(Math.max(0, t0 + m * 60_000 - Date.now()));
   const p = procStat(mirror.pid);
-  samples.push({ minute: m, ...p, clientSent: sent, clientAnswered: answered, mirrorSent: await sentSoFar(mport) });
+  samples.push({ minute: m, ...p, load1: Number(loadavg()[0].toFixed(2)), clientSent: sent, clientAnswered: answered, mirrorSent: await sentSoFar(mport), resultsAgeS: resultsAgeS() });
   process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
 }
 clearInterval(timer);
@@ -135,8 +163,6 @@ const last = procStat(mirror.pid);
 mirror.kill('SIGTERM');
 await new Promise((r) => mirror.once('close', r));
 for (const c of conns) c.destroy();
-src.proc.kill();
-tgt.proc.kill();
 let summary = null;
 try {
   summary = JSON.parse(mOut);
@@ -144,15 +170,43 @@ try {
   summary = { error: mErr.slice(-500) };
 }
 const mirroredSent = summary?.counters?.sent ?? null;
+const cpuPerReq = (resultsPath) => {
+  try {
+    const r = JSON.parse(readFileSync(resultsPath, 'utf8'));
+    const cpu = r.run.replayCpu;
+    return { sent: r.summary.total.counters.sent, cpuUsPerRequest: cpu ? (cpu.userUs + cpu.sysUs) / r.summary.total.counters.sent : null, lagP99Ms: r.summary.lag.p99 / 1e6 };
+  } catch (e) {
+    return { error: String(e) };
+  }
+};
+const mirrorCpu = summary?.results ? cpuPerReq(summary.results) : null;
+// the baseline: replay of the recorded file at captured speed onto the same target
+const rep = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'replay', pcap, '--port', String(src.port), '--target', `127.0.0.1:${tgt.port}`, '--out', out, '--json', '--no-html', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+let rOut = '';
+let rErr = '';
+rep.stdout.on('data', (d) => (rOut += d));
+rep.stderr.on('data', (d) => (rErr += d));
+await new Promise((r) => rep.once('close', r));
+let replayCpu = null;
+try {
+  replayCpu = cpuPerReq(JSON.parse(rOut).results);
+} catch {
+  replayCpu = { error: (rErr || rOut).slice(-300) };
+}
+src.proc.kill();
+tgt.proc.kill();
 process.stdout.write(
   `${JSON.stringify({
     minutes,
     rps,
     clientSent: sent,
     mirroredSent,
-    cpuUsPerRequest: mirroredSent ? (last.cpuS * 1e6) / mirroredSent : null,
+    cpuUsPerRequestProc: mirroredSent ? (last.cpuS * 1e6) / mirroredSent : null,
+    mirrorCpu,
+    replayFileCpu: replayCpu,
     peakRssMb: last.peakMb,
-    rssByMinute: samples.map((s) => [s.minute, Math.round(s.rssMb), Math.round(s.peakMb)]),
+    rssMbFirstLastMinute: [samples[0]?.rssMb, samples.at(-1)?.rssMb].map((x) => (x === undefined ? null : Math.round(x))),
+    rssByMinute: samples.map((s) => [s.minute, Math.round(s.rssMb), Math.round(s.peakMb), s.load1, s.resultsAgeS]),
     lagP99Ms: summary?.lag?.p99 !== undefined ? summary.lag.p99 / 1e6 : null,
     heldBack: summary?.heldBack ?? null,
     tcpdump: summary?.tcpdump ?? null,

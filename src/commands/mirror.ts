@@ -4,7 +4,7 @@
 // of the stream, and writes results as `replay` does.
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { ExitCode, McError } from '../errors.js';
 import { PRIORITY_HELP, collect, intOption, priorityOption } from './options.js';
@@ -13,19 +13,21 @@ import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload
 import type { WorkloadRequest } from '../workload/model.js';
 import { listOption, parseDurationNs } from '../replay/parse.js';
 import { runReplay, type ReplaySetup } from '../replay/coordinator.js';
-import { buildResults, engineVerdict } from '../replay/results.js';
+import { engineVerdict } from '../replay/results.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_BACKLOG_REQUESTS, type LiveInput } from '../replay/live-source.js';
 import { keySampler, parseShare } from '../replay/sample.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
 import type { PoolPart } from '../replay/pool-route.js';
-import { makeRunId, writeResultsFile } from '../metrics/results.js';
-import { writeHlog } from '../metrics/hlog.js';
+import { writeResultsFile } from '../metrics/results.js';
 import { writeReport } from '../report/index.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
-import type { ResultsFile } from '../metrics/results-types.js';
+import type { Interval, ResultsFile } from '../metrics/results-types.js';
+import type { ReplayOutcome } from '../replay/coordinator.js';
+import { capturedSince } from '../replay/results-sink.js';
+import { mirrorRun } from './mirror-results.js';
 import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtInt, fmtNs, parsePorts } from './text.js';
-import { createLiveMetrics, serveMetrics, type CapturedView, type MetricsServer } from '../report/prometheus.js';
+import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type CapturedView, type MetricsServer } from '../report/prometheus.js';
 import { createWarmthTracker, parseUntilWarm, type WarmthTracker } from '../report/warmth.js';
 
 const EXAMPLES = `
@@ -240,10 +242,20 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const targetLabel = targetAddresses(setup.targets).map(formatHostPort).join(',');
   const metrics = o.metrics === undefined ? null : createLiveMetrics(targetLabel);
   let capturedView: CapturedView | null = null;
+  let capturedDelta: (() => NonNullable<Interval['captured']>) | null = null;
   setup.onCaptured = (v) => {
     capturedView = v;
+    capturedDelta = capturedSince(v);
     metrics?.setCaptured(v);
   };
+  // the run's directory is fixed up front: results.json and latency.hlog grow there as it runs
+  let tcpdumpRef: Tcpdump | null = null;
+  const { id, dir, resultsPath, hlogPath, sink, resultsOf } = await mirrorRun({
+    out: o.out,
+    setup,
+    limits,
+    mirror: () => ({ source: name, delayNs, sample, backlog, warmRule, warm, tcpdump: tcpdumpRef }),
+  });
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) metricsServer = await serveMetrics(o.metrics!, metrics);
   let tcpdump: Tcpdump | null = null;
@@ -254,8 +266,10 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     const filter = portFilter(setup.serverPorts, setup.anyPort);
     tcpdump = await startTcpdump(o.interface, filter, o.tcpdump).catch(async (e: unknown) => {
       await metricsServer?.close();
+      await rm(dir, { recursive: true, force: true });
       throw e;
     });
+    tcpdumpRef = tcpdump;
     const td = tcpdump;
     chunks = td.stdout;
     cancel = () => void td.stop();
@@ -305,6 +319,14 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
+    if (capturedDelta !== null) iv.captured = capturedDelta();
+    sink.interval(iv);
+    if (metrics !== null) {
+      // tcpdump prints its counters on SIGUSR1 (read at the next interval); the targets' latest stats
+      tcpdump?.poll();
+      if (tcpdump !== null) setTcpdumpCounts(metrics, o.interface!, tcpdump.counts());
+      if (poller !== null) setTargetStats(metrics, (poller as StatsPoller).latest());
+    }
     metrics?.add(iv);
     warm?.add(iv, capturedView);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
@@ -314,12 +336,15 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     process.stderr.write(`${(iv.endNs / 1e9).toFixed(0)}s  sent ${fmtInt(p.total.sent)}  ${fmtInt(c.completed / secs)}/s  p99 ${p.responseP99Ns > 0 ? fmtNs(p.responseP99Ns) : '-'}  errors ${fmtInt(p.errors)}  lag p99 ${fmtNs(p.lagP99Ns)}\n`);
   };
 
-  let out;
+  let out: ReplayOutcome | undefined;
   let tcpdumpEnd: { code: number | null; signal: string | null; counts: TcpdumpCounts; stderr: string } | null = null;
   let tcpdumpDied = false;
   try {
     out = await runReplay(setup);
   } finally {
+    await sink.stop();
+    // a run that never started leaves no empty run directory behind
+    if (out === undefined && sink.written === 0) await rm(dir, { recursive: true, force: true });
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     await metricsServer?.close();
@@ -362,37 +387,9 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     verdict.exitCode = ExitCode.invalidRun;
     verdict.reasons.push('the capture ended unexpectedly: tcpdump exited during the mirror');
   }
-  await mkdir(o.out, { recursive: true });
-  const id = makeRunId('mirror', out.startedAt, o.out);
-  const results: ResultsFile = buildResults(setup, out, {
-    id,
-    argv: process.argv.slice(2),
-    captureId: { sha256: '', bytes: 0 },
-    options: {
-      maxLagNs: limits.maxLagNs,
-      maxStallNs: limits.maxStallNs,
-      cloneKeys: setup.cloneKeys,
-      signal,
-      mirror: {
-        source: name,
-        delayNs,
-        sample,
-        backlog,
-        streamEnded,
-        clock: out.liveClock ?? null,
-        warm: warmRule === null ? null : { rule: warmRule.text, windowNs: warmRule.windowNs, heldAtNs: warmAtNs, last: warm!.last },
-        tcpdump: tcpdumpEnd === null ? null : { command: tcpdump!.command, exitCode: tcpdumpEnd.code, signal: tcpdumpEnd.signal, diedDuringRun: tcpdumpDied, ...tcpdumpEnd.counts },
-      },
-    },
-    targetStats,
-    verdict,
-  });
-  const dir = join(o.out, id);
-  await mkdir(dir, { recursive: true });
-  const resultsPath = join(dir, 'results.json');
+  const results: ResultsFile = resultsOf(out, verdict, { signal, streamEnded, tcpdump: tcpdumpEnd === null ? null : { exitCode: tcpdumpEnd.code, signal: tcpdumpEnd.signal, diedDuringRun: tcpdumpDied, ...tcpdumpEnd.counts } }, targetStats);
   await writeResultsFile(resultsPath, results);
-  const hlogPath = join(dir, 'latency.hlog');
-  await writeHlog(results, hlogPath);
+  // latency.hlog was appended interval by interval during the run
   let htmlPath: string | null = null;
   if (o.html !== false) {
     try {

@@ -16,6 +16,7 @@ import { makeRunId } from '../metrics/results.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { judgeAndWrite } from './run-output.js';
+import { replayIntervalStore } from '../replay/rolling-sink.js';
 import { fmtNs, parsePorts } from './text.js';
 import { parseChecks, canStillPass, preflightGate, type GateOptions } from '../report/gate.js';
 import { captureQuality } from '../replay/capture-quality.js';
@@ -382,6 +383,8 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
       onIv(iv, p);
     };
   }
+  // a long or open-ended replay keeps flat memory: old intervals roll up (src/metrics/rollup.ts)
+  setup.intervalStore = replayIntervalStore(setup) ?? undefined;
   let out;
   try {
     out = await runReplay(setup);

@@ -1,6 +1,7 @@
 // Main-thread aggregation: merges the interval snapshots of all workers exactly (bucket sums, by
 // interval index), tags warm-up intervals and ramp steps, and builds the results' Interval[],
 // Summary (the sum of the non-warm-up intervals) and StepSummary[].
+import { arrayStore, type IntervalStore } from './rollup.js';
 import {
   ERROR_CLASSES,
   type CommandInterval,
@@ -37,6 +38,8 @@ export interface AggregatorOptions {
   stepOf?: (startNs: number, index: number) => StepInfo;
   /** Called with each interval once it is complete, in index order (for live progress). */
   onInterval?: (iv: Interval) => void;
+  /** Where closed intervals are kept (default: all of them; rollup.ts rolls old ones up for long runs). */
+  store?: IntervalStore;
 }
 
 /** What the aggregation contributes to results.json. */
@@ -121,7 +124,7 @@ export class Aggregator {
   private readonly live = new Set<number>();
   private readonly pending = new Map<number, Pending>();
   private nextIndex = 0;
-  private readonly intervals: Interval[] = [];
+  private readonly store: IntervalStore;
   private readonly commands = new Set<string>();
   private readonly stepOf: (startNs: number, index: number) => StepInfo;
   private sentSoFar = 0;
@@ -147,6 +150,7 @@ export class Aggregator {
   /** Requires `await initMetrics()` in this thread first. */
   constructor(private readonly opts: AggregatorOptions) {
     this.intervalNs = opts.intervalNs ?? 1e9;
+    this.store = opts.store ?? arrayStore();
     for (let w = 0; w < opts.workers; w++) this.live.add(w);
     this.stepOf = opts.stepOf ?? defaultStepOf(opts.rate);
     this.sumTotal = newAcc();
@@ -209,7 +213,7 @@ export class Aggregator {
     if (runEndNs !== undefined) {
       const last = Math.max(this.nextIndex, Math.ceil(runEndNs / this.intervalNs));
       while (this.nextIndex < last) this.close(this.nextIndex, undefined);
-      for (const iv of this.intervals) if (iv.endNs > runEndNs) iv.endNs = Math.max(iv.startNs, runEndNs);
+      for (const iv of this.store.all()) if (iv.endNs > runEndNs) iv.endNs = Math.max(iv.startNs, runEndNs);
     }
     this.finished = true;
     try {
@@ -308,7 +312,6 @@ export class Aggregator {
         lag: lagH.totalCount > 0 ? encodeHistogram(lagH) : this.empty(),
         eventLoopMaxNs,
       };
-      this.intervals.push(iv);
 
       addCounters(this.allTotal, total);
       addHistogram(this.allResponse, totalResp);
@@ -359,7 +362,9 @@ export class Aggregator {
         r.destroy();
         s.destroy();
       }
+      // the callback may annotate the interval (a mirror's captured answers) before it is stored
       this.opts.onInterval?.(iv);
+      this.store.push(iv);
     } finally {
       totalResp.destroy();
       totalSvc.destroy();
@@ -367,8 +372,16 @@ export class Aggregator {
     }
   }
 
+  /** The result so far (a checkpoint of a running run): the summary of the intervals closed until now. */
+  snapshot(): AggregateResult {
+    if (this.freed) throw new Error('Aggregator.snapshot after finish()');
+    // a copy: the summary's counters are the live accumulators, and the run goes on while it is written
+    return structuredClone(this.build());
+  }
+
   private build(): AggregateResult {
-    const counted = this.intervals.filter((iv) => !iv.warmup);
+    const intervals = this.store.all();
+    const counted = intervals.filter((iv) => !iv.warmup);
     const durationNs = counted.reduce((d, iv) => d + (iv.endNs - iv.startNs), 0);
     const perCommand: Record<string, CommandSummary> = {};
     for (const cmd of [...this.sumCmd.keys()].sort()) {
@@ -396,7 +409,7 @@ export class Aggregator {
         lag: percentiles(st.lag),
       });
     }
-    return { intervalNs: this.intervalNs, commands: [...this.commands].sort(), intervals: this.intervals, summary, steps };
+    return { intervalNs: this.intervalNs, commands: [...this.commands].sort(), intervals, summary, steps };
   }
 }
 

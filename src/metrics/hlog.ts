@@ -32,26 +32,35 @@ function safeTag(cmd: string): string {
   return cmd.replace(/[\s,=]/g, '_');
 }
 
-/** The .hlog text of a run; empty histograms are left out (no records in that interval). */
-export function hlogText(res: HlogInput): string {
+/** The header of a run's .hlog (format 1.3), up to the column names. */
+export function hlogHeader(res: Omit<HlogInput, 'intervals'>): string {
   const startMs = Date.parse(res.run.startedAt);
   const startSec = (Number.isFinite(startMs) ? startMs : 0) / 1000;
+  return [
+    `#[Logged with ${res.tool?.name ?? 'mcreplay'} ${res.tool?.version ?? ''} run ${res.run.id}]\n`,
+    '#[Histogram log format version 1.3]\n',
+    `#[StartTime: ${startSec.toFixed(3)} (seconds since epoch), ${new Date(startSec * 1000).toISOString()}]\n`,
+    `#[BaseTime: ${startSec.toFixed(3)} (seconds since epoch)]\n`,
+    '#[Values in nanoseconds; Interval_Max in milliseconds. Tags: <cmd> response time, <cmd>.service service time, total, total.service, lag]\n',
+    '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n',
+  ].join('');
+}
+
+/** The .hlog lines of one interval (a long run appends them as it goes). */
+export function hlogIntervalLines(iv: Interval): string {
   const out: string[] = [];
-  out.push(`#[Logged with ${res.tool?.name ?? 'mcreplay'} ${res.tool?.version ?? ''} run ${res.run.id}]\n`);
-  out.push('#[Histogram log format version 1.3]\n');
-  out.push(`#[StartTime: ${startSec.toFixed(3)} (seconds since epoch), ${new Date(startSec * 1000).toISOString()}]\n`);
-  out.push(`#[BaseTime: ${startSec.toFixed(3)} (seconds since epoch)]\n`);
-  out.push('#[Values in nanoseconds; Interval_Max in milliseconds. Tags: <cmd> response time, <cmd>.service service time, total, total.service, lag]\n');
-  out.push('"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n');
-  for (const iv of res.intervals) {
-    for (const cmd of Object.keys(iv.perCommand).sort()) {
-      const c = iv.perCommand[cmd]!;
-      const tag = safeTag(cmd);
-      out.push(line(tag, iv, c.response), line(`${tag}.service`, iv, c.service));
-    }
-    out.push(line('total', iv, iv.total.response), line('total.service', iv, iv.total.service), line('lag', iv, iv.lag));
+  for (const cmd of Object.keys(iv.perCommand).sort()) {
+    const c = iv.perCommand[cmd]!;
+    const tag = safeTag(cmd);
+    out.push(line(tag, iv, c.response), line(`${tag}.service`, iv, c.service));
   }
+  out.push(line('total', iv, iv.total.response), line('total.service', iv, iv.total.service), line('lag', iv, iv.lag));
   return out.join('');
+}
+
+/** The .hlog text of a run; empty histograms are left out (no records in that interval). */
+export function hlogText(res: HlogInput): string {
+  return hlogHeader(res) + res.intervals.map(hlogIntervalLines).join('');
 }
 
 /** Writes the .hlog of a run atomically (temp file + rename). */

@@ -69,6 +69,10 @@ export interface Interval {
   lag: string;
   /** Worst event-loop delay seen by any worker in the interval, ns. */
   eventLoopMaxNs: number;
+  /** A mirror: what the source answered in the capture during the interval, per command (warmth). */
+  captured?: Record<string, { count: number; hits: number; misses: number }>;
+  /** A long run: how many of the run's own intervals this one sums exactly (rolled up as it aged). */
+  rolledFrom?: number;
 }
 
 export interface CommandSummary {

@@ -229,7 +229,12 @@ export interface StatsPollerOptions {
   auth?: readonly (PollAuth | null)[];
   /** A failed poll (the run goes on; the sample is missing). */
   onError?: (target: string, err: Error) => void;
+  /** Samples kept per target before they are thinned by half (default MAX_KEPT). */
+  maxKept?: number;
 }
+
+/** Samples kept per target before they are thinned by half (a long run's memory stays flat). */
+export const MAX_KEPT = 8000;
 
 /** Polls `stats` on every target each interval; `stop()` returns the samples per target. */
 export class StatsPoller {
@@ -245,6 +250,11 @@ export class StatsPoller {
   private readonly firstError: (string | null)[];
   /** Why a target refused the credentials; it is not polled again. */
   private readonly refused: (string | null)[];
+  /** Each target's latest sample (for live metrics). */
+  private readonly last: (TargetStatsSample | null)[];
+  /** A long run keeps every `stride`-th sample (memory stays flat: thinned by half at MAX_KEPT). */
+  private stride = 1;
+  private readonly polled: number[];
 
   constructor(private readonly opts: StatsPollerOptions) {
     const timeout = opts.timeoutMs ?? Math.min(2000, Math.max(100, opts.intervalMs));
@@ -258,6 +268,28 @@ export class StatsPoller {
     this.attempts = opts.targets.map(() => 0);
     this.firstError = opts.targets.map(() => null);
     this.refused = opts.targets.map(() => null);
+    this.last = opts.targets.map(() => null);
+    this.polled = opts.targets.map(() => 0);
+  }
+
+  /** Each target's latest sample (null before its first answer). */
+  latest(): { target: string; values: Record<string, number> }[] {
+    return this.opts.targets.flatMap((target, i) => (this.last[i] ? [{ target, values: this.last[i]!.values }] : []));
+  }
+
+  private keep(i: number, sample: TargetStatsSample, force: boolean): void {
+    this.last[i] = sample;
+    const arr = this.samples[i]!;
+    if (!force && this.polled[i]!++ % this.stride !== 0) return;
+    arr.push(sample);
+    const max = this.opts.maxKept ?? MAX_KEPT;
+    if (arr.length >= max) {
+      // a day or a week of polls: keep every other sample (a target's state, not a sum to keep exact)
+      let w = 0;
+      for (let r = 0; r < arr.length; r += 2) arr[w++] = arr[r]!;
+      arr.length = w;
+      if (this.samples.every((a) => a.length < max)) this.stride *= 2;
+    }
   }
 
   /** Polls once now, then every interval. */
@@ -272,7 +304,7 @@ export class StatsPoller {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await Promise.all(this.inflight);
-    this.tick();
+    this.tick(true);
     await Promise.all(this.inflight);
     for (const c of this.conns) c.close();
     return this.opts.targets.map((target, i) => ({ target, samples: this.samples[i]! }));
@@ -290,7 +322,7 @@ export class StatsPoller {
     return out;
   }
 
-  private tick(): void {
+  private tick(final = false): void {
     this.conns.forEach((c, i) => {
       // a slow target does not pile up requests; one that refused the credentials would refuse again
       if (this.busy[i] || this.refused[i] !== null) return;
@@ -300,7 +332,7 @@ export class StatsPoller {
       const p = c
         .poll()
         .then((values) => {
-          this.samples[i]!.push({ tNs, values });
+          this.keep(i, { tNs, values }, final);
         })
         .catch((err: unknown) => {
           const e = err instanceof Error ? err : new Error(String(err));

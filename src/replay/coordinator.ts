@@ -11,6 +11,7 @@ import { formatHostPort, targetAddresses, type HostPort, type TargetPlan } from 
 import { Aggregator, type AggregateResult, type Progress } from '../metrics/aggregate.js';
 import { initMetrics } from '../metrics/histogram.js';
 import type { CapturedCommand, Interval, ResultsFile } from '../metrics/results-types.js';
+import type { IntervalStore } from '../metrics/rollup.js';
 import { ExitCode, McError } from '../errors.js';
 import { clockBaseSec, monoNs } from './clock.js';
 import { fixT0 } from './start-at.js';
@@ -71,6 +72,10 @@ export interface ReplaySetup {
   onCaptured?(byCmd: ReadonlyMap<string, { count: number; hits: number; misses: number }>): void;
   /** Called once per completed interval (all workers), in order. */
   onInterval?(iv: Interval, p: Progress): void;
+  /** Where the run keeps its closed intervals (default: all; a long run rolls old ones up, src/metrics/rollup.ts). */
+  intervalStore?: IntervalStore;
+  /** Called once the run is under way with a function that returns the outcome so far (periodic results.json of a long run). */
+  onCheckpoint?(soFar: () => ReplayOutcome): void;
   /**
    * Called once the schedule's t0 is fixed, with a run clock (ns since t0); per target (in the
    * order of targetAddresses), how it takes the credentials: what a stats poller needs to log in;
@@ -160,6 +165,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     rate: setup.rate.mode === 'factor' ? { mode: 'factor', factor: setup.rate.factor } : setup.rate,
     warmup: setup.warmup,
     onInterval: (iv) => setup.onInterval?.(iv, agg.progress()),
+    ...(setup.intervalStore ? { store: setup.intervalStore } : {}),
   });
 
   const pool = startWorkerPool(nWorkers, agg, () => {
@@ -198,7 +204,9 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const epochSec = await epochP;
   await pool.allReady;
   // the workers' threads exist now and keep their priority: this thread gives way to them
-  const restorePriority = lowerThreadPriority();
+  // (not in a mirror: there this thread reads the capture as it comes, and must keep up with the
+  // wire or the kernel drops packets; bench/README.md "Mirror soak")
+  const restorePriority = setup.live ? () => {} : lowerThreadPriority();
   if (pool.fatal) {
     restorePriority();
     // a worker failed while starting (before any load)
@@ -313,6 +321,14 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   let source: FileSourceResult = { firstExtract: null, passes: 0, squeezedNs: 0 };
   let liveClockStats: LiveClockStats | undefined;
   const startedAt = new Date();
+  // a long run's checkpoint: what the run measured so far, shaped as its end will be
+  setup.onCheckpoint?.(() => ({
+    startedAt, endedAt: new Date(), stopReason: stopReason ?? 'interrupted', aggregate: agg.snapshot(), extract: null, captured: captured.snapshot(),
+    capture: { connections: st.capConnections, requests: st.capRequests, replayable: st.capRequests - st.capUnreplayable },
+    totals: runTotals(workerTotals, 0, []), shapedRequests: st.shapedRequests, heldBack: { ...st.heldBack }, passes: 1, captureFullyRead: false, targets,
+    runEndNs: runNow(), squeezedNs: 0, warnings: [...warnings], replayCpu: cpuAtT0 === null ? null : ((c) => ({ userUs: c.user, sysUs: c.system }))(process.cpuUsage(cpuAtT0)),
+    ...(t0Wall ? { t0Wall } : {}),
+  }));
   try {
     if (setup.live) {
       const r = await runLiveSource({ setup, live: setup.live, pool, feed, extractAbort, start, runNow });

@@ -27,6 +27,8 @@ export interface CapturedSink {
   readonly byCmd: ReadonlyMap<string, { count: number; hits: number; misses: number }>;
   /** The results.json `captured` object; frees the histograms. */
   finish(): Record<string, CapturedCommand>;
+  /** The results.json `captured` object so far (a long run's checkpoint); keeps counting. */
+  snapshot(): Record<string, CapturedCommand>;
   destroy(): void;
 }
 
@@ -53,7 +55,15 @@ export function createCapturedSink(): CapturedSink {
     outcome(r, o) {
       if (pending.delete(r)) capturedRecord(r, o);
     },
-    finish() {
+    snapshot: () => capturedObject(false),
+    finish: () => capturedObject(true),
+    destroy() {
+      for (const c of captured.values()) c.latency.destroy();
+      captured.clear();
+    },
+  };
+
+  function capturedObject(free: boolean): Record<string, CapturedCommand> {
       const capturedOut: Record<string, CapturedCommand> = {};
       for (const [cmd, c] of [...captured].sort((a, b) => a[0].localeCompare(b[0]))) {
         const lookups = c.hits + c.misses;
@@ -65,16 +75,11 @@ export function createCapturedSink(): CapturedSink {
           latency: c.latency.totalCount > 0 ? percentiles(c.latency) : null,
           latencyHist: c.latency.totalCount > 0 ? encodeHistogram(c.latency) : null,
         };
-        c.latency.destroy();
+        if (free) c.latency.destroy();
       }
-      captured.clear();
+      if (free) captured.clear();
       return capturedOut;
-    },
-    destroy() {
-      for (const c of captured.values()) c.latency.destroy();
-      captured.clear();
-    },
-  };
+  }
 }
 
 /** The workers' totals summed, and the warnings they call for. */
@@ -91,4 +96,18 @@ export function runTotals(workerTotals: WorkerTotals[], textToBinaryOnly: number
     warnings.push(`the target refused authentication on ${totals.authRefused} connection attempt(s) after the start-up check had passed; their requests failed as client_error (check --sasl-user / MCREPLAY_SASL_PASSWORD and the target's auth setup)`);
   }
   return totals;
+}
+
+/** What the capture answered since the previous call, per command (a mirror's per-interval warmth). */
+export function capturedSince(byCmd: ReadonlyMap<string, { count: number; hits: number; misses: number }>): () => Record<string, { count: number; hits: number; misses: number }> {
+  const prev = new Map<string, { count: number; hits: number; misses: number }>();
+  return () => {
+    const out: Record<string, { count: number; hits: number; misses: number }> = {};
+    for (const [cmd, c] of byCmd) {
+      const p = prev.get(cmd) ?? { count: 0, hits: 0, misses: 0 };
+      if (c.count !== p.count) out[cmd] = { count: c.count - p.count, hits: c.hits - p.hits, misses: c.misses - p.misses };
+      prev.set(cmd, { count: c.count, hits: c.hits, misses: c.misses });
+    }
+    return out;
+  };
 }

@@ -30,6 +30,10 @@ export interface Tcpdump {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   /** True once it exited without being asked to. */
   unexpectedExit(): boolean;
+  /** Asks for its counters without stopping it (SIGUSR1 on Linux: it prints them on stderr and captures on). */
+  poll(): void;
+  /** Its latest counters (from the last poll, or its exit). */
+  counts(): TcpdumpCounts;
 }
 
 /** The capture filter for the memcached server ports (all TCP with --any-port). */
@@ -38,11 +42,12 @@ export function portFilter(ports: number[], anyPort: boolean): string {
   return `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
 }
 
-/** Parses tcpdump's closing counters from its stderr. */
+/** Parses tcpdump's counters from its stderr (the last ones printed: each SIGUSR1 prints a set). */
 export function parseCounts(stderr: string): TcpdumpCounts {
   const num = (re: RegExp): number | null => {
-    const m = re.exec(stderr);
-    return m ? Number(m[1]) : null;
+    let last: string | null = null;
+    for (const m of stderr.matchAll(new RegExp(re.source, 'g'))) last = m[1]!;
+    return last === null ? null : Number(last);
   };
   return {
     captured: num(/(\d+) packets? captured/),
@@ -142,6 +147,10 @@ export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump
     command,
     exited,
     unexpectedExit: () => exitInfo !== null && !stopping,
+    poll() {
+      if (exitInfo === null && !stopping) child.kill('SIGUSR1');
+    },
+    counts: () => parseCounts(stderr),
     async stop() {
       stopping = exitInfo === null || stopping;
       if (exitInfo === null) {

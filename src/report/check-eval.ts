@@ -5,6 +5,7 @@ import { addEncoded, createHistogram, decodeHistogram, freeHistogram, type Histo
 import { errorCount, subtractCounters, sumCounters, emptyCounters } from '../metrics/counters.js';
 import { LATENCY_METRICS, TIME_UNITS, type Check, type Op } from './check-types.js';
 import { selectorText } from './check-grammar.js';
+import { hasRolledIntervals, windowBlocks } from './check-windows.js';
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
@@ -287,6 +288,8 @@ interface WindowOutcome {
  * length as one window and says so.
  */
 function evaluateWindows(check: Check, view: ResultsView, completeOnly: boolean): WindowOutcome {
+  // a rolled-up run: tumbling windows of the window's length (check-windows.ts), one block each
+  if (hasRolledIntervals(view.intervals)) view = { ...view, intervals: windowBlocks(view.intervals, check.windowNs!), intervalNs: check.windowNs! };
   const problem = scopeProblem(check, view);
   if (problem) return { result: resultOf(check, { absent: problem }, { absent: problem }, { message: `no data: ${problem}` }), windows: 0 };
   const ivs = view.intervals.filter((iv) => !iv.warmup);

@@ -4,6 +4,8 @@
 // the chart specs in the page and for the PNGs.
 import { ERROR_CLASSES, type Interval, type ResultsFile } from '../metrics/results-types.js';
 import { stripUserinfo } from './redact.js';
+import { fmtDuration } from './format.js';
+import { warmRuleOf, warmthSeries, type WarmthSeries } from './warmth-series.js';
 import { copySparse, decodeSparse, emptySparse, maxOf, mergeSparse, sumSparse, totalOf, valuesAt, valuesAtSum, type Sparse } from './hist.js';
 
 /** Percentile series over time, ns. */
@@ -55,6 +57,8 @@ export interface ReportData {
   stepS: number;
   /** Start of each time point. */
   t: number[];
+  /** End of each time point (points of a long run are of mixed widths: older intervals rolled up). */
+  tEnd?: number[];
   endS: number;
   /** End of the warm-up, or null when there was none. */
   warmupS: number | null;
@@ -72,6 +76,8 @@ export interface ReportData {
   lag: { p50: number[]; p99: number[]; max: number[]; el: number[] };
   targets: TargetSeries[];
   knee: KneePoint[];
+  /** A mirror: hit ratio in the capture vs on the target per time point, and when the gap closed. */
+  warmth: WarmthSeries | null;
 }
 
 /** Time points drawn at most (a 1200 px chart shows no more); longer runs merge neighbouring intervals. */
@@ -204,6 +210,8 @@ export function buildReportData(r: ResultsFile, opts: DataOptions = {}): ReportD
   const ivs = groups.flat();
   const t = groups.map((g) => r4(g[0]!.startNs / 1e9));
   const stepS = (r.intervalNs * per) / 1e9;
+  // a long run's rolled-up intervals are wider than r.intervalNs: each point spans [t, tEnd)
+  const tEnd = groups.map((g) => r4(g[g.length - 1]!.endNs / 1e9));
   const endS = ivs.length ? ivs[ivs.length - 1]!.endNs / 1e9 : 0;
   const lastWarm = ivs.filter((iv) => iv.warmup).reduce((m, iv) => Math.max(m, iv.endNs), -1);
   const warmupS = lastWarm > 0 ? lastWarm / 1e9 : null;
@@ -263,6 +271,7 @@ export function buildReportData(r: ResultsFile, opts: DataOptions = {}): ReportD
     per,
     stepS,
     t,
+    tEnd,
     endS,
     warmupS,
     steps,
@@ -271,6 +280,7 @@ export function buildReportData(r: ResultsFile, opts: DataOptions = {}): ReportD
     thr,
     err,
     hit: { replayed: points.map((p) => p.hit), captured: capHits + capMisses > 0 ? r4(capHits / (capHits + capMisses)) : null },
+    warmth: warmthOf(r, groups, endS),
     spectrum,
     heat: heatmapOf(points.map((p) => p.heat)),
     lag,
@@ -289,6 +299,13 @@ export function buildReportData(r: ResultsFile, opts: DataOptions = {}): ReportD
       lag99: s.lag.p99,
     })),
   };
+}
+
+/** The warmth curves of a mirror, judged by its --until-warm rule (or the default one). */
+function warmthOf(r: ResultsFile, groups: Interval[][], endS: number): WarmthSeries | null {
+  const warm = (r.config.options as { mirror?: { warm?: { rule?: string; windowNs?: number } | null } }).mirror?.warm ?? null;
+  const rule = warmRuleOf(warm?.rule ?? null, warm?.windowNs ?? null, endS);
+  return warmthSeries(groups, rule, (sec) => fmtDuration(sec * 1e9));
 }
 
 /** Counts of each time point's histogram in log-spaced latency bins spanning the run's range. */

@@ -368,6 +368,7 @@ ${checksHtml(r)}
 ${runHtml(r, showKeys)}
 <section id="summary"><h2>Summary</h2>
 <p class="note">Warm-up excluded: ${esc(fmtDuration(r.summary.durationNs))} summarised. Rates are per second of that time.</p>
+${d.warmth ? `<p id="warmth-summary" class="note"><b>Warmth.</b> ${esc(d.warmth.summary)}</p>` : ''}
 ${throughputTable(r)}
 <h3 style="margin-top:16px">Latency</h3>
 ${latencyTable(r)}

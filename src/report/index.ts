@@ -13,7 +13,7 @@ import { writePngs } from './png.js';
 export { buildHtmlReport } from './html.js';
 export { buildReportData } from './data.js';
 
-const OUR_PNG = /^(latency|throughput|errors|hit-ratio|spectrum|heatmap|lag|knee|target-[a-z-]+)\.png$/;
+const OUR_PNG = /^(latency|throughput|errors|hit-ratio|warmth|spectrum|heatmap|lag|knee|target-[a-z-]+)\.png$/;
 
 /** Options of writeReport. */
 export interface WriteReportOptions {

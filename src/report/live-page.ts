@@ -2,7 +2,7 @@
 // completed 1 s interval, fetched every second from /live.json and drawn with the report's chart
 // library (Chart.js, served from the installed package at /chart.js: the page needs no network
 // beyond its own host). Throughput, response p50/p99, lag p99, errors, hit ratio captured vs
-// replayed.
+// replayed, the targets' items and bytes (--poll-stats).
 import type { Interval } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse, valuesAt } from './hist.js';
@@ -28,11 +28,16 @@ export interface LivePoint {
   /** Lookups hit ratio in this interval: the target's, and the capture's for requests whose answers came in since the last point. */
   hitReplayed: number | null;
   hitCaptured: number | null;
+  /** The targets' items and bytes stored, summed over the targets (--poll-stats; null without). */
+  items: number | null;
+  bytes: number | null;
 }
 
 /** The live page's data: a ring of recent points. */
 export interface LiveFeed {
   add(iv: Interval, captured: CapturedView | null): void;
+  /** The targets' latest `stats` (--poll-stats), drawn from the next point on. */
+  targets(latest: { target: string; values: Record<string, number> }[]): void;
   json(): string;
 }
 
@@ -42,7 +47,14 @@ export function createLiveFeed(): LiveFeed {
   let capHits = 0;
   let capLookups = 0;
   let sentTotal = 0;
+  let items: number | null = null;
+  let bytes: number | null = null;
+  const sum = (latest: { values: Record<string, number> }[], k: string): number | null => (latest.some((l) => typeof l.values[k] === 'number') ? latest.reduce((a, l) => a + (l.values[k] ?? 0), 0) : null);
   return {
+    targets(latest) {
+      items = sum(latest, 'curr_items');
+      bytes = sum(latest, 'bytes');
+    },
     add(iv, captured) {
       const secs = (iv.endNs - iv.startNs) / 1e9 || 1;
       const c = iv.total.counters;
@@ -74,6 +86,8 @@ export function createLiveFeed(): LiveFeed {
         lagP99Ms: ms(lag99),
         hitReplayed: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null,
         hitCaptured,
+        items,
+        bytes,
       });
       if (points.length > KEEP) points.splice(0, points.length - KEEP);
     },
@@ -105,12 +119,14 @@ h1{font-size:1.2rem}
 <div id="numbers">
 <div>sent<b id="n-sent">-</b></div><div>req/s<b id="n-rate">-</b></div><div>p99<b id="n-p99">-</b></div>
 <div>lag p99<b id="n-lag">-</b></div><div>hit ratio (target / capture)<b id="n-hit">-</b></div><div>errors/s<b id="n-err">-</b></div>
+<div>target items<b id="n-items">-</b></div><div>target MB<b id="n-bytes">-</b></div>
 </div>
 <div class="charts">
 <div class="chart"><canvas id="c-rate"></canvas></div>
 <div class="chart"><canvas id="c-lat"></canvas></div>
 <div class="chart"><canvas id="c-hit"></canvas></div>
 <div class="chart"><canvas id="c-err"></canvas></div>
+<div class="chart"><canvas id="c-items"></canvas></div>
 </div>
 <script>
 const mk = (id, sets, y) => new Chart(document.getElementById(id), {type: 'line',
@@ -121,6 +137,7 @@ const charts = {
   lat: mk('c-lat', [['response p50', '#1f77b4'], ['response p99', '#d62728'], ['lag p99', '#9467bd']], 'ms'),
   hit: mk('c-hit', [['hit ratio, target', '#2ca02c'], ['hit ratio, capture', '#7f7f7f']], 'ratio'),
   err: mk('c-err', [['errors/s', '#d62728'], ['held back/s', '#ff7f0e']], 'per second'),
+  items: mk('c-items', [['target items', '#8c564b'], ['target MB', '#17becf']], 'items / MB (--poll-stats)'),
 };
 const fmt = (v, d = 1) => v === null || v === undefined ? '-' : Number(v).toFixed(d);
 function set(chart, labels, series) {
@@ -139,6 +156,7 @@ async function tick() {
     set(charts.lat, L, [p.map((x) => x.p50Ms), p.map((x) => x.p99Ms), p.map((x) => x.lagP99Ms)]);
     set(charts.hit, L, [p.map((x) => x.hitReplayed), p.map((x) => x.hitCaptured)]);
     set(charts.err, L, [p.map((x) => x.errors), p.map((x) => x.heldBack)]);
+    set(charts.items, L, [p.map((x) => x.items), p.map((x) => x.bytes === null ? null : x.bytes / 1048576)]);
     const last = p[p.length - 1];
     document.getElementById('n-sent').textContent = String(d.sentTotal);
     if (last) {
@@ -147,6 +165,8 @@ async function tick() {
       document.getElementById('n-lag').textContent = fmt(last.lagP99Ms, 2) + ' ms';
       document.getElementById('n-hit').textContent = fmt(last.hitReplayed, 3) + ' / ' + fmt(last.hitCaptured, 3);
       document.getElementById('n-err').textContent = fmt(last.errors, 0);
+      document.getElementById('n-items').textContent = last.items === null ? '-' : String(last.items);
+      document.getElementById('n-bytes').textContent = last.bytes === null ? '-' : fmt(last.bytes / 1048576, 2);
     }
   } catch (e) {
     document.getElementById('status').textContent = 'no data: ' + e;

@@ -58,6 +58,8 @@ export interface LiveMetrics {
   setCaptured(view: CapturedView): void;
   /** Extra gauges: name (without the prefix) → help, and labelled values. */
   setGauge(name: string, help: string, values: { labels: Record<string, string>; value: number }[]): void;
+  /** Extra counters (name without the prefix, ending in _total), as setGauge. */
+  setCounter(name: string, help: string, values: { labels: Record<string, string>; value: number }[]): void;
   /** The exposition text. */
   render(): string;
   /** Intervals added so far. */
@@ -83,7 +85,7 @@ export function createLiveMetrics(target: string): LiveMetrics {
   let bytesIn = 0;
   let intervals = 0;
   let captured: CapturedView | null = null;
-  const gauges = new Map<string, { help: string; values: { labels: Record<string, string>; value: number }[] }>();
+  const gauges = new Map<string, { type: 'gauge' | 'counter'; help: string; values: { labels: Record<string, string>; value: number }[] }>();
   const live = createLiveFeed();
 
   const acc = (cmd: string): CmdAcc => {
@@ -125,7 +127,10 @@ export function createLiveMetrics(target: string): LiveMetrics {
       captured = view;
     },
     setGauge(name, help, values) {
-      gauges.set(name, { help, values });
+      gauges.set(name, { type: 'gauge', help, values });
+    },
+    setCounter(name, help, values) {
+      gauges.set(name, { type: 'counter', help, values });
     },
     render() {
       const out: string[] = [];
@@ -176,12 +181,45 @@ export function createLiveMetrics(target: string): LiveMetrics {
       hist('mcreplay_service_seconds', 'Service time: completion minus actual write.', sorted.map(([cmd, a]) => [{ cmd, target }, a.service]));
       hist('mcreplay_lag_seconds', 'Schedule lag: actual minus intended send time.', [[{}, lag]]);
       for (const [name, g] of [...gauges].sort((a, b) => a[0].localeCompare(b[0]))) {
-        family(`mcreplay_${name}`, 'gauge', g.help);
+        family(`mcreplay_${name}`, g.type, g.help);
         for (const v of g.values) out.push(`mcreplay_${name}${labels(v.labels)} ${num(v.value)}`);
       }
       return `${out.join('\n')}\n`;
     },
   };
+}
+
+/** Target `stats` fields served as metrics: stat → [name, type, help] (memcached_exporter's names under mcreplay_target_). */
+export const TARGET_STATS: Record<string, [string, 'gauge' | 'counter', string]> = {
+  curr_items: ['target_current_items', 'gauge', 'Items stored on the target (stats curr_items).'],
+  bytes: ['target_current_bytes', 'gauge', 'Bytes used by the items stored on the target (stats bytes).'],
+  limit_maxbytes: ['target_limit_bytes', 'gauge', 'Memory the target may use for items (stats limit_maxbytes).'],
+  curr_connections: ['target_current_connections', 'gauge', 'Open connections on the target (stats curr_connections).'],
+  evictions: ['target_items_evicted_total', 'counter', 'Items the target evicted to make room (stats evictions).'],
+  total_items: ['target_items_total', 'counter', 'Items ever stored on the target (stats total_items).'],
+  get_hits: ['target_get_hits_total', 'counter', 'Lookups that hit, as the target counts them (stats get_hits).'],
+  get_misses: ['target_get_misses_total', 'counter', 'Lookups that missed, as the target counts them (stats get_misses).'],
+};
+
+/** Sets the target-stats families from each target's latest `stats` (--poll-stats). */
+export function setTargetStats(metrics: LiveMetrics, latest: { target: string; values: Record<string, number> }[]): void {
+  metrics.live.targets(latest);
+  for (const [stat, [name, type, help]] of Object.entries(TARGET_STATS)) {
+    const values = latest.filter((l) => typeof l.values[stat] === 'number').map((l) => ({ labels: { target: l.target }, value: l.values[stat]! }));
+    if (values.length === 0) continue;
+    if (type === 'gauge') metrics.setGauge(name, help, values);
+    else metrics.setCounter(name, help, values);
+  }
+}
+
+/** Sets tcpdump's own counters (mirror --interface): packets captured, received by the filter, dropped by the kernel. */
+export function setTcpdumpCounts(metrics: LiveMetrics, iface: string, c: { captured: number | null; receivedByFilter: number | null; droppedByKernel: number | null }): void {
+  const put = (name: string, help: string, v: number | null): void => {
+    if (v !== null) metrics.setCounter(name, help, [{ labels: { interface: iface }, value: v }]);
+  };
+  put('tcpdump_packets_captured_total', "Packets tcpdump captured (its own count, read with SIGUSR1 each second).", c.captured);
+  put('tcpdump_packets_received_by_filter_total', 'Packets that matched the capture filter, as tcpdump counts them.', c.receivedByFilter);
+  put('tcpdump_packets_dropped_by_kernel_total', 'Packets the kernel dropped because tcpdump did not read them in time (requests on those connections may be lost).', c.droppedByKernel);
 }
 
 /** Parses `[host:]port` ("9465", ":9465", "0.0.0.0:9465", "[::1]:9465"); host defaults to 127.0.0.1. */

@@ -93,3 +93,4 @@ export function createWarmthTracker(rule: WarmRule, intervalNs: number, onHeld: 
     },
   };
 }
+

@@ -79,4 +79,29 @@ describe('stats poller', () => {
     const first = sb![0]!.values.total_connections!;
     expect(sb![sb!.length - 1]!.values.total_connections! - first).toBe(1);
   });
+
+  it('a long run keeps flat memory: samples are thinned by half at the bound, the latest and the final poll are kept', async () => {
+    const t0 = process.hrtime.bigint();
+    // the poller reads the clock once per poll: that counts the polls
+    let polls = 0;
+    const clock = (): number => {
+      polls++;
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const poller = new StatsPoller({ targets: [a.address], intervalMs: 10, clock, maxKept: 8 });
+    poller.start();
+    // 40 polls, five times the bound (waited for with a deadline, no fixed sleep)
+    const deadline = Date.now() + 20_000;
+    while (polls < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(polls).toBeGreaterThanOrEqual(40);
+    const [res] = await poller.stop();
+    const s = res!.samples;
+    // bounded, in time order, spread over the whole run (the first sample is the first poll)
+    expect(s.length).toBeLessThanOrEqual(8);
+    expect(s.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < s.length; i++) expect(s[i]!.tNs).toBeGreaterThan(s[i - 1]!.tNs);
+    // the last sample is the final poll of stop(), the one latest() holds
+    expect(poller.latest()[0]!.values.uptime).toBe(s[s.length - 1]!.values.uptime);
+    expect(s[s.length - 1]!.tNs).toBeGreaterThan(s[0]!.tNs);
+  });
 });

@@ -17,9 +17,9 @@ export interface MirrorProc {
   exit: Promise<{ code: number | null; signal: string | null }>;
 }
 
-/** Starts `mcreplay mirror ARGS` (stdin piped from `stdin` when given). */
-export function startMirror(args: string[], stdin?: NodeJS.ReadableStream): MirrorProc {
-  const proc = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+/** Starts `mcreplay mirror ARGS` (stdin piped from `stdin` when given; `env` added to the environment). */
+export function startMirror(args: string[], stdin?: NodeJS.ReadableStream, env?: Record<string, string>): MirrorProc {
+  const proc = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   if (stdin) stdin.pipe(proc.stdin!);
   let out = '';
   let err = '';
@@ -153,4 +153,15 @@ export async function until(f: () => Promise<boolean> | boolean, ms: number, wha
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Registers `m` to be killed (SIGKILL) by `cleanup` if it still runs when the test ends. */
+export function killAtCleanup(cleanup: (() => Promise<void> | void)[], m: MirrorProc): MirrorProc {
+  cleanup.push(async () => {
+    if (m.proc.exitCode === null && m.proc.signalCode === null) {
+      m.proc.kill('SIGKILL');
+      await m.exit;
+    }
+  });
+  return m;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startMemcached, freePort } from '../helpers/memcached.js';
-import { runLoad, startMirror, type MirrorProc } from './helpers.js';
+import { runLoad, startMirror, stats, until, type MirrorProc } from './helpers.js';
 
 let browser: Browser;
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -31,7 +31,7 @@ describe('mirror --metrics live page', () => {
     const out = mkdtempSync(join(tmpdir(), 'mcr-live-'));
     cleanup.push(() => src.stop(), () => tgt.stop(), () => rmSync(out, { recursive: true, force: true }));
     const mport = await freePort();
-    const m: MirrorProc = startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, '--metrics', `127.0.0.1:${mport}`, '--max-lag', '60s', '--max-stall', '60s', '--no-html']);
+    const m: MirrorProc = startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, '--metrics', `127.0.0.1:${mport}`, '--poll-stats', '200ms', '--max-lag', '60s', '--max-stall', '60s', '--no-html']);
     cleanup.push(async () => {
       if (m.proc.exitCode === null && m.proc.signalCode === null) {
         m.proc.kill('SIGKILL');
@@ -68,7 +68,7 @@ describe('mirror --metrics live page', () => {
     expect(Number(second.sent)).toBeGreaterThan(Number(first.sent));
     expect(second.points).toBeGreaterThan(first.points);
     // every chart has drawn something: its canvas is not blank
-    for (const id of ['c-rate', 'c-lat', 'c-hit', 'c-err']) {
+    for (const id of ['c-rate', 'c-lat', 'c-hit', 'c-err', 'c-items']) {
       const inked = await page.evaluate((cid) => {
         const c = document.getElementById(cid) as HTMLCanvasElement;
         const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
@@ -85,6 +85,11 @@ describe('mirror --metrics live page', () => {
     expect(foreign).toEqual([]);
     expect(consoleErrors).toEqual([]);
     await load;
+    // once the load is over and the target caught up, the page shows the target's own item count
+    await until(async () => (await stats(tgt.port)).cmd_set === (await stats(src.port)).cmd_set, 20_000, 'the target to catch up');
+    const items = (await stats(tgt.port)).curr_items;
+    await page.waitForFunction((n) => document.getElementById('n-items')!.textContent === String(n), items, { timeout: 20_000 });
+    expect(items).toBeGreaterThan(0);
     m.proc.kill('SIGTERM');
     expect((await m.exit).code, m.stderr()).toBe(0);
   }, 120_000);

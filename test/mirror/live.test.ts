@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMemcached, freePort, memcachedBinary, type Memcached } from '../helpers/memcached.js';
-import { differing, dumpKeys, loadKeys, runLoad, setKey, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { differing, dumpKeys, killAtCleanup, loadKeys, runLoad, setKey, startMirror, stats, until, type MirrorProc } from './helpers.js';
 import { keyFraction } from '../../src/replay/sample.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -24,15 +24,7 @@ async function servers(): Promise<{ src: Memcached; tgt: Memcached; out: string 
   return { src, tgt, out };
 }
 
-function track(m: MirrorProc): MirrorProc {
-  cleanup.push(async () => {
-    if (m.proc.exitCode === null && m.proc.signalCode === null) {
-      m.proc.kill('SIGKILL');
-      await m.exit;
-    }
-  });
-  return m;
-}
+const track = (m: MirrorProc): MirrorProc => killAtCleanup(cleanup, m);
 
 // this machine is shared and loaded: speed is not judged here (bench/), the saturation limits are wide
 const WIDE = ['--max-lag', '60s', '--max-stall', '60s', '--no-html'];

@@ -47,7 +47,7 @@ export function heatmapChart(x: ChartCtx): ChartPart {
       for (let i = 0; i < H.cells.length; i++) {
         const row = H.cells[i]!;
         const x0 = xs.getPixelForValue(d.t[i]!);
-        const x1 = xs.getPixelForValue(d.t[i]! + d.stepS);
+        const x1 = xs.getPixelForValue(d.tEnd ? d.tEnd[i]! : d.t[i]! + d.stepS);
         // cover sub-pixel columns fully so long runs leave no hairline gaps
         const w = Math.max(1, x1 - x0 + 0.5);
         for (let j = 0; j < nb; j++) {

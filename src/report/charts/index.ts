@@ -22,6 +22,7 @@ import { heatmapChart } from './heatmap.js';
 import { lagChart } from './lag.js';
 import { targetChart } from './target.js';
 import { kneeChart } from './knee.js';
+import { warmthChart } from './warmth.js';
 
 export type { ChartEnv, ChartMeta } from './types.js';
 
@@ -35,6 +36,7 @@ export const CHARTS: Record<string, (x: ChartCtx) => ChartPart> = {
   heatmap: heatmapChart,
   lag: lagChart,
   knee: kneeChart,
+  warmth: warmthChart,
 };
 
 /** The charts this data can draw, in page order. */
@@ -65,13 +67,23 @@ export function chartList(d: ReportData): ChartMeta[] {
       explain: 'Share of read keys found on the target per interval; the dashed line is the hit ratio in the capture. A rising line is the cache warming up.',
       selectable: false,
     },
+  ];
+  if (d.warmth) {
+    list.push({
+      id: 'warmth',
+      title: 'Warmth: hit ratio in the capture vs on the target, and the gap',
+      explain: `Per time point, the share of lookups the source answered with a hit in the capture (dashed) and the share the target answered with a hit for the same requests; the gap (right axis) closes as the target warms. ${d.warmth.summary}${each}`,
+      selectable: true,
+    });
+  }
+  list.push(
     {
       id: 'spectrum',
       title: 'Latency percentile spectrum',
       explain: 'Latency at each percentile over the run (warm-up excluded), HdrHistogram style: the x axis is log 1/(1−p), so the tail gets room. Response vs service time vs the latency seen in the capture.',
       selectable: true,
     },
-  ];
+  );
   if (d.heat) {
     list.push({
       id: 'heatmap',

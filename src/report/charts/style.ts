@@ -37,7 +37,8 @@ export function chartStyle(d: ReportData, f: Fmt, env: ChartEnv) {
     const out: Pt[] = new Array(arr.length);
     for (let i = 0; i < arr.length; i++) {
       const v = arr[i];
-      out[i] = { x: d.t[i]! + mid, y: v === null || v === undefined || (zeroIsGap && v <= 0) ? null : v };
+      // a point sits mid-way through its own span (rolled-up points of a long run are wider)
+      out[i] = { x: d.tEnd ? (d.t[i]! + d.tEnd[i]!) / 2 : d.t[i]! + mid, y: v === null || v === undefined || (zeroIsGap && v <= 0) ? null : v };
     }
     return out;
   }
