@@ -326,7 +326,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
     startedAt, endedAt: new Date(), stopReason: stopReason ?? 'interrupted', aggregate: agg.snapshot(), extract: null, captured: captured.snapshot(),
     capture: { connections: st.capConnections, requests: st.capRequests, replayable: st.capRequests - st.capUnreplayable },
     totals: runTotals(workerTotals, 0, []), shapedRequests: st.shapedRequests, heldBack: { ...st.heldBack }, passes: 1, captureFullyRead: false, targets,
-    runEndNs: runNow(), squeezedNs: 0, warnings: [...warnings], replayCpu: cpuAtT0 === null ? null : ((c) => ({ userUs: c.user, sysUs: c.system }))(process.cpuUsage(cpuAtT0)),
+    runEndNs: runNow(), squeezedNs: 0, warnings: [...warnings], senderPriority: [...pool.priorities], replayCpu: cpuAtT0 === null ? null : ((c) => ({ userUs: c.user, sysUs: c.system }))(process.cpuUsage(cpuAtT0)),
     ...(t0Wall ? { t0Wall } : {}),
   }));
   try {
