@@ -137,7 +137,8 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
     },
     capture: {
       path: setup.input,
-      name: setup.input === '-' ? 'stdin' : basename(setup.input),
+      // a prepared workload is named for its capture (path says which file was read)
+      name: setup.input === '-' ? 'stdin' : isPreparedFile(setup.input) ? openPrepared(setup.input, VERSION).header.capture.name : basename(setup.input),
       sha256: meta.captureId.sha256,
       bytes: meta.captureId.bytes || (cap?.bytesRead ?? 0),
       durationNs,
