@@ -149,7 +149,14 @@ export async function readTrailer(f: PreparedFile): Promise<PreparedTrailer> {
     if (payload[0] !== Rec.End || payload.length < 9) throw bad('is not one');
     const jlen = payload.readUInt32LE(1);
     if (5 + jlen + 4 > payload.length) throw bad('is cut short');
-    const j = JSON.parse(payload.subarray(5, 5 + jlen).toString('utf8')) as Omit<PreparedTrailer, 'requestsPerConnection'>;
+    let j: Omit<PreparedTrailer, 'requestsPerConnection'>;
+    try {
+      j = JSON.parse(payload.subarray(5, 5 + jlen).toString('utf8')) as typeof j;
+    } catch {
+      throw bad('is not JSON');
+    }
+    const res = j?.result as Partial<ExtractResult> | undefined;
+    if (typeof res?.capture !== 'object' || res.capture === null || typeof res.extract !== 'object' || res.extract === null) throw bad('lacks the extraction results');
     const n = payload.readUInt32LE(5 + jlen);
     const at = 5 + jlen + 4;
     if (at + n * 4 !== payload.length) throw bad('has a bad connection table');
