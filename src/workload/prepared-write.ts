@@ -19,34 +19,35 @@ export interface PreparedWriter {
   abort(): void;
 }
 
-/**
- * Opens `path` for a prepared workload. `keepRaw(r)` says whether a request's bytes are kept (false
- * for requests the prepare-time filters hold back: they are kept without their bytes, so a replay
- * still counts them as held back).
- */
-export function createPreparedWriter(path: string, header: PreparedHeader, keepRaw: (r: WorkloadRequest, c: WorkloadConnection | undefined) => boolean): PreparedWriter {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let written = 0;
-  let blocks = 0;
-  let connections = 0;
-  let requests = 0;
-  /** One past the highest connection id (ids are numbered from 0 in capture order). */
-  let idEnd = 0;
-  let perConn = new Uint32Array(1024);
-  const conns = new Map<number, WorkloadConnection>();
-  const dict = new Map<string, number>();
+/** Records into checksummed blocks on a file descriptor: one block in memory, written as it fills. */
+interface BlockOut {
+  /** Room for `n` more bytes in the current block (records never span blocks). */
+  room(n: number): void;
+  u8(v: number): void;
+  u16(v: number): void;
+  u32(v: number): void;
+  f64(v: number): void;
+  u64(v: bigint): void;
+  /** A latin1 string with its u16 length (keys are bytes held one per char, model.ts). */
+  str16(s: string): void;
+  bytes(b: Buffer): void;
+  flushBlock(): void;
+  /** Writes bytes outside any block (header, footer). */
+  out(b: Buffer): void;
+  readonly written: number;
+  readonly blocks: number;
+}
+
+function createBlockOut(fd: number): BlockOut {
   let buf = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + BLOCK_TARGET_BYTES);
   let pos = BLOCK_HEADER_BYTES;
-  let closed = false;
-
+  let written = 0;
+  let blocks = 0;
   function out(b: Buffer, len = b.length): void {
     let off = 0;
     while (off < len) off += writeSync(fd, b, off, len - off);
     written += len;
   }
-  out(encodeHeader(header));
-
   function flushBlock(): void {
     if (pos === BLOCK_HEADER_BYTES) return;
     const payload = buf.subarray(BLOCK_HEADER_BYTES, pos);
@@ -56,22 +57,52 @@ export function createPreparedWriter(path: string, header: PreparedHeader, keepR
     blocks++;
     pos = BLOCK_HEADER_BYTES;
   }
+  return {
+    room(n) {
+      if (pos + n <= buf.length) return;
+      flushBlock();
+      if (BLOCK_HEADER_BYTES + n > buf.length) buf = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + n);
+    },
+    u8: (v) => void (pos = buf.writeUInt8(v, pos)),
+    u16: (v) => void (pos = buf.writeUInt16LE(v, pos)),
+    u32: (v) => void (pos = buf.writeUInt32LE(v >>> 0, pos)),
+    f64: (v) => void (pos = buf.writeDoubleLE(v, pos)),
+    u64: (v) => void (pos = buf.writeBigUInt64LE(v, pos)),
+    str16(s) {
+      pos = buf.writeUInt16LE(s.length, pos);
+      pos += buf.write(s, pos, 'latin1');
+    },
+    bytes: (b) => void (pos += b.copy(buf, pos)),
+    flushBlock,
+    out: (b) => out(b),
+    get written() {
+      return written;
+    },
+    get blocks() {
+      return blocks;
+    },
+  };
+}
 
-  /** Room for `n` more bytes in the current block (records never span blocks). */
-  function room(n: number): void {
-    if (pos + n <= buf.length) return;
-    flushBlock();
-    if (BLOCK_HEADER_BYTES + n > buf.length) buf = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + n);
-  }
-  const u8 = (v: number): void => void (pos = buf.writeUInt8(v, pos));
-  const u16 = (v: number): void => void (pos = buf.writeUInt16LE(v, pos));
-  const u32 = (v: number): void => void (pos = buf.writeUInt32LE(v >>> 0, pos));
-  const f64 = (v: number): void => void (pos = buf.writeDoubleLE(v, pos));
-  function str16(s: string): void {
-    // latin1: keys are bytes held one per char (model.ts), meta flags and addresses are ASCII
-    u16(s.length);
-    pos += buf.write(s, pos, 'latin1');
-  }
+/**
+ * Opens `path` for a prepared workload. `keepRaw(r)` says whether a request's bytes are kept (false
+ * for requests the prepare-time filters hold back: they are kept without their bytes, so a replay
+ * still counts them as held back).
+ */
+export function createPreparedWriter(path: string, header: PreparedHeader, keepRaw: (r: WorkloadRequest, c: WorkloadConnection | undefined) => boolean): PreparedWriter {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  const b = createBlockOut(fd);
+  const { room, u8, u16, u32, f64, str16 } = b;
+  let connections = 0;
+  let requests = 0;
+  /** One past the highest connection id (ids are numbered from 0 in capture order). */
+  let idEnd = 0;
+  let perConn = new Uint32Array(1024);
+  const conns = new Map<number, WorkloadConnection>();
+  const dict = new Map<string, number>();
+  let closed = false;
+  b.out(encodeHeader(header));
 
   /** Dictionary id of a repeated string (command names, answer statuses), defining it on first use. */
   function strId(s: string): number {
@@ -130,14 +161,14 @@ export function createPreparedWriter(path: string, header: PreparedHeader, keepR
     u32(cred ? 0 : r.valueLen);
     u32(cred ? 0 : r.flags);
     f64(cred ? -1 : r.exptime);
-    pos = buf.writeBigUInt64LE(cred ? 0n : BigInt.asUintN(64, r.cas), pos);
+    b.u64(cred ? 0n : BigInt.asUintN(64, r.cas));
     f64(r.opaque);
     u16(r.keys.length);
     for (const k of r.keys) str16(cred ? '' : k);
     u16(r.metaFlags.length);
     for (const f of r.metaFlags) str16(f);
     u32(raw?.length ?? 0);
-    if (raw !== null) pos += raw.copy(buf, pos);
+    if (raw !== null) b.bytes(raw);
   }
 
   function outcome(r: WorkloadRequest, o: CapturedOutcome): void {
@@ -168,25 +199,25 @@ export function createPreparedWriter(path: string, header: PreparedHeader, keepR
   return {
     sink: { connection, request, outcome, close },
     finish(result) {
-      flushBlock();
-      const trailerAt = written;
-      const json = Buffer.from(JSON.stringify({ result, connections, requests, blocks }), 'utf8');
+      b.flushBlock();
+      const trailerAt = b.written;
+      const json = Buffer.from(JSON.stringify({ result, connections, requests, blocks: b.blocks }), 'utf8');
       const counts = perConn.subarray(0, idEnd);
       room(1 + 4 + json.length + 4 + counts.length * 4);
       u8(Rec.End);
       u32(json.length);
-      pos += json.copy(buf, pos);
+      b.bytes(json);
       u32(counts.length);
       for (let i = 0; i < counts.length; i++) u32(counts[i]!);
-      flushBlock();
+      b.flushBlock();
       const footer = Buffer.alloc(16);
       footer.writeBigUInt64LE(BigInt(trailerAt), 0);
       MCW_END_MAGIC.copy(footer, 8);
-      out(footer);
+      b.out(footer);
       closeSync(fd);
       closed = true;
       renameSync(tmp, path);
-      return { bytes: written, connections, requests, blocks: blocks - 1 };
+      return { bytes: b.written, connections, requests, blocks: b.blocks - 1 };
     },
     abort() {
       if (!closed) closeSync(fd);
