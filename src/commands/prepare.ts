@@ -19,11 +19,10 @@ import { fmtBytes, fmtInt } from './text.js';
 
 const EXAMPLES = `
 Examples:
-  mcreplay prepare captures/sample.pcap --out sample.mcw
-  mcreplay replay sample.mcw --target 127.0.0.1:11211 --rate 2x
+  mcreplay prepare captures/sample.pcap --out sample.mcw && mcreplay replay sample.mcw --target 127.0.0.1:11211 --rate 2x
   mcreplay prepare prod.pcap --out prod.mcw --port 11211,11311 --json
-  mcreplay prepare captures/sample.pcap --out sample-reads.mcw --read-only
-(prod.pcap stands for your own capture.)
+  mcreplay prepare captures/sample.pcap --out reads.mcw --read-only && mcreplay replay reads.mcw --target 127.0.0.1:11211 --shard 1/2 --loop --duration 10s
+(prod.pcap stands for your own capture, 127.0.0.1:11211 for your new server.)
 
 A prepared file holds the workload as a replay reads it: per connection, its requests in order with
 their capture times and bytes, and the captured answers (hit/miss, latency) and capture-quality
