@@ -107,6 +107,22 @@ describe('replay from a prepared file = replay from the capture (real memcached)
     expect(accountedFor).toBe(truth.requests);
   }, 60_000);
 
+  it('--loop, --start-at and --shard take a prepared file', async () => {
+    const cap = join(root, 'captures/fixtures/pymemcache-50conns.pcap');
+    const mcw = join(tmp.dir, 'loop.mcw');
+    expect((await mcreplay(['prepare', cap, '--out', mcw])).code).toBe(0);
+    const startAt = new Date(Date.now() + 6000).toISOString();
+    const r = await replay([mcw, '--target', mc.address, '--shard', '1/2', '--start-at', startAt, '--loop', '--duration', '3s', '--rate', '4x', ...QUIET], join(tmp.dir, 'loop'));
+    expect([0, 4], r.stderr).toContain(r.code);
+    const res = r.results!;
+    expect(res.config.shard).toEqual({ index: 1, count: 2 });
+    expect(res.run.t0!.iso).toBe(startAt);
+    // the capture lasts well under a second at 4x: 3 s of it are several passes over the file
+    expect(res.config.options.passes as number).toBeGreaterThanOrEqual(2);
+    expect(res.config.loop).toBe(true);
+    expect(res.summary.total.counters.sent).toBeGreaterThan(0);
+  }, 60_000);
+
   describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('on the wire (tcpdump on the loopback)', () => {
     /**
      * Runs `runs` while tcpdump records the target's port; returns the recording's requests per
