@@ -97,7 +97,7 @@ describe('prepared workload reader under damage', () => {
       await fc.assert(
         fc.asyncProperty(fc.nat(), fc.array(byteMutation, { minLength: 1, maxLength: 3 }), async (which, ms) => {
           const f = files[which % files.length]!;
-          let b = Buffer.from(f.bytes);
+          let b: Buffer = Buffer.from(f.bytes);
           for (const m of ms) b = applyOne(b, m);
           if (sealed) b = reseal(b);
           await readBytes(b);
