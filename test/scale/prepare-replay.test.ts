@@ -3,18 +3,17 @@
 // compared with the capture's own, connection by connection), as many intended and sent per
 // command, with the same holds (destructive commands, credentials), and with --shard the same
 // share per shard.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { haveTcpdump, record } from '../helpers/tcpdump.js';
 import { extractWorkload } from '../../src/workload/extract.js';
 import type { ResultsFile } from '../../src/metrics/results-types.js';
 import { QUIET, accounted, replay, tempDir, writeCapture } from '../replay/helpers.js';
 import { MIXED } from '../replay/mixed.js';
 import { mcreplay, root } from './helpers.js';
 
-const tcpdump = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
 
 /** What a run decided per command without the target's help: intended, sent, held back, unsent. */
 function planned(r: ResultsFile): Record<string, unknown> {
@@ -123,7 +122,7 @@ describe('replay from a prepared file = replay from the capture (real memcached)
     expect(res.summary.total.counters.sent).toBeGreaterThan(0);
   }, 60_000);
 
-  describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('on the wire (tcpdump on the loopback)', () => {
+  describe.skipIf(!haveTcpdump || process.getuid?.() !== 0)('on the wire (tcpdump on the loopback)', () => {
     // a memcached of its own: the recording holds only these replays' connections
     let wire: Memcached;
     beforeAll(async () => {
@@ -146,27 +145,9 @@ describe('replay from a prepared file = replay from the capture (real memcached)
     }
     async function recordOnce(name: string, runs: () => Promise<void>): Promise<{ conns: string[][]; gaps: number }> {
       const rec = join(tmp.dir, `${name}.pcap`);
-      const td = spawn(tcpdump!, ['-i', 'lo', '-s', '0', '--immediate-mode', '-U', '-Z', 'root', '-w', rec, `tcp port ${wire.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      await new Promise<void>((res, rej) => {
-        td.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('listening on')) res();
-        });
-        td.once('exit', () => rej(new Error(`tcpdump exited: ${err}`)));
-      });
+      const recording = await record(rec, `tcp port ${wire.port}`);
       await runs();
-      // stop only once the file has stopped growing (a SIGINT before the last batch loses it)
-      let last = -1;
-      for (let i = 0; i < 50; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        const size = existsSync(rec) ? statSync(rec).size : 0;
-        if (size === last && i >= 5) break;
-        last = size;
-      }
-      const exited = new Promise((r) => td.once('exit', r));
-      td.kill('SIGINT');
-      await exited;
+      await recording.stop();
       return requestsByConn(rec, wire.port);
     }
     const key = (l: string[]): string => l.join(',');
