@@ -73,6 +73,12 @@ describe('prepared file: header checks, damage, credentials', () => {
     expect(openPrepared(same, VERSION).header.mcreplay).toBe(VERSION);
   });
 
+  it('inspect of a prepared file says what it is (exit 2)', async () => {
+    const r = await mcreplay(['inspect', mcw]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is a prepared workload \(mcreplay prepare\), not a capture/);
+  });
+
   it('shaping options that contradict the prepared ones: refused, naming both and the way out', async () => {
     const gets = join(tmp.dir, 'gets.mcw');
     expect((await mcreplay(['prepare', sample, '--out', gets, '--commands', 'get'])).code).toBe(0);
