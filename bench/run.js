@@ -28,6 +28,12 @@ const BENCHES = [
     cmd: ['node', 'bench/replay.js'],
   },
   {
+    name: 'prepared',
+    prints: 'prepared file (.mcw) vs pcap: reading CPU, replay start-up (whole, --shard 1/4), --rate max req/s per process',
+    needs: [['bench/data/small-100m.pcap', ['bash', 'bench/make-bench-capture.sh', 'small']]],
+    cmd: ['node', 'bench/prepared.js'],
+  },
+  {
     name: 'fidelity',
     prints: 'schedule lag and service time on the bursty real-client fixtures at 1x and 4x',
     optional: 'bench/fidelity.js',

@@ -25,6 +25,7 @@ const VERBS: Record<string, () => Promise<{ register(p: Command): void }>> = {
   plan: () => import('./commands/plan.js'),
   diff: () => import('./commands/diff.js'),
   merge: () => import('./commands/merge.js'),
+  prepare: () => import('./commands/prepare.js'),
 };
 const verb = process.argv.slice(2).find((a) => !a.startsWith('-'));
 for (const v of verb !== undefined && Object.hasOwn(VERBS, verb) ? [verb] : Object.keys(VERBS)) (await VERBS[v]!()).register(program);

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { inspectCapture, type InspectReport } from '../workload/inspect.js';
+import { isPreparedFile } from '../workload/prepared-read.js';
 import { fmtBytes, fmtInt, fmtNs, fmtPct, parsePorts, table } from './text.js';
 
 interface InspectOpts {
@@ -45,6 +46,8 @@ Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with
           throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
         });
       }
+      // a prepared workload (mcreplay prepare) is not a capture: say what it is and where it came from
+      if (isPreparedFile(capture)) throw new McError(`${capture} is a prepared workload (mcreplay prepare), not a capture`, ExitCode.usage, 'replay it with mcreplay replay, or inspect the capture it was prepared from');
       const report = await inspectCapture(capture, { serverPorts, anyPort: opts.anyPort === true, asciiAuth: opts.asciiAuth === true });
       if (report.file.format === 'unknown') {
         throw new McError(`${capture}: not a pcap or pcapng capture${report.quality.error ? ` (${report.quality.error})` : ''}`, ExitCode.invalidRun, 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');

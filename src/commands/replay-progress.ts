@@ -3,6 +3,9 @@
 // read twice cheaply, and always for a ramp (to say which steps the capture can feed).
 import { stat } from 'node:fs/promises';
 import { readCapture } from '../capture/index.js';
+import { VERSION } from '../version.js';
+import type { ExtractResult } from '../workload/extract.js';
+import { isPreparedFile, openPrepared, readTrailer } from '../workload/prepared-read.js';
 import type { Interval } from '../metrics/results-types.js';
 import type { Progress } from '../metrics/aggregate.js';
 import type { RateSpec } from '../replay/parse.js';
@@ -20,6 +23,11 @@ const noop = (): void => undefined;
 /** The capture's time span, ns (first to last frame), or null for stdin or a file too large to read twice (unless `force`). */
 export async function captureSpanNs(path: string, serverPorts: number[], anyPort: boolean, force: boolean): Promise<number | null> {
   if (path === '-') return null;
+  if (isPreparedFile(path)) {
+    // a prepared workload knows its capture's span from its trailer
+    const c = ((await readTrailer(openPrepared(path, VERSION))).result as ExtractResult).capture;
+    return c.packets > 0 ? Math.max(0, c.lastNs - c.firstNs) : null;
+  }
   const st = await stat(path).catch(() => null);
   if (st === null || (!force && st.size > SPAN_SCAN_MAX_BYTES)) return null;
   try {

@@ -2,6 +2,7 @@
 // write results.json + .hlog (+ HTML when the report module provides it), print, exit with the verdict.
 import { parseShard } from '../replay/shard.js';
 import { parseStartAt } from '../replay/start-at.js';
+import { applyPreparedFile } from './prepared-options.js';
 import { Command, Option } from 'commander';
 import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -117,7 +118,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('replay')
     .description('Replay a capture against target servers on the captured schedule and measure every request')
-    .argument('<capture>', 'pcap/pcapng file (.gz ok), or - for stdin')
+    .argument('<capture>', 'pcap/pcapng file (.gz ok), a prepared workload (mcreplay prepare), or - for stdin')
     .option('--target <addr>', 'target host:port for everything, or captured=new to map one captured server (repeatable)', collect)
     .option('--pool <list>', 'targets as a client pool: host:port,host:port (keys are re-sharded with --hash)')
     .option('--hash <scheme>', 'pool hashing: modulo (libmemcached default), crc32 (python-memcached), ketama (libmemcached weighted, spymemcached), consistent (libmemcached ketama, pylibmc), rendezvous (pymemcache)')
@@ -232,6 +233,8 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     startAtMs: o.startAt === undefined ? null : parseStartAt(o.startAt),
   };
   if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, ExitCode.usage);
+  // a prepared workload (mcreplay prepare): its header is checked, its shaping options hold
+  applyPreparedFile(capture, o, setup);
   const limits = { maxLagNs: parseDurationNs(o.maxLag, '--max-lag'), maxStallNs: parseDurationNs(o.maxStall, '--max-stall') };
   return { setup, pollNs, limits };
 }

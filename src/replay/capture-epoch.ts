@@ -3,12 +3,16 @@
 // capture's wall clock. Reads at most the first 1 MiB; returns null when it cannot tell.
 import { open } from 'node:fs/promises';
 import { gunzipSync, constants as zc } from 'node:zlib';
+import { VERSION } from '../version.js';
+import { isPreparedFile, openPrepared } from '../workload/prepared-read.js';
 
 const PROBE_BYTES = 1 << 20;
 
 /** Epoch seconds (fractional) of the first packet of a pcap/pcapng file (gzip ok), or null. */
 export async function captureEpochSec(path: string): Promise<number | null> {
   if (path === '-') return null;
+  // a prepared workload carries its capture's
+  if (isPreparedFile(path)) return openPrepared(path, VERSION).header.capture.epochSec;
   let buf: Buffer;
   try {
     const fh = await open(path, 'r');

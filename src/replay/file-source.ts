@@ -1,7 +1,8 @@
-// The request source of a replay from a file (or stdin): passes over the capture (several with
+// The request source of a replay from a file (a capture or a prepared workload, or stdin): passes over it (several with
 // --loop), each through the feed on its own capture clock, read ahead of the schedule by a bounded
 // look-ahead (backpressure through the workload sink's ready()).
-import { extractWorkload, type ExtractResult } from '../workload/extract.js';
+import type { ExtractResult } from '../workload/extract.js';
+import { readWorkload } from '../workload/read-workload.js';
 import type { WorkloadSink } from '../workload/model.js';
 import type { ShapeOptions } from '../workload/shape.js';
 import { RECORD_OVERHEAD_BYTES } from './batch.js';
@@ -110,7 +111,8 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
 
     let res: ExtractResult | null = null;
     try {
-      res = await extractWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, asciiAuth: setup.asciiAuth === true, rawView: true }, sink, extractAbort.signal);
+      // a prepared file (mcreplay prepare) gives the same events as the capture, without parsing it
+      res = await readWorkload(setup.input, { serverPorts: setup.serverPorts, anyPort: setup.anyPort, asciiAuth: setup.asciiAuth === true, rawView: true }, sink, extractAbort.signal);
     } catch (err) {
       if (!extractAbort.signal.aborted) throw err;
     }

@@ -9,6 +9,7 @@ import { environment } from '../metrics/results.js';
 import { ExitCode } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
 import { VERSION } from '../version.js';
+import { isPreparedFile, openPrepared } from '../workload/prepared-read.js';
 import { epochNsString } from './start-at.js';
 import { describeTargets } from '../topology/targets.js';
 import type { ReplayOutcome, ReplaySetup } from './coordinator.js';
@@ -27,6 +28,8 @@ export const DEFAULT_LIMITS: SaturationLimits = { maxLagNs: 10e6, maxStallNs: 25
 /** sha256 and size of the capture file ('-' gives an empty identity). */
 export async function captureIdentity(path: string): Promise<{ sha256: string; bytes: number }> {
   if (path === '-') return { sha256: '', bytes: 0 };
+  // a prepared workload stands for its capture (merge and --baseline compare captures)
+  if (isPreparedFile(path)) return preparedCaptureIdentity(path);
   const st = await stat(path);
   const h = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
@@ -36,6 +39,11 @@ export async function captureIdentity(path: string): Promise<{ sha256: string; b
     s.on('error', reject);
   });
   return { sha256: h.digest('hex'), bytes: st.size };
+}
+
+function preparedCaptureIdentity(path: string): { sha256: string; bytes: number } {
+  const c = openPrepared(path, VERSION).header.capture;
+  return { sha256: c.sha256, bytes: c.bytes };
 }
 
 /** The engine's verdict: saturated when the schedule could not be kept, interrupted on a signal. */
@@ -131,7 +139,8 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
     },
     capture: {
       path: setup.input,
-      name: setup.input === '-' ? 'stdin' : basename(setup.input),
+      // a prepared workload is named for its capture (path says which file was read)
+      name: setup.input === '-' ? 'stdin' : isPreparedFile(setup.input) ? openPrepared(setup.input, VERSION).header.capture.name : basename(setup.input),
       sha256: meta.captureId.sha256,
       bytes: meta.captureId.bytes || (cap?.bytesRead ?? 0),
       durationNs,

@@ -8,6 +8,8 @@
 // in its shard.
 import { ExitCode, McError } from '../errors.js';
 import { extractWorkload } from '../workload/extract.js';
+import { isPreparedFile, openPrepared, readTrailer } from '../workload/prepared-read.js';
+import { VERSION } from '../version.js';
 import type { WorkloadSink } from '../workload/model.js';
 
 /** A shard of a run: index 1..count. */
@@ -57,6 +59,12 @@ export interface ShardIngest {
 /** Requests per captured connection (id -> count; connections without requests count 0). */
 export async function countRequestsPerConnection(ing: ShardIngest): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
+  if (isPreparedFile(ing.input)) {
+    // a prepared file carries the counts in its trailer: no pass over the workload
+    const table = (await readTrailer(openPrepared(ing.input, VERSION))).requestsPerConnection;
+    for (let id = 0; id < table.length; id++) counts.set(id, table[id]!);
+    return counts;
+  }
   const sink: WorkloadSink = {
     connection: (c) => void counts.set(c.id, 0),
     request: (r) => void counts.set(r.connId, (counts.get(r.connId) ?? 0) + 1),

@@ -2,8 +2,9 @@
 // their required fields and shard wiring checked; then the exact command of every replay pod runs
 // as N local processes (JOB_COMPLETION_INDEX 0..N-1, a shared --start-at a few seconds ahead)
 // against a real memcached, the merge pod's command merges them, and the merged run is compared
-// with a single-process replay of the same capture against a fresh memcached.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// with a single-process replay of the same capture against a fresh memcached. With PREPARE_FROM, the
+// prepare Job's command writes the prepared file the pods wait for (their init container) and read.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -16,6 +17,7 @@ import { cli, mcreplay, resultsIn, root, run, secondsAhead } from './helpers.js'
 const N = 3;
 const CAPTURE = 'pymemcache-50conns.pcap';
 const START_AT = '2026-12-07T10:00:00Z';
+const PREPARED = 'pymemcache-50conns.mcw';
 
 interface Container {
   name: string;
@@ -40,8 +42,8 @@ interface JobDoc {
 let jobs: JobDoc[] = [];
 const envOf = (c: Container): Record<string, string> => Object.fromEntries(c.env.map((e) => [e.name, e.value]));
 
-async function render(n: number, startAt: string, extra: NodeJS.ProcessEnv = {}): Promise<JobDoc[]> {
-  const r = await run('sh', [join(root, 'deploy', 'kubernetes', 'render.sh'), String(n), CAPTURE, 'memcached-new:11211', startAt], { ...process.env, ...extra });
+async function render(n: number, startAt: string, extra: NodeJS.ProcessEnv = {}, capture = CAPTURE): Promise<JobDoc[]> {
+  const r = await run('sh', [join(root, 'deploy', 'kubernetes', 'render.sh'), String(n), capture, 'memcached-new:11211', startAt], { ...process.env, ...extra });
   expect(r.code, r.stderr).toBe(0);
   const docs = parseAllDocuments(r.stdout);
   for (const d of docs) expect(d.errors, String(d.errors)).toEqual([]);
@@ -95,12 +97,43 @@ describe('deploy/kubernetes manifests', () => {
       const r = await run('sh', [join(root, 'deploy', 'kubernetes', 'render.sh'), ...args, 't:1', START_AT]);
       expect(r.code, args.join(' ')).toBe(2);
     }
+    for (const from of ['dir/prod.pcap', 'prod.mcw']) {
+      const r = await run('sh', [join(root, 'deploy', 'kubernetes', 'render.sh'), '3', 'prod.mcw', 't:1', START_AT], { ...process.env, PREPARE_FROM: from });
+      expect(r.code, `PREPARE_FROM=${from}`).toBe(2);
+      expect(r.stderr).toMatch(/PREPARE_FROM/);
+    }
+  });
+
+  it('with PREPARE_FROM: a prepare Job writes the prepared file the replay pods wait for and read', async () => {
+    const docs = await render(N, START_AT, { PREPARE_FROM: CAPTURE, PREPARE_ARGS: '--port 11211' }, PREPARED);
+    expect(docs.map((j) => j.metadata.name)).toEqual(['mcreplay-prepare', 'mcreplay-replay', 'mcreplay-merge']);
+    const [prep, replay] = docs as [JobDoc, JobDoc];
+    const pc = prep.spec.template.spec.containers[0]!;
+    const rc = replay.spec.template.spec.containers[0]!;
+    const wait = replay.spec.template.spec.initContainers!.find((c) => c.name === 'wait-for-capture')!;
+    // prepare writes the very path the replay pods wait for and read, on the same claim
+    expect(envOf(pc)).toMatchObject({ SOURCE: `/capture/${CAPTURE}`, CAPTURE: `/capture/${PREPARED}`, PREPARE_ARGS: '--port 11211' });
+    expect(envOf(wait).CAPTURE).toBe(envOf(pc).CAPTURE);
+    expect(envOf(rc).CAPTURE).toBe(envOf(pc).CAPTURE);
+    expect(pc.command[2]).toMatch(/mcreplay prepare "\$SOURCE" --out "\$CAPTURE" \$PREPARE_ARGS/);
+    const claim = (j: JobDoc, c: Container): string => {
+      const vm = c.volumeMounts.find((v) => v.mountPath === '/capture')!;
+      return j.spec.template.spec.volumes.find((v) => v.name === vm.name)!.persistentVolumeClaim.claimName;
+    };
+    expect(claim(prep, pc)).toBe(claim(replay, rc));
+    expect(pc.volumeMounts.find((v) => v.mountPath === '/capture')!.readOnly).not.toBe(true);
+    expect(prep.spec.backoffLimit).toBe(0);
+    expect(JSON.stringify(docs)).not.toMatch(/__[A-Z_]+__/);
+    // without PREPARE_FROM no prepare Job, and a pcap passes the wait at once
+    expect((await render(N, START_AT)).map((j) => j.metadata.name)).toEqual(['mcreplay-replay', 'mcreplay-merge']);
   });
 });
 
 describe('the pods, as N local processes, then merged', () => {
   let servers: Memcached[] = [];
   let work = '';
+  /** The single-process run of the capture (the first test's), that the prepared path must equal. */
+  let singleRun: ResultsFile | null = null;
   let bin = '';
 
   beforeAll(async () => {
@@ -171,5 +204,44 @@ describe('the pods, as N local processes, then merged', () => {
     expect(encodeHistogram(all)).toBe(merged.summary.total.responseHist);
     expect(merged.summary.total.response.count).toBe(shards.reduce((n, s) => n + s.summary.total.response.count, 0));
     all.destroy();
+    singleRun = one;
+  }, 240_000);
+
+  it('with a prepare Job: prepare, the pods wait for its file and replay it, the merge equals the single run from the capture', async () => {
+    expect(singleRun, 'runs after the test above').not.toBeNull();
+    const [prep, replay, merge] = await render(N, secondsAhead(14), { PREPARE_FROM: CAPTURE, THRESHOLDS: 'latency.p99 < 5s' }, PREPARED);
+    const volume = join(work, 'capture-volume');
+    mkdirSync(volume);
+    copyFileSync(join(root, 'captures', 'fixtures', CAPTURE), join(volume, CAPTURE));
+    const onVolume = (env: Record<string, string>): Record<string, string> =>
+      Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/^\/capture\//, `${volume}/`)]));
+    const path = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const rc = replay.spec.template.spec.containers[0]!;
+    const wait = replay.spec.template.spec.initContainers![0]!;
+    const results = join(work, 'results-prepared');
+    // the pods start first and wait for the prepared file (as they would while the prepare Job runs)
+    const pods = Array.from({ length: N }, (_, i) =>
+      run(wait.command[0]!, wait.command.slice(1), { ...path, ...onVolume(envOf(wait)) }, 60_000).then((w) => {
+        expect(w.code, `pod ${i} wait: ${w.stderr}`).toBe(0);
+        return run(rc.command[0]!, rc.command.slice(1), { ...path, ...onVolume(envOf(rc)), TARGET: servers[0]!.address, RESULTS: results, JOB_COMPLETION_INDEX: String(i) }, 90_000);
+      }),
+    );
+    const pc = prep.spec.template.spec.containers[0]!;
+    const p = await run(pc.command[0]!, pc.command.slice(1), { ...path, ...onVolume(envOf(pc)) }, 60_000);
+    expect(p.code, p.stderr).toBe(0);
+    for (const [i, r] of (await Promise.all(pods)).entries()) expect(r.code, `pod ${i}: ${r.stderr}`).toBe(0);
+    const shards = Array.from({ length: N }, (_, i) => resultsIn(join(results, `shard-${i + 1}`)).results);
+    // the pods read the prepared file, and their results name the capture it was made from
+    for (const s of shards) {
+      expect(s.capture.path).toBe(join(volume, PREPARED));
+      expect(s.capture.sha256).toBe(singleRun!.capture.sha256);
+    }
+    const mc = merge.spec.template.spec.containers[0]!;
+    const m = await run(mc.command[0]!, mc.command.slice(1), { ...path, ...envOf(mc), RESULTS: results }, 120_000);
+    const merged = resultsIn(join(results, 'merged')).results;
+    expect(m.code === 0 || (m.code === 4 && merged.verdict.saturated), `${m.stdout}\n${m.stderr}`).toBe(true);
+    const pick = (r: ResultsFile) => Object.fromEntries(Object.entries(r.summary.perCommand).map(([cmd, c]) => [cmd, { sent: c.counters.sent, heldBack: c.counters.heldBack }]));
+    expect(pick(merged)).toEqual(pick(singleRun!));
+    expect(merged.summary.total.counters.sent).toBe(1500);
   }, 240_000);
 });

@@ -120,14 +120,37 @@ describe('merge of shards on a common t0, and of a shard 300 ms late', () => {
   });
 
   it('thresholds and a baseline are applied to the merged run', async () => {
-    const base = path('s1');
-    const r = await mcreplay(['merge', path('s1'), path('s2'), '--no-html', '--out', join(work, 'm-gate'), '--threshold', 'latency.p99 < 1ns', '--baseline', base, '--force', '--junit', join(work, 'j.xml')]);
+    const r = await mcreplay(['merge', path('s1'), path('s2'), '--no-html', '--out', join(work, 'm-gate'), '--threshold', 'latency.p99 < 1ns', '--junit', join(work, 'j.xml')]);
     const m = resultsIn(join(work, 'm-gate')).results;
     // a p99 under 1 ns cannot hold: the gate fails (unless the run was saturated, which is exit 4)
     expect(r.code).toBe(m.verdict.saturated ? 4 : 99);
     expect(m.verdict.checks.find((c) => c.check === 'latency.p99 < 1ns')!.pass).toBe(false);
-    expect(r.stdout).toMatch(/baseline|regression|vs/i);
-  });
+
+    // baselines made from the merged run with its p99 moved: the merged p99 (not a shard's) is what
+    // --max-regression compares, so 50% above the baseline fails and 5% above passes a 10% rule
+    const p99 = m.summary.total.response.p99;
+    expect(p99).toBeGreaterThan(0);
+    const baseline = (name: string, factor: number): string => {
+      const b = structuredClone(m);
+      b.summary.total.response.p99 = Math.round(p99 / factor);
+      const file = join(work, name);
+      writeFileSync(file, JSON.stringify(b));
+      return file;
+    };
+    const gated = async (base: string, out: string): Promise<{ code: number | null; reasons: string[]; saturated: boolean }> => {
+      const g = await mcreplay(['merge', path('s1'), path('s2'), '--no-html', '--out', join(work, out), '--baseline', base, '--max-regression', 'latency.p99=10%']);
+      const res = resultsIn(join(work, out)).results;
+      // the merge of the same shards is the same run: the same p99 is compared
+      expect(res.summary.total.response.p99).toBe(p99);
+      return { code: g.code, reasons: res.verdict.reasons, saturated: res.verdict.saturated };
+    };
+    const worse = await gated(baseline('base-faster.json', 1.5), 'm-regressed');
+    expect(worse.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^regression: .*p99.*REGRESSION/)]));
+    expect(worse.code).toBe(worse.saturated ? 4 : 99);
+    const close = await gated(baseline('base-close.json', 1.05), 'm-within');
+    expect(close.reasons.filter((x) => x.startsWith('regression:'))).toEqual([]);
+    expect(close.code).toBe(close.saturated ? 4 : 0);
+  }, 90_000);
 });
 
 describe('a shard that starts after --start-at', () => {
