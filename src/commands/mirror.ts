@@ -24,9 +24,10 @@ import { writeReport } from '../report/index.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
-import { fmtInt, fmtNs, parsePorts } from './text.js';
+import { fmtInt, fmtNs } from './text.js';
 import { createLiveMetrics, serveMetrics, type CapturedView, type MetricsServer } from '../report/prometheus.js';
 import { createWarmthTracker, parseUntilWarm, type WarmthTracker } from '../report/warmth.js';
+import { parsePorts } from './capture-args.js';
 
 const EXAMPLES = `
 Examples:
@@ -96,7 +97,7 @@ interface MirrorOpts {
 /** "64MiB", "1GiB", "500000" → bytes. */
 function parseBytes(text: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(|k|ki|kib|kb|m|mi|mib|mb|g|gi|gib|gb)$/i.exec(text.trim());
-  if (!m) throw new McError(`${option} ${text}: expected a size such as 64MiB`, ExitCode.usage);
+  if (!m) throw new McError(`${option} ${text}: expected a size such as 64MiB`, 'MCR_ERR_BAD_OPTION');
   const unit = m[2]!.toLowerCase()[0] ?? '';
   const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
   return Math.floor(Number(m[1]) * mult);
@@ -152,10 +153,10 @@ export function register(program: Command): void {
 const WRITE_CLASSES_EXCLUDED = new Set(['read', 'info', 'session']);
 
 function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: ReplaySetup; limits: { maxLagNs: number; maxStallNs: number }; pollNs: number | null; sample: number | null } {
-  if (capture !== undefined && capture !== '-') throw new McError(`mirror reads a live stream: give --interface IF, or - for stdin (for a capture file use \`mcreplay replay ${capture}\`)`, ExitCode.usage);
-  if (capture === '-' && o.interface !== undefined) throw new McError('give either --interface or - (stdin), not both', ExitCode.usage);
-  if (capture === undefined && o.interface === undefined) throw new McError('nothing to mirror: give --interface IF (tcpdump runs as a child) or - to read a capture stream on stdin', ExitCode.usage);
-  if (o.readOnly && o.writesOnly) throw new McError('--read-only and --writes-only exclude each other', ExitCode.usage);
+  if (capture !== undefined && capture !== '-') throw new McError(`mirror reads a live stream: give --interface IF, or - for stdin (for a capture file use \`mcreplay replay ${capture}\`)`, 'MCR_ERR_BAD_OPTION');
+  if (capture === '-' && o.interface !== undefined) throw new McError('give either --interface or - (stdin), not both', 'MCR_ERR_BAD_OPTION');
+  if (capture === undefined && o.interface === undefined) throw new McError('nothing to mirror: give --interface IF (tcpdump runs as a child) or - to read a capture stream on stdin', 'MCR_ERR_BAD_OPTION');
+  if (o.readOnly && o.writesOnly) throw new McError('--read-only and --writes-only exclude each other', 'MCR_ERR_BAD_OPTION');
   const targets = parseTargets({ target: o.target, pool: o.pool, hash: o.hash });
   const shape: ShapeOptions = defaultShape();
   const commands = listOption(o.commands);
@@ -165,13 +166,13 @@ function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: Replay
   if (servers.length > 0) shape.servers = new Set(servers.map(normalizeServerKey));
   shape.allow = new Set(listOption(o.allow).map((c) => c.toLowerCase()));
   const durationNs = o.duration === undefined ? null : parseDurationNs(o.duration, '--duration');
-  if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', ExitCode.usage);
+  if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', 'MCR_ERR_BAD_OPTION');
   const timeoutNs = parseDurationNs(o.timeout, '--timeout');
-  if (timeoutNs <= 0) throw new McError('--timeout must be above 0', ExitCode.usage);
+  if (timeoutNs <= 0) throw new McError('--timeout must be above 0', 'MCR_ERR_BAD_OPTION');
   let auth: ReplaySetup['auth'] = null;
   if (o.saslUser !== undefined) {
     const password = process.env.MCREPLAY_SASL_PASSWORD;
-    if (password === undefined) throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', ExitCode.usage);
+    if (password === undefined) throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', 'MCR_ERR_NO_PASSWORD');
     auth = { user: o.saslUser, password };
   }
   let pollNs: number | null = null;
@@ -179,14 +180,9 @@ function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: Replay
   let sample: number | null = null;
   if (o.sample !== undefined) {
     sample = parseShare(o.sample);
-    if (sample === null) throw new McError(`--sample ${o.sample}: expected a share of the keys such as 10% (above 0, at most 100%)`, ExitCode.usage);
+    if (sample === null) throw new McError(`--sample ${o.sample}: expected a share of the keys such as 10% (above 0, at most 100%)`, 'MCR_ERR_BAD_OPTION');
   }
-  let ports: number[];
-  try {
-    ports = parsePorts(o.port);
-  } catch (err) {
-    throw new McError((err as Error).message, ExitCode.usage);
-  }
+  const ports = parsePorts(o.port);
   const setup: ReplaySetup = {
     input: capture === '-' ? '-' : `tcpdump:${o.interface}`,
     targets,
@@ -223,7 +219,7 @@ function requestFilter(sample: number | null, writesOnly: boolean): ((r: Workloa
 export async function mirrorAction(capture: string | undefined, o: MirrorOpts): Promise<number> {
   const { setup, limits, pollNs, sample } = buildSetup(o, capture);
   const delayNs = parseDurationNs(o.delay, '--delay');
-  if (delayNs < 0 || delayNs > 60e9) throw new McError('--delay must be from 0 to 60s', ExitCode.usage);
+  if (delayNs < 0 || delayNs > 60e9) throw new McError('--delay must be from 0 to 60s', 'MCR_ERR_BAD_OPTION');
   const backlog = { requests: intOption(o.maxBacklog, '--max-backlog', 1, 100_000_000), bytes: parseBytes(o.maxBacklogBytes, '--max-backlog-bytes') };
   if (backlog.bytes <= 0) backlog.bytes = DEFAULT_BACKLOG_BYTES;
   const gate: GateOptions = { checks: parseChecks(o.threshold ?? []), baseline: null, maxRegression: [], force: false, junit: null, summary: null, benchJson: null };

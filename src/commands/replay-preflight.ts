@@ -6,7 +6,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { BINARY_OPCODES, commandInfo } from '../protocol/index.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { describeRate, incomparabilities } from '../report/compare.js';
@@ -47,7 +47,7 @@ export function checkOutDir(dir: string): void {
     }
     break;
   }
-  if (why !== null) throw new McError(`--out ${dir}: cannot write the reports there (${why}); nothing was sent`, ExitCode.usage, 'give --out a directory you can write to');
+  if (why !== null) throw new McError(`--out ${dir}: cannot write the reports there (${why}); nothing was sent`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'give --out a directory you can write to');
 }
 
 /** Every command name mcreplay knows (text, meta and binary), for checking `cmd=` tags. */
@@ -61,7 +61,7 @@ export function checkCommandTags(checks: readonly Check[], option = '--threshold
   for (const c of checks) {
     const cmd = c.tags.cmd;
     if (cmd === undefined || cmd === '*' || knownCommand(cmd)) continue;
-    throw new McError(`${option} '${c.text}': cmd=${cmd} is not a memcached command${suggest(cmd, names)}; nothing was sent`, ExitCode.usage, 'use a command name as the summary table shows it (get, set, mg ...)');
+    throw new McError(`${option} '${c.text}': cmd=${cmd} is not a memcached command${suggest(cmd, names)}; nothing was sent`, 'MCR_ERR_BAD_THRESHOLD', 'use a command name as the summary table shows it (get, set, mg ...)');
   }
 }
 
@@ -76,7 +76,7 @@ export function checkBaseline(baseline: ResultsFile, run: { rate: RateSpec; clon
   };
   const diffs = incomparabilities(baseline, current as Pick<ResultsFile, 'capture' | 'config'>);
   if (diffs.length && !force) {
-    throw new McError(`--baseline ${path} is not comparable with this run, nothing was sent:\n  - ${diffs.join('\n  - ')}`, ExitCode.usage, `replay at the baseline's rate (${describeRate(baseline.config.rate)}) and capture, or pass --force to compare anyway`);
+    throw new McError(`--baseline ${path} is not comparable with this run, nothing was sent:\n  - ${diffs.join('\n  - ')}`, 'MCR_ERR_NOT_COMPARABLE', `replay at the baseline's rate (${describeRate(baseline.config.rate)}) and capture, or pass --force to compare anyway`);
   }
 }
 

@@ -16,7 +16,7 @@ import { makeRunId } from '../metrics/results.js';
 import { StatsPoller } from '../metrics/stats-poller.js';
 import type { Interval, ResultsFile } from '../metrics/results-types.js';
 import { judgeAndWrite } from './run-output.js';
-import { fmtNs, parsePorts } from './text.js';
+import { fmtNs } from './text.js';
 import { parseChecks, canStillPass, preflightGate, type GateOptions } from '../report/gate.js';
 import { captureQuality } from '../replay/capture-quality.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
@@ -27,6 +27,7 @@ import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
 import type { Check } from '../report/check-types.js';
 import { cpus } from 'node:os';
 import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
+import { parsePorts } from './capture-args.js';
 
 const EXAMPLES = `
 Examples:
@@ -185,21 +186,21 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
   if (servers.length > 0) shape.servers = new Set(servers.map(normalizeServerKey));
   if (o.from !== undefined) shape.fromNs = parseDurationNs(o.from, '--from');
   if (o.to !== undefined) shape.toNs = parseDurationNs(o.to, '--to');
-  if (shape.fromNs !== null && shape.toNs !== null && shape.toNs <= shape.fromNs) throw new McError('--to must be after --from', ExitCode.usage);
+  if (shape.fromNs !== null && shape.toNs !== null && shape.toNs <= shape.fromNs) throw new McError('--to must be after --from', 'MCR_ERR_BAD_OPTION');
   if (o.maxGap !== undefined) shape.maxGapNs = parseDurationNs(o.maxGap, '--max-gap');
   shape.allow = new Set(listOption(o.allow).map((c) => c.toLowerCase()));
   const clone = intOption(o.clone, '--clone', 1, 10_000);
   const durationNs = o.duration === undefined ? null : parseDurationNs(o.duration, '--duration');
-  if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', ExitCode.usage);
+  if (durationNs !== null && durationNs <= 0) throw new McError('--duration must be above 0', 'MCR_ERR_BAD_OPTION');
   // one core stays with the main thread (capture reading and shaping); on 2 cores one worker keeps
   // the schedule better than two (bench/README.md, Replay)
   const workers = o.workers === undefined ? Math.max(1, Math.min(cpus().length - 1, 4)) : intOption(o.workers, '--workers', 1, 256);
   const timeoutNs = parseDurationNs(o.timeout, '--timeout');
-  if (timeoutNs <= 0) throw new McError('--timeout must be above 0', ExitCode.usage);
+  if (timeoutNs <= 0) throw new McError('--timeout must be above 0', 'MCR_ERR_BAD_OPTION');
   let auth: ReplaySetup['auth'] = null;
   if (o.saslUser !== undefined) {
     const password = process.env.MCREPLAY_SASL_PASSWORD;
-    if (password === undefined) throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', ExitCode.usage, 'the password is never taken from the command line, where other users could see it');
+    if (password === undefined) throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', 'MCR_ERR_NO_PASSWORD', 'the password is never taken from the command line, where other users could see it');
     auth = { user: o.saslUser, password };
   }
   let pollNs: number | null = null;
@@ -216,7 +217,7 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     ttlScale: o.ttlScale === undefined ? null : parseFactor(o.ttlScale, '--ttl-scale'),
     workers,
     timeoutNs,
-    serverPorts: parsePortsOrUsage(o.port),
+    serverPorts: parsePorts(o.port),
     anyPort: o.anyPort === true,
     asciiAuth: o.asciiAuth === true,
     auth,
@@ -227,17 +228,9 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
     shard: o.shard === undefined ? null : parseShard(o.shard),
     startAtMs: o.startAt === undefined ? null : parseStartAt(o.startAt),
   };
-  if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, ExitCode.usage);
+  if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, 'MCR_ERR_CAPTURE_UNREADABLE');
   const limits = { maxLagNs: parseDurationNs(o.maxLag, '--max-lag'), maxStallNs: parseDurationNs(o.maxStall, '--max-stall') };
   return { setup, pollNs, limits };
-}
-
-function parsePortsOrUsage(v: string[] | undefined): number[] {
-  try {
-    return parsePorts(v);
-  } catch (err) {
-    throw new McError((err as Error).message, ExitCode.usage);
-  }
 }
 
 function rateLabel(s: ReplaySetup): string {

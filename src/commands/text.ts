@@ -48,14 +48,3 @@ export function table(rows: string[][], indent = '  '): string {
     )
     .join('\n');
 }
-
-/** Parses a port list option ("11211,11212" or repeated) into numbers; throws on a bad port. */
-export function parsePorts(values: string[] | string | undefined, option = '--port'): number[] {
-  const list = (Array.isArray(values) ? values : values === undefined ? [] : [values]).flatMap((v) => v.split(','));
-  if (list.length === 0) return [11211];
-  return list.map((v) => {
-    const n = Number(v.trim());
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${option} ${v}: not a TCP port (1-65535)`);
-    return n;
-  });
-}

@@ -55,7 +55,7 @@ export interface GateOutcome {
 /** Validates gate options that do not need the run (rules, baseline file) before any load; exit 2 on problems. */
 export function preflightGate(gate: Pick<GateOptions, 'baseline' | 'maxRegression'>): ResultsFile | null {
   for (const r of gate.maxRegression ?? []) parseRegressionRule(r);
-  if ((gate.maxRegression?.length ?? 0) > 0 && !gate.baseline) throw new McError('--max-regression needs --baseline <results.json> to compare with');
+  if ((gate.maxRegression?.length ?? 0) > 0 && !gate.baseline) throw new McError('--max-regression needs --baseline <results.json> to compare with', 'MCR_ERR_BAD_OPTION');
   return gate.baseline ? loadResultsFile(gate.baseline, 'baseline') : null;
 }
 
