@@ -8,7 +8,8 @@ import { intOption } from './options.js';
 import { DIFF_KINDS, diffCapture, type DiffResult } from '../migrate/diff.js';
 import { parseHashKind, parseMemberList, formatHostPort, type HostPort } from '../topology/targets.js';
 import { parseDurationNs } from '../replay/parse.js';
-import { fmtInt, fmtPct, table } from './text.js';
+import { table } from '../report/text-table.js';
+import { fmtInt, fmtPct } from '../report/format.js';
 import { checkCaptureFile, parsePorts } from './capture-args.js';
 
 interface DiffOpts {

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { inspectCapture, type InspectReport } from '../workload/inspect.js';
-import { fmtBytes, fmtInt, fmtNs, fmtPct, table } from './text.js';
+import { table } from '../report/text-table.js';
+import { fmtBytes, fmtInt, fmtNs, fmtPct } from '../report/format.js';
 import { parsePorts } from './capture-args.js';
 
 interface InspectOpts {

@@ -5,7 +5,8 @@ import { McError } from '../errors.js';
 import { planCapture, type Moved, type PlanResult } from '../migrate/plan.js';
 import { parseHashKind, parseMemberList } from '../topology/targets.js';
 import { WEIGHTED_HASH_KINDS } from '../topology/hashing.js';
-import { fmtBytes, fmtInt, fmtPct, table } from './text.js';
+import { table } from '../report/text-table.js';
+import { fmtBytes, fmtInt, fmtPct } from '../report/format.js';
 import { checkCaptureFile, parsePorts } from './capture-args.js';
 
 interface PlanOpts {

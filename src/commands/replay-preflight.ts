@@ -13,7 +13,7 @@ import { describeRate, incomparabilities } from '../report/compare.js';
 import { suggest } from '../report/check-grammar.js';
 import type { Check } from '../report/check-types.js';
 import type { RateSpec } from '../replay/parse.js';
-import { fmtNs } from './text.js';
+import { fmtNs } from '../report/format.js';
 
 /**
  * Fails (exit 2) unless `dir` is a writable directory or can be made one: it, or its nearest existing

@@ -1,16 +1,10 @@
-// The replay's progress line (elapsed/total, percent, ETA, as k6 prints it) and the planned length of
-// a run, which needs the capture's time span: read before the load when the file is small enough to
-// read twice cheaply, and always for a ramp (to say which steps the capture can feed).
+// The planned length of a replay (the total and ETA of its progress line), which needs the
+// capture's time span: read before the load when the file is small enough to read twice cheaply,
+// and always for a ramp (to say which steps the capture can feed).
 import { stat } from 'node:fs/promises';
 import { readCapture } from '../capture/index.js';
-import type { Interval } from '../metrics/results-types.js';
-import type { Progress } from '../metrics/aggregate.js';
 import type { RateSpec } from '../replay/parse.js';
-import { fmtClock } from '../report/format.js';
-import { fmtInt, fmtNs } from './text.js';
 import { rampFit } from './replay-preflight.js';
-
-const clock = (ns: number): string => fmtClock(ns / 1e9);
 
 /** Largest capture read twice (once here, once by the replay) just to know its length. */
 const SPAN_SCAN_MAX_BYTES = 64 * 1024 * 1024;
@@ -43,25 +37,4 @@ export function plannedTotalNs(o: { rate: RateSpec; spanNs: number | null; fromN
   }
   if (o.durationNs !== null) return natural === null ? o.durationNs : Math.min(natural, o.durationNs);
   return natural;
-}
-
-/** One progress line: elapsed/total, percent and ETA when the total is known, then rates, p99, errors, lag. */
-export function progressLine(iv: Interval, p: Progress, maxMode: boolean, totalNs: number | null): string {
-  const elapsed = iv.endNs;
-  const time = totalNs !== null && totalNs > 0
-    ? `${clock(elapsed)}/${clock(totalNs)} ${Math.min(100, Math.floor((100 * elapsed) / totalNs))}% ETA ${clock(Math.max(0, totalNs - elapsed))}`
-    : `${clock(elapsed)}`;
-  const c = iv.total.counters;
-  const secs = (iv.endNs - iv.startNs) / 1e9 || 1;
-  const parts = [
-    time,
-    `sent ${fmtInt(p.total.sent)}`,
-    `${fmtInt(c.completed / secs)}/s${maxMode ? '' : ` (intended ${fmtInt(c.intended / secs)}/s)`}`,
-    `p99 ${p.responseP99Ns > 0 ? fmtNs(p.responseP99Ns) : '-'}`,
-    `errors ${fmtInt(p.errors)}`,
-  ];
-  if (!maxMode) parts.push(`lag p99 ${fmtNs(p.lagP99Ns)}`);
-  if (iv.warmup) parts.push('(warm-up)');
-  if (iv.step !== null) parts.push(`step ${iv.step} @ ${iv.rateFactor}x`);
-  return parts.join('  ');
 }

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { collect } from './options.js';
 import { ExitCode, McError } from '../errors.js';
 import { fmtBytes, fmtInt, fmtPct, fmtSI } from '../report/format.js';
-import { table } from './text.js';
+import { table } from '../report/text-table.js';
 import { parseDurationNs } from '../replay/parse.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../topology/targets.js';
 import { groupRow, ServerWatch, type TopRow } from '../migrate/top.js';
