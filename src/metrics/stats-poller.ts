@@ -229,6 +229,8 @@ export interface StatsPollerOptions {
   auth?: readonly (PollAuth | null)[];
   /** A failed poll (the run goes on; the sample is missing). */
   onError?: (target: string, err: Error) => void;
+  /** A sample taken (what a watcher, or a test, can wait on instead of a fixed time). */
+  onSample?: (target: string, sample: TargetStatsSample) => void;
 }
 
 /** Polls `stats` on every target each interval; `stop()` returns the samples per target. */
@@ -300,7 +302,9 @@ export class StatsPoller {
       const p = c
         .poll()
         .then((values) => {
-          this.samples[i]!.push({ tNs, values });
+          const sample = { tNs, values };
+          this.samples[i]!.push(sample);
+          this.opts.onSample?.(this.opts.targets[i]!, sample);
         })
         .catch((err: unknown) => {
           const e = err instanceof Error ? err : new Error(String(err));
