@@ -1,7 +1,6 @@
 // `mcreplay replay <capture> --target host:port --rate 2x`: parse options, run the replay (the
 // session: engine, signals, poller), write results.json + .hlog + HTML, print, exit with the verdict.
 import { Command, Option } from 'commander';
-import { basename } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ExitCode, McError } from '../errors.js';
 import { collect } from './options.js';
@@ -16,16 +15,14 @@ import { captureQuality } from '../replay/capture-quality.js';
 import { makeRunId } from '../metrics/results.js';
 import type { ResultsFile } from '../metrics/results-types.js';
 import { nonEmptyTargets, readTargetStats, targetState } from '../metrics/target-state.js';
-import { parseChecks, preflightGate, stoppedOnPurpose, watchChecks, type GateOptions } from '../report/gate.js';
+import { stoppedOnPurpose, watchChecks } from '../report/gate.js';
 import { loadConfigFile, applyConfigFile } from '../report/config-file.js';
-import type { Check } from '../report/check-types.js';
 import { createLiveMetrics, serveMetrics } from '../report/prometheus.js';
 import { fmtNs } from '../report/format.js';
 import { progressLine } from '../report/progress-line.js';
 import { humanSummary, jsonSummary, rateLabel } from '../report/run-summary.js';
 import { judgeAndWrite } from './run-output.js';
-import { checkBaseline, checkCommandTags, checkOutDir, rampFit, rampWarning } from './replay-preflight.js';
-import { captureSpanNs, plannedTotalNs } from './replay-progress.js';
+import { preflight } from './replay-preflight.js';
 import { addMetricsOption, addOutputOptions, addRunOptions, addServerOptions, addShapeOptions, addTargetOptions, addThresholdOption, addViewOptions, parseCommonRun, type RunOpts } from './run-options.js';
 
 const EXAMPLES = `
@@ -145,53 +142,6 @@ function buildSetup(capture: string, o: ReplayOpts): { setup: ReplaySetup; pollN
   };
   if (capture !== '-' && !existsSync(capture)) throw new McError(`${capture}: no such capture file`, 'MCR_ERR_CAPTURE_UNREADABLE');
   return { setup, pollNs, limits };
-}
-
-/** What the checks before any load settled: the gate, the run's planned length, the capture's identity when it was hashed. */
-interface Preflight {
-  checks: Check[];
-  gate: GateOptions;
-  totalNs: number | null;
-  captureId: { sha256: string; bytes: number } | null;
-  warnings: string[];
-}
-
-/** Every check that can fail before the load (exit 2), and what the progress line needs. */
-async function preflight(capture: string, o: ReplayOpts, setup: ReplaySetup): Promise<Preflight> {
-  // thresholds and baseline are validated before any load (exit 2 on a bad check)
-  const checks: Check[] = parseChecks(o.threshold ?? []);
-  checkCommandTags(checks);
-  const gate: GateOptions = {
-    checks,
-    baseline: o.baseline ?? null,
-    maxRegression: o.maxRegression ?? [],
-    noiseBand: o.noiseBand === undefined ? undefined : Number(String(o.noiseBand).replace('%', '')) / (String(o.noiseBand).includes('%') ? 100 : 1),
-    force: o.force === true,
-    junit: o.junit ?? null,
-    summary: o.summary ?? null,
-    benchJson: o.benchJson ?? null,
-    defaultChecks: o.defaultChecks !== false,
-  };
-  const baseline = preflightGate(gate);
-  checkOutDir(o.out);
-  let captureId: Preflight['captureId'] = null;
-  if (baseline !== null) {
-    // hashed now (not after the run) so that a baseline of another capture is refused before the load
-    if (capture !== '-') captureId = await captureIdentity(capture);
-    checkBaseline(baseline, { rate: setup.rate, clone: setup.clone, sha256: captureId?.sha256 ?? null, name: capture === '-' ? 'stdin' : basename(capture) }, gate.force === true, gate.baseline!);
-  }
-  const warnings: string[] = [];
-  const ramp = setup.rate.mode === 'ramp';
-  // --duration gives the length of a timed run; a ramp always needs the span (which steps fit)
-  const needSpan = ramp || (setup.durationNs === null && setup.rate.mode === 'factor' && !setup.loop);
-  const spanNs = needSpan ? await captureSpanNs(capture, setup.serverPorts, setup.anyPort, ramp) : null;
-  if (ramp && spanNs !== null) {
-    const from = setup.shape.fromNs ?? 0;
-    const w = rampWarning(rampFit(setup.rate, Math.max(0, Math.min(setup.shape.toNs ?? Infinity, spanNs) - from)), spanNs - from, setup.loop || setup.durationNs !== null);
-    if (w) warnings.push(w);
-  }
-  const totalNs = plannedTotalNs({ rate: setup.rate, spanNs, fromNs: setup.shape.fromNs, toNs: setup.shape.toNs, loop: setup.loop, durationNs: setup.durationNs });
-  return { checks, gate, totalNs, captureId, warnings };
 }
 
 /** Runs the replay verb; returns the exit code. */
