@@ -4,7 +4,9 @@
 // (the table below is the README's "Design notes" layout: layers only look down); a source file
 // over MAX_FILE_LINES lines without a reason written at its top (a comment line that starts with
 // "structure:" in its first 15 lines). Functions over MAX_FUNCTION_LINES lines are listed as
-// warnings (with --strict they fail too).
+// warnings (with --strict they fail too). Also fails on code that tells errors apart by their
+// message text (a regex test, includes/startsWith/match... or comparison on `.message`): errors
+// carry a stable `code` (src/errors.ts) for that.
 // Imports are read with the TypeScript compiler's own parser, type-only imports included: a type
 // circle is still a circle for the reader of the code.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -15,7 +17,9 @@ import ts from 'typescript';
 const MAX_FILE_LINES = 500;
 const MAX_FUNCTION_LINES = 150;
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// --root DIR lints DIR/src instead (the lint's own test points it at a small tree it writes)
+const rootArg = process.argv.indexOf('--root');
+const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 const strict = process.argv.includes('--strict');
 
@@ -96,6 +100,32 @@ function longFunctions(sf) {
   return out;
 }
 
+/**
+ * Places that classify by message text: `/re/.test(x.message)`, `x.message.includes(...)` (and
+ * startsWith, endsWith, match, matchAll, search, indexOf), `x.message === '...'`: [line, text].
+ */
+function messageTests(sf) {
+  const out = [];
+  const isMessage = (n) => n && ts.isPropertyAccessExpression(n) && n.name.text === 'message';
+  const TESTS = new Set(['includes', 'startsWith', 'endsWith', 'match', 'matchAll', 'search', 'indexOf', 'test']);
+  const visit = (n) => {
+    let hit = false;
+    if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && TESTS.has(n.expression.name.text)) {
+      const method = n.expression.name.text;
+      // x.message.includes(...) or /re/.test(x.message) / re.exec-like tests
+      if (method !== 'test' && isMessage(n.expression.expression)) hit = true;
+      if (method === 'test' && n.arguments.some((a) => isMessage(a))) hit = true;
+    }
+    if (ts.isBinaryExpression(n) && [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.EqualsEqualsToken].includes(n.operatorToken.kind)) {
+      if ((isMessage(n.left) && ts.isStringLiteralLike(n.right)) || (isMessage(n.right) && ts.isStringLiteralLike(n.left))) hit = true;
+    }
+    if (hit) out.push([sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1, n.getText(sf).slice(0, 80)]);
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 const files = walk(src).sort();
 const problems = [];
 const warnings = [];
@@ -114,6 +144,9 @@ for (const file of files) {
   }
   for (const [name, at, n] of longFunctions(sf)) {
     warnings.push(`${rel}:${at}: function ${name} is ${n} lines (limit ${MAX_FUNCTION_LINES})`);
+  }
+  for (const [at, what] of messageTests(sf)) {
+    problems.push(`${rel}:${at}: classifies by message text (${what}); give the error a code in src/errors.ts and test that (hasCode)`);
   }
   const from = folderOf(file);
   const edges = [];

@@ -42,7 +42,8 @@ Each verb has its own --help with more (mcreplay replay --help).
 
 Exit codes: 0 ok, 2 bad usage or config, 3 target unreachable, 4 run invalid
 (generator saturated, capture not replayable), 99 a threshold failed,
-130/143 interrupted (SIGINT/SIGTERM).`,
+130/143 interrupted (SIGINT/SIGTERM). An error names its stable code
+(MCR_ERR_...): README.md "Error codes" lists them and what to do.`,
 );
 
 try {
@@ -55,6 +56,8 @@ try {
   if (err instanceof McError) {
     process.stderr.write(`mcreplay: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+    // the stable code, for scripts (README "Error codes"); the exit code comes from it
+    process.stderr.write(`  error code ${err.code} (exit ${err.exitCode})\n`);
     process.exit(err.exitCode);
   }
   process.stderr.write(`mcreplay: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,6 +1,6 @@
 // The capture layer's entry points: stream a capture file through format reading, link/IP/TCP
 // decoding and TCP reassembly into a StreamSink.
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { createCapturePipeline } from './pipeline.js';
 import { openSource } from './source.js';
 import type { CaptureOptions, CaptureStats, StreamSink } from './types.js';
@@ -45,7 +45,7 @@ export async function readCapture(input: string, opts: CaptureOptions, sink: Str
   } catch (e) {
     if (e instanceof McError) throw e;
     const err = e as NodeJS.ErrnoException;
-    if (got === 0) throw new McError(`cannot read capture ${src.name}: ${err.message}`, ExitCode.usage);
+    if (got === 0) throw new McError(`cannot read capture ${src.name}: ${err.message}`, 'MCR_ERR_CAPTURE_UNREADABLE');
     readError = src.gzip ? `${src.name}: gzip data is damaged or cut short (${err.message})` : `${src.name}: read failed (${err.message})`;
   } finally {
     src.close();

@@ -6,7 +6,7 @@ import { describeBytes } from './bytes.js';
 import { Clock } from './clock.js';
 import { scanPcap, pcapHeader, pcapRecordSize } from './pcap.js';
 import { scanPcapng, pcapngBlockSize } from './pcapng.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { Iface, ScanState } from './scan-state.js';
 
 export { newIface, type Iface } from './scan-state.js';
@@ -151,7 +151,7 @@ export class CaptureReader implements ScanState {
   /** Input is over: delivers the last frame and records a cut-short file. Throws if it was no capture. */
   end(): void {
     if (this.format === 'unknown') {
-      if (this.bytesRead === 0) throw new McError(`${this.name}: the file is empty, not a capture`, ExitCode.invalidRun);
+      if (this.bytesRead === 0) throw new McError(`${this.name}: the file is empty, not a capture`, 'MCR_ERR_NOT_A_CAPTURE');
       throw this.notCapture(this.part ?? EMPTY, 0, this.partLen);
     }
     if (this.stopped) {
@@ -188,7 +188,7 @@ export class CaptureReader implements ScanState {
     const gz = head[0] === 0x1f && head[1] === 0x8b ? ' (gzip data: decompress it or read it by file name)' : '';
     return new McError(
       `${this.name}: not a pcap or pcapng capture (${describeBytes(head)})${gz}`,
-      ExitCode.invalidRun,
+      'MCR_ERR_NOT_A_CAPTURE',
       'mcreplay reads captures written by tcpdump -w, dumpcap or Wireshark (pcap or pcapng, optionally gzip-compressed)',
     );
   }

@@ -2,7 +2,7 @@
 // recognised by its magic bytes (1f 8b), not by the file name, so `tcpdump -w - | gzip` works too.
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { gunzip, type GzipReport } from './gunzip.js';
 
 const CHUNK = 1 << 20;
@@ -30,14 +30,14 @@ export async function openSource(input: string): Promise<CaptureSource> {
       const fh = await open(input, 'r');
       if ((await fh.stat()).isDirectory()) {
         await fh.close();
-        throw new McError(`${name}: is a directory, not a capture file`, ExitCode.usage);
+        throw new McError(`${name}: is a directory, not a capture file`, 'MCR_ERR_CAPTURE_UNREADABLE');
       }
       raw = fh.createReadStream({ highWaterMark: CHUNK });
     } catch (e) {
       if (e instanceof McError) throw e;
       const err = e as NodeJS.ErrnoException;
       const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      throw new McError(`cannot read capture ${name}: ${why}`, ExitCode.usage);
+      throw new McError(`cannot read capture ${name}: ${why}`, 'MCR_ERR_CAPTURE_UNREADABLE');
     }
   }
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

@@ -8,8 +8,9 @@ import { intOption } from './options.js';
 import { DIFF_KINDS, diffCapture, type DiffResult } from '../migrate/diff.js';
 import { parseHashKind, parseMemberList, formatHostPort, type HostPort } from '../topology/targets.js';
 import { parseDurationNs } from '../replay/parse.js';
-import { fmtInt, fmtPct, table } from './text.js';
-import { checkCaptureFile, serverPortsOption } from './capture-args.js';
+import { table } from '../report/text-table.js';
+import { fmtInt, fmtPct } from '../report/format.js';
+import { checkCaptureFile, parsePorts } from './capture-args.js';
 
 interface DiffOpts {
   primary: string;
@@ -67,12 +68,12 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
 4 nothing to compare in the capture.`,
     )
     .action(async (capture: string, o: DiffOpts) => {
-      const serverPorts = serverPortsOption(o.port);
+      const serverPorts = parsePorts(o.port);
       const primary = parseMemberList(o.primary, '--primary');
       const candidate = parseMemberList(o.candidate, '--candidate');
       const secondary = o.secondary === undefined ? null : parseMemberList(o.secondary, '--secondary');
       for (const [l, n] of [[primary, '--primary'], [candidate, '--candidate'], [secondary, '--secondary']] as const) {
-        if (l?.weights) throw new McError(`${n}: diff takes no weights`, ExitCode.usage);
+        if (l?.weights) throw new McError(`${n}: diff takes no weights`, 'MCR_ERR_BAD_OPTION');
       }
       const hash = o.hash === undefined ? 'modulo' : parseHashKind(o.hash);
       const maxDiff = parseShare(o.maxDiff, '--max-diff');
@@ -110,7 +111,7 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
       });
       if (tty) process.stderr.write('\n');
       if (r.requests.compared === 0 && r.requests.errors === 0) {
-        throw new McError(`${capture}: no key reads to compare${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}${r.capture.problems ? ` (${r.capture.problems})` : ''}`, ExitCode.invalidRun, 'check --port, or inspect the capture first: mcreplay inspect <capture>');
+        throw new McError(`${capture}: no key reads to compare${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}${r.capture.problems ? ` (${r.capture.problems})` : ''}`, 'MCR_ERR_NO_REQUESTS', 'check --port, or inspect the capture first: mcreplay inspect <capture>');
       }
       const shown = o.showKeys ? r : { ...r, examples: Object.fromEntries(DIFF_KINDS.map((k) => [k, []])) as unknown as DiffResult['examples'] };
       if (o.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
@@ -124,7 +125,7 @@ function parseShare(text: string, option: string): number {
   const t = text.trim();
   const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(t);
   const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
-  if (!m || !(v >= 0 && v <= 1)) throw new McError(`${option} ${JSON.stringify(text)}: not a share`, ExitCode.usage, `write a percentage (${option} 0.1%) or a fraction (${option} 0.001)`);
+  if (!m || !(v >= 0 && v <= 1)) throw new McError(`${option} ${JSON.stringify(text)}: not a share`, 'MCR_ERR_BAD_OPTION', `write a percentage (${option} 0.1%) or a fraction (${option} 0.001)`);
   return v;
 }
 
@@ -132,7 +133,7 @@ function parseReadRate(text: string): number | null {
   if (text === 'max') return null;
   const m = /^(\d+(?:\.\d+)?)(k?)(?:\/s)?$/.exec(text.trim());
   const v = m ? Number(m[1]) * (m[2] ? 1000 : 1) : NaN;
-  if (!m || !(v > 0)) throw new McError(`--rate ${JSON.stringify(text)}: expected requests per second (5000/s, 20k/s) or max`, ExitCode.usage);
+  if (!m || !(v > 0)) throw new McError(`--rate ${JSON.stringify(text)}: expected requests per second (5000/s, 20k/s) or max`, 'MCR_ERR_BAD_OPTION');
   return v;
 }
 

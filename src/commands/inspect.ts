@@ -3,8 +3,10 @@ import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
 import { inspectCapture, type InspectReport } from '../workload/inspect.js';
+import { table } from '../report/text-table.js';
+import { fmtBytes, fmtInt, fmtNs, fmtPct } from '../report/format.js';
+import { parsePorts } from './capture-args.js';
 import { isPreparedFile } from '../workload/prepared-read.js';
-import { fmtBytes, fmtInt, fmtNs, fmtPct, parsePorts, table } from './text.js';
 
 interface InspectOpts {
   port?: string[];
@@ -35,22 +37,17 @@ Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with
 2 bad usage or missing file, 4 not a capture or nothing replayable.`,
     )
     .action(async (capture: string, opts: InspectOpts) => {
-      let serverPorts: number[];
-      try {
-        serverPorts = parsePorts(opts.port);
-      } catch (e) {
-        throw new McError((e as Error).message, ExitCode.usage);
-      }
+      const serverPorts = parsePorts(opts.port);
       if (capture !== '-') {
         await access(capture).catch(() => {
-          throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
+          throw new McError(`${capture}: no such file`, 'MCR_ERR_CAPTURE_UNREADABLE', 'Give the path of a pcap/pcapng capture, or - to read standard input.');
         });
       }
       // a prepared workload (mcreplay prepare) is not a capture: say what it is and where it came from
-      if (isPreparedFile(capture)) throw new McError(`${capture} is a prepared workload (mcreplay prepare), not a capture`, ExitCode.usage, 'replay it with mcreplay replay, or inspect the capture it was prepared from');
+      if (isPreparedFile(capture)) throw new McError(`${capture} is a prepared workload (mcreplay prepare), not a capture`, 'MCR_ERR_PREPARED_FILE', 'replay it with mcreplay replay, or inspect the capture it was prepared from');
       const report = await inspectCapture(capture, { serverPorts, anyPort: opts.anyPort === true, asciiAuth: opts.asciiAuth === true });
       if (report.file.format === 'unknown') {
-        throw new McError(`${capture}: not a pcap or pcapng capture${report.quality.error ? ` (${report.quality.error})` : ''}`, ExitCode.invalidRun, 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
+        throw new McError(`${capture}: not a pcap or pcapng capture${report.quality.error ? ` (${report.quality.error})` : ''}`, 'MCR_ERR_NOT_A_CAPTURE', 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
       }
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(renderInspect(report));

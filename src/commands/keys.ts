@@ -54,7 +54,7 @@ export function register(program: Command): void {
 function parsePercent(text: string): number {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(text.trim());
   const v = m ? Number(m[1]) : NaN;
-  if (!(v > 0 && v <= 100)) throw new McError(`--values ${text}: expected a share above 0 and up to 100%`, ExitCode.usage, 'e.g. --values 1%');
+  if (!(v > 0 && v <= 100)) throw new McError(`--values ${text}: expected a share above 0 and up to 100%`, 'MCR_ERR_BAD_OPTION', 'e.g. --values 1%');
   return v;
 }
 
@@ -64,8 +64,8 @@ async function keysAction(oldText: string, newText: string | undefined, o: KeysO
   const auth = saslAuth(o.saslUser);
   const tol = parseDurationNs(o.ttlTolerance, '--ttl-tolerance') / 1e9;
   const valuesPercent = o.values === undefined ? 0 : parsePercent(o.values);
-  if (valuesPercent > 0 && nu === null) throw new McError('--values needs two servers to compare', ExitCode.usage);
-  if (o.dump && nu !== null) throw new McError('--dump lists one server: give only the old one', ExitCode.usage, 'e.g. mcreplay keys old1:11211 --dump > old1.keys.tsv');
+  if (valuesPercent > 0 && nu === null) throw new McError('--values needs two servers to compare', 'MCR_ERR_BAD_OPTION');
+  if (o.dump && nu !== null) throw new McError('--dump lists one server: give only the old one', 'MCR_ERR_BAD_OPTION', 'e.g. mcreplay keys old1:11211 --dump > old1.keys.tsv');
   const runSize = intOpt(o.runSize, '--run-size', 1000, 100_000_000);
   try {
     if (o.dump) {
@@ -81,7 +81,7 @@ async function keysAction(oldText: string, newText: string | undefined, o: KeysO
     else process.stdout.write(renderKeys(report));
     return ExitCode.ok;
   } catch (e) {
-    if (e instanceof ConnError || e instanceof DumpError) throw new McError(e.message, ExitCode.targetUnreachable);
+    if (e instanceof ConnError || e instanceof DumpError) throw new McError(e.message, 'MCR_ERR_TARGET_UNREACHABLE');
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 // `mcreplay merge shard-*/results.json --out dir`: the shards of a sharded run (replay --shard i/N)
 // merged into one run's results, verdict and reports (src/report/merge.ts).
 import type { Command } from 'commander';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { collect } from './options.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { makeRunId } from '../metrics/results.js';
@@ -75,7 +75,7 @@ async function runMerge(paths: string[], o: MergeOpts): Promise<number> {
     defaultChecks: o.defaultChecks !== false,
   };
   preflightGate(gate);
-  if (paths.length === 0) throw new McError('merge needs the results.json of every shard', ExitCode.usage);
+  if (paths.length === 0) throw new McError('merge needs the results.json of every shard', 'MCR_ERR_BAD_OPTION');
   const inputs = paths.map((path) => ({ path, results: loadResultsFile(path, 'shard') }));
   const problems = checkShards(inputs, o.force === true);
   for (const p of problems) process.stderr.write(`mcreplay: warning: --force: ${p}\n`);

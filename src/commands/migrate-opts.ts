@@ -1,5 +1,5 @@
 // Options shared by the migration verbs (warm, keys, top): server lists and credentials.
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { AuthCred } from '../protocol/auth.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../topology/targets.js';
 
@@ -9,10 +9,10 @@ export function serverList(values: string[] | string | undefined, option: string
   const out: HostPort[] = [];
   const seen = new Set<string>();
   for (const v of list) {
-    if (v === '') throw new McError(`${option}: empty server in ${JSON.stringify(values)}`, ExitCode.usage, 'expected host:port, comma-separated');
+    if (v === '') throw new McError(`${option}: empty server in ${JSON.stringify(values)}`, 'MCR_ERR_BAD_OPTION', 'expected host:port, comma-separated');
     const hp = parseHostPort(v, option);
     const k = formatHostPort(hp);
-    if (seen.has(k)) throw new McError(`${option}: ${k} is listed twice`, ExitCode.usage);
+    if (seen.has(k)) throw new McError(`${option}: ${k} is listed twice`, 'MCR_ERR_BAD_OPTION');
     seen.add(k);
     out.push(hp);
   }
@@ -24,7 +24,7 @@ export function saslAuth(user: string | undefined): AuthCred | null {
   if (user === undefined) return null;
   const password = process.env.MCREPLAY_SASL_PASSWORD;
   if (password === undefined) {
-    throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', ExitCode.usage, 'the password is never taken from the command line, where other users could see it');
+    throw new McError('--sasl-user needs the password in the environment variable MCREPLAY_SASL_PASSWORD', 'MCR_ERR_NO_PASSWORD', 'the password is never taken from the command line, where other users could see it');
   }
   return { user, password };
 }
@@ -32,7 +32,7 @@ export function saslAuth(user: string | undefined): AuthCred | null {
 /** Parses a positive integer option within [min, max]. */
 export function intOpt(text: string, option: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${option} ${text}: expected a whole number from ${min} to ${max}`, ExitCode.usage);
+  if (!Number.isInteger(n) || n < min || n > max) throw new McError(`${option} ${text}: expected a whole number from ${min} to ${max}`, 'MCR_ERR_BAD_OPTION');
   return n;
 }
 

@@ -50,7 +50,7 @@ export async function mirrorRun(run: { out: string; setup: ReplaySetup; limits: 
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, ExitCode.usage, 'check that the reports directory is writable (--out)');
+    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'check that the reports directory is writable (--out)');
   }
   const resultsPath = join(dir, 'results.json');
   const hlogPath = join(dir, 'latency.hlog');

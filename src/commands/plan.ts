@@ -1,12 +1,13 @@
 // The `plan` verb: what a change of the server pool costs (keys, reads and bytes that move, load per
 // server, the cold-miss burst), predicted from a capture; no server is contacted.
 import { Command, Option } from 'commander';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { planCapture, type Moved, type PlanResult } from '../migrate/plan.js';
 import { parseHashKind, parseMemberList } from '../topology/targets.js';
 import { WEIGHTED_HASH_KINDS } from '../topology/hashing.js';
-import { fmtBytes, fmtInt, fmtPct, table } from './text.js';
-import { checkCaptureFile, serverPortsOption } from './capture-args.js';
+import { table } from '../report/text-table.js';
+import { fmtBytes, fmtInt, fmtPct } from '../report/format.js';
+import { checkCaptureFile, parsePorts } from './capture-args.js';
 
 interface PlanOpts {
   from: string;
@@ -43,21 +44,21 @@ Weights (host:port:weight) apply to ketama (libmemcached weighted ketama) and cr
 4 not a capture or no keyed requests in it.`,
     )
     .action(async (capture: string, opts: PlanOpts) => {
-      const serverPorts = serverPortsOption(opts.port);
+      const serverPorts = parsePorts(opts.port);
       const from = parseMemberList(opts.from, '--from');
       const to = parseMemberList(opts.to, '--to');
       const hashes = [...new Set(opts.hash.split(',').map((h) => parseHashKind(h)))];
       for (const [list, name] of [[from, '--from'], [to, '--to']] as const) {
         const unweighted = hashes.filter((h) => !WEIGHTED_HASH_KINDS.includes(h));
         if (list.weights && unweighted.length) {
-          throw new McError(`${name} gives weights, but --hash ${unweighted.join(',')} has none`, ExitCode.usage, `weights apply to ${WEIGHTED_HASH_KINDS.join(' and ')}; drop them or the other schemes`);
+          throw new McError(`${name} gives weights, but --hash ${unweighted.join(',')} has none`, 'MCR_ERR_BAD_OPTION', `weights apply to ${WEIGHTED_HASH_KINDS.join(' and ')}; drop them or the other schemes`);
         }
       }
       await checkCaptureFile(capture);
       const plan = await planCapture({ capture, ingest: { serverPorts, anyPort: opts.anyPort === true }, from, to, hashes });
       if (plan.capture.requests === 0) {
         const why = plan.capture.problems ? ` (${plan.capture.problems})` : '';
-        throw new McError(`${capture}: no keyed memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}${why}`, ExitCode.invalidRun, 'check --port, or inspect the capture first: mcreplay inspect <capture>');
+        throw new McError(`${capture}: no keyed memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}${why}`, 'MCR_ERR_NO_REQUESTS', 'check --port, or inspect the capture first: mcreplay inspect <capture>');
       }
       if (opts.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
       else process.stdout.write(renderPlan(plan));

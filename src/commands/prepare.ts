@@ -12,10 +12,10 @@ import { type PreparedHeader } from '../workload/prepared-format.js';
 import { isPreparedFile } from '../workload/prepared-read.js';
 import { createPreparedWriter } from '../workload/prepared-write.js';
 import { connectionHold, defaultShape, requestHold, type ShapeOptions } from '../workload/shape.js';
-import { checkCaptureFile, serverPortsOption } from './capture-args.js';
+import { checkCaptureFile, parsePorts } from './capture-args.js';
 import { collect } from './options.js';
 import { shapingFilters, type ShapingOpts } from './prepared-options.js';
-import { fmtBytes, fmtInt } from './text.js';
+import { fmtBytes, fmtInt } from '../report/format.js';
 
 const EXAMPLES = `
 Examples:
@@ -76,12 +76,12 @@ export interface PrepareReport {
 
 /** Runs the prepare verb; returns the exit code. */
 export async function prepareAction(capture: string, o: PrepareOpts): Promise<number> {
-  if (capture === '-') throw new McError('prepare needs a capture file, not standard input', ExitCode.usage, 'the capture\'s sha256 goes into the header (checked by merge and --baseline): save the capture to a file first');
+  if (capture === '-') throw new McError('prepare needs a capture file, not standard input', 'MCR_ERR_BAD_OPTION', 'the capture\'s sha256 goes into the header (checked by merge and --baseline): save the capture to a file first');
   await checkCaptureFile(capture);
-  if (isPreparedFile(capture)) throw new McError(`${capture} is already a prepared workload`, ExitCode.usage, 'replay it directly: mcreplay replay <file.mcw> --target ...');
-  if (resolve(capture) === resolve(o.out)) throw new McError(`--out ${o.out} is the capture itself`, ExitCode.usage, 'write the prepared file under another name (e.g. prod.mcw)');
+  if (isPreparedFile(capture)) throw new McError(`${capture} is already a prepared workload`, 'MCR_ERR_PREPARED_FILE', 'replay it directly: mcreplay replay <file.mcw> --target ...');
+  if (resolve(capture) === resolve(o.out)) throw new McError(`--out ${o.out} is the capture itself`, 'MCR_ERR_BAD_OPTION', 'write the prepared file under another name (e.g. prod.mcw)');
   const started = process.hrtime.bigint();
-  const serverPorts = serverPortsOption(o.port);
+  const serverPorts = parsePorts(o.port);
   const filters = shapingFilters(o);
   const shapeHdr = { serverPorts, anyPort: o.anyPort === true, asciiAuth: o.asciiAuth === true, ...filters };
   const [id, epochSec] = await Promise.all([captureIdentity(capture), captureEpochSec(capture)]);
@@ -111,7 +111,7 @@ export async function prepareAction(capture: string, o: PrepareOpts): Promise<nu
   try {
     res = await extractWorkload(capture, { serverPorts, anyPort: shapeHdr.anyPort, asciiAuth: shapeHdr.asciiAuth, rawView: true }, writer.sink);
     if (res.capture.format === 'unknown') {
-      throw new McError(`${capture}: not a pcap or pcapng capture${res.capture.error ? ` (${res.capture.error})` : ''}`, ExitCode.invalidRun, 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
+      throw new McError(`${capture}: not a pcap or pcapng capture${res.capture.error ? ` (${res.capture.error})` : ''}`, 'MCR_ERR_NOT_A_CAPTURE', 'Record one with: tcpdump -i any -s 0 -w prod.pcap port 11211');
     }
     info = writer.finish(res);
   } catch (err) {

@@ -3,14 +3,14 @@
 // every replay of it. A replay that leaves them out takes them from the file; one that gives a
 // different value is refused (exit 2), since the file cannot hold what the capture read another way
 // would: re-run prepare with those options.
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { listOption, parseDurationNs } from '../replay/parse.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
 import { VERSION } from '../version.js';
 import type { PreparedShape } from '../workload/prepared-format.js';
 import { isPreparedFile, openPrepared, type PreparedFile } from '../workload/prepared-read.js';
 import { normalizeServerKey } from '../workload/shape.js';
-import { serverPortsOption } from './capture-args.js';
+import { parsePorts } from './capture-args.js';
 
 /** The options of replay and prepare that shape a workload, as commander gives them. */
 export interface ShapingOpts {
@@ -30,7 +30,7 @@ export function shapingFilters(o: ShapingOpts): Pick<PreparedShape, 'commands' |
   const servers = listOption(o.server).map(normalizeServerKey);
   const fromNs = o.from === undefined ? null : parseDurationNs(o.from, '--from');
   const toNs = o.to === undefined ? null : parseDurationNs(o.to, '--to');
-  if (fromNs !== null && toNs !== null && toNs <= fromNs) throw new McError('--to must be after --from', ExitCode.usage);
+  if (fromNs !== null && toNs !== null && toNs <= fromNs) throw new McError('--to must be after --from', 'MCR_ERR_BAD_OPTION');
   return { commands: commands.length > 0 ? commands : null, readOnly: o.readOnly === true, servers: servers.length > 0 ? servers : null, fromNs, toNs };
 }
 
@@ -40,7 +40,7 @@ const sameSet = (a: readonly (string | number)[], b: readonly (string | number)[
 export function shapingConflicts(h: PreparedShape, o: ShapingOpts): string[] {
   const out: string[] = [];
   const f = shapingFilters(o);
-  const ports = o.port === undefined ? null : serverPortsOption(o.port);
+  const ports = o.port === undefined ? null : parsePorts(o.port);
   if (ports !== null && !sameSet(ports, h.serverPorts)) out.push(`--port ${ports.join(',')} (prepared with --port ${h.serverPorts.join(',')})`);
   if (o.anyPort === true && !h.anyPort) out.push('--any-port (prepared without it)');
   if (o.asciiAuth === true && !h.asciiAuth) out.push('--ascii-auth (prepared without it)');
@@ -65,7 +65,7 @@ export function applyPreparedFile(input: string, o: ShapingOpts, setup: ReplaySe
   if (bad.length > 0) {
     throw new McError(
       `${input} was prepared from ${f.header.capture.path} with other shaping options than this replay asks for: ${bad.join('; ')}`,
-      ExitCode.usage,
+      'MCR_ERR_PREPARED_FILE',
       `re-run mcreplay prepare ${f.header.capture.path} with the options you want (--out ${input}), or leave these options out: a replay of a prepared file takes them from it`,
     );
   }
@@ -78,6 +78,6 @@ export function applyPreparedFile(input: string, o: ShapingOpts, setup: ReplaySe
   if (h.servers !== null) s.servers = new Set(h.servers);
   if (h.fromNs !== null) s.fromNs = h.fromNs;
   if (h.toNs !== null) s.toNs = h.toNs;
-  if (s.fromNs !== null && s.toNs !== null && s.toNs <= s.fromNs) throw new McError(`--to must be after --from (${input} was prepared with --from ${(h.fromNs ?? 0) / 1e9}s --to ${(h.toNs ?? 0) / 1e9}s)`, ExitCode.usage);
+  if (s.fromNs !== null && s.toNs !== null && s.toNs <= s.fromNs) throw new McError(`--to must be after --from (${input} was prepared with --from ${(h.fromNs ?? 0) / 1e9}s --to ${(h.toNs ?? 0) / 1e9}s)`, 'MCR_ERR_BAD_OPTION');
   return f;
 }

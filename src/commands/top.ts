@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { collect } from './options.js';
 import { ExitCode, McError } from '../errors.js';
 import { fmtBytes, fmtInt, fmtPct, fmtSI } from '../report/format.js';
-import { table } from './text.js';
+import { table } from '../report/text-table.js';
 import { parseDurationNs } from '../replay/parse.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../topology/targets.js';
 import { groupRow, ServerWatch, type TopRow } from '../migrate/top.js';
@@ -48,10 +48,10 @@ function parseGroups(texts: string[] | undefined, servers: HostPort[]): { name: 
   const names = servers.map(formatHostPort);
   return (texts ?? []).map((t) => {
     const eq = t.indexOf('=');
-    if (eq <= 0) throw new McError(`--group ${JSON.stringify(t)}: expected name=server,server`, ExitCode.usage, 'e.g. --group old=old1:11211,old2:11211');
+    if (eq <= 0) throw new McError(`--group ${JSON.stringify(t)}: expected name=server,server`, 'MCR_ERR_BAD_OPTION', 'e.g. --group old=old1:11211,old2:11211');
     const members = serverList(t.slice(eq + 1), '--group').map((hp) => {
       const i = names.indexOf(formatHostPort(hp));
-      if (i < 0) throw new McError(`--group ${t.slice(0, eq)}: ${formatHostPort(hp)} is not one of the servers watched`, ExitCode.usage, `watched: ${names.join(', ')}`);
+      if (i < 0) throw new McError(`--group ${t.slice(0, eq)}: ${formatHostPort(hp)} is not one of the servers watched`, 'MCR_ERR_BAD_OPTION', `watched: ${names.join(', ')}`);
       return i;
     });
     return { name: t.slice(0, eq), members };
@@ -62,7 +62,7 @@ async function topAction(serverTexts: string[], o: TopOpts): Promise<number> {
   const servers = serverTexts.map((s) => parseHostPort(s, 'server'));
   const groups = parseGroups(o.group, servers);
   const intervalMs = parseDurationNs(o.interval, '--interval') / 1e6;
-  if (intervalMs < 100) throw new McError(`--interval ${o.interval}: at least 100ms`, ExitCode.usage);
+  if (intervalMs < 100) throw new McError(`--interval ${o.interval}: at least 100ms`, 'MCR_ERR_BAD_OPTION');
   const count = o.count === undefined ? Infinity : intOpt(o.count, '--count', 1, 1_000_000_000);
   const auth = saslAuth(o.saslUser);
   const watches = servers.map((s) => new ServerWatch(s, auth));

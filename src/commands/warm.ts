@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { collect } from './options.js';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
-import { parsePorts } from './text.js';
+import { parsePorts } from './capture-args.js';
 import { fmtBytes, fmtInt, fmtPct, fmtRate } from '../report/format.js';
 import { formatHostPort, parseTargets, targetAddresses } from '../topology/targets.js';
 import { parseKeyRate } from '../migrate/pace.js';
@@ -65,26 +65,21 @@ export function register(program: Command): void {
 
 async function warmAction(capture: string | null, o: WarmOpts): Promise<number> {
   const from = serverList(o.from, '--from');
-  if (from.length === 0) throw new McError('no old server: give --from host:port', ExitCode.usage, 'e.g. --from old1:11211 --to new1:11211');
-  if (capture === null && o.all !== true) throw new McError('give a capture (its reads pick the keys) or --all (every key)', ExitCode.usage, 'e.g. mcreplay warm prod.pcap --from old1:11211 --to new1:11211');
-  if (o.to === undefined && o.pool === undefined) throw new McError('no new server: give --to host:port or --pool a,b', ExitCode.usage);
+  if (from.length === 0) throw new McError('no old server: give --from host:port', 'MCR_ERR_BAD_OPTION', 'e.g. --from old1:11211 --to new1:11211');
+  if (capture === null && o.all !== true) throw new McError('give a capture (its reads pick the keys) or --all (every key)', 'MCR_ERR_BAD_OPTION', 'e.g. mcreplay warm prod.pcap --from old1:11211 --to new1:11211');
+  if (o.to === undefined && o.pool === undefined) throw new McError('no new server: give --to host:port or --pool a,b', 'MCR_ERR_BAD_OPTION');
   const to = parseTargets({ target: o.to, pool: o.pool, hash: o.hash });
   if (to.kind === 'map' && to.fallback === null) {
     const unmapped = from.filter((f) => !to.map.has(formatHostPort(f)));
-    if (unmapped.length) throw new McError(`--to maps no new server for old server(s) ${unmapped.map(formatHostPort).join(', ')}`, ExitCode.usage, 'add --to old=new for each, or one --to host:port for the rest');
+    if (unmapped.length) throw new McError(`--to maps no new server for old server(s) ${unmapped.map(formatHostPort).join(', ')}`, 'MCR_ERR_BAD_OPTION', 'add --to old=new for each, or one --to host:port for the rest');
   }
   const rate = parseKeyRate(o.rate);
-  if (rate === null) throw new McError(`--rate ${o.rate}: not a key rate`, ExitCode.usage, 'write it like 5000/s, 20k/s or 5000');
+  if (rate === null) throw new McError(`--rate ${o.rate}: not a key rate`, 'MCR_ERR_BAD_OPTION', 'write it like 5000/s, 20k/s or 5000');
   const concurrency = intOpt(o.concurrency, '--concurrency', 1, 1024);
-  let serverPorts: number[];
-  try {
-    serverPorts = parsePorts(o.port);
-  } catch (e) {
-    throw new McError((e as Error).message, ExitCode.usage);
-  }
+  const serverPorts = parsePorts(o.port);
   if (capture !== null && capture !== '-') {
     await access(capture).catch(() => {
-      throw new McError(`${capture}: no such file`, ExitCode.usage, 'Give the path of a pcap/pcapng capture, or - to read standard input.');
+      throw new McError(`${capture}: no such file`, 'MCR_ERR_CAPTURE_UNREADABLE', 'Give the path of a pcap/pcapng capture, or - to read standard input.');
     });
   }
   const auth = saslAuth(o.saslUser);
@@ -93,8 +88,8 @@ async function warmAction(capture: string | null, o: WarmOpts): Promise<number> 
   const [old, nu] = await Promise.all([reachable(from, { timeoutMs, auth }), reachable(dests, { timeoutMs, auth })]);
   const down = [...old.down, ...nu.down];
   for (const d of down) process.stderr.write(`mcreplay: warning: ${d.why}\n`);
-  if (old.up.length === 0) throw new McError(`no old server is reachable (${old.down.map((d) => d.server).join(', ')})`, ExitCode.targetUnreachable, 'check --from and that memcached runs there');
-  if (nu.up.length === 0) throw new McError(`no new server is reachable (${nu.down.map((d) => d.server).join(', ')})`, ExitCode.targetUnreachable, 'check --to/--pool and that memcached runs there');
+  if (old.up.length === 0) throw new McError(`no old server is reachable (${old.down.map((d) => d.server).join(', ')})`, 'MCR_ERR_TARGET_UNREACHABLE', 'check --from and that memcached runs there');
+  if (nu.up.length === 0) throw new McError(`no new server is reachable (${nu.down.map((d) => d.server).join(', ')})`, 'MCR_ERR_TARGET_UNREACHABLE', 'check --to/--pool and that memcached runs there');
 
   const ac = new AbortController();
   const onSig = (): void => {
@@ -122,7 +117,7 @@ async function warmAction(capture: string | null, o: WarmOpts): Promise<number> 
         signal: ac.signal,
         onCapture(rk) {
           if (rk.reads === 0) {
-            throw new McError(`${capture}: no reads of memcached keys${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}`, ExitCode.invalidRun, 'check --port / --any-port (mcreplay inspect shows what the capture holds)');
+            throw new McError(`${capture}: no reads of memcached keys${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}`, 'MCR_ERR_NO_REQUESTS', 'check --port / --any-port (mcreplay inspect shows what the capture holds)');
           }
         },
         progress(_phase, st, total) {

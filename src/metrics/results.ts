@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { RESULTS_SCHEMA, type ResultsFile } from './results-types.js';
 
@@ -55,7 +55,7 @@ export async function writeResultsFile(path: string, results: ResultsFile): Prom
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new McError(`cannot write ${path}: ${(err as Error).message}`, ExitCode.usage, 'check that the reports directory is writable (--out)');
+    throw new McError(`cannot write ${path}: ${(err as Error).message}`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'check that the reports directory is writable (--out)');
   }
 }
 
@@ -73,13 +73,13 @@ export async function readResults(path: string): Promise<ResultsFile> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new McError(`cannot read results file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, ExitCode.usage, 'pass the results.json that `mcreplay replay` wrote (reports/<run-id>/results.json)');
+    throw new McError(`cannot read results file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'MCR_ERR_RESULTS_UNREADABLE', 'pass the results.json that `mcreplay replay` wrote (reports/<run-id>/results.json)');
   }
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (err) {
-    throw new McError(`${path} is not a valid results file: not JSON (${(err as Error).message}); it may be truncated`, ExitCode.usage, 'an interrupted write leaves no partial file; re-run the replay or pick another results.json');
+    throw new McError(`${path} is not a valid results file: not JSON (${(err as Error).message}); it may be truncated`, 'MCR_ERR_RESULTS_INVALID', 'an interrupted write leaves no partial file; re-run the replay or pick another results.json');
   }
   return validateResults(obj, path);
 }
@@ -88,16 +88,16 @@ type Check = (cond: boolean, what: string) => void;
 
 /** Checks the structure of a parsed results file; `source` names it in errors. */
 export function validateResults(obj: unknown, source: string): ResultsFile {
-  if (!isObj(obj)) throw new McError(`${source} is not an mcreplay results file (not a JSON object)`, ExitCode.usage);
+  if (!isObj(obj)) throw new McError(`${source} is not an mcreplay results file (not a JSON object)`, 'MCR_ERR_RESULTS_INVALID');
   const schema = obj['schema'];
   if (typeof schema !== 'string' || !schema.startsWith('mcreplay.results/')) {
-    throw new McError(`${source} is not an mcreplay results file (no "schema": "${RESULTS_SCHEMA}")`, ExitCode.usage, 'pass the results.json that `mcreplay replay` wrote');
+    throw new McError(`${source} is not an mcreplay results file (no "schema": "${RESULTS_SCHEMA}")`, 'MCR_ERR_RESULTS_INVALID', 'pass the results.json that `mcreplay replay` wrote');
   }
   if (schema !== RESULTS_SCHEMA) {
     const theirs = Number(schema.split('/')[1]);
     const ours = Number(RESULTS_SCHEMA.split('/')[1]);
     const age = theirs < ours ? 'an older' : theirs > ours ? 'a newer' : 'another';
-    throw new McError(`${source} was written by ${age} mcreplay (schema ${schema}; this version reads ${RESULTS_SCHEMA})`, ExitCode.usage, 'use the mcreplay version that wrote it, or re-run the replay');
+    throw new McError(`${source} was written by ${age} mcreplay (schema ${schema}; this version reads ${RESULTS_SCHEMA})`, 'MCR_ERR_RESULTS_INVALID', 'use the mcreplay version that wrote it, or re-run the replay');
   }
   const problems: string[] = [];
   const check: Check = (cond, what) => {
@@ -138,7 +138,7 @@ export function validateResults(obj: unknown, source: string): ResultsFile {
   const verdict = obj['verdict'];
   check(isObj(verdict) && typeof verdict['status'] === 'string' && Array.isArray(verdict['checks']), 'verdict');
   if (problems.length > 0) {
-    throw new McError(`${source} is a corrupt results file: missing or malformed ${problems.join(', ')}`, ExitCode.usage, 're-run the replay to get a complete results.json');
+    throw new McError(`${source} is a corrupt results file: missing or malformed ${problems.join(', ')}`, 'MCR_ERR_RESULTS_INVALID', 're-run the replay to get a complete results.json');
   }
   return obj as unknown as ResultsFile;
 }

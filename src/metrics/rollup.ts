@@ -5,7 +5,7 @@
 import { addCounters, emptyCounters } from './counters.js';
 import { mergeEncoded } from './histogram.js';
 import type { CommandInterval, Interval } from './results-types.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 
 /** Where the Aggregator keeps its closed intervals. */
 export interface IntervalStore {
@@ -35,7 +35,7 @@ const UNIT_NS: Record<string, number> = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d
 
 function durNs(text: string, spec: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!m) throw new McError(`${ROLLUP_ENV}=${spec}: '${text}' is not a duration such as 90s, 1h`, ExitCode.usage, `the form is AFTER:WIDTH[,AFTER:WIDTH], e.g. ${ROLLUP_ENV}=1h:1m,24h:10m`);
+  if (!m) throw new McError(`${ROLLUP_ENV}=${spec}: '${text}' is not a duration such as 90s, 1h`, 'MCR_ERR_BAD_CONFIG', `the form is AFTER:WIDTH[,AFTER:WIDTH], e.g. ${ROLLUP_ENV}=1h:1m,24h:10m`);
   return Math.round(Number(m[1]) * UNIT_NS[m[2]!]!);
 }
 
@@ -46,14 +46,14 @@ function durNs(text: string, spec: string): number {
 export function parseRollup(spec: string, baseNs: number): RollupTier[] {
   const tiers = spec.split(',').filter((s) => s.trim() !== '').map((part) => {
     const [a, w, extra] = part.split(':');
-    if (a === undefined || w === undefined || extra !== undefined) throw new McError(`${ROLLUP_ENV}=${spec}: '${part}' is not AFTER:WIDTH`, ExitCode.usage, `e.g. ${ROLLUP_ENV}=1h:1m,24h:10m`);
+    if (a === undefined || w === undefined || extra !== undefined) throw new McError(`${ROLLUP_ENV}=${spec}: '${part}' is not AFTER:WIDTH`, 'MCR_ERR_BAD_CONFIG', `e.g. ${ROLLUP_ENV}=1h:1m,24h:10m`);
     return { afterNs: durNs(a, spec), widthNs: durNs(w, spec) };
   });
   let prevW = baseNs;
   let prevA = 0;
   for (const t of tiers) {
-    if (t.widthNs <= prevW || t.widthNs % prevW !== 0) throw new McError(`${ROLLUP_ENV}=${spec}: each width must be a multiple of the one before (${prevW / 1e9} s)`, ExitCode.usage);
-    if (t.afterNs < prevA) throw new McError(`${ROLLUP_ENV}=${spec}: the ages must not decrease`, ExitCode.usage);
+    if (t.widthNs <= prevW || t.widthNs % prevW !== 0) throw new McError(`${ROLLUP_ENV}=${spec}: each width must be a multiple of the one before (${prevW / 1e9} s)`, 'MCR_ERR_BAD_CONFIG');
+    if (t.afterNs < prevA) throw new McError(`${ROLLUP_ENV}=${spec}: the ages must not decrease`, 'MCR_ERR_BAD_CONFIG');
     prevW = t.widthNs;
     prevA = t.afterNs;
   }

@@ -231,6 +231,8 @@ export interface StatsPollerOptions {
   onError?: (target: string, err: Error) => void;
   /** Samples kept per target before they are thinned by half (default MAX_KEPT). */
   maxKept?: number;
+  /** A sample taken (what a watcher, or a test, can wait on instead of a fixed time). */
+  onSample?: (target: string, sample: TargetStatsSample) => void;
 }
 
 /** Samples kept per target before they are thinned by half (a long run's memory stays flat). */
@@ -332,7 +334,9 @@ export class StatsPoller {
       const p = c
         .poll()
         .then((values) => {
-          this.keep(i, { tNs, values }, final);
+          const sample = { tNs, values };
+          this.keep(i, sample, final);
+          this.opts.onSample?.(this.opts.targets[i]!, sample);
         })
         .catch((err: unknown) => {
           const e = err instanceof Error ? err : new Error(String(err));

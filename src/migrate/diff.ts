@@ -11,7 +11,7 @@ import { extractWorkload } from '../workload/extract.js';
 import { createPool, placeKey, placeKeys, type Pool } from '../topology/pool.js';
 import type { HashKind } from '../topology/hashing.js';
 import type { HostPort } from '../topology/targets.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { ConnFailure, openReadConn, openWriteConn, type KeyAnswer, type ReadConn, type WriteConn } from './diff-conn.js';
 import { createTally, type DiffFigures } from './diff-tally.js';
 import { isRead } from './plan.js';
@@ -78,7 +78,7 @@ async function openSetup(name: SideName, members: HostPort[], hash: HashKind, ti
     const reads = await Promise.all(members.map((m) => openReadConn(m, timeoutMs)));
     return { name, pool: createPool(members, hash), reads, writes: members.map(() => new Map()), members };
   } catch (e) {
-    if (e instanceof ConnFailure) throw new McError(`${name}: ${e.message}`, ExitCode.targetUnreachable, 'check the address and that memcached runs there');
+    if (e instanceof ConnFailure) throw new McError(`${name}: ${e.message}`, 'MCR_ERR_TARGET_UNREACHABLE', 'check the address and that memcached runs there');
     throw e;
   }
 }
@@ -240,7 +240,7 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
   await sink.ready();
   while (inflight.size > 0) await Promise.all(inflight);
   if (source !== null) {
-    throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, ExitCode.usage, 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
+    throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, 'MCR_ERR_UNSAFE_TARGET', 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
   }
   const figures = t.figures();
   return {

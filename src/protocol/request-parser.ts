@@ -36,301 +36,343 @@ const DEFAULT_MAX_GET_LINE = 16 * 1024 * 1024;
 const ACC_KEEP = 64 * 1024;
 const NO_ACC = Buffer.alloc(0);
 
-// Where a partial request stands while its bytes are gathered in the assembly buffer.
-const P_NONE = 0;
-const P_LINE = 1; // text line without its '\n' yet
-const P_BINHDR = 2; // fewer than 24 bytes of a binary header
-const P_BODY = 3; // header/line known, gathering up to `total` bytes
-const P_CAND_TEXT = 4; // resync: a line start that may still become a known command word
-const P_CAND_BIN = 5; // resync: a 0x80 byte with fewer than 24 header bytes behind it
+/** Where a partial request stands while its bytes are gathered in the assembly buffer. */
+const enum Phase {
+  None = 0,
+  Line = 1, // text line without its '\n' yet
+  BinHeader = 2, // fewer than 24 bytes of a binary header
+  Body = 3, // header/line known, gathering up to `total` bytes
+  CandText = 4, // resync: a line start that may still become a known command word
+  CandBin = 5, // resync: a 0x80 byte with fewer than 24 header bytes behind it
+}
 
 type SkipReason = 'resync' | 'garbage' | 'oversize';
 
-/** Creates a parser for one client→server stream; requests are delivered through `ev.request`. */
-export function createRequestParser(ev: RequestParserEvents, opts: RequestParserOptions = {}): RequestParser {
-  const maxValueLen = opts.maxValueLen ?? DEFAULT_MAX_VALUE;
-  const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
-  const maxGetLine = opts.maxGetLine ?? DEFAULT_MAX_GET_LINE;
-  const asciiAuth = opts.asciiAuth ?? false;
-
-  let proto: Proto | null = null;
-  let seenText = false;
-  let seenBinary = false;
-  let requests = 0;
-  let authPending = asciiAuth;
+/**
+ * The parser's state machine. A class rather than a closure: its state is real (one per stream,
+ * hundreds of thousands of streams), and its steps are methods small enough to read one by one.
+ */
+class RequestStreamParser implements RequestParser {
+  private readonly maxValueLen: number;
+  private readonly maxLine: number;
+  private readonly maxGetLine: number;
+  private detected: Proto | null = null;
+  private seenText = false;
+  private seenBinary = false;
+  private requests = 0;
+  private authPending: boolean;
 
   // Resync state: `syncing` false means we are scanning for a boundary; `probation` means the last
   // boundary came from a scan, so the request there must pass the strict checks.
-  let syncing = true;
-  let probation = false;
-  let atLineStart = true;
-  let skipped = 0;
-  let skipReason: SkipReason = 'resync';
+  private syncing = true;
+  private probation = false;
+  private atLineStart = true;
+  private skipped = 0;
+  private skipReason: SkipReason = 'resync';
 
   // Assembly buffer for requests that span chunks (the one unavoidable copy); allocated on first
   // use, so the hundreds of thousands of connections a capture may hold open cost no 4 KiB each.
-  let acc = NO_ACC;
-  let accLen = 0;
-  let accTs = 0;
-  let phase = P_NONE;
-  let total = 0; // P_BODY: full request length
-  let lineEnd = 0; // P_BODY text: index after the line's '\n'
-  let contentEnd = 0; // P_BODY text: index of the line's '\r' (or '\n')
-  let isBinary = false; // P_BODY: binary packet
-  let lineLimit = maxLine;
+  private acc = NO_ACC;
+  private accLen = 0;
+  private accTs = 0;
+  private phase: Phase = Phase.None;
+  private total = 0; // Phase.Body: full request length
+  private lineEnd = 0; // Phase.Body text: index after the line's '\n'
+  private contentEnd = 0; // Phase.Body text: index of the line's '\r' (or '\n')
+  private isBinary = false; // Phase.Body: binary packet
+  private lineLimit: number;
 
-  function ensure(cap: number): void {
-    if (acc.length >= cap) return;
-    let n = acc.length === 0 ? 4096 : acc.length * 2;
+  constructor(
+    private readonly ev: RequestParserEvents,
+    opts: RequestParserOptions,
+  ) {
+    this.maxValueLen = opts.maxValueLen ?? DEFAULT_MAX_VALUE;
+    this.maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
+    this.maxGetLine = opts.maxGetLine ?? DEFAULT_MAX_GET_LINE;
+    this.authPending = opts.asciiAuth ?? false;
+    this.lineLimit = this.maxLine;
+  }
+
+  get proto(): Proto | null {
+    return this.detected;
+  }
+
+  push(chunk: Buffer, tsNs: number): void {
+    if (chunk.length > 0) this.feed(chunk, 0, chunk.length, tsNs);
+  }
+
+  pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
+    if (end > start) this.feed(buf, start, end, tsNs);
+  }
+
+  desync(): void {
+    if (this.phase !== Phase.None) this.skipped += this.accLen;
+    this.resetAcc();
+    if (this.syncing) this.skipReason = 'resync';
+    this.syncing = false;
+    this.probation = false;
+    this.atLineStart = true;
+  }
+
+  end(): number {
+    this.flushSkipped();
+    const left = this.phase === Phase.None ? 0 : this.accLen;
+    this.resetAcc();
+    return left;
+  }
+
+  private ensure(cap: number): void {
+    if (this.acc.length >= cap) return;
+    let n = this.acc.length === 0 ? 4096 : this.acc.length * 2;
     while (n < cap) n *= 2;
     const nb = Buffer.allocUnsafe(n);
-    acc.copy(nb, 0, 0, accLen);
-    acc = nb;
+    this.acc.copy(nb, 0, 0, this.accLen);
+    this.acc = nb;
   }
 
-  function append(src: Buffer, s: number, e: number): void {
-    ensure(accLen + e - s);
-    src.copy(acc, accLen, s, e);
-    accLen += e - s;
+  private append(src: Buffer, s: number, e: number): void {
+    this.ensure(this.accLen + e - s);
+    src.copy(this.acc, this.accLen, s, e);
+    this.accLen += e - s;
   }
 
-  function resetAcc(): void {
-    accLen = 0;
-    phase = P_NONE;
-    if (acc.length > ACC_KEEP) acc = Buffer.allocUnsafe(4096);
+  private resetAcc(): void {
+    this.accLen = 0;
+    this.phase = Phase.None;
+    if (this.acc.length > ACC_KEEP) this.acc = Buffer.allocUnsafe(4096);
   }
 
-  function flushSkipped(): void {
-    if (skipped > 0) {
-      const n = skipped;
-      skipped = 0;
-      ev.skipped(n, skipReason);
+  private flushSkipped(): void {
+    if (this.skipped > 0) {
+      const n = this.skipped;
+      this.skipped = 0;
+      this.ev.skipped(n, this.skipReason);
     }
   }
 
   /** Leaves sync: what follows is scanned for the next boundary. */
-  function lose(reason: SkipReason, lineStart: boolean): void {
+  private lose(reason: SkipReason, lineStart: boolean): void {
     // A candidate that failed its strict checks continues the episode that found it.
-    if (!probation) skipReason = reason;
-    syncing = false;
-    probation = false;
-    atLineStart = lineStart;
+    if (!this.probation) this.skipReason = reason;
+    this.syncing = false;
+    this.probation = false;
+    this.atLineStart = lineStart;
   }
 
-  function emit(req: ParsedRequest, ts: number): void {
-    if (req.proto === 'binary') seenBinary = true;
-    else seenText = true;
-    if (proto === null) proto = req.proto;
-    requests++;
-    probation = false;
-    ev.request(req, ts);
+  private emit(req: ParsedRequest, ts: number): void {
+    if (req.proto === 'binary') this.seenBinary = true;
+    else this.seenText = true;
+    if (this.detected === null) this.detected = req.proto;
+    this.requests++;
+    this.probation = false;
+    this.ev.request(req, ts);
   }
 
-  function emitText(buf: Buffer, s: number, ce: number, le: number, end: number, ts: number): void {
-    const req = buildTextRequest(buf, s, ce, le, end, authPending);
+  private emitText(buf: Buffer, s: number, ce: number, le: number, end: number, ts: number): void {
+    const req = buildTextRequest(buf, s, ce, le, end, this.authPending);
     // a -Y server answers commands before the login with CLIENT_ERROR unauthenticated: the
     // credentials are in the first `set`, whatever came before it
-    if (req.credentials) authPending = false;
-    emit(req, ts);
+    if (req.credentials) this.authPending = false;
+    this.emit(req, ts);
   }
 
   /** A text request is in buf[s, end) with its line ending at ce/le; checks the data terminator. */
-  function finishText(buf: Buffer, s: number, ce: number, le: number, end: number, ts: number): boolean {
-    if (end > le && probation && (buf[end - 2] !== 13 || buf[end - 1] !== 10)) return false;
-    emitText(buf, s, ce, le, end, ts);
+  private finishText(buf: Buffer, s: number, ce: number, le: number, end: number, ts: number): boolean {
+    if (end > le && this.probation && (buf[end - 2] !== 13 || buf[end - 1] !== 10)) return false;
+    this.emitText(buf, s, ce, le, end, ts);
     return true;
   }
 
   /** Parses at a request boundary in chunk[pos, n); returns the new position. */
-  function parseAt(chunk: Buffer, pos: number, n: number, ts: number): number {
+  private parseAt(chunk: Buffer, pos: number, n: number, ts: number): number {
     if (chunk[pos] === 0x80) {
       if (n - pos < BIN_HEADER) {
-        append(chunk, pos, n);
-        accTs = ts;
-        phase = P_BINHDR;
+        this.append(chunk, pos, n);
+        this.accTs = ts;
+        this.phase = Phase.BinHeader;
         return n;
       }
       // A stream's first packet may be the middle of something else: demand a known, well-formed one.
-      const len = binaryRequestLength(chunk, pos, probation || requests === 0, maxValueLen);
+      const len = binaryRequestLength(chunk, pos, this.probation || this.requests === 0, this.maxValueLen);
       if (len < 0) {
-        lose('garbage', false);
+        this.lose('garbage', false);
         return pos;
       }
       if (n - pos >= len) {
-        emit(buildBinaryRequest(chunk, pos, pos + len), ts);
+        this.emit(buildBinaryRequest(chunk, pos, pos + len), ts);
         return pos + len;
       }
-      startBody(chunk, pos, n, len, true, 0, 0, ts);
+      this.startBody(chunk, pos, n, len, true, 0, 0, ts);
       return n;
     }
     const nl = indexOfByte(chunk, 10, pos, n);
     if (nl < 0) {
       if (!lineMayContinue(chunk, pos, n)) {
-        lose('garbage', false);
+        this.lose('garbage', false);
         return pos;
       }
-      lineLimit = isGetWord(chunk, pos, n) ? maxGetLine : maxLine;
-      if (n - pos > lineLimit) {
-        lose('oversize', false);
+      this.lineLimit = isGetWord(chunk, pos, n) ? this.maxGetLine : this.maxLine;
+      if (n - pos > this.lineLimit) {
+        this.lose('oversize', false);
         return pos;
       }
-      append(chunk, pos, n);
-      accTs = ts;
-      phase = P_LINE;
+      this.append(chunk, pos, n);
+      this.accTs = ts;
+      this.phase = Phase.Line;
       return n;
     }
     const crlf = nl > pos && chunk[nl - 1] === 13;
     const ce = crlf ? nl - 1 : nl;
     const le = nl + 1;
-    if (ce - pos > (isGetWord(chunk, pos, ce) ? maxGetLine : maxLine)) {
-      lose('oversize', false);
+    if (ce - pos > (isGetWord(chunk, pos, ce) ? this.maxGetLine : this.maxLine)) {
+      this.lose('oversize', false);
       return pos;
     }
-    const need = textLineNeed(chunk, pos, ce, crlf, probation, maxValueLen);
+    const need = textLineNeed(chunk, pos, ce, crlf, this.probation, this.maxValueLen);
     if (need === LINE_GARBAGE) {
-      lose('garbage', false);
+      this.lose('garbage', false);
       return pos;
     }
     if (need === LINE_NO_DATA) {
-      emitText(chunk, pos, ce, le, le, ts);
+      this.emitText(chunk, pos, ce, le, le, ts);
       return le;
     }
     const end = le + need + 2;
     if (end <= n) {
-      if (!finishText(chunk, pos, ce, le, end, ts)) {
-        skipped += end - pos;
-        lose('garbage', false);
+      if (!this.finishText(chunk, pos, ce, le, end, ts)) {
+        this.skipped += end - pos;
+        this.lose('garbage', false);
       }
       return end;
     }
-    startBody(chunk, pos, n, end - pos, false, ce - pos, le - pos, ts);
+    this.startBody(chunk, pos, n, end - pos, false, ce - pos, le - pos, ts);
     return n;
   }
 
-  function startBody(chunk: Buffer, s: number, e: number, len: number, bin: boolean, ce: number, le: number, ts: number): void {
-    accLen = 0;
-    append(chunk, s, e);
-    accTs = ts;
-    phase = P_BODY;
-    total = len;
-    isBinary = bin;
-    contentEnd = ce;
-    lineEnd = le;
+  private startBody(chunk: Buffer, s: number, e: number, len: number, bin: boolean, ce: number, le: number, ts: number): void {
+    this.accLen = 0;
+    this.append(chunk, s, e);
+    this.accTs = ts;
+    this.phase = Phase.Body;
+    this.total = len;
+    this.isBinary = bin;
+    this.contentEnd = ce;
+    this.lineEnd = le;
   }
 
-  /** A complete request sits in acc[0, total). */
-  function finishBody(): void {
-    const ts = accTs;
-    if (isBinary) {
-      const req = buildBinaryRequest(acc, 0, total);
-      phase = P_NONE;
-      emit(req, ts);
+  /** A complete request sits in this.acc[0, this.total). */
+  private finishBody(): void {
+    const ts = this.accTs;
+    if (this.isBinary) {
+      const req = buildBinaryRequest(this.acc, 0, this.total);
+      this.phase = Phase.None;
+      this.emit(req, ts);
     } else {
-      phase = P_NONE;
-      if (!finishText(acc, 0, contentEnd, lineEnd, total, ts)) {
-        skipped += total;
-        lose('garbage', false);
+      this.phase = Phase.None;
+      if (!this.finishText(this.acc, 0, this.contentEnd, this.lineEnd, this.total, ts)) {
+        this.skipped += this.total;
+        this.lose('garbage', false);
       }
     }
-    resetAcc();
+    this.resetAcc();
   }
 
   /** Continues a partial request with chunk[pos, n); returns the new position. */
-  function continuePartial(chunk: Buffer, pos: number, n: number): number {
-    switch (phase) {
-      case P_BODY: {
-        const take = Math.min(total - accLen, n - pos);
+  private continuePartial(chunk: Buffer, pos: number, n: number): number {
+    switch (this.phase) {
+      case Phase.Body: {
+        const take = Math.min(this.total - this.accLen, n - pos);
         // append grows the buffer with the bytes that came, not to the length the header claims
-        append(chunk, pos, pos + take);
-        if (accLen === total) finishBody();
+        this.append(chunk, pos, pos + take);
+        if (this.accLen === this.total) this.finishBody();
         return pos + take;
       }
-      case P_BINHDR: {
-        const take = Math.min(BIN_HEADER - accLen, n - pos);
-        append(chunk, pos, pos + take);
-        if (accLen < BIN_HEADER) return pos + take;
-        const len = binaryRequestLength(acc, 0, probation || requests === 0, maxValueLen);
+      case Phase.BinHeader: {
+        const take = Math.min(BIN_HEADER - this.accLen, n - pos);
+        this.append(chunk, pos, pos + take);
+        if (this.accLen < BIN_HEADER) return pos + take;
+        const len = binaryRequestLength(this.acc, 0, this.probation || this.requests === 0, this.maxValueLen);
         if (len < 0) {
           // Not a request after all: rescan its bytes after the first one.
-          const rest = Buffer.from(acc.subarray(1, accLen));
-          const t = accTs;
-          resetAcc();
-          skipped += 1;
-          lose('garbage', false);
-          feed(rest, 0, rest.length, t);
+          const rest = Buffer.from(this.acc.subarray(1, this.accLen));
+          const t = this.accTs;
+          this.resetAcc();
+          this.skipped += 1;
+          this.lose('garbage', false);
+          this.feed(rest, 0, rest.length, t);
           return pos + take;
         }
-        phase = P_BODY;
-        total = len;
-        isBinary = true;
-        if (accLen === total) finishBody();
+        this.phase = Phase.Body;
+        this.total = len;
+        this.isBinary = true;
+        if (this.accLen === this.total) this.finishBody();
         return pos + take;
       }
-      case P_LINE: {
+      case Phase.Line: {
         const nl = indexOfByte(chunk, 10, pos, n);
         const stop = nl < 0 ? n : nl + 1;
-        if (accLen + stop - pos > lineLimit + 2) {
-          skipped += accLen;
-          resetAcc();
-          lose('oversize', false);
+        if (this.accLen + stop - pos > this.lineLimit + 2) {
+          this.skipped += this.accLen;
+          this.resetAcc();
+          this.lose('oversize', false);
           return pos;
         }
-        append(chunk, pos, stop);
+        this.append(chunk, pos, stop);
         if (nl < 0) {
-          if (accLen <= MAX_TEXT_WORD + 2 && !lineMayContinue(acc, 0, accLen)) {
-            const rest = Buffer.from(acc.subarray(0, accLen));
-            const t = accTs;
-            resetAcc();
-            lose('garbage', false);
-            atLineStart = false;
-            feed(rest, 0, rest.length, t);
+          if (this.accLen <= MAX_TEXT_WORD + 2 && !lineMayContinue(this.acc, 0, this.accLen)) {
+            const rest = Buffer.from(this.acc.subarray(0, this.accLen));
+            const t = this.accTs;
+            this.resetAcc();
+            this.lose('garbage', false);
+            this.atLineStart = false;
+            this.feed(rest, 0, rest.length, t);
           }
           return stop;
         }
-        const le = accLen;
-        const crlf = le >= 2 && acc[le - 2] === 13;
+        const le = this.accLen;
+        const crlf = le >= 2 && this.acc[le - 2] === 13;
         const ce = crlf ? le - 2 : le - 1;
-        const need = textLineNeed(acc, 0, ce, crlf, probation, maxValueLen);
+        const need = textLineNeed(this.acc, 0, ce, crlf, this.probation, this.maxValueLen);
         if (need === LINE_GARBAGE) {
-          skipped += accLen;
-          resetAcc();
-          lose('garbage', true);
+          this.skipped += this.accLen;
+          this.resetAcc();
+          this.lose('garbage', true);
           return stop;
         }
         if (need === LINE_NO_DATA) {
-          const t = accTs;
-          phase = P_NONE;
-          emitText(acc, 0, ce, le, le, t);
-          resetAcc();
+          const t = this.accTs;
+          this.phase = Phase.None;
+          this.emitText(this.acc, 0, ce, le, le, t);
+          this.resetAcc();
           return stop;
         }
-        phase = P_BODY;
-        isBinary = false;
-        total = le + need + 2;
-        contentEnd = ce;
-        lineEnd = le;
+        this.phase = Phase.Body;
+        this.isBinary = false;
+        this.total = le + need + 2;
+        this.contentEnd = ce;
+        this.lineEnd = le;
         return stop;
       }
-      case P_CAND_TEXT:
-      case P_CAND_BIN: {
-        const want = phase === P_CAND_BIN ? BIN_HEADER : MAX_TEXT_WORD + 1;
-        const take = Math.min(want - accLen, n - pos);
-        append(chunk, pos, pos + take);
-        const verdict = phase === P_CAND_BIN ? binCandidate(acc, 0, accLen) : textCandidate(acc, 0, accLen);
+      case Phase.CandText:
+      case Phase.CandBin: {
+        const want = this.phase === Phase.CandBin ? BIN_HEADER : MAX_TEXT_WORD + 1;
+        const take = Math.min(want - this.accLen, n - pos);
+        this.append(chunk, pos, pos + take);
+        const verdict = this.phase === Phase.CandBin ? binCandidate(this.acc, 0, this.accLen) : textCandidate(this.acc, 0, this.accLen);
         if (verdict === C_MORE && pos + take === n) return n;
         // Decided (or as decided as it gets): replay the gathered bytes through the scanner.
-        const bytes = Buffer.from(acc.subarray(0, accLen));
-        const t = accTs;
-        resetAcc();
+        const bytes = Buffer.from(this.acc.subarray(0, this.accLen));
+        const t = this.accTs;
+        this.resetAcc();
         if (verdict === C_YES) {
-          flushSkipped();
-          syncing = true;
-          probation = true;
-          feed(bytes, 0, bytes.length, t);
+          this.flushSkipped();
+          this.syncing = true;
+          this.probation = true;
+          this.feed(bytes, 0, bytes.length, t);
         } else {
-          skipped += 1;
-          atLineStart = false;
-          feed(bytes, 1, bytes.length, t);
+          this.skipped += 1;
+          this.atLineStart = false;
+          this.feed(bytes, 1, bytes.length, t);
         }
         return pos + take;
       }
@@ -339,21 +381,21 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
   }
 
   /** Scans chunk[pos, n) for the next plausible request start while out of sync. */
-  function scan(chunk: Buffer, pos: number, n: number, ts: number): number {
-    const allowText = seenText || !seenBinary;
-    const allowBin = seenBinary || !seenText;
+  private scan(chunk: Buffer, pos: number, n: number, ts: number): number {
+    const allowText = this.seenText || !this.seenBinary;
+    const allowBin = this.seenBinary || !this.seenText;
     let nlAt = -2; // cached index of the next '\n' at/after pos (-1: none in this chunk)
     let b80At = -2; // cached index of the next 0x80 after pos
     while (pos < n) {
-      if (atLineStart && allowText) {
+      if (this.atLineStart && allowText) {
         const v = textCandidate(chunk, pos, n);
-        if (v === C_YES) return resume(pos);
-        if (v === C_MORE) return partialCandidate(chunk, pos, n, ts, P_CAND_TEXT);
+        if (v === C_YES) return this.resume(pos);
+        if (v === C_MORE) return this.partialCandidate(chunk, pos, n, ts, Phase.CandText);
       }
       if (allowBin && chunk[pos] === 0x80) {
         const v = binCandidate(chunk, pos, n);
-        if (v === C_YES) return resume(pos);
-        if (v === C_MORE) return partialCandidate(chunk, pos, n, ts, P_CAND_BIN);
+        if (v === C_YES) return this.resume(pos);
+        if (v === C_MORE) return this.partialCandidate(chunk, pos, n, ts, Phase.CandBin);
       }
       if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, 10, pos, n);
       if (allowBin && b80At !== -1 && b80At <= pos) b80At = indexOfByte(chunk, 0x80, pos + 1, n);
@@ -361,66 +403,45 @@ export function createRequestParser(ev: RequestParserEvents, opts: RequestParser
       const b = allowBin && b80At >= 0 ? b80At : n + 1;
       const next = a < b ? a : b;
       if (next > n) {
-        skipped += n - pos;
-        atLineStart = false;
+        this.skipped += n - pos;
+        this.atLineStart = false;
         return n;
       }
-      skipped += next - pos;
-      atLineStart = next === a;
+      this.skipped += next - pos;
+      this.atLineStart = next === a;
       pos = next;
     }
     return pos;
   }
 
-  function resume(pos: number): number {
-    flushSkipped();
-    syncing = true;
-    probation = true;
+  private resume(pos: number): number {
+    this.flushSkipped();
+    this.syncing = true;
+    this.probation = true;
     return pos;
   }
 
-  function partialCandidate(chunk: Buffer, pos: number, n: number, ts: number, ph: number): number {
-    accLen = 0;
-    append(chunk, pos, n);
-    accTs = ts;
-    phase = ph;
+  private partialCandidate(chunk: Buffer, pos: number, n: number, ts: number, ph: Phase): number {
+    this.accLen = 0;
+    this.append(chunk, pos, n);
+    this.accTs = ts;
+    this.phase = ph;
     return n;
   }
 
   /** Feeds chunk[pos, n) through the state machine (also used to rescan bytes a failed candidate held). */
-  function feed(chunk: Buffer, pos: number, n: number, ts: number): void {
+  private feed(chunk: Buffer, pos: number, n: number, ts: number): void {
     while (pos < n) {
-      if (phase !== P_NONE) pos = continuePartial(chunk, pos, n);
-      else if (syncing) pos = parseAt(chunk, pos, n, ts);
-      else pos = scan(chunk, pos, n, ts);
+      if (this.phase !== Phase.None) pos = this.continuePartial(chunk, pos, n);
+      else if (this.syncing) pos = this.parseAt(chunk, pos, n, ts);
+      else pos = this.scan(chunk, pos, n, ts);
     }
   }
+}
 
-  return {
-    get proto() {
-      return proto;
-    },
-    push(chunk: Buffer, tsNs: number): void {
-      if (chunk.length > 0) feed(chunk, 0, chunk.length, tsNs);
-    },
-    pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
-      if (end > start) feed(buf, start, end, tsNs);
-    },
-    desync(): void {
-      if (phase !== P_NONE) skipped += accLen;
-      resetAcc();
-      if (syncing) skipReason = 'resync';
-      syncing = false;
-      probation = false;
-      atLineStart = true;
-    },
-    end(): number {
-      flushSkipped();
-      const left = phase === P_NONE ? 0 : accLen;
-      resetAcc();
-      return left;
-    },
-  };
+/** Creates a parser for one client→server stream; requests are delivered through `ev.request`. */
+export function createRequestParser(ev: RequestParserEvents, opts: RequestParserOptions = {}): RequestParser {
+  return new RequestStreamParser(ev, opts);
 }
 
 const C_NO = 0;

@@ -72,20 +72,25 @@ export interface ResponseMatcher<T> {
 }
 
 // Request kinds, computed once in expect().
-const R_LINE = 1;
-const R_VALUES = 2;
-const R_STATS = 3;
-const R_META = 4;
-const R_BIN = 5;
-const R_NONE = 6; // text noreply / quit: silence is the answer
+/** What kind of answer a pending request waits for. */
+const enum Kind {
+  Line = 1,
+  Values = 2,
+  Stats = 3,
+  Meta = 4,
+  Bin = 5,
+  None = 6, // text noreply / quit: silence is the answer
+}
 
-// Meta subtypes.
-const M_OTHER = 0;
-const M_MG = 1;
-const M_MS = 2;
-const M_MD = 3;
-const M_MA = 4;
-const M_MN = 5;
+/** Meta subtypes. */
+const enum MetaSub {
+  Other = 0,
+  Mg = 1,
+  Ms = 2,
+  Md = 3,
+  Ma = 4,
+  Mn = 5,
+}
 
 // Request flag bits.
 const F_SILENT = 1; // may be answered by silence (quiet, noreply, quit)
@@ -93,26 +98,32 @@ const F_RETRIEVES = 2; // counts hits/misses
 const F_ECHOKEY = 4; // binary response echoes the key
 const F_BSTATS = 8; // binary stat: packets until the empty key
 
-// Open multi-part responses.
-const MULTI_NONE = 0;
-const MULTI_VALUES = 1;
-const MULTI_STATS = 2;
-const MULTI_BSTATS = 3;
+/** Open multi-part responses. */
+const enum Multi {
+  None = 0,
+  Values = 1,
+  Stats = 2,
+  BinStats = 3,
+}
 
-// Byte-level states.
-const S_IDLE = 0;
-const S_LINE = 1;
-const S_SKIP = 2;
-const S_BINHDR = 3;
-const S_BINEK = 4;
-const S_CAND_TEXT = 5;
-const S_CAND_BIN = 6;
+/** Byte-level states. */
+const enum St {
+  Idle = 0,
+  Line = 1,
+  Skip = 2,
+  BinHeader = 3,
+  BinExtKey = 4,
+  CandText = 5,
+  CandBin = 6,
+}
 
-// What to do when a skipped data block ends.
-const AFTER_NOTHING = 0;
-const AFTER_VALUE = 1;
-const AFTER_VA = 2;
-const AFTER_BIN = 3;
+/** What to do when a skipped data block ends. */
+const enum After {
+  Nothing = 0,
+  Value = 1,
+  Va = 2,
+  Bin = 3,
+}
 
 const BIN_HEADER = 24;
 const MAX_LINE = 64 * 1024;
@@ -129,338 +140,436 @@ function errorClassOf(code: number): ResponseErrorClass {
   return code === W_ERROR ? 'ERROR' : code === W_CLIENT_ERROR ? 'CLIENT_ERROR' : code === W_SERVER_ERROR ? 'SERVER_ERROR' : null;
 }
 
-function metaSub(cmd: string): number {
+function metaSub(cmd: string): MetaSub {
   switch (cmd) {
     case 'mg':
-      return M_MG;
+      return MetaSub.Mg;
     case 'ms':
-      return M_MS;
+      return MetaSub.Ms;
     case 'md':
-      return M_MD;
+      return MetaSub.Md;
     case 'ma':
-      return M_MA;
+      return MetaSub.Ma;
     case 'mn':
-      return M_MN;
+      return MetaSub.Mn;
     default:
-      return M_OTHER;
+      return MetaSub.Other;
   }
 }
 
-/** Creates a matcher for one connection's server→client stream. */
-export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: ParserOptions = {}): ResponseMatcher<T> {
-  const wantCas = opts.wantCas ?? false;
-  const maxValueLen = opts.maxValueLen ?? DEFAULT_MAX_VALUE;
+/**
+ * The matcher's state machine. A class rather than a closure: its state is real (one per
+ * connection), and its steps are methods small enough to read one by one.
+ */
+class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
+  private readonly wantCas: boolean;
+  private readonly maxValueLen: number;
 
   // Pending requests: a ring of parallel arrays (no object per request).
-  let cap = 64;
-  let qInfo: (MatchInfo | undefined)[] = new Array(cap);
-  let qTag: (T | undefined)[] = new Array(cap);
-  let qKind = new Int32Array(cap);
-  let qSub = new Int32Array(cap); // meta subtype or binary opcode
-  let qFlags = new Int32Array(cap);
-  let head = 0;
-  let count = 0;
+  private cap = 64;
+  private qInfo: (MatchInfo | undefined)[] = new Array(this.cap);
+  private qTag: (T | undefined)[] = new Array(this.cap);
+  private qKind = new Int32Array(this.cap);
+  private qSub = new Int32Array(this.cap); // meta subtype or binary opcode
+  private qFlags = new Int32Array(this.cap);
+  private head = 0;
+  private count = 0;
 
   // Response being assembled for the head request.
-  let multi = MULTI_NONE;
-  let curHits = 0;
-  let curMisses = 0;
-  let curValueBytes = 0;
-  let curBytes = 0;
-  let curCas: Map<string, bigint> | undefined;
+  private multi: Multi = Multi.None;
+  private curHits = 0;
+  private curMisses = 0;
+  private curValueBytes = 0;
+  private curBytes = 0;
+  private curCas: Map<string, bigint> | undefined;
 
   // Byte-level state.
-  let state = S_IDLE;
-  let lost = false; // scanning for the next response boundary
-  let atLineStart = true;
-  let seenText = false;
-  let seenBinary = false;
-  let acc = Buffer.allocUnsafe(256);
-  let accLen = 0;
-  let skipLeft = 0;
-  let skipThen = AFTER_NOTHING;
-  let skipUnexpected = false;
-  let unexpectedBytes = 0;
-  let lastTs = 0;
+  private state: St = St.Idle;
+  private lost = false; // scanning for the next response boundary
+  private atLineStart = true;
+  private seenText = false;
+  private seenBinary = false;
+  private acc = Buffer.allocUnsafe(256);
+  private accLen = 0;
+  private skipLeft = 0;
+  private skipThen: After = After.Nothing;
+  private skipUnexpected = false;
+  private unexpectedBytes = 0;
+  private lastTs = 0;
+  private vaStatus = 'VA';
 
   // Binary packet in progress.
-  let bOp = 0;
-  let bKeyLen = 0;
-  let bExtLen = 0;
-  let bStatus = 0;
-  let bBody = 0;
-  let bOpaque = 0;
-  let bCas = 0n;
-  let bMatched = false;
-  let bComplete = false;
+  private bOp = 0;
+  private bKeyLen = 0;
+  private bExtLen = 0;
+  private bStatus = 0;
+  private bBody = 0;
+  private bOpaque = 0;
+  private bCas = 0n;
+  private bMatched = false;
+  private bComplete = false;
 
-  function grow(): void {
-    const ncap = cap * 2;
+  constructor(
+    private readonly ev: ResponseMatcherEvents<T>,
+    opts: ParserOptions,
+  ) {
+    this.wantCas = opts.wantCas ?? false;
+    this.maxValueLen = opts.maxValueLen ?? DEFAULT_MAX_VALUE;
+  }
+
+  expect(req: MatchInfo, tag: T): void {
+    if (this.count === this.cap) this.grow();
+    const i = (this.head + this.count) & (this.cap - 1);
+    let kind: number;
+    let sub = 0;
+    let flags = 0;
+    if (req.proto === 'binary') {
+      kind = Kind.Bin;
+      const spec = binarySpecByName(req.cmd);
+      sub = spec ? spec.opcode : opcodeOfUnknown(req.cmd);
+      if (req.quiet || req.expect === 'none') flags |= F_SILENT;
+      if (spec?.retrieves) flags |= F_RETRIEVES;
+      if (spec?.echoesKey) flags |= F_ECHOKEY;
+      if (req.expect === 'stats') flags |= F_BSTATS;
+    } else if (req.proto === 'meta') {
+      kind = Kind.Meta;
+      sub = metaSub(req.cmd);
+      if (req.quiet) flags |= F_SILENT;
+      if (sub === MetaSub.Mg) flags |= F_RETRIEVES;
+    } else {
+      switch (req.expect) {
+        case 'values':
+          kind = Kind.Values;
+          flags |= F_RETRIEVES;
+          break;
+        case 'stats':
+          kind = Kind.Stats;
+          break;
+        case 'none':
+          kind = Kind.None;
+          flags |= F_SILENT;
+          break;
+        default:
+          kind = Kind.Line;
+      }
+      if (req.quiet) flags |= F_SILENT;
+    }
+    this.qInfo[i] = req;
+    this.qTag[i] = tag;
+    this.qKind[i] = kind;
+    this.qSub[i] = sub;
+    this.qFlags[i] = flags;
+    this.count++;
+    if (this.count > NOREPLY_WINDOW && this.multi === Multi.None && this.state === St.Idle) this.settleOldSilent();
+  }
+
+  push(chunk: Buffer, tsNs: number): void {
+    this.lastTs = tsNs;
+    if (chunk.length > 0) this.feed(chunk, 0, chunk.length, tsNs);
+    this.flushUnexpected();
+  }
+
+  pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
+    this.lastTs = tsNs;
+    if (end > start) this.feed(buf, start, end, tsNs);
+    this.flushUnexpected();
+  }
+
+  desync(): void {
+    this.state = St.Idle;
+    this.dropAcc();
+    this.unanswerAll('desync');
+    this.lost = true;
+    this.atLineStart = true;
+    this.flushUnexpected();
+  }
+
+  get pending(): number {
+    return this.count;
+  }
+
+  close(): void {
+    this.flushUnexpected();
+    // Only whole responses count: a half-received one is no answer.
+    this.resetCur();
+    this.state = St.Idle;
+    this.dropAcc();
+    while (this.count > 0) {
+      if ((this.qFlags[this.head] & F_SILENT) !== 0) this.completeNone(this.lastTs);
+      else {
+        const tag = this.qTag[this.head] as T;
+        this.pop();
+        this.ev.unanswered(tag, 'closed');
+      }
+    }
+  }
+
+  private grow(): void {
+    const ncap = this.cap * 2;
     const ni: (MatchInfo | undefined)[] = new Array(ncap);
     const nt: (T | undefined)[] = new Array(ncap);
     const nk = new Int32Array(ncap);
     const ns = new Int32Array(ncap);
     const nf = new Int32Array(ncap);
-    for (let i = 0; i < count; i++) {
-      const j = (head + i) & (cap - 1);
-      ni[i] = qInfo[j];
-      nt[i] = qTag[j];
-      nk[i] = qKind[j];
-      ns[i] = qSub[j];
-      nf[i] = qFlags[j];
+    for (let i = 0; i < this.count; i++) {
+      const j = (this.head + i) & (this.cap - 1);
+      ni[i] = this.qInfo[j];
+      nt[i] = this.qTag[j];
+      nk[i] = this.qKind[j];
+      ns[i] = this.qSub[j];
+      nf[i] = this.qFlags[j];
     }
-    qInfo = ni;
-    qTag = nt;
-    qKind = nk;
-    qSub = ns;
-    qFlags = nf;
-    head = 0;
-    cap = ncap;
+    this.qInfo = ni;
+    this.qTag = nt;
+    this.qKind = nk;
+    this.qSub = ns;
+    this.qFlags = nf;
+    this.head = 0;
+    this.cap = ncap;
   }
 
-  function pop(): void {
-    qInfo[head] = undefined;
-    qTag[head] = undefined;
-    head = (head + 1) & (cap - 1);
-    count--;
+  private pop(): void {
+    this.qInfo[this.head] = undefined;
+    this.qTag[this.head] = undefined;
+    this.head = (this.head + 1) & (this.cap - 1);
+    this.count--;
   }
 
-  function resetCur(): void {
-    multi = MULTI_NONE;
-    curHits = 0;
-    curMisses = 0;
-    curValueBytes = 0;
-    curBytes = 0;
-    curCas = undefined;
+  private resetCur(): void {
+    this.multi = Multi.None;
+    this.curHits = 0;
+    this.curMisses = 0;
+    this.curValueBytes = 0;
+    this.curBytes = 0;
+    this.curCas = undefined;
   }
 
-  function flushUnexpected(): void {
-    if (unexpectedBytes > 0) {
-      const n = unexpectedBytes;
-      unexpectedBytes = 0;
-      ev.unexpected(n);
+  private flushUnexpected(): void {
+    if (this.unexpectedBytes > 0) {
+      const n = this.unexpectedBytes;
+      this.unexpectedBytes = 0;
+      this.ev.unexpected(n);
     }
   }
 
-  /** Completes the head request with the response assembled so far. */
-  function complete(status: string, error: ResponseErrorClass, ts: number): void {
-    const tag = qTag[head] as T;
+  /** Completes the this.head request with the response assembled so far. */
+  private complete(status: string, error: ResponseErrorClass, ts: number): void {
+    const tag = this.qTag[this.head] as T;
     const resp: ParsedResponse = {
       status,
       error,
-      hits: curHits,
-      misses: curMisses,
-      valueBytes: curValueBytes,
-      bytes: curBytes,
-      casByKey: curCas,
+      hits: this.curHits,
+      misses: this.curMisses,
+      valueBytes: this.curValueBytes,
+      bytes: this.curBytes,
+      casByKey: this.curCas,
     };
-    pop();
-    resetCur();
-    ev.response(tag, resp, ts);
+    this.pop();
+    this.resetCur();
+    this.ev.response(tag, resp, ts);
   }
 
-  /** The head request was answered by silence (quiet/noreply): a quiet retrieval is a miss. */
-  function completeNone(ts: number): void {
-    const tag = qTag[head] as T;
-    const retrieves = (qFlags[head] & F_RETRIEVES) !== 0;
-    pop();
+  /** The this.head request was answered by silence (quiet/noreply): a quiet retrieval is a miss. */
+  private completeNone(ts: number): void {
+    const tag = this.qTag[this.head] as T;
+    const retrieves = (this.qFlags[this.head] & F_RETRIEVES) !== 0;
+    this.pop();
     const resp: ParsedResponse = { status: 'none', error: null, hits: 0, misses: retrieves ? 1 : 0, valueBytes: 0, bytes: 0, casByKey: undefined };
-    ev.response(tag, resp, ts);
+    this.ev.response(tag, resp, ts);
   }
 
   /** Keeps long runs of silent requests from piling up when nothing later is ever answered. */
-  function settleOldSilent(): void {
-    while (count > NOREPLY_WINDOW && (qFlags[head] & F_SILENT) !== 0 && (qKind[head] === R_NONE || count > QUIET_WINDOW)) completeNone(lastTs);
+  private settleOldSilent(): void {
+    while (this.count > NOREPLY_WINDOW && (this.qFlags[this.head] & F_SILENT) !== 0 && (this.qKind[this.head] === Kind.None || this.count > QUIET_WINDOW)) this.completeNone(this.lastTs);
   }
 
-  function unanswerAll(reason: 'closed' | 'desync'): void {
-    resetCur();
-    while (count > 0) {
-      const tag = qTag[head] as T;
-      pop();
-      ev.unanswered(tag, reason);
+  private unanswerAll(reason: 'closed' | 'desync'): void {
+    this.resetCur();
+    while (this.count > 0) {
+      const tag = this.qTag[this.head] as T;
+      this.pop();
+      this.ev.unanswered(tag, reason);
     }
   }
 
-  function keyString(i: number): string | undefined {
-    const k = qInfo[i]?.keys[0];
+  private keyString(i: number): string | undefined {
+    const k = this.qInfo[i]?.keys[0];
     if (k === undefined) return undefined;
     return typeof k === 'string' ? k : k.toString('latin1');
   }
 
-  function addCas(key: string | undefined, cas: bigint): void {
+  private addCas(key: string | undefined, cas: bigint): void {
     if (key === undefined) return;
-    (curCas ??= new Map()).set(key, cas);
+    (this.curCas ??= new Map()).set(key, cas);
   }
 
   // ---- text lines -------------------------------------------------------------------------------
 
-  function onLine(buf: Buffer, s: number, ce: number, total: number, ts: number): void {
+  private onLine(buf: Buffer, s: number, ce: number, total: number, ts: number): void {
     let we = s;
     while (we < ce && buf[we] !== 32) we++;
     const code = we > s ? responseWord(buf, s, we) : W_OTHER;
-    seenText = true;
-    if (multi === MULTI_VALUES) {
-      curBytes += total;
-      if (code === W_VALUE) return valueLine(buf, s, ce);
+    this.seenText = true;
+    if (this.multi === Multi.Values) {
+      this.curBytes += total;
+      if (code === W_VALUE) return this.valueLine(buf, s, ce);
       if (code === W_END) {
-        const want = qInfo[head]!.keys.length;
-        curMisses = want > curHits ? want - curHits : 0;
-        return complete(curHits > 0 ? 'VALUE' : 'END', null, ts);
+        const want = this.qInfo[this.head]!.keys.length;
+        this.curMisses = want > this.curHits ? want - this.curHits : 0;
+        return this.complete(this.curHits > 0 ? 'VALUE' : 'END', null, ts);
       }
-      if (isErrorWord(code)) return complete(WORD_NAME[code], errorClassOf(code), ts);
-      unexpectedBytes += total;
-      return garbage();
+      if (isErrorWord(code)) return this.complete(WORD_NAME[code], errorClassOf(code), ts);
+      this.unexpectedBytes += total;
+      return this.garbage();
     }
-    if (multi === MULTI_STATS) {
-      curBytes += total;
-      if (code === W_END) return complete('END', null, ts);
-      if (isErrorWord(code)) return complete(WORD_NAME[code], errorClassOf(code), ts);
+    if (this.multi === Multi.Stats) {
+      this.curBytes += total;
+      if (code === W_END) return this.complete('END', null, ts);
+      if (isErrorWord(code)) return this.complete(WORD_NAME[code], errorClassOf(code), ts);
       return;
     }
-    if (code === W_MN) syncToMn(ts);
+    if (code === W_MN) this.syncToMn(ts);
     for (;;) {
-      if (count === 0) return unexpectedLine(buf, s, ce, total, code);
-      const kind = qKind[head];
-      const silent = (qFlags[head] & F_SILENT) !== 0;
-      if (kind === R_BIN) {
+      if (this.count === 0) return this.unexpectedLine(buf, s, ce, total, code);
+      const kind = this.qKind[this.head];
+      const silent = (this.qFlags[this.head] & F_SILENT) !== 0;
+      if (kind === Kind.Bin) {
         if (silent) {
-          completeNone(ts);
+          this.completeNone(ts);
           continue;
         }
-        return unexpectedLine(buf, s, ce, total, code);
+        return this.unexpectedLine(buf, s, ce, total, code);
       }
-      if (silent && !quietMayAnswer(code, buf, s, ce)) {
-        completeNone(ts);
+      if (silent && !this.quietMayAnswer(code, buf, s, ce)) {
+        this.completeNone(ts);
         continue;
       }
       break;
     }
-    curBytes = total;
-    if (isErrorWord(code)) return complete(WORD_NAME[code], errorClassOf(code), ts);
-    const kind = qKind[head];
+    this.curBytes = total;
+    if (isErrorWord(code)) return this.complete(WORD_NAME[code], errorClassOf(code), ts);
+    const kind = this.qKind[this.head];
     // A line no memcached would send to this request means we lost our place in the stream.
     const c0 = buf[s];
     if (
       (ce > s && (c0 < 32 || c0 > 126)) ||
-      (kind === R_VALUES && code !== W_VALUE && code !== W_END) ||
-      (kind === R_META && !isMetaWord(code) && code !== W_OK)
+      (kind === Kind.Values && code !== W_VALUE && code !== W_END) ||
+      (kind === Kind.Meta && !isMetaWord(code) && code !== W_OK)
     ) {
-      curBytes = 0;
-      unexpectedBytes += total;
-      return garbage();
+      this.curBytes = 0;
+      this.unexpectedBytes += total;
+      return this.garbage();
     }
-    if (kind === R_VALUES) {
+    if (kind === Kind.Values) {
       if (code === W_VALUE) {
-        multi = MULTI_VALUES;
-        return valueLine(buf, s, ce);
+        this.multi = Multi.Values;
+        return this.valueLine(buf, s, ce);
       }
       if (code === W_END) {
-        curMisses = qInfo[head]!.keys.length;
-        return complete('END', null, ts);
+        this.curMisses = this.qInfo[this.head]!.keys.length;
+        return this.complete('END', null, ts);
       }
-      return complete(statusOf(code, buf, s, we), null, ts);
+      return this.complete(this.statusOf(code, buf, s, we), null, ts);
     }
-    if (kind === R_STATS) {
-      if (code === W_END) return complete('END', null, ts);
+    if (kind === Kind.Stats) {
+      if (code === W_END) return this.complete('END', null, ts);
       const c = buf[s];
       if (code === W_STAT || code === W_ITEM || code === W_PREFIX || we === s || !(c >= 65 && c <= 90)) {
-        multi = MULTI_STATS;
+        this.multi = Multi.Stats;
         return;
       }
-      return complete(statusOf(code, buf, s, we), null, ts);
+      return this.complete(this.statusOf(code, buf, s, we), null, ts);
     }
-    if (kind === R_META) return metaLine(code, buf, s, ce, we, ts);
-    complete(statusOf(code, buf, s, we), null, ts);
+    if (kind === Kind.Meta) return this.metaLine(code, buf, s, ce, we, ts);
+    this.complete(this.statusOf(code, buf, s, we), null, ts);
   }
 
-  function statusOf(code: number, buf: Buffer, s: number, we: number): string {
+  private statusOf(code: number, buf: Buffer, s: number, we: number): string {
     return code === W_OTHER || code === W_NUMBER ? buf.toString('latin1', s, we) : WORD_NAME[code];
   }
 
-  /** "VALUE <key> <flags> <bytes> [<cas>]": count the hit and skip its data block. */
-  function valueLine(buf: Buffer, s: number, ce: number): void {
+  /** "VALUE <key> <flags> <bytes> [<cas>]": this.count the hit and skip its data block. */
+  private valueLine(buf: Buffer, s: number, ce: number): void {
     const n = tokenize(buf, s, ce);
     const size = n > 3 ? parseUint(buf, TOK_S[3], TOK_E[3]) : -1;
-    if (size < 0) return garbage();
-    curHits++;
-    curValueBytes += size;
-    if (wantCas && n > 4) {
+    if (size < 0) return this.garbage();
+    this.curHits++;
+    this.curValueBytes += size;
+    if (this.wantCas && n > 4) {
       const cas = parseU64(buf, TOK_S[4], TOK_E[4]);
-      if (cas >= 0n) addCas(buf.toString('latin1', TOK_S[1], TOK_E[1]), cas);
+      if (cas >= 0n) this.addCas(buf.toString('latin1', TOK_S[1], TOK_E[1]), cas);
     }
-    startSkip(size + 2, AFTER_VALUE, false);
+    this.startSkip(size + 2, After.Value, false);
   }
 
-  function metaLine(code: number, buf: Buffer, s: number, ce: number, we: number, ts: number): void {
-    const sub = qSub[head];
+  private metaLine(code: number, buf: Buffer, s: number, ce: number, we: number, ts: number): void {
+    const sub = this.qSub[this.head];
     const n = tokenize(buf, s, ce);
     let firstFlag = 1;
     let size = -1;
     if (code === W_VA) {
       size = n > 1 ? parseUint(buf, TOK_S[1], TOK_E[1]) : -1;
-      if (size < 0) return garbage();
+      if (size < 0) return this.garbage();
       firstFlag = 2;
     }
-    if (sub === M_MG) {
+    if (sub === MetaSub.Mg) {
       if (code === W_VA || code === W_HD || code === W_OK) {
         // W without X: the key was missing and N (vivify) just created it empty, so a miss;
         // W with X is a stale value handed out for recache, which the client did get
-        if (hasLoneFlag(buf, firstFlag, n, 87 /* W */) && !hasLoneFlag(buf, firstFlag, n, 88 /* X */)) curMisses = 1;
-        else curHits = 1;
-        if (size > 0) curValueBytes = size;
-      } else if (code === W_EN) curMisses = 1;
-    } else if (size > 0) curValueBytes = size;
-    if (wantCas) {
+        if (this.hasLoneFlag(buf, firstFlag, n, 87 /* W */) && !this.hasLoneFlag(buf, firstFlag, n, 88 /* X */)) this.curMisses = 1;
+        else this.curHits = 1;
+        if (size > 0) this.curValueBytes = size;
+      } else if (code === W_EN) this.curMisses = 1;
+    } else if (size > 0) this.curValueBytes = size;
+    if (this.wantCas) {
       for (let i = firstFlag; i < n; i++) {
         if (buf[TOK_S[i]] === 99 /* c */) {
           const cas = parseU64(buf, TOK_S[i] + 1, TOK_E[i]);
-          if (cas >= 0n) addCas(keyString(head), cas);
+          if (cas >= 0n) this.addCas(this.keyString(this.head), cas);
         }
       }
     }
-    const status = statusOf(code, buf, s, we);
+    const status = this.statusOf(code, buf, s, we);
     if (code === W_VA) {
-      vaStatus = status;
-      return startSkip(size + 2, AFTER_VA, false);
+      this.vaStatus = status;
+      return this.startSkip(size + 2, After.Va, false);
     }
-    complete(status, null, ts);
+    this.complete(status, null, ts);
   }
-  let vaStatus = 'VA';
 
   /** True when one of the line's flag tokens is exactly the single letter `flag`. */
-  function hasLoneFlag(buf: Buffer, first: number, n: number, flag: number): boolean {
+  private hasLoneFlag(buf: Buffer, first: number, n: number, flag: number): boolean {
     for (let i = first; i < n; i++) if (TOK_E[i] - TOK_S[i] === 1 && buf[TOK_S[i]] === flag) return true;
     return false;
   }
 
-  /** Can this line be the answer to the quiet request at the head, or did that one stay silent? */
-  function quietMayAnswer(code: number, buf: Buffer, s: number, ce: number): boolean {
+  /** Can this line be the answer to the quiet request at the this.head, or did that one stay silent? */
+  private quietMayAnswer(code: number, buf: Buffer, s: number, ce: number): boolean {
     if (isErrorWord(code)) return true; // errors are always sent and answer the oldest request
-    if (qKind[head] !== R_META) return false;
+    if (this.qKind[this.head] !== Kind.Meta) return false;
     if (!isMetaWord(code) && code !== W_OK) return false;
-    switch (qSub[head]) {
-      case M_MG:
+    switch (this.qSub[this.head]) {
+      case MetaSub.Mg:
         if (code !== W_VA && code !== W_HD && code !== W_OK) return false;
         break;
-      case M_MS:
+      case MetaSub.Ms:
         if (code !== W_NS && code !== W_EX && code !== W_NF) return false;
         break;
-      case M_MD:
+      case MetaSub.Md:
         if (code !== W_NF && code !== W_EX) return false;
         break;
-      case M_MA:
+      case MetaSub.Ma:
         if (code !== W_NF && code !== W_NS && code !== W_EX) return false;
         break;
       default:
         if (code === W_MN) return false;
     }
-    return metaTokensFit(code, buf, s, ce);
+    return this.metaTokensFit(code, buf, s, ce);
   }
 
-  /** Opaque (O) and key (k) tokens of the line agree with the head request's flags. */
-  function metaTokensFit(code: number, buf: Buffer, s: number, ce: number): boolean {
-    const info = qInfo[head]!;
+  /** Opaque (O) and key (k) tokens of the line agree with the this.head request's flags. */
+  private metaTokensFit(code: number, buf: Buffer, s: number, ce: number): boolean {
+    const info = this.qInfo[this.head]!;
     let reqO: string | undefined;
     let reqB64 = false;
     for (const f of info.metaFlags) {
@@ -489,49 +598,49 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
   }
 
   /** MN answers the first pending mn: everything before it is settled now. */
-  function syncToMn(ts: number): void {
+  private syncToMn(ts: number): void {
     let i = 0;
-    while (i < count && !(qKind[(head + i) & (cap - 1)] === R_META && qSub[(head + i) & (cap - 1)] === M_MN)) i++;
-    if (i === count) return;
-    while (i-- > 0) settleBefore(ts);
+    while (i < this.count && !(this.qKind[(this.head + i) & (this.cap - 1)] === Kind.Meta && this.qSub[(this.head + i) & (this.cap - 1)] === MetaSub.Mn)) i++;
+    if (i === this.count) return;
+    while (i-- > 0) this.settleBefore(ts);
   }
 
-  /** Settles the head before a sync point: quiet ones were silent, others lost their answer. */
-  function settleBefore(ts: number): void {
-    if ((qFlags[head] & F_SILENT) !== 0) completeNone(ts);
+  /** Settles the this.head before a sync point: quiet ones were silent, others this.lost their answer. */
+  private settleBefore(ts: number): void {
+    if ((this.qFlags[this.head] & F_SILENT) !== 0) this.completeNone(ts);
     else {
-      const tag = qTag[head] as T;
-      pop();
-      resetCur();
-      ev.unanswered(tag, 'desync');
+      const tag = this.qTag[this.head] as T;
+      this.pop();
+      this.resetCur();
+      this.ev.unanswered(tag, 'desync');
     }
   }
 
-  function unexpectedLine(buf: Buffer, s: number, ce: number, total: number, code: number): void {
-    unexpectedBytes += total;
+  private unexpectedLine(buf: Buffer, s: number, ce: number, total: number, code: number): void {
+    this.unexpectedBytes += total;
     if (code === W_VALUE || code === W_VA) {
       const n = tokenize(buf, s, ce);
       const ti = code === W_VALUE ? 3 : 1;
       const size = n > ti ? parseUint(buf, TOK_S[ti], TOK_E[ti]) : -1;
-      if (size >= 0) startSkip(size + 2, AFTER_NOTHING, true);
+      if (size >= 0) this.startSkip(size + 2, After.Nothing, true);
     }
   }
 
-  function startSkip(n: number, then: number, unexpected: boolean): void {
-    skipLeft = n;
-    skipThen = then;
-    skipUnexpected = unexpected;
-    state = S_SKIP;
+  private startSkip(n: number, then: After, unexpected: boolean): void {
+    this.skipLeft = n;
+    this.skipThen = then;
+    this.skipUnexpected = unexpected;
+    this.state = St.Skip;
   }
 
-  function afterSkip(ts: number): void {
-    state = S_IDLE;
-    switch (skipThen) {
-      case AFTER_VA:
-        complete(vaStatus, null, ts);
+  private afterSkip(ts: number): void {
+    this.state = St.Idle;
+    switch (this.skipThen) {
+      case After.Va:
+        this.complete(this.vaStatus, null, ts);
         break;
-      case AFTER_BIN:
-        binFinish(ts);
+      case After.Bin:
+        this.binFinish(ts);
         break;
     }
   }
@@ -539,128 +648,128 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
   // ---- binary packets ---------------------------------------------------------------------------
 
   /** Reads the response header at buf[s, s+24); false when it is not a plausible response. */
-  function binHeader(buf: Buffer, s: number, strict: boolean): boolean {
+  private binHeader(buf: Buffer, s: number, strict: boolean): boolean {
     if (buf[s] !== 0x81) return false;
-    bOp = buf[s + 1];
-    bKeyLen = buf.readUInt16BE(s + 2);
-    bExtLen = buf[s + 4];
-    bStatus = buf.readUInt16BE(s + 6);
-    bBody = buf.readUInt32BE(s + 8);
-    bOpaque = buf.readUInt32BE(s + 12);
+    this.bOp = buf[s + 1];
+    this.bKeyLen = buf.readUInt16BE(s + 2);
+    this.bExtLen = buf[s + 4];
+    this.bStatus = buf.readUInt16BE(s + 6);
+    this.bBody = buf.readUInt32BE(s + 8);
+    this.bOpaque = buf.readUInt32BE(s + 12);
     const hi = buf.readUInt32BE(s + 16);
     const lo = buf.readUInt32BE(s + 20);
-    bCas = hi === 0 && lo === 0 ? 0n : (BigInt(hi) << 32n) | BigInt(lo);
-    if (bKeyLen + bExtLen > bBody || bBody - bKeyLen - bExtLen > maxValueLen) return false;
+    this.bCas = hi === 0 && lo === 0 ? 0n : (BigInt(hi) << 32n) | BigInt(lo);
+    if (this.bKeyLen + this.bExtLen > this.bBody || this.bBody - this.bKeyLen - this.bExtLen > this.maxValueLen) return false;
     if (strict) {
-      if (BINARY_BY_OPCODE[bOp] === undefined || buf[s + 5] !== 0 || BINARY_STATUS[bStatus] === undefined) return false;
-      if (bKeyLen > 250 || (bExtLen !== 0 && bExtLen !== 4 && bExtLen !== 8)) return false;
+      if (BINARY_BY_OPCODE[this.bOp] === undefined || buf[s + 5] !== 0 || BINARY_STATUS[this.bStatus] === undefined) return false;
+      if (this.bKeyLen > 250 || (this.bExtLen !== 0 && this.bExtLen !== 4 && this.bExtLen !== 8)) return false;
     }
     return true;
   }
 
   /** Header and extras+key known: find the request this packet answers. */
-  function binDecide(kb: Buffer, ks: number, ts: number): void {
-    seenBinary = true;
-    const ek = bExtLen + bKeyLen;
-    bMatched = false;
-    if (multi === MULTI_BSTATS) {
-      bMatched = true;
+  private binDecide(kb: Buffer, ks: number, ts: number): void {
+    this.seenBinary = true;
+    const ek = this.bExtLen + this.bKeyLen;
+    this.bMatched = false;
+    if (this.multi === Multi.BinStats) {
+      this.bMatched = true;
     } else {
-      if (bOp === 0x0a) syncToNoop(ts);
+      if (this.bOp === 0x0a) this.syncToNoop(ts);
       for (;;) {
-        if (count === 0) break;
-        const flags = qFlags[head];
-        if (qKind[head] !== R_BIN) {
+        if (this.count === 0) break;
+        const flags = this.qFlags[this.head];
+        if (this.qKind[this.head] !== Kind.Bin) {
           if ((flags & F_SILENT) !== 0) {
-            completeNone(ts);
+            this.completeNone(ts);
             continue;
           }
           break;
         }
         if ((flags & F_SILENT) !== 0) {
-          const info = qInfo[head]!;
+          const info = this.qInfo[this.head]!;
           const fits =
-            bOp === qSub[head] &&
-            (info.opaque < 0 || bOpaque === info.opaque >>> 0) &&
-            ((flags & F_ECHOKEY) === 0 || bKeyLen === 0 || keyEquals(info.keys[0], kb, ks + bExtLen, ks + ek));
+            this.bOp === this.qSub[this.head] &&
+            (info.opaque < 0 || this.bOpaque === info.opaque >>> 0) &&
+            ((flags & F_ECHOKEY) === 0 || this.bKeyLen === 0 || keyEquals(info.keys[0], kb, ks + this.bExtLen, ks + ek));
           if (!fits) {
-            completeNone(ts);
+            this.completeNone(ts);
             continue;
           }
         }
-        bMatched = true;
+        this.bMatched = true;
         break;
       }
     }
-    if (!bMatched) {
-      unexpectedBytes += BIN_HEADER + ek;
-      startSkip(bBody - ek, AFTER_NOTHING, true);
+    if (!this.bMatched) {
+      this.unexpectedBytes += BIN_HEADER + ek;
+      this.startSkip(this.bBody - ek, After.Nothing, true);
       return;
     }
-    curBytes += BIN_HEADER + ek;
-    const flags = qFlags[head];
-    bComplete = true;
+    this.curBytes += BIN_HEADER + ek;
+    const flags = this.qFlags[this.head];
+    this.bComplete = true;
     if ((flags & F_BSTATS) !== 0) {
-      if (bKeyLen > 0 && bStatus === 0) {
-        multi = MULTI_BSTATS;
-        bComplete = false;
+      if (this.bKeyLen > 0 && this.bStatus === 0) {
+        this.multi = Multi.BinStats;
+        this.bComplete = false;
       }
     } else if ((flags & F_RETRIEVES) !== 0) {
-      if (bStatus === 0) {
-        curHits++;
-        curValueBytes += bBody - ek;
-        if (wantCas) addCas(keyString(head), bCas);
-      } else if (bStatus === 1) curMisses++;
-    } else if (wantCas && bStatus === 0 && bCas !== 0n) {
-      addCas(keyString(head), bCas);
+      if (this.bStatus === 0) {
+        this.curHits++;
+        this.curValueBytes += this.bBody - ek;
+        if (this.wantCas) this.addCas(this.keyString(this.head), this.bCas);
+      } else if (this.bStatus === 1) this.curMisses++;
+    } else if (this.wantCas && this.bStatus === 0 && this.bCas !== 0n) {
+      this.addCas(this.keyString(this.head), this.bCas);
     }
-    startSkip(bBody - ek, AFTER_BIN, false);
+    this.startSkip(this.bBody - ek, After.Bin, false);
   }
 
-  function binFinish(ts: number): void {
-    if (bMatched && bComplete) complete(binaryStatusName(bStatus), binaryStatusError(bStatus), ts);
+  private binFinish(ts: number): void {
+    if (this.bMatched && this.bComplete) this.complete(binaryStatusName(this.bStatus), binaryStatusError(this.bStatus), ts);
   }
 
   /** A noop response answers the first pending noop: everything before it is settled now. */
-  function syncToNoop(ts: number): void {
+  private syncToNoop(ts: number): void {
     let i = 0;
-    while (i < count && !(qKind[(head + i) & (cap - 1)] === R_BIN && qSub[(head + i) & (cap - 1)] === 0x0a)) i++;
-    if (i === count) return;
-    while (i-- > 0) settleBefore(ts);
+    while (i < this.count && !(this.qKind[(this.head + i) & (this.cap - 1)] === Kind.Bin && this.qSub[(this.head + i) & (this.cap - 1)] === 0x0a)) i++;
+    if (i === this.count) return;
+    while (i-- > 0) this.settleBefore(ts);
   }
 
   // ---- losing and finding our place -------------------------------------------------------------
 
-  function garbage(): void {
+  private garbage(): void {
     // The stream does not parse: drop the pending requests and look for the next response.
-    state = S_IDLE;
-    accLen = 0;
-    unanswerAll('desync');
-    lost = true;
-    atLineStart = false;
+    this.state = St.Idle;
+    this.accLen = 0;
+    this.unanswerAll('desync');
+    this.lost = true;
+    this.atLineStart = false;
   }
 
-  function scan(chunk: Buffer, pos: number, n: number): number {
-    const allowText = seenText || !seenBinary;
-    const allowBin = seenBinary || !seenText;
+  private scan(chunk: Buffer, pos: number, n: number): number {
+    const allowText = this.seenText || !this.seenBinary;
+    const allowBin = this.seenBinary || !this.seenText;
     let nlAt = -2;
     let b81At = -2;
     while (pos < n) {
-      if (atLineStart && allowText) {
+      if (this.atLineStart && allowText) {
         const v = textCand(chunk, pos, n);
         if (v === C_YES) {
-          lost = false;
+          this.lost = false;
           return pos;
         }
-        if (v === C_MORE) return holdCandidate(chunk, pos, n, S_CAND_TEXT);
+        if (v === C_MORE) return this.holdCandidate(chunk, pos, n, St.CandText);
       }
       if (allowBin && chunk[pos] === 0x81) {
-        const v = n - pos < BIN_HEADER ? C_MORE : binHeader(chunk, pos, true) ? C_YES : C_NO;
+        const v = n - pos < BIN_HEADER ? C_MORE : this.binHeader(chunk, pos, true) ? C_YES : C_NO;
         if (v === C_YES) {
-          lost = false;
+          this.lost = false;
           return pos;
         }
-        if (v === C_MORE) return holdCandidate(chunk, pos, n, S_CAND_BIN);
+        if (v === C_MORE) return this.holdCandidate(chunk, pos, n, St.CandBin);
       }
       if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, 10, pos, n);
       if (allowBin && b81At !== -1 && b81At <= pos) b81At = indexOfByte(chunk, 0x81, pos + 1, n);
@@ -668,77 +777,77 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
       const b = allowBin && b81At >= 0 ? b81At : n + 1;
       const next = a < b ? a : b;
       if (next > n) {
-        unexpectedBytes += n - pos;
-        atLineStart = false;
+        this.unexpectedBytes += n - pos;
+        this.atLineStart = false;
         return n;
       }
-      unexpectedBytes += next - pos;
-      atLineStart = next === a;
+      this.unexpectedBytes += next - pos;
+      this.atLineStart = next === a;
       pos = next;
     }
     return pos;
   }
 
-  function holdCandidate(chunk: Buffer, pos: number, n: number, st: number): number {
-    accLen = 0;
-    append(chunk, pos, n);
-    state = st;
+  private holdCandidate(chunk: Buffer, pos: number, n: number, st: St): number {
+    this.accLen = 0;
+    this.append(chunk, pos, n);
+    this.state = st;
     return n;
   }
 
-  function append(src: Buffer, s: number, e: number): void {
-    const need = accLen + e - s;
-    if (acc.length < need) {
-      let c = acc.length * 2;
+  private append(src: Buffer, s: number, e: number): void {
+    const need = this.accLen + e - s;
+    if (this.acc.length < need) {
+      let c = this.acc.length * 2;
       while (c < need) c *= 2;
       const nb = Buffer.allocUnsafe(c);
-      acc.copy(nb, 0, 0, accLen);
-      acc = nb;
+      this.acc.copy(nb, 0, 0, this.accLen);
+      this.acc = nb;
     }
-    src.copy(acc, accLen, s, e);
-    accLen = need;
+    src.copy(this.acc, this.accLen, s, e);
+    this.accLen = need;
   }
 
-  function dropAcc(): void {
-    accLen = 0;
-    if (acc.length > MAX_LINE) acc = Buffer.allocUnsafe(256);
+  private dropAcc(): void {
+    this.accLen = 0;
+    if (this.acc.length > MAX_LINE) this.acc = Buffer.allocUnsafe(256);
   }
 
   // ---- the byte loop ----------------------------------------------------------------------------
 
-  function feed(chunk: Buffer, pos: number, n: number, ts: number): void {
+  private feed(chunk: Buffer, pos: number, n: number, ts: number): void {
     while (pos < n) {
-      switch (state) {
-        case S_IDLE: {
-          if (lost) {
-            pos = scan(chunk, pos, n);
+      switch (this.state) {
+        case St.Idle: {
+          if (this.lost) {
+            pos = this.scan(chunk, pos, n);
             break;
           }
           if (chunk[pos] === 0x81) {
             if (n - pos < BIN_HEADER) {
-              accLen = 0;
-              append(chunk, pos, n);
-              state = S_BINHDR;
+              this.accLen = 0;
+              this.append(chunk, pos, n);
+              this.state = St.BinHeader;
               pos = n;
               break;
             }
-            if (!binHeader(chunk, pos, false)) {
-              garbage();
+            if (!this.binHeader(chunk, pos, false)) {
+              this.garbage();
               break;
             }
             pos += BIN_HEADER;
-            pos = binAfterHeader(chunk, pos, n, ts);
+            pos = this.binAfterHeader(chunk, pos, n, ts);
             break;
           }
           const nl = indexOfByte(chunk, 10, pos, n);
           if (nl < 0) {
             if (n - pos > MAX_LINE) {
-              garbage();
+              this.garbage();
               break;
             }
-            accLen = 0;
-            append(chunk, pos, n);
-            state = S_LINE;
+            this.accLen = 0;
+            this.append(chunk, pos, n);
+            this.state = St.Line;
             pos = n;
             break;
           }
@@ -746,84 +855,84 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
           const total = nl + 1 - pos;
           const s = pos;
           pos = nl + 1;
-          onLine(chunk, s, ce, total, ts);
+          this.onLine(chunk, s, ce, total, ts);
           break;
         }
-        case S_LINE: {
+        case St.Line: {
           const nl = indexOfByte(chunk, 10, pos, n);
           const stop = nl < 0 ? n : nl + 1;
-          if (accLen + stop - pos > MAX_LINE) {
-            unexpectedBytes += accLen;
-            dropAcc();
-            state = S_IDLE;
-            garbage();
+          if (this.accLen + stop - pos > MAX_LINE) {
+            this.unexpectedBytes += this.accLen;
+            this.dropAcc();
+            this.state = St.Idle;
+            this.garbage();
             break;
           }
-          append(chunk, pos, stop);
+          this.append(chunk, pos, stop);
           pos = stop;
           if (nl < 0) break;
-          state = S_IDLE;
-          const le = accLen;
-          const ce = le >= 2 && acc[le - 2] === 13 ? le - 2 : le - 1;
-          onLine(acc, 0, ce, le, ts);
-          dropAcc();
+          this.state = St.Idle;
+          const le = this.accLen;
+          const ce = le >= 2 && this.acc[le - 2] === 13 ? le - 2 : le - 1;
+          this.onLine(this.acc, 0, ce, le, ts);
+          this.dropAcc();
           break;
         }
-        case S_SKIP: {
-          const take = skipLeft < n - pos ? skipLeft : n - pos;
-          skipLeft -= take;
-          if (skipUnexpected) unexpectedBytes += take;
-          else curBytes += take;
+        case St.Skip: {
+          const take = this.skipLeft < n - pos ? this.skipLeft : n - pos;
+          this.skipLeft -= take;
+          if (this.skipUnexpected) this.unexpectedBytes += take;
+          else this.curBytes += take;
           pos += take;
-          if (skipLeft === 0) afterSkip(ts);
+          if (this.skipLeft === 0) this.afterSkip(ts);
           break;
         }
-        case S_BINHDR: {
-          const take = Math.min(BIN_HEADER - accLen, n - pos);
-          append(chunk, pos, pos + take);
+        case St.BinHeader: {
+          const take = Math.min(BIN_HEADER - this.accLen, n - pos);
+          this.append(chunk, pos, pos + take);
           pos += take;
-          if (accLen < BIN_HEADER) break;
-          state = S_IDLE;
-          if (!binHeader(acc, 0, false)) {
-            unexpectedBytes += accLen;
-            dropAcc();
-            garbage();
+          if (this.accLen < BIN_HEADER) break;
+          this.state = St.Idle;
+          if (!this.binHeader(this.acc, 0, false)) {
+            this.unexpectedBytes += this.accLen;
+            this.dropAcc();
+            this.garbage();
             break;
           }
-          accLen = 0;
-          pos = binAfterHeader(chunk, pos, n, ts);
+          this.accLen = 0;
+          pos = this.binAfterHeader(chunk, pos, n, ts);
           break;
         }
-        case S_BINEK: {
-          const ek = bExtLen + bKeyLen;
-          const take = Math.min(ek - accLen, n - pos);
-          append(chunk, pos, pos + take);
+        case St.BinExtKey: {
+          const ek = this.bExtLen + this.bKeyLen;
+          const take = Math.min(ek - this.accLen, n - pos);
+          this.append(chunk, pos, pos + take);
           pos += take;
-          if (accLen < ek) break;
-          state = S_IDLE;
-          binDecide(acc, 0, ts);
-          accLen = 0;
-          if (state === S_SKIP && skipLeft === 0) afterSkip(ts);
+          if (this.accLen < ek) break;
+          this.state = St.Idle;
+          this.binDecide(this.acc, 0, ts);
+          this.accLen = 0;
+          if ((this.state as St) === St.Skip && this.skipLeft === 0) this.afterSkip(ts);
           break;
         }
-        case S_CAND_TEXT:
-        case S_CAND_BIN: {
-          const want = state === S_CAND_BIN ? BIN_HEADER : MAX_RESPONSE_WORD + 1;
-          const take = Math.min(want - accLen, n - pos);
-          append(chunk, pos, pos + take);
+        case St.CandText:
+        case St.CandBin: {
+          const want = this.state === St.CandBin ? BIN_HEADER : MAX_RESPONSE_WORD + 1;
+          const take = Math.min(want - this.accLen, n - pos);
+          this.append(chunk, pos, pos + take);
           pos += take;
-          const v = state === S_CAND_BIN ? (accLen < BIN_HEADER ? C_MORE : binHeader(acc, 0, true) ? C_YES : C_NO) : textCand(acc, 0, accLen);
+          const v = this.state === St.CandBin ? (this.accLen < BIN_HEADER ? C_MORE : this.binHeader(this.acc, 0, true) ? C_YES : C_NO) : textCand(this.acc, 0, this.accLen);
           if (v === C_MORE && pos === n) break;
-          const bytes = Buffer.from(acc.subarray(0, accLen));
-          dropAcc();
-          state = S_IDLE;
+          const bytes = Buffer.from(this.acc.subarray(0, this.accLen));
+          this.dropAcc();
+          this.state = St.Idle;
           if (v === C_YES) {
-            lost = false;
-            feed(bytes, 0, bytes.length, ts);
+            this.lost = false;
+            this.feed(bytes, 0, bytes.length, ts);
           } else {
-            unexpectedBytes += 1;
-            atLineStart = false;
-            feed(bytes, 1, bytes.length, ts);
+            this.unexpectedBytes += 1;
+            this.atLineStart = false;
+            this.feed(bytes, 1, bytes.length, ts);
           }
           break;
         }
@@ -832,103 +941,24 @@ export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: Par
   }
 
   /** After a complete header at chunk[pos-24]: gather extras+key from chunk[pos, n), decide, skip the value. */
-  function binAfterHeader(chunk: Buffer, pos: number, n: number, ts: number): number {
-    const ek = bExtLen + bKeyLen;
+  private binAfterHeader(chunk: Buffer, pos: number, n: number, ts: number): number {
+    const ek = this.bExtLen + this.bKeyLen;
     if (ek === 0 || n - pos >= ek) {
-      binDecide(chunk, pos, ts);
+      this.binDecide(chunk, pos, ts);
       pos += ek;
-      if (state === S_SKIP && skipLeft === 0) afterSkip(ts);
+      if (this.state === St.Skip && this.skipLeft === 0) this.afterSkip(ts);
       return pos;
     }
-    accLen = 0;
-    append(chunk, pos, n);
-    state = S_BINEK;
+    this.accLen = 0;
+    this.append(chunk, pos, n);
+    this.state = St.BinExtKey;
     return n;
   }
+}
 
-  return {
-    expect(req: MatchInfo, tag: T): void {
-      if (count === cap) grow();
-      const i = (head + count) & (cap - 1);
-      let kind: number;
-      let sub = 0;
-      let flags = 0;
-      if (req.proto === 'binary') {
-        kind = R_BIN;
-        const spec = binarySpecByName(req.cmd);
-        sub = spec ? spec.opcode : opcodeOfUnknown(req.cmd);
-        if (req.quiet || req.expect === 'none') flags |= F_SILENT;
-        if (spec?.retrieves) flags |= F_RETRIEVES;
-        if (spec?.echoesKey) flags |= F_ECHOKEY;
-        if (req.expect === 'stats') flags |= F_BSTATS;
-      } else if (req.proto === 'meta') {
-        kind = R_META;
-        sub = metaSub(req.cmd);
-        if (req.quiet) flags |= F_SILENT;
-        if (sub === M_MG) flags |= F_RETRIEVES;
-      } else {
-        switch (req.expect) {
-          case 'values':
-            kind = R_VALUES;
-            flags |= F_RETRIEVES;
-            break;
-          case 'stats':
-            kind = R_STATS;
-            break;
-          case 'none':
-            kind = R_NONE;
-            flags |= F_SILENT;
-            break;
-          default:
-            kind = R_LINE;
-        }
-        if (req.quiet) flags |= F_SILENT;
-      }
-      qInfo[i] = req;
-      qTag[i] = tag;
-      qKind[i] = kind;
-      qSub[i] = sub;
-      qFlags[i] = flags;
-      count++;
-      if (count > NOREPLY_WINDOW && multi === MULTI_NONE && state === S_IDLE) settleOldSilent();
-    },
-    push(chunk: Buffer, tsNs: number): void {
-      lastTs = tsNs;
-      if (chunk.length > 0) feed(chunk, 0, chunk.length, tsNs);
-      flushUnexpected();
-    },
-    pushRange(buf: Buffer, start: number, end: number, tsNs: number): void {
-      lastTs = tsNs;
-      if (end > start) feed(buf, start, end, tsNs);
-      flushUnexpected();
-    },
-    desync(): void {
-      state = S_IDLE;
-      dropAcc();
-      unanswerAll('desync');
-      lost = true;
-      atLineStart = true;
-      flushUnexpected();
-    },
-    get pending() {
-      return count;
-    },
-    close(): void {
-      flushUnexpected();
-      // Only whole responses count: a half-received one is no answer.
-      resetCur();
-      state = S_IDLE;
-      dropAcc();
-      while (count > 0) {
-        if ((qFlags[head] & F_SILENT) !== 0) completeNone(lastTs);
-        else {
-          const tag = qTag[head] as T;
-          pop();
-          ev.unanswered(tag, 'closed');
-        }
-      }
-    },
-  };
+/** Creates a matcher for one connection's server→client stream. */
+export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: ParserOptions = {}): ResponseMatcher<T> {
+  return new ResponseStreamMatcher<T>(ev, opts);
 }
 
 const C_NO = 0;

@@ -12,7 +12,7 @@ import { Aggregator, type AggregateResult, type Progress } from '../metrics/aggr
 import { initMetrics } from '../metrics/histogram.js';
 import type { CapturedCommand, Interval, ResultsFile } from '../metrics/results-types.js';
 import type { IntervalStore } from '../metrics/rollup.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError, type ErrorCode } from '../errors.js';
 import { clockBaseSec, monoNs } from './clock.js';
 import { fixT0 } from './start-at.js';
 import { shardFilter, type ShardSpec } from './shard.js';
@@ -127,7 +127,7 @@ const INTERRUPT_GRACE_NS = 250e6;
 /** Runs a replay to its end and returns what it measured. Throws McError on setup problems (unreachable target: exit 3). */
 export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const warnings: string[] = [];
-  if (setup.loop && setup.input === '-') throw new McError('--loop needs a capture file, not stdin', ExitCode.usage);
+  if (setup.loop && setup.input === '-') throw new McError('--loop needs a capture file, not stdin', 'MCR_ERR_BAD_OPTION');
   await initMetrics();
 
   // ---- targets -------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const hasher: KeyHasher | null = plan.kind === 'pool' ? createHasher(plan.hash, plan.members) : null;
 
   // every target must answer before any load is sent (checked below, while the workers start)
-  const probing = Promise.all(targets.map((t) => probeTargetAuth(t, 2000, setup.auth).catch((e: Error) => `${t.name}: ${e.message}`)));
+  const probing = Promise.all(targets.map((t) => probeTargetAuth(t, 2000, setup.auth).catch((e: Error) => ({ why: `${t.name}: ${e.message}`, code: e instanceof McError ? e.code : ('MCR_ERR_TARGET_UNREACHABLE' as const) }))));
   // addresses of the targets, for the "replaying into the captured server" guard
   const targetEndpoints = new Set<string>();
   const resolving = Promise.all(
@@ -173,14 +173,14 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   });
   const { workers, workerTotals, batches, done, send, flushAll, posted1 } = pool;
   const probed = await probing;
-  const bad = probed.filter((p): p is string => typeof p === 'string');
+  const bad = probed.filter((p): p is { why: string; code: ErrorCode } => 'why' in p);
   if (bad.length > 0) {
     await pool.terminate();
     agg.destroy();
-    const authIssue = bad.some((b) => /authentication|credentials|SASL/.test(b));
+    const authIssue = bad.some((b) => b.code === 'MCR_ERR_TARGET_AUTH');
     throw new McError(
-      `${authIssue ? 'target authentication failed' : 'target unreachable'}, nothing was sent: ${bad.join('; ')}`,
-      ExitCode.targetUnreachable,
+      `${authIssue ? 'target authentication failed' : 'target unreachable'}, nothing was sent: ${bad.map((b) => b.why).join('; ')}`,
+      authIssue ? 'MCR_ERR_TARGET_AUTH' : bad[0]!.code,
       authIssue
         ? "give the target's user with --sasl-user and its password in MCREPLAY_SASL_PASSWORD (binary SASL PLAIN for memcached -S, ascii auth for memcached -Y)"
         : 'check the address and that memcached runs there (--target host:port)',
@@ -255,7 +255,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
       }
       setup.onStart?.(
         runNow,
-        probed.map((p) => (setup.auth !== null && typeof p !== 'string' && (p.auth === 'sasl' || p.auth === 'ascii') ? { ...setup.auth, mech: p.auth } : null)),
+        (probed as ProbeResult[]).map((p) => (setup.auth !== null && (p.auth === 'sasl' || p.auth === 'ascii') ? { ...setup.auth, mech: p.auth } : null)),
         early,
       );
       const cutoff = Math.min(setup.durationNs ?? Infinity, schedule.endNs ?? Infinity);

@@ -6,7 +6,7 @@ import type { CapturedOutcome, WorkloadConnection, WorkloadRequest, WorkloadSink
 import { clonePrefix, connectionHold, needsCasToken, requestHold, translateExpiry, type ShapeOptions } from '../workload/shape.js';
 import type { KeyHasher } from '../topology/hashing.js';
 import { formatHostPort, targetFor, type TargetPlan } from '../topology/targets.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { CapturedSink } from './results-sink.js';
 import { poolParts, reqRecord, routePool, type PoolPart } from './pool-route.js';
@@ -109,7 +109,7 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
       if (hold === null && !setup.allowSourceTarget && targetEndpoints.has(c.serverKey)) {
         throw new McError(
           `refusing to replay into ${c.serverKey}: it is a server of the capture (connection ${c.id} talked to it)`,
-          ExitCode.usage,
+          'MCR_ERR_UNSAFE_TARGET',
           'replaying captured traffic into the server it was captured from is almost surely a mistake; pass --allow-source-target if it is not',
         );
       }

@@ -1,5 +1,5 @@
 // Parsers for the replay options that carry units: durations, rates, ramps, warm-up.
-import { McError, ExitCode } from '../errors.js';
+import { McError } from '../errors.js';
 
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
@@ -16,7 +16,7 @@ export function parseDurationNs(text: string, option: string): number {
     pos = re.lastIndex;
   }
   if (pos !== t.length || t.length === 0) {
-    throw new McError(`${option} ${text}: not a duration`, ExitCode.usage, 'write it like 500ms, 10s, 1m30s or 2h');
+    throw new McError(`${option} ${text}: not a duration`, 'MCR_ERR_BAD_OPTION', 'write it like 500ms, 10s, 1m30s or 2h');
   }
   return Math.round(total);
 }
@@ -25,7 +25,7 @@ export function parseDurationNs(text: string, option: string): number {
 export function parseFactor(text: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?|\.\d+)x?$/i.exec(text.trim());
   const v = m ? Number(m[1]) : NaN;
-  if (!Number.isFinite(v) || v <= 0) throw new McError(`${option} ${text}: not a rate factor`, ExitCode.usage, 'write it like 1x, 2x or 0.5x (or max, or a ramp 1x..8x)');
+  if (!Number.isFinite(v) || v <= 0) throw new McError(`${option} ${text}: not a rate factor`, 'MCR_ERR_BAD_OPTION', 'write it like 1x, 2x or 0.5x (or max, or a ramp 1x..8x)');
   return v;
 }
 
@@ -39,20 +39,20 @@ export type RateSpec =
 export function parseRate(rate: string | undefined, step: string | undefined, stepDuration: string | undefined): RateSpec {
   const r = (rate ?? '1x').trim();
   if (r.toLowerCase() === 'max') {
-    if (step !== undefined || stepDuration !== undefined) throw new McError('--step/--step-duration only go with a ramp (--rate 1x..8x)', ExitCode.usage);
+    if (step !== undefined || stepDuration !== undefined) throw new McError('--step/--step-duration only go with a ramp (--rate 1x..8x)', 'MCR_ERR_BAD_OPTION');
     return { mode: 'max' };
   }
   const ramp = /^(.+?)\.\.(.+)$/.exec(r);
   if (ramp) {
     const from = parseFactor(ramp[1]!, '--rate');
     const to = parseFactor(ramp[2]!, '--rate');
-    if (to < from) throw new McError(`--rate ${rate}: a ramp goes up (from..to with from <= to)`, ExitCode.usage);
+    if (to < from) throw new McError(`--rate ${rate}: a ramp goes up (from..to with from <= to)`, 'MCR_ERR_BAD_OPTION');
     const st = step === undefined ? (to > from ? Math.min(1, to - from) : 1) : parseFactor(step, '--step');
     const sd = stepDuration === undefined ? 30e9 : parseDurationNs(stepDuration, '--step-duration');
-    if (sd <= 0) throw new McError('--step-duration must be above 0', ExitCode.usage);
+    if (sd <= 0) throw new McError('--step-duration must be above 0', 'MCR_ERR_BAD_OPTION');
     return { mode: 'ramp', from, to, step: st, stepDurationNs: sd };
   }
-  if (step !== undefined || stepDuration !== undefined) throw new McError('--step/--step-duration only go with a ramp (--rate 1x..8x)', ExitCode.usage);
+  if (step !== undefined || stepDuration !== undefined) throw new McError('--step/--step-duration only go with a ramp (--rate 1x..8x)', 'MCR_ERR_BAD_OPTION');
   return { mode: 'factor', factor: parseFactor(r, '--rate') };
 }
 

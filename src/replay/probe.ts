@@ -2,6 +2,7 @@
 // sent; and the addresses they resolve to, for the "replaying into a captured server" guard.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { hasCode, McError } from '../errors.js';
 import type { TargetAddr } from './messages.js';
 import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
 
@@ -30,12 +31,12 @@ export async function probeTargetAuth(t: TargetAddr, timeoutMs = 2000, auth: Aut
   try {
     return { version: await probeText(t, timeoutMs, null), auth: null };
   } catch (e) {
-    if (!(e instanceof Error) || !/closed before answering|no answer to/.test(e.message)) throw e;
+    if (!hasCode(e, 'MCR_ERR_TARGET_NO_ANSWER')) throw e;
     // a SASL target (memcached -S) speaks only binary and waits for a whole binary header: say so
     // rather than "no answer"
     const b = await probeBinary(t, timeoutMs, null).catch(() => null);
     if (b?.kind === 'sasl') {
-      throw new Error(`the target requires SASL authentication (binary protocol only; mechanisms: ${b.mechs.join(' ') || 'none'}): pass --sasl-user and set MCREPLAY_SASL_PASSWORD`);
+      throw new McError(`the target requires SASL authentication (binary protocol only; mechanisms: ${b.mechs.join(' ') || 'none'}): pass --sasl-user and set MCREPLAY_SASL_PASSWORD`, 'MCR_ERR_TARGET_AUTH');
     }
     throw e;
   }
@@ -58,8 +59,8 @@ async function probeText(t: TargetAddr, timeoutMs: number, auth: AuthCred | null
       if (err) reject(err);
       else resolve(v);
     };
-    const timer = setTimeout(() => done(new Error(`no answer to "version" within ${timeoutMs} ms`)), timeoutMs);
-    s.once('error', (e: NodeJS.ErrnoException) => done(new Error(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message)));
+    const timer = setTimeout(() => done(new McError(`no answer to "version" within ${timeoutMs} ms`, 'MCR_ERR_TARGET_NO_ANSWER')), timeoutMs);
+    s.once('error', (e: NodeJS.ErrnoException) => done(new McError(e.code === 'ECONNREFUSED' ? 'connection refused' : e.message, 'MCR_ERR_TARGET_UNREACHABLE')));
     s.once('connect', () => {
       if (auth !== null) s.write(authRequest('text', auth).request);
       s.write('version\r\n');
@@ -74,12 +75,12 @@ async function probeText(t: TargetAddr, timeoutMs: number, auth: AuthCred | null
         if (line === 'STORED' && auth !== null) continue; // the authentication was accepted
         if (line.startsWith('VERSION ')) done(null, line.slice(8));
         else if (/unauthenticated|authentication/i.test(line)) {
-          done(new Error(auth ? 'the target refused the credentials (ascii auth; check --sasl-user and MCREPLAY_SASL_PASSWORD)' : 'the target requires authentication: pass --sasl-user and set MCREPLAY_SASL_PASSWORD'));
-        } else done(new Error(`unexpected answer to "version": ${JSON.stringify(line.slice(0, 80))}`));
+          done(new McError(auth ? 'the target refused the credentials (ascii auth; check --sasl-user and MCREPLAY_SASL_PASSWORD)' : 'the target requires authentication: pass --sasl-user and set MCREPLAY_SASL_PASSWORD', 'MCR_ERR_TARGET_AUTH'));
+        } else done(new McError(`unexpected answer to "version": ${JSON.stringify(line.slice(0, 80))}`, 'MCR_ERR_TARGET_NOT_MEMCACHED'));
         return;
       }
     });
-    s.once('close', () => done(new Error('connection closed before answering "version"')));
+    s.once('close', () => done(new McError('connection closed before answering "version"', 'MCR_ERR_TARGET_NO_ANSWER')));
   });
 }
 
@@ -110,13 +111,13 @@ async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | nu
     };
     // a text-only target may just wait for a line end: no binary answer in time means "not binary"
     const timer = setTimeout(() => {
-      if (answered) done(new Error(`no answer to the binary SASL exchange within ${timeoutMs} ms`));
+      if (answered) done(new McError(`no answer to the binary SASL exchange within ${timeoutMs} ms`, 'MCR_ERR_TARGET_AUTH'));
       else done(null);
     }, timeoutMs);
     s.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED') done(new Error('connection refused'));
+      if (e.code === 'ECONNREFUSED') done(new McError('connection refused', 'MCR_ERR_TARGET_UNREACHABLE'));
       else if (!answered) done(null);
-      else done(new Error(`${e.message} during the binary SASL exchange`));
+      else done(new McError(`${e.message} during the binary SASL exchange`, 'MCR_ERR_TARGET_AUTH'));
     });
     // the opaque (echoed by a binary server) holds a line end, so that a text-only server
     // (memcached -Y) answers at once with an error instead of waiting for one
@@ -138,26 +139,26 @@ async function probeBinary(t: TargetAddr, timeoutMs: number, auth: AuthCred | nu
             s.write(binaryFrame(OP_VERSION));
             continue;
           }
-          if (status !== SASL_STATUS.ok) return done(new Error(`the target answered SASL list mechanisms with status 0x${status.toString(16)}`));
+          if (status !== SASL_STATUS.ok) return done(new McError(`the target answered SASL list mechanisms with status 0x${status.toString(16)}`, 'MCR_ERR_TARGET_AUTH'));
           const mechs = body.toString('latin1').split(/\s+/).filter((m) => m !== '');
           if (auth === null) return done(null, { kind: 'sasl', mechs });
           if (!mechs.includes('PLAIN')) {
-            return done(new Error(`the target offers the SASL mechanisms ${mechs.join(' ') || '(none)'}, mcreplay authenticates with PLAIN only: add PLAIN to the target's SASL mech_list`));
+            return done(new McError(`the target offers the SASL mechanisms ${mechs.join(' ') || '(none)'}, mcreplay authenticates with PLAIN only: add PLAIN to the target's SASL mech_list`, 'MCR_ERR_TARGET_AUTH'));
           }
           s.write(authRequest('binary', auth).request);
         } else if (op === SASL_OP.auth) {
-          if (status !== SASL_STATUS.ok) return done(new Error(saslRefusal(status)));
+          if (status !== SASL_STATUS.ok) return done(new McError(saslRefusal(status), 'MCR_ERR_TARGET_AUTH'));
           s.write(binaryFrame(OP_VERSION));
         } else if (op === OP_VERSION) {
-          if (status !== SASL_STATUS.ok) return done(new Error(`the target answered binary version with status 0x${status.toString(16)}`));
+          if (status !== SASL_STATUS.ok) return done(new McError(`the target answered binary version with status 0x${status.toString(16)}`, 'MCR_ERR_TARGET_NOT_MEMCACHED'));
           const version = body.toString('latin1');
           return done(null, sasl ? { kind: 'version', version } : { kind: 'no-sasl', version });
-        } else return done(new Error(`unexpected binary answer (opcode 0x${op.toString(16)}) during the SASL exchange`));
+        } else return done(new McError(`unexpected binary answer (opcode 0x${op.toString(16)}) during the SASL exchange`, 'MCR_ERR_TARGET_AUTH'));
       }
     });
     s.once('close', () => {
       if (!answered) done(null);
-      else done(new Error('the target closed the connection during the binary SASL exchange'));
+      else done(new McError('the target closed the connection during the binary SASL exchange', 'MCR_ERR_TARGET_AUTH'));
     });
   });
 }

@@ -6,7 +6,7 @@
 // ingest options (ports, --any-port, --ascii-auth): N processes on N machines agree without talking.
 // A pool's per-member connections and clones are made from the captured connection, so they stay
 // in its shard.
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { extractWorkload } from '../workload/extract.js';
 import { isPreparedFile, openPrepared, readTrailer } from '../workload/prepared-read.js';
 import { VERSION } from '../version.js';
@@ -24,7 +24,7 @@ export function parseShard(s: string): ShardSpec {
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count || count > 100000) {
-    throw new McError(`--shard ${s}: expected i/N with 1 <= i <= N, e.g. --shard 2/8`, ExitCode.usage, 'shards are numbered from 1; on Kubernetes use $((JOB_COMPLETION_INDEX+1))/N');
+    throw new McError(`--shard ${s}: expected i/N with 1 <= i <= N, e.g. --shard 2/8`, 'MCR_ERR_BAD_OPTION', 'shards are numbered from 1; on Kubernetes use $((JOB_COMPLETION_INDEX+1))/N');
   }
   return { index, count };
 }
@@ -77,7 +77,7 @@ export async function countRequestsPerConnection(ing: ShardIngest): Promise<Map<
 
 /** The connection filter of shard `spec`: true for the captured connections this shard replays. */
 export async function shardFilter(ing: ShardIngest, spec: ShardSpec): Promise<(connId: number) => boolean> {
-  if (ing.input === '-') throw new McError('--shard needs a capture file, not stdin (every shard reads the whole capture to agree on the split)', ExitCode.usage);
+  if (ing.input === '-') throw new McError('--shard needs a capture file, not stdin (every shard reads the whole capture to agree on the split)', 'MCR_ERR_BAD_OPTION');
   const assign = assignShards(await countRequestsPerConnection(ing), spec.count);
   const mine = spec.index - 1;
   // a connection the first pass did not see (cannot happen with the same bytes) is nobody's: shard 1 takes it

@@ -1,7 +1,7 @@
 // --start-at: the run's t0 is a wall-clock moment shared by every shard, so their schedules line
 // up. The wall clock is read once beside the monotonic clock and t0 is put on the monotonic clock;
 // this assumes NTP-synchronised machines (the skew between them is the error of the alignment).
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { monoNs } from './clock.js';
 
 /** Parses `--start-at` (ISO 8601 with a time zone, or Unix seconds) into epoch ms. */
@@ -11,7 +11,7 @@ export function parseStartAt(s: string): number {
   if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
   else if (/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/i.test(t)) ms = Date.parse(t);
   if (!Number.isFinite(ms)) {
-    throw new McError(`--start-at ${s}: expected an ISO 8601 time with a zone (2026-12-07T10:00:00Z) or Unix seconds (1796637600)`, ExitCode.usage, 'give every shard the same value, a little in the future (e.g. $(date -u -d "+2 min" +%FT%TZ))');
+    throw new McError(`--start-at ${s}: expected an ISO 8601 time with a zone (2026-12-07T10:00:00Z) or Unix seconds (1796637600)`, 'MCR_ERR_BAD_OPTION', 'give every shard the same value, a little in the future (e.g. $(date -u -d "+2 min" +%FT%TZ))');
   }
   return ms;
 }

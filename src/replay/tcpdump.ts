@@ -4,7 +4,7 @@
 // its own drop counters read from its last words on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 
 /** Kernel buffer asked of tcpdump (-B, KiB): a few seconds of a busy server's traffic. */
 export const TCPDUMP_BUFFER_KIB = 64 * 1024;
@@ -60,19 +60,19 @@ export function parseCounts(stderr: string): TcpdumpCounts {
 function startError(iface: string, stderr: string, command: string): McError {
   const text = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 400);
   if (/setpriv: failed to execute .*No such file/i.test(stderr)) {
-    return new McError(`tcpdump not found (${command.split(' ')[0]})`, ExitCode.usage, 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
+    return new McError(`tcpdump not found (${command.split(' ')[0]})`, 'MCR_ERR_TCPDUMP', 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
   }
   if (/permission|not permitted|operation not permitted/i.test(stderr)) {
     return new McError(
       `tcpdump may not capture on ${iface}: ${text}`,
-      ExitCode.usage,
+      'MCR_ERR_TCPDUMP',
       'run as root, or give tcpdump the capabilities: setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump); or pipe a capture in: tcpdump ... -w - | mcreplay mirror - ...',
     );
   }
   if (/no such device|doesn't exist|not found|no suitable device|SIOCGIF/i.test(stderr)) {
-    return new McError(`no capture interface "${iface}": ${text}`, ExitCode.usage, 'list the interfaces with `tcpdump -D` (or `ip link`); --interface any captures on all of them');
+    return new McError(`no capture interface "${iface}": ${text}`, 'MCR_ERR_TCPDUMP', 'list the interfaces with `tcpdump -D` (or `ip link`); --interface any captures on all of them');
   }
-  return new McError(`tcpdump failed to start (${command}): ${text || 'no message'}`, ExitCode.usage);
+  return new McError(`tcpdump failed to start (${command}): ${text || 'no message'}`, 'MCR_ERR_TCPDUMP');
 }
 
 /**
@@ -132,13 +132,13 @@ export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump
   if (started instanceof Error) {
     process.off('exit', killOnExit);
     const e = started as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new McError(`tcpdump not found (${bin})`, ExitCode.usage, 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
-    throw new McError(`cannot start tcpdump: ${e.message}`, ExitCode.usage);
+    if (e.code === 'ENOENT') throw new McError(`tcpdump not found (${bin})`, 'MCR_ERR_TCPDUMP', 'install it (Debian/Ubuntu: apt-get install tcpdump), or pipe a capture in: ... | mcreplay mirror - ...');
+    throw new McError(`cannot start tcpdump: ${e.message}`, 'MCR_ERR_TCPDUMP');
   }
   if (started !== 'ok') {
     killOnExit();
     await exited;
-    throw started === 'timeout' ? new McError(`tcpdump did not start listening within ${START_TIMEOUT_MS / 1000}s (${command}): ${stderr.trim().slice(0, 300)}`, ExitCode.usage) : startError(iface, stderr, command);
+    throw started === 'timeout' ? new McError(`tcpdump did not start listening within ${START_TIMEOUT_MS / 1000}s (${command}): ${stderr.trim().slice(0, 300)}`, 'MCR_ERR_TCPDUMP') : startError(iface, stderr, command);
   }
   const stdout = child.stdout!;
   return {

@@ -28,7 +28,7 @@
  * window (`over every 10s`) makes the check hold in every window of that length over the
  * non-warm-up intervals (sliding by one interval), not only over the whole run.
  */
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { METRICS, quantityOf, RATE_UNITS, SPECS, TIME_UNITS, type Check, type CheckRight, type CheckTags, type MetricName, type Op, type Quantity } from './check-types.js';
 
@@ -388,7 +388,7 @@ export function parseCheck(text: string): Check {
     return parseOne(text);
   } catch (err) {
     if (err instanceof CheckSyntaxError) {
-      throw new McError(caretMessage('bad threshold', text, err), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
+      throw new McError(caretMessage('bad threshold', text, err), 'MCR_ERR_BAD_THRESHOLD', 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
     }
     throw err;
   }
@@ -407,7 +407,7 @@ export function parseChecks(texts: readonly string[]): Check[] {
     }
   }
   if (problems.length) {
-    throw new McError(problems.join('\n'), ExitCode.usage, 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
+    throw new McError(problems.join('\n'), 'MCR_ERR_BAD_THRESHOLD', 'see the threshold grammar: mcreplay replay --help, or README.md ("The CI gate")');
   }
   return out;
 }
@@ -419,12 +419,12 @@ export function parseSelectorText(text: string, label: string): { metric: Metric
     const sel = parseSelector(c);
     return { ...sel, rest: c.s.slice(c.pos), restPos: c.pos };
   } catch (err) {
-    if (err instanceof CheckSyntaxError) throw new McError(caretMessage(label, text, err), ExitCode.usage);
+    if (err instanceof CheckSyntaxError) throw new McError(caretMessage(label, text, err), 'MCR_ERR_BAD_THRESHOLD');
     throw err;
   }
 }
 
 /** A caret-style usage error for a rule text at a position (used by compare.ts). */
 export function ruleError(label: string, text: string, message: string, pos: number): McError {
-  return new McError(caretMessage(label, text, new CheckSyntaxError(message, pos)), ExitCode.usage);
+  return new McError(caretMessage(label, text, new CheckSyntaxError(message, pos)), 'MCR_ERR_BAD_THRESHOLD');
 }

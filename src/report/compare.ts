@@ -2,7 +2,7 @@
 // with deltas and noise-band marks, `--max-regression` rules, and the refusal to compare runs of a
 // different capture or rate (apples to oranges) unless forced.
 import { readFileSync } from 'node:fs';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { RESULTS_SCHEMA, type CommandSummary, type ResultsFile } from '../metrics/results-types.js';
 import { decodeHistogram, freeHistogram } from '../metrics/histogram.js';
 import { errorCount } from '../metrics/counters.js';
@@ -95,21 +95,21 @@ export function loadResultsFile(path: string, role = 'results'): ResultsFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new McError(`cannot read the ${role} file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, ExitCode.usage);
+    throw new McError(`cannot read the ${role} file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'MCR_ERR_RESULTS_UNREADABLE');
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new McError(`the ${role} file ${path} is not JSON: ${(err as Error).message}`, ExitCode.usage, 'pass the results.json that mcreplay replay wrote (reports/<run-id>/results.json)');
+    throw new McError(`the ${role} file ${path} is not JSON: ${(err as Error).message}`, 'MCR_ERR_RESULTS_INVALID', 'pass the results.json that mcreplay replay wrote (reports/<run-id>/results.json)');
   }
   const r = data as Partial<ResultsFile> | null;
   if (!r || typeof r !== 'object' || r.schema !== RESULTS_SCHEMA) {
     const got = r && typeof r === 'object' && 'schema' in r ? `schema '${String(r.schema)}'` : 'no schema field';
-    throw new McError(`the ${role} file ${path} is not an mcreplay results file (${got}, expected '${RESULTS_SCHEMA}')`, ExitCode.usage);
+    throw new McError(`the ${role} file ${path} is not an mcreplay results file (${got}, expected '${RESULTS_SCHEMA}')`, 'MCR_ERR_RESULTS_INVALID');
   }
   for (const key of ['summary', 'config', 'capture', 'intervals'] as const) {
-    if (!r[key]) throw new McError(`the ${role} file ${path} has no '${key}': truncated or written by another tool`, ExitCode.usage);
+    if (!r[key]) throw new McError(`the ${role} file ${path} has no '${key}': truncated or written by another tool`, 'MCR_ERR_RESULTS_INVALID');
   }
   return r as ResultsFile;
 }
@@ -155,7 +155,7 @@ export function incomparabilities(baseline: Pick<ResultsFile, 'capture' | 'confi
 export function assertComparable(baseline: Pick<ResultsFile, 'capture' | 'config'>, current: Pick<ResultsFile, 'capture' | 'config'>, force = false): string[] {
   const diffs = incomparabilities(baseline, current);
   if (diffs.length && !force) {
-    throw new McError(`the baseline is not comparable with this run:\n  - ${diffs.join('\n  - ')}`, ExitCode.usage, 'compare runs of the same capture at the same rate, or pass --force to compare anyway');
+    throw new McError(`the baseline is not comparable with this run:\n  - ${diffs.join('\n  - ')}`, 'MCR_ERR_NOT_COMPARABLE', 'compare runs of the same capture at the same rate, or pass --force to compare anyway');
   }
   return diffs;
 }
@@ -441,9 +441,9 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opts
 /** Parses a noise band like '5%' or '0.05' into a fraction. */
 export function parseNoiseBand(text: string): number {
   const m = /^\s*((?:\d+(?:\.\d*)?|\.\d+))\s*(%?)\s*$/.exec(text);
-  if (!m) throw new McError(`bad --noise-band '${text}': expected a percentage like 5%`, ExitCode.usage);
+  if (!m) throw new McError(`bad --noise-band '${text}': expected a percentage like 5%`, 'MCR_ERR_BAD_OPTION');
   const v = m[2] === '%' ? Number(m[1]) / 100 : Number(m[1]);
-  if (!(v >= 0 && v < 10)) throw new McError(`bad --noise-band '${text}': out of range`, ExitCode.usage);
+  if (!(v >= 0 && v < 10)) throw new McError(`bad --noise-band '${text}': out of range`, 'MCR_ERR_BAD_OPTION');
   return v;
 }
 

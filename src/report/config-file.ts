@@ -3,7 +3,7 @@
 // on the command line (or from the environment) override the file; an unknown key is a usage error.
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { suggest } from './check-grammar.js';
 
 /** A loaded config file. */
@@ -24,19 +24,19 @@ export function loadConfigFile(path: string): ConfigFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new McError(`cannot read the config file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, ExitCode.usage);
+    throw new McError(`cannot read the config file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, 'MCR_ERR_BAD_CONFIG');
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new McError(`the config file ${path} is not valid JSON: ${(err as Error).message}`, ExitCode.usage);
+    throw new McError(`the config file ${path} is not valid JSON: ${(err as Error).message}`, 'MCR_ERR_BAD_CONFIG');
   }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new McError(`the config file ${path} must hold a JSON object of options`, ExitCode.usage);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new McError(`the config file ${path} must hold a JSON object of options`, 'MCR_ERR_BAD_CONFIG');
   const obj = data as Record<string, unknown>;
   const thresholds = obj.thresholds ?? [];
   if (!Array.isArray(thresholds) || thresholds.some((t) => typeof t !== 'string')) {
-    throw new McError(`config file ${path}: 'thresholds' must be an array of strings, like ["latency.p99 < 2ms"]`, ExitCode.usage);
+    throw new McError(`config file ${path}: 'thresholds' must be an array of strings, like ["latency.p99 < 2ms"]`, 'MCR_ERR_BAD_CONFIG');
   }
   const options: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!META_KEYS.has(k)) options[k] = v;
@@ -76,24 +76,24 @@ export function configKeys(cmd: Command): string[] {
 function convert(path: string, key: string, o: Option, value: unknown): unknown {
   const where = `config file ${path}: '${key}'`;
   if (o.isBoolean() || o.negate) {
-    if (typeof value !== 'boolean') throw new McError(`${where} is a flag: use true or false`, ExitCode.usage);
+    if (typeof value !== 'boolean') throw new McError(`${where} is a flag: use true or false`, 'MCR_ERR_BAD_CONFIG');
     return value;
   }
   const one = (v: unknown, previous: unknown): unknown => {
-    if (typeof v !== 'string' && typeof v !== 'number') throw new McError(`${where} must be a string or a number (got ${Array.isArray(v) ? 'an array' : typeof v})`, ExitCode.usage);
+    if (typeof v !== 'string' && typeof v !== 'number') throw new McError(`${where} must be a string or a number (got ${Array.isArray(v) ? 'an array' : typeof v})`, 'MCR_ERR_BAD_CONFIG');
     const s = String(v);
-    if (o.argChoices && !o.argChoices.includes(s)) throw new McError(`${where}: '${s}' is not one of ${o.argChoices.join(', ')}`, ExitCode.usage);
+    if (o.argChoices && !o.argChoices.includes(s)) throw new McError(`${where}: '${s}' is not one of ${o.argChoices.join(', ')}`, 'MCR_ERR_BAD_CONFIG');
     if (!o.parseArg) return o.variadic ? [...(Array.isArray(previous) ? previous : []), s] : s;
     try {
       return o.parseArg(s, previous);
     } catch (err) {
-      if (err instanceof InvalidArgumentError) throw new McError(`${where}: ${err.message}`, ExitCode.usage);
+      if (err instanceof InvalidArgumentError) throw new McError(`${where}: ${err.message}`, 'MCR_ERR_BAD_CONFIG');
       throw err;
     }
   };
   if (Array.isArray(value)) {
     const repeatable = o.variadic || Array.isArray(o.defaultValue) || o.parseArg !== undefined;
-    if (!repeatable) throw new McError(`${where} takes one value, not a list`, ExitCode.usage);
+    if (!repeatable) throw new McError(`${where} takes one value, not a list`, 'MCR_ERR_BAD_CONFIG');
     // a fresh collection: the file's list replaces the default rather than adding to it
     let acc: unknown = o.variadic || o.parseArg ? [] : undefined;
     for (const v of value) acc = one(v, acc);
@@ -116,7 +116,7 @@ export function applyConfigFile(cmd: Command, config: ConfigFile): void {
   }
   if (unknown.length) {
     const lines = unknown.map((k) => `unknown key '${k}'${suggest(k, known)}`);
-    throw new McError(`config file ${config.path}: ${lines.join('; ')}`, ExitCode.usage, `keys are the options of 'mcreplay ${cmd.name()}' (${[...new Set(cmd.options.map((o) => o.attributeName()))].filter((k) => k !== 'config').join(', ')}) and 'thresholds'`);
+    throw new McError(`config file ${config.path}: ${lines.join('; ')}`, 'MCR_ERR_BAD_CONFIG', `keys are the options of 'mcreplay ${cmd.name()}' (${[...new Set(cmd.options.map((o) => o.attributeName()))].filter((k) => k !== 'config').join(', ')}) and 'thresholds'`);
   }
   for (const [key, value] of Object.entries(config.options)) {
     const { o, negated } = findOption(cmd, key)!;
@@ -128,7 +128,7 @@ export function applyConfigFile(cmd: Command, config: ConfigFile): void {
   }
   if (config.thresholds.length) {
     const t = findOption(cmd, 'threshold')?.o;
-    if (!t) throw new McError(`config file ${config.path}: 'mcreplay ${cmd.name()}' takes no thresholds`, ExitCode.usage);
+    if (!t) throw new McError(`config file ${config.path}: 'mcreplay ${cmd.name()}' takes no thresholds`, 'MCR_ERR_BAD_CONFIG');
     const source = cmd.getOptionValueSource(t.attributeName());
     if (source !== 'cli' && source !== 'env') cmd.setOptionValueWithSource(t.attributeName(), [...config.thresholds], 'config');
   }

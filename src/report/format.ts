@@ -1,4 +1,4 @@
-// Unit formatting for the report: latencies in ns shown in the unit they read best in (a loopback
+// Unit formatting for every view (terminal tables and lines, the report, the charts): latencies in ns shown in the unit they read best in (a loopback
 // memcached answers in tens of µs, so "0 ms" is a bug), counts, rates, bytes, ratios.
 //
 // These functions run in Node (tables, PNG charts) AND in the browser: html.ts inlines their source
@@ -28,7 +28,7 @@ export function fmtNum(x: number, sig?: number): string {
 }
 
 /** A latency in ns with its own unit: "42.1 µs", "1.25 ms", "0". */
-export function fmtNs(ns: number): string {
+export function fmtNs(ns: number | null | undefined): string {
   if (ns === null || ns === undefined || !Number.isFinite(ns)) return '–';
   if (ns === 0) return '0';
   const u = timeUnit(ns);
@@ -62,7 +62,7 @@ export function fmtClock(seconds: number): string {
 }
 
 /** A whole count with thousands grouped: "1,234,567". */
-export function fmtInt(n: number): string {
+export function fmtInt(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
   return Math.round(n).toLocaleString('en-US');
 }
@@ -87,7 +87,7 @@ export function fmtRate(perSecond: number): string {
 }
 
 /** Bytes in binary units: "512 B", "1.5 KiB", "3.2 GiB". */
-export function fmtBytes(n: number): string {
+export function fmtBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let v = Math.abs(n);
@@ -100,7 +100,7 @@ export function fmtBytes(n: number): string {
 }
 
 /** A ratio 0..1 as a percentage: "97.3 %"; "–" for null. */
-export function fmtPct(ratio: number | null, sig?: number): string {
+export function fmtPct(ratio: number | null | undefined, sig?: number): string {
   if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return '–';
   const p = ratio * 100;
   // keep the nines visible: 99.99 % must not round to 100 %

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, McError } from '../errors.js';
-import type { CheckResult, GeneratorState, ResultsFile, Verdict, VerdictStatus } from '../metrics/results-types.js';
+import type { CheckResult, GeneratorState, Interval, ResultsFile, Verdict, VerdictStatus } from '../metrics/results-types.js';
 import { generatorState } from './generator-state.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { canStillPass, evaluateChecks, formatValue } from './check-eval.js';
@@ -55,7 +55,7 @@ export interface GateOutcome {
 /** Validates gate options that do not need the run (rules, baseline file) before any load; exit 2 on problems. */
 export function preflightGate(gate: Pick<GateOptions, 'baseline' | 'maxRegression'>): ResultsFile | null {
   for (const r of gate.maxRegression ?? []) parseRegressionRule(r);
-  if ((gate.maxRegression?.length ?? 0) > 0 && !gate.baseline) throw new McError('--max-regression needs --baseline <results.json> to compare with');
+  if ((gate.maxRegression?.length ?? 0) > 0 && !gate.baseline) throw new McError('--max-regression needs --baseline <results.json> to compare with', 'MCR_ERR_BAD_OPTION');
   return gate.baseline ? loadResultsFile(gate.baseline, 'baseline') : null;
 }
 
@@ -197,4 +197,43 @@ export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: 
     exitCode = prior.status === 'interrupted' ? prior.exitCode || ExitCode.ok : ExitCode.ok;
   }
   return { status, reasons, saturated, checks, exitCode };
+}
+
+/**
+ * Watches the intervals of a running replay for --abort-on-fail: calls `onFail` (once) with the
+ * checks that can no longer pass. Returns the function to feed each interval to.
+ */
+export function watchChecks(checks: readonly Check[], intervalNs: number, onFail: (why: string) => void): (iv: Interval) => void {
+  const partial: Interval[] = [];
+  const seenCmds = new Set<string>();
+  let failed = false;
+  return (iv) => {
+    if (failed) return;
+    partial.push(iv);
+    for (const c of Object.keys(iv.perCommand)) seenCmds.add(c);
+    const st = canStillPass({ intervals: partial, intervalNs, commands: [...seenCmds].sort() }, checks);
+    if (!st.canPass) {
+      failed = true;
+      onFail(st.failed.map((f) => `${f.check}: ${f.message}`).join('; '));
+    }
+  };
+}
+
+/**
+ * The verdict of a run stopped on purpose (by --abort-on-fail, by the user ending a mirror, by
+ * --until-warm): not "interrupted"; the generator state, then the checks, decide it.
+ */
+export function stoppedOnPurpose(v: Verdict, reason: string): void {
+  v.status = v.saturated ? 'saturated' : 'pass';
+  v.exitCode = v.saturated ? ExitCode.invalidRun : ExitCode.ok;
+  v.reasons = v.reasons.filter((r) => !r.startsWith('interrupted'));
+  v.reasons.push(reason);
+}
+
+/** A verdict made to fail by a rule outside the checks (mirror: never warm), unless saturated. */
+export function failVerdict(v: Verdict, reason: string | null): void {
+  if (reason !== null) v.reasons.push(reason);
+  if (v.status === 'saturated') return;
+  v.status = 'fail';
+  v.exitCode = ExitCode.thresholdFailed;
 }

@@ -3,7 +3,7 @@
 // calls it for an old run or a CI artifact.
 import { readFile, readdir, writeFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../metrics/results-types.js';
 import { buildReportData, groupIntervals } from './data.js';
 import { pointsInParallel } from './parallel.js';
@@ -32,27 +32,27 @@ export async function loadResults(path: string): Promise<ResultsFile> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new McError(`results file not found: ${path}`, ExitCode.usage, 'Give the path of a results.json written by `mcreplay replay` (reports/<run-id>/results.json).');
-    if (code === 'EISDIR') throw new McError(`${path} is a folder, not a results file`, ExitCode.usage, `Try ${join(path, 'results.json')}.`);
-    throw new McError(`cannot read results file ${path}: ${(err as Error).message}`, ExitCode.usage);
+    if (code === 'ENOENT') throw new McError(`results file not found: ${path}`, 'MCR_ERR_RESULTS_UNREADABLE', 'Give the path of a results.json written by `mcreplay replay` (reports/<run-id>/results.json).');
+    if (code === 'EISDIR') throw new McError(`${path} is a folder, not a results file`, 'MCR_ERR_RESULTS_UNREADABLE', `Try ${join(path, 'results.json')}.`);
+    throw new McError(`cannot read results file ${path}: ${(err as Error).message}`, 'MCR_ERR_RESULTS_UNREADABLE');
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new McError(`${path} is not valid JSON (${(err as Error).message})`, ExitCode.usage, 'Is the file truncated? A results file is written at the end of a replay.');
+    throw new McError(`${path} is not valid JSON (${(err as Error).message})`, 'MCR_ERR_RESULTS_INVALID', 'Is the file truncated? A results file is written at the end of a replay.');
   }
   return checkResults(json, path);
 }
 
 /** Checks the shape of parsed results JSON; returns it typed or throws an McError naming what is missing. */
 export function checkResults(json: unknown, path = 'results'): ResultsFile {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new McError(`${path} is not an mcreplay results file (not a JSON object)`, ExitCode.usage);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new McError(`${path} is not an mcreplay results file (not a JSON object)`, 'MCR_ERR_RESULTS_INVALID');
   const o = json as Record<string, unknown>;
   if (o.schema !== RESULTS_SCHEMA) {
     throw new McError(
       `${path} is not an mcreplay results file (schema ${JSON.stringify(o.schema ?? null)}, expected "${RESULTS_SCHEMA}")`,
-      ExitCode.usage,
+      'MCR_ERR_RESULTS_INVALID',
       typeof o.schema === 'string' && o.schema.startsWith('mcreplay.results/') ? 'It was written by another mcreplay version; re-render it with that version.' : undefined,
     );
   }
@@ -72,7 +72,7 @@ export function checkResults(json: unknown, path = 'results'): ResultsFile {
     ['verdict.status', (v) => typeof (v.verdict as Record<string, unknown> | undefined)?.status === 'string'],
   ];
   const missing = need.filter(([, ok]) => !ok(o)).map(([k]) => k);
-  if (missing.length) throw new McError(`${path} is incomplete: missing or invalid ${missing.join(', ')}`, ExitCode.usage, 'Was the run interrupted while writing it?');
+  if (missing.length) throw new McError(`${path} is incomplete: missing or invalid ${missing.join(', ')}`, 'MCR_ERR_RESULTS_INVALID', 'Was the run interrupted while writing it?');
   return json as ResultsFile;
 }
 
@@ -90,7 +90,7 @@ export async function writeReport(resultsPath: string, opts: WriteReportOptions 
     const points = (await pointsInParallel(groups, cmds)) ?? undefined;
     data = buildReportData(results, { points });
   } catch (err) {
-    throw new McError(`cannot read the histograms in ${resultsPath}: ${(err as Error).message}`, ExitCode.usage);
+    throw new McError(`cannot read the histograms in ${resultsPath}: ${(err as Error).message}`, 'MCR_ERR_RESULTS_INVALID');
   }
   const html = join(dir, 'index.html');
   await writeFile(html, buildHtmlReport(results, { showKeys: opts.showKeys ?? false, data }));

@@ -53,7 +53,7 @@ export function shardProblems(inputs: readonly ShardInput[]): string[] {
 export function checkShards(inputs: readonly ShardInput[], force: boolean): string[] {
   const problems = shardProblems(inputs);
   if (problems.length > 0 && !force) {
-    throw new McError(`these results do not make one sharded run: ${problems.join('; ')}`, ExitCode.usage, 'give every shard of one run exactly once (same capture, rate and N); --force merges them anyway');
+    throw new McError(`these results do not make one sharded run: ${problems.join('; ')}`, 'MCR_ERR_NOT_COMPARABLE', 'give every shard of one run exactly once (same capture, rate and N); --force merges them anyway');
   }
   return problems;
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Interval, ErrorClass } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse } from './hist.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { createLiveFeed, liveRoutes, type CapturedView, type LiveFeed } from './live-page.js';
 
 /** Histogram bucket bounds, seconds. */
@@ -226,7 +226,7 @@ export function setTcpdumpCounts(metrics: LiveMetrics, iface: string, c: { captu
 export function parseListen(spec: string): { host: string; port: number } {
   const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(spec.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new McError(`--metrics ${spec}: expected [host:]port, e.g. 9465 or 0.0.0.0:9465`, ExitCode.usage);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new McError(`--metrics ${spec}: expected [host:]port, e.g. 9465 or 0.0.0.0:9465`, 'MCR_ERR_BAD_OPTION');
   const host = m[1] === undefined || m[1] === '' ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
   return { host, port };
 }
@@ -261,7 +261,7 @@ export async function serveMetrics(spec: string, metrics: LiveMetrics): Promise<
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /\n');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new McError(`--metrics ${spec}: cannot listen on ${host}:${port} (${e.code ?? e.message})`, ExitCode.usage, e.code === 'EADDRINUSE' ? 'another process uses that port: pick another' : undefined)));
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new McError(`--metrics ${spec}: cannot listen on ${host}:${port} (${e.code ?? e.message})`, 'MCR_ERR_LISTEN_FAILED', e.code === 'EADDRINUSE' ? 'another process uses that port: pick another' : undefined)));
     server.listen(port, host, () => resolve());
   });
   server.unref();

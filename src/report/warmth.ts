@@ -6,7 +6,7 @@ import type { CapturedCommand, Interval } from '../metrics/results-types.js';
 import { evaluateChecks } from './check-eval.js';
 import { parseCheck } from './check-grammar.js';
 import type { Check } from './check-types.js';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { CapturedView } from './prometheus.js';
 
 /** A parsed --until-warm: the windowed check and its window. */
@@ -23,11 +23,11 @@ export function parseUntilWarm(text: string): WarmRule {
   try {
     check = parseCheck(t);
   } catch (e) {
-    if (e instanceof McError) throw new McError(`--until-warm: ${e.message}`, ExitCode.usage, e.hint);
+    if (e instanceof McError) throw new McError(`--until-warm: ${e.message}`, e.code, e.hint);
     throw e;
   }
-  if (check.windowNs === null) throw new McError(`--until-warm ${text}: give the window the check must hold over, e.g. 'hit_ratio >= captured - 2% over 10m'`, ExitCode.usage);
-  if (check.metric !== 'hit_ratio') throw new McError(`--until-warm ${text}: the check is on hit_ratio (how warm the target is), e.g. 'hit_ratio{cmd=get} >= captured - 2% over 10m'`, ExitCode.usage);
+  if (check.windowNs === null) throw new McError(`--until-warm ${text}: give the window the check must hold over, e.g. 'hit_ratio >= captured - 2% over 10m'`, 'MCR_ERR_BAD_OPTION');
+  if (check.metric !== 'hit_ratio') throw new McError(`--until-warm ${text}: the check is on hit_ratio (how warm the target is), e.g. 'hit_ratio{cmd=get} >= captured - 2% over 10m'`, 'MCR_ERR_BAD_OPTION');
   return { text, check, windowNs: check.windowNs };
 }
 

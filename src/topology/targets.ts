@@ -2,7 +2,7 @@
 // captured server (`--target captured=new`, repeatable), or a pool with a client hashing scheme
 // (`--pool a:11211,b:11211 --hash ketama`). Parsing and validation only; no sockets.
 import { isIP } from 'node:net';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { TargetDesc } from '../metrics/results-types.js';
 import { HASH_KINDS, type HashKind, type PoolMember } from './hashing.js';
 
@@ -26,7 +26,7 @@ export interface TargetOptions {
 const DEFAULT_PORT = 11211;
 
 function usage(msg: string, hint?: string): McError {
-  return new McError(msg, ExitCode.usage, hint);
+  return new McError(msg, 'MCR_ERR_BAD_OPTION', hint);
 }
 
 function canonicalHost(host: string): string {

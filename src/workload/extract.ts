@@ -198,85 +198,182 @@ function unansweredOutcome(reason: 'closed' | 'desync' | 'end'): CapturedOutcome
   return { status: 'unanswered', error: null, hits: 0, misses: 0, valueBytes: 0, bytes: 0, latencyNs: null, unanswered: reason };
 }
 
+/** What the parts of a workload builder share: where events go, the counts, the options, the connection ids. */
+interface BuilderCtx {
+  sink: WorkloadSink;
+  stats: ExtractStats;
+  rawMode: RawMode;
+  keyBytes: KeyVisitor;
+  asciiAuth: boolean;
+  /** Servers whose answers showed -Y: their connections opened from then on are read as -Y. */
+  authServers: Set<string>;
+  nextConnId: number;
+  /** The capture is ending: a flow closed now is cut by the end, not closed by its peers. */
+  finishing: boolean;
+}
+
+/**
+ * Whether a text `set` is ascii-auth credentials (memcached -Y puts them in a connection's first
+ * set): declared with --ascii-auth, or looking like a login; a later set by the same user (a retry
+ * after a refused password) is too.
+ */
+function loginCredential(st: ConnState, p: ParsedRequest, auth: ExtractStats['asciiAuth']): boolean {
+  let cred = p.credentials;
+  if (p.cmd !== 'set' || p.proto !== 'text' || !(st.noSetYet || st.loginUser !== null)) return cred;
+  const user = credentialUser(p);
+  if (st.noSetYet) {
+    st.noSetYet = false;
+    if (cred) auth.credentialSets++;
+    else if (user !== null) {
+      // not declared, but a login is what it looks like: never risk replaying it
+      cred = true;
+      auth.shapedSets++;
+    }
+    if (cred && user !== null) st.loginUser = Buffer.from(user);
+  } else if (user !== null && user.equals(st.loginUser!)) {
+    // the same user logging in again (after a refused password) on the same connection
+    cred = true;
+    auth.credentialSets++;
+  }
+  return cred;
+}
+
+/** A new TCP connection's state, with its request parser and response matcher wired to the sink. */
+function openTcp(ctx: BuilderCtx, flow: TcpFlowInfo): ConnState {
+  const { sink, stats } = ctx;
+  const conn = newConnection(ctx.nextConnId++, 'tcp', flow.client, flow.server, flow.startNs, flow.synSeen);
+  const st = newConnState(conn, flow.startNs);
+  st.matcher = createResponseMatcher<WorkloadRequest>({
+    response(r, resp, tsNs) {
+      sink.outcome(r, outcomeOf(r, resp, tsNs));
+    },
+    unanswered(r, reason) {
+      const why = ctx.finishing && reason === 'closed' ? 'end' : reason;
+      stats.unanswered[why]++;
+      sink.outcome(r, unansweredOutcome(why));
+    },
+    unexpected(bytes) {
+      if (!conn.synSeen && st.seq === 0) {
+        // the answer to a request sent before the capture began: that request is lost to us
+        if (!st.headCounted) stats.requestsCut++;
+        st.headCounted = true;
+        stats.orphanResponseBytes += bytes;
+      } else stats.unexpectedResponseBytes += bytes;
+    },
+  });
+  st.parser = createRequestParser({
+    request(p, tsNs) {
+      // one connection's clock never runs backwards, whatever the frame timestamps did
+      const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
+      st.lastTs = ts;
+      const r = toWorkloadRequest(p, conn.id, st.seq++, ts, ctx.rawMode, ctx.keyBytes, loginCredential(st, p, stats.asciiAuth));
+      sink.request(r);
+      st.matcher.expect(r, r);
+    },
+    skipped(bytes, reason) {
+      // the tail of a request that began before a mid-way join: one request we cannot replay
+      if (!conn.synSeen && st.seq === 0 && !st.headCounted) {
+        st.headCounted = true;
+        stats.requestsCut++;
+      }
+      skippedBytes(stats, bytes, reason);
+    },
+  }, { asciiAuth: ctx.asciiAuth || ctx.authServers.has(conn.serverKey) });
+  sink.connection(conn);
+  return st;
+}
+
+function skippedBytes(stats: ExtractStats, bytes: number, reason: string): void {
+  stats.skippedRequestBytes[reason] = (stats.skippedRequestBytes[reason] ?? 0) + bytes;
+}
+
+type UdpPending = { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> };
+type UdpConn = { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, UdpPending> };
+
+/** The UDP side of a workload builder: one connection per client/server pair, answers matched by request id. */
+function udpBuilder(ctx: BuilderCtx): { datagram(d: UdpDatagram): void; finish(): void } {
+  const { sink, stats } = ctx;
+  const udpConns = new Map<string, UdpConn>();
+
+  /** A request datagram: a whole request, read by a fresh parser so that datagrams stay independent. */
+  function request(uc: UdpConn, d: UdpDatagram, requestId: number, body: Buffer): void {
+    const parser = createRequestParser({
+      request(p) {
+        stats.udpRequests++;
+        const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
+        uc.lastTs = ts;
+        const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, ctx.rawMode, ctx.keyBytes);
+        sink.request(r);
+        const matcher = createResponseMatcher<WorkloadRequest>({
+          response(req, resp, tsNs) {
+            uc.pending.delete(requestId);
+            sink.outcome(req, outcomeOf(req, resp, tsNs));
+          },
+          unanswered(req, reason) {
+            stats.unanswered[reason]++;
+            sink.outcome(req, unansweredOutcome(reason));
+          },
+          unexpected(bytes) {
+            stats.unexpectedResponseBytes += bytes;
+          },
+        });
+        matcher.expect(r, r);
+        const old = uc.pending.get(requestId);
+        if (old !== undefined) old.matcher.close();
+        uc.pending.set(requestId, { req: r, matcher });
+      },
+      skipped: (bytes, reason) => skippedBytes(stats, bytes, reason),
+    });
+    parser.push(body, d.tsNs);
+    if (parser.end() > 0) stats.udpMalformed++;
+  }
+
+  function datagram(d: UdpDatagram): void {
+    const frame = parseUdpFrame(d.payload);
+    if (frame === null) {
+      stats.udpMalformed++;
+      return;
+    }
+    const key = `${endpointKey(d.client)}>${endpointKey(d.server)}`;
+    let u = udpConns.get(key);
+    if (u === undefined) {
+      const conn = newConnection(ctx.nextConnId++, 'udp', d.client, d.server, d.tsNs, true);
+      u = { conn, seq: 0, lastTs: d.tsNs, pending: new Map() };
+      udpConns.set(key, u);
+      sink.connection(conn);
+    }
+    if (d.dir === 0) request(u, d, frame.requestId, frame.body);
+    else {
+      stats.udpResponses++;
+      const p = u.pending.get(frame.requestId);
+      if (p === undefined) stats.unexpectedResponseBytes += frame.body.length;
+      else p.matcher.push(frame.body, d.tsNs);
+    }
+  }
+
+  /** UDP requests still pending at the end of the capture are unanswered. */
+  function finish(): void {
+    for (const u of udpConns.values()) {
+      for (const p of u.pending.values()) p.matcher.close();
+      u.pending.clear();
+    }
+  }
+  return { datagram, finish };
+}
+
 /**
  * Builds the StreamSink that turns capture streams into workload events. Exposed apart from
  * extractWorkload so benches and tests can drive it from in-memory capture bytes.
  */
 export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy', asciiAuth = false): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
-  const auth = stats.asciiAuth;
-  auth.declared = asciiAuth;
-  /** Servers whose answers showed -Y: their connections opened from then on are read as -Y. */
-  const authServers = new Set<string>();
-  const keyBytes: KeyVisitor = sink.keyBytes?.bind(sink);
+  stats.asciiAuth.declared = asciiAuth;
+  const ctx: BuilderCtx = { sink, stats, rawMode, keyBytes: sink.keyBytes?.bind(sink), asciiAuth, authServers: new Set(), nextConnId: 0, finishing: false };
   const conns = new Map<number, ConnState>();
-  const udpConns = new Map<string, { conn: WorkloadConnection; seq: number; lastTs: number; pending: Map<number, { req: WorkloadRequest; matcher: ResponseMatcher<WorkloadRequest> }> }>();
-  let nextConnId = 0;
-  let finishing = false;
-
-  function skipped(bytes: number, reason: string): void {
-    stats.skippedRequestBytes[reason] = (stats.skippedRequestBytes[reason] ?? 0) + bytes;
-  }
+  const udp = udpBuilder(ctx);
 
   function open(flow: TcpFlowInfo): void {
-    const conn = newConnection(nextConnId++, 'tcp', flow.client, flow.server, flow.startNs, flow.synSeen);
-    const st = newConnState(conn, flow.startNs);
-    st.matcher = createResponseMatcher<WorkloadRequest>({
-      response(r, resp, tsNs) {
-        sink.outcome(r, outcomeOf(r, resp, tsNs));
-      },
-      unanswered(r, reason) {
-        const why = finishing && reason === 'closed' ? 'end' : reason;
-        stats.unanswered[why]++;
-        sink.outcome(r, unansweredOutcome(why));
-      },
-      unexpected(bytes) {
-        if (!conn.synSeen && st.seq === 0) {
-          // the answer to a request sent before the capture began: that request is lost to us
-          if (!st.headCounted) stats.requestsCut++;
-          st.headCounted = true;
-          stats.orphanResponseBytes += bytes;
-        } else stats.unexpectedResponseBytes += bytes;
-      },
-    });
-    st.parser = createRequestParser({
-      request(p, tsNs) {
-        // one connection's clock never runs backwards, whatever the frame timestamps did
-        const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
-        st.lastTs = ts;
-        let cred = p.credentials;
-        if (p.cmd === 'set' && p.proto === 'text' && (st.noSetYet || st.loginUser !== null)) {
-          const user = credentialUser(p);
-          if (st.noSetYet) {
-            st.noSetYet = false;
-            if (cred) auth.credentialSets++;
-            else if (user !== null) {
-              // not declared, but a login is what it looks like: never risk replaying it
-              cred = true;
-              auth.shapedSets++;
-            }
-            if (cred && user !== null) st.loginUser = Buffer.from(user);
-          } else if (user !== null && user.equals(st.loginUser!)) {
-            // the same user logging in again (after a refused password) on the same connection
-            cred = true;
-            auth.credentialSets++;
-          }
-        }
-        const r = toWorkloadRequest(p, conn.id, st.seq++, ts, rawMode, keyBytes, cred);
-        sink.request(r);
-        st.matcher.expect(r, r);
-      },
-      skipped(bytes, reason) {
-        // the tail of a request that began before a mid-way join: one request we cannot replay
-        if (!conn.synSeen && st.seq === 0 && !st.headCounted) {
-          st.headCounted = true;
-          stats.requestsCut++;
-        }
-        skipped(bytes, reason);
-      },
-    }, { asciiAuth: asciiAuth || authServers.has(conn.serverKey) });
-    conns.set(flow.id, st);
-    sink.connection(conn);
+    conns.set(flow.id, openTcp(ctx, flow));
   }
 
   function data(flowId: number, dir: Dir, buf: Buffer, tsNs: number): void {
@@ -293,11 +390,11 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
   function checkAnswer(st: ConnState, buf: Buffer, off: number, len: number): void {
     st.answerUnchecked = false;
     if (!startsWith(buf, off, len, UNAUTHENTICATED) && !startsWith(buf, off, len, AUTH_FAILURE)) return;
-    auth.authAnswers++;
+    stats.asciiAuth.authAnswers++;
     const key = st.conn.serverKey;
-    if (!authServers.has(key)) {
-      authServers.add(key);
-      auth.servers.push(key);
+    if (!ctx.authServers.has(key)) {
+      ctx.authServers.add(key);
+      stats.asciiAuth.servers.push(key);
     }
   }
 
@@ -328,7 +425,7 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
     if (st === undefined) return;
     conns.delete(flowId);
     // a flow still open when the capture ends: its pending answers were never captured
-    finishing = reason === 'end';
+    ctx.finishing = reason === 'end';
     const left = st.parser.end();
     if (left > 0) {
       stats.incompleteRequestBytes += left;
@@ -338,69 +435,12 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
     sink.close(st.conn.id, tsNs, reason);
   }
 
-  function datagram(d: UdpDatagram): void {
-    const frame = parseUdpFrame(d.payload);
-    if (frame === null) {
-      stats.udpMalformed++;
-      return;
-    }
-    const key = `${endpointKey(d.client)}>${endpointKey(d.server)}`;
-    let u = udpConns.get(key);
-    if (u === undefined) {
-      const conn = newConnection(nextConnId++, 'udp', d.client, d.server, d.tsNs, true);
-      u = { conn, seq: 0, lastTs: d.tsNs, pending: new Map() };
-      udpConns.set(key, u);
-      sink.connection(conn);
-    }
-    const uc = u;
-    if (d.dir === 0) {
-      // each request datagram is a whole request; a fresh parser keeps datagrams independent
-      const parser = createRequestParser({
-        request(p) {
-          stats.udpRequests++;
-          const ts = d.tsNs < uc.lastTs ? uc.lastTs : d.tsNs;
-          uc.lastTs = ts;
-          const r = toWorkloadRequest(p, uc.conn.id, uc.seq++, ts, rawMode, keyBytes);
-          sink.request(r);
-          const matcher = createResponseMatcher<WorkloadRequest>({
-            response(req, resp, tsNs) {
-              uc.pending.delete(frame.requestId);
-              sink.outcome(req, outcomeOf(req, resp, tsNs));
-            },
-            unanswered(req, reason) {
-              stats.unanswered[reason]++;
-              sink.outcome(req, unansweredOutcome(reason));
-            },
-            unexpected(bytes) {
-              stats.unexpectedResponseBytes += bytes;
-            },
-          });
-          matcher.expect(r, r);
-          const old = uc.pending.get(frame.requestId);
-          if (old !== undefined) old.matcher.close();
-          uc.pending.set(frame.requestId, { req: r, matcher });
-        },
-        skipped,
-      });
-      parser.push(frame.body, d.tsNs);
-      if (parser.end() > 0) stats.udpMalformed++;
-    } else {
-      stats.udpResponses++;
-      const p = uc.pending.get(frame.requestId);
-      if (p === undefined) stats.unexpectedResponseBytes += frame.body.length;
-      else p.matcher.push(frame.body, d.tsNs);
-    }
-  }
-
   function finish(): void {
-    finishing = true;  // UDP requests still pending at the end
-    for (const u of udpConns.values()) {
-      for (const p of u.pending.values()) p.matcher.close();
-      u.pending.clear();
-    }
+    ctx.finishing = true; // UDP requests still pending at the end
+    udp.finish();
   }
 
-  return { streams: { open, data, dataAt, gap, close, datagram }, stats, finish };
+  return { streams: { open, data, dataAt, gap, close, datagram: udp.datagram }, stats, finish };
 }
 
 /** What extraction found besides the workload events themselves. */

@@ -5,7 +5,7 @@
 // block stops the reading with where it is and how much was readable.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import type { Endpoint } from '../capture/types.js';
 import type { ExtractResult } from './extract.js';
 import type { CapturedOutcome, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
@@ -66,11 +66,11 @@ export function openPrepared(path: string, version: string): PreparedFile {
   try {
     const size = fstatSync(fd).size;
     const head = readExact(fd, 16, 0);
-    if (!isPreparedBytes(head)) throw new McError(`${path}: not a prepared workload (mcreplay prepare writes those)`, ExitCode.usage);
+    if (!isPreparedBytes(head)) throw new McError(`${path}: not a prepared workload (mcreplay prepare writes those)`, 'MCR_ERR_PREPARED_FILE');
     if (head.length < 16) throw cutShort(path, size, 0, 'in its header');
     const fmt = head.readUInt32LE(8);
     if (fmt !== MCW_FORMAT_VERSION) {
-      throw new McError(`${path}: prepared workload format ${fmt}, this mcreplay (${version}) reads format ${MCW_FORMAT_VERSION}`, ExitCode.usage, `${REDO} with this mcreplay`);
+      throw new McError(`${path}: prepared workload format ${fmt}, this mcreplay (${version}) reads format ${MCW_FORMAT_VERSION}`, 'MCR_ERR_PREPARED_FILE', `${REDO} with this mcreplay`);
     }
     const hlen = head.readUInt32LE(12);
     if (hlen > MAX_HEADER_BYTES) throw corrupt(path, 12, `its header claims ${hlen} bytes`, 0, 0);
@@ -88,7 +88,7 @@ export function openPrepared(path: string, version: string): PreparedFile {
     if (header.mcreplay !== version) {
       throw new McError(
         `${path} was prepared by mcreplay ${header.mcreplay}; this is mcreplay ${version}, whose reading of captures may differ`,
-        ExitCode.usage,
+        'MCR_ERR_PREPARED_FILE',
         `${REDO} (${header.capture.path}) with this mcreplay, or replay it with mcreplay ${header.mcreplay}`,
       );
     }
@@ -122,7 +122,7 @@ function wholeBlocks(fd: number, at: number, size: number): number {
 function cutShort(path: string, size: number, blocks: number, where: string): McError {
   return new McError(
     `${path} is cut short: it ends at byte ${size} ${where} (${blocks} whole block${blocks === 1 ? '' : 's'} of about 1 MiB of workload before that); a prepare that did not finish, or a copy cut short`,
-    ExitCode.usage,
+    'MCR_ERR_PREPARED_FILE',
     `copy the file again, or ${REDO}`,
   );
 }
@@ -130,7 +130,7 @@ function cutShort(path: string, size: number, blocks: number, where: string): Mc
 function corrupt(path: string, at: number, what: string, requests: number, connections: number): McError {
   return new McError(
     `${path} is damaged at byte ${at}: ${what}; ${requests} requests of ${connections} connections before it were readable`,
-    ExitCode.usage,
+    'MCR_ERR_PREPARED_FILE',
     REDO,
   );
 }

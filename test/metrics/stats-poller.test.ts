@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { waitFor } from '../helpers/wait.js';
 import { StatsPoller, fetchStats, parseStats } from '../../src/metrics/stats-poller.js';
 
 /** Sends raw text and waits until the answer ends with `until`. */
@@ -58,11 +59,15 @@ describe('stats poller', () => {
       intervalMs: 100,
       clock: () => Number(process.hrtime.bigint() - t0),
       onError: (t) => errors.push(t),
+      onSample: (t, smp) => (seen[t] ??= []).push(smp.values.curr_items ?? -1),
     });
+    const seen: Record<string, number[]> = {};
     poller.start();
-    await new Promise((r) => setTimeout(r, 250));
+    // two polls of every live target and a failed one of the dead target, then an item set on b ...
+    await waitFor('two samples of a and b and an error on the dead target', () => (seen[a.address]?.length ?? 0) >= 2 && (seen[b.address]?.length ?? 0) >= 2 && errors.length > 0);
     await send(b, 'set x 0 0 1\r\n1\r\n', /STORED\r\n/);
-    await new Promise((r) => setTimeout(r, 250));
+    // ... and a later poll of b that sees it, a third of a
+    await waitFor('a sample of b with the item, a third of a', () => (seen[b.address]?.at(-1) ?? 0) === 1 && (seen[a.address]?.length ?? 0) >= 3);
     const res = await poller.stop();
     expect(res.map((r) => r.target)).toEqual([a.address, b.address, dead]);
     const [sa, sb, sd] = res.map((r) => r.samples);

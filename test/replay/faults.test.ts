@@ -7,11 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, memcachedBinary, startMemcached } from '../helpers/memcached.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
-import { QUIET, accounted, collect, defaultChecksCode, errorSum, replay, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture, type Step } from './helpers.js';
+import { QUIET, accounted, collect, defaultChecksCode, errorSum, replay, servedGets, spawnReplay, startScriptServer, started, steadyGets, tempDir, waitVersion, writeCapture, type Step } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// The faults' own lengths (an outage, a stall): chosen durations, not waits for something. Every
+// wait for the run itself is on what can be observed (the target's cmd_get counter).
+const outage = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A memcached on a fixed port (so it can be restarted on the same address). */
 function memcachedOn(port: number) {
@@ -36,7 +38,7 @@ describe('faults', () => {
     const p = spawnReplay([cap, '--target', mc.address, ...QUIET, '--timeout', '500ms', '--json', '--out', tmp.dir]);
     const done = collect(p);
     await started(p);
-    await sleep(800);
+    await servedGets(mc.address, 20);
     mc.proc.kill('SIGKILL');
     const run = await done;
     // the requests the dead target refused fail the default checks (README "Default checks")
@@ -58,9 +60,9 @@ describe('faults', () => {
     const p = spawnReplay([cap, '--target', `127.0.0.1:${port}`, ...QUIET, '--timeout', '500ms', '--json', '--out', tmp.dir]);
     const done = collect(p);
     await started(p);
-    await sleep(800);
+    await servedGets(`127.0.0.1:${port}`, 20);
     proc.kill('SIGKILL');
-    await sleep(500);
+    await outage(500);
     proc = memcachedOn(port);
     const run = await done;
     proc.kill('SIGKILL');
@@ -89,9 +91,9 @@ describe('faults', () => {
       const p = spawnReplay([cap, '--target', proxy.address, '--rate', 'max', ...QUIET, '--timeout', '3s', '--json', '--out', tmp.dir]);
       const done = collect(p);
       await started(p);
-      await sleep(800);
+      await servedGets(`127.0.0.1:${port}`, 40);
       proc.kill('SIGKILL');
-      await sleep(400);
+      await outage(400);
       proc = memcachedOn(port);
       const run = await done;
       expect(run.code, run.stderr).toBe(defaultChecksCode(run.results!.summary.total.counters));
@@ -155,9 +157,9 @@ describe('faults', () => {
     const p = spawnReplay([cap, '--target', mc.address, ...QUIET, '--timeout', '300ms', '--json', '--out', tmp.dir]);
     const done = collect(p);
     await started(p);
-    await sleep(700);
+    await servedGets(mc.address, 20);
     mc.proc.kill('SIGSTOP');
-    await sleep(800);
+    await outage(800);
     mc.proc.kill('SIGCONT');
     const run = await done;
     await mc.stop();
@@ -177,7 +179,7 @@ describe('faults', () => {
     const p = spawnReplay([cap, '--target', mc.address, ...QUIET, '--json', '--out', tmp.dir]);
     const done = collect(p);
     await started(p);
-    await sleep(1000);
+    await servedGets(mc.address, 20);
     p.kill('SIGINT');
     const run = await done;
     await mc.stop();

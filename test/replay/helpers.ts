@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { connect } from 'node:net';
 import { LINKTYPE, TcpConv, ethernet, pcapFile, type PcapRecord } from '../helpers/pcap-writer.js';
 import type { ResultsFile } from '../../src/metrics/results-types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/mcreplay.js');
@@ -313,6 +314,11 @@ export function started(p: ChildProcess): Promise<void> {
     p.stderr!.on('data', on);
     p.once('close', () => rej(new Error(`replay ended before it started: ${acc}`)));
   });
+}
+
+/** Waits until a memcached has served at least `n` gets (its cmd_get counter): the replay is under way. */
+export async function servedGets(address: string, n: number, ms = 10_000): Promise<void> {
+  await waitFor(`${n} gets served by ${address}`, async () => ((await mcStats(address).catch(() => ({}) as Record<string, number>)).cmd_get ?? 0) >= n, ms);
 }
 
 /** Waits until something answers `version` on 127.0.0.1:port. */

@@ -2,9 +2,10 @@
 // as memtier prints them) and latency; what the targets held before and after; the capture's own
 // problems; the ramp's steps; the generator's state.
 import { ERROR_CLASSES, type CommandSummary, type ResultsFile, type TargetState } from '../metrics/results-types.js';
-import { describeGenerator } from '../report/generator-state.js';
+import { describeGenerator } from './generator-state.js';
 import { nonEmptyTargets } from '../metrics/target-state.js';
-import { fmtInt, fmtNs, table } from './text.js';
+import { table } from './text-table.js';
+import { fmtInt, fmtNs } from './format.js';
 
 /** A latency percentile for a table cell: '-' when nothing was measured. */
 function lat(p: CommandSummary['response'], k: 'p50' | 'p99' | 'p999' | 'max'): string {
@@ -169,4 +170,11 @@ export function jsonSummary(r: ResultsFile, resultsPath: string, hlogPath: strin
     captureQuality: r.captureQuality ?? null,
     generator: r.generator ?? null,
   };
+}
+
+/** The rate as the summary and the start line say it: "2x", "max (closed loop, capacity mode)", "ramp 1x..8x step 1x every 30 s". */
+export function rateLabel(r: ResultsFile['config']['rate']): string {
+  if (r.mode === 'max') return 'max (closed loop, capacity mode)';
+  if (r.mode === 'factor') return `${r.factor}x`;
+  return `ramp ${r.from}x..${r.to}x step ${r.step}x every ${fmtNs(r.stepDurationNs)}`;
 }
