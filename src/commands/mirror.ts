@@ -16,6 +16,7 @@ import { runReplay, type ReplaySetup } from '../replay/coordinator.js';
 import { buildResults, engineVerdict } from '../replay/results.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_BACKLOG_REQUESTS, type LiveInput } from '../replay/live-source.js';
 import { keySampler, parseShare } from '../replay/sample.js';
+import { captureQuality } from '../replay/capture-quality.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
 import type { PoolPart } from '../replay/pool-route.js';
 import { makeRunId, writeResultsFile } from '../metrics/results.js';
@@ -329,6 +330,9 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
   const targetStats = poller !== null ? await (poller as StatsPoller).stop() : [];
   if (poller !== null) out.warnings.push(...(poller as StatsPoller).warnings());
+  // a stream cut mid-record (its producer died) is said, never taken for a clean end
+  const quality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
+  if (quality.cutShort) out.warnings.push(quality.findings[0]!);
   const lc = out.liveClock;
   if (lc && lc.jumps > 0) out.warnings.push(`the capture's clock jumped ${lc.jumps} time(s) against this host's clock (largest ${fmtNs(Math.abs(lc.worstOffsetNs))} ${lc.worstOffsetNs > 0 ? 'ahead' : 'behind'}): the send times were re-anchored there`);
   if (tcpdumpEnd !== null && (tcpdumpEnd.counts.droppedByKernel ?? 0) > 0) out.warnings.push(`tcpdump: ${tcpdumpEnd.counts.droppedByKernel} packets dropped by the kernel (requests on those connections may be lost or cut)`);
