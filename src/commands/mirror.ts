@@ -16,6 +16,7 @@ import { capturedSince } from '../replay/results-sink.js';
 import { mirrorRun } from './mirror-results.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_BACKLOG_REQUESTS, type LiveInput } from '../replay/live-source.js';
 import { keySampler, parseShare } from '../replay/sample.js';
+import { captureQuality } from '../replay/capture-quality.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
 import type { PoolPart } from '../replay/pool-route.js';
 import { writeResultsFile } from '../metrics/results.js';
@@ -288,6 +289,9 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   }
   const { out, targetStats } = ran;
   const signal = session.signal();
+  // a stream cut mid-record (its producer died) is said, never taken for a clean end
+  const quality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
+  if (quality.cutShort) out.warnings.push(quality.findings[0]!);
   mirrorWarnings(out, td);
   const tcpdumpDied = td?.died === true;
   const verdict = mirrorVerdict(engineVerdict(out, setup, limits, null), out, signal, warmRule, warm, tcpdumpDied);

@@ -20,6 +20,7 @@ import { authRequest, type AuthState } from './auth.js';
 import type { CasTable } from './cas-table.js';
 import { Ev, trace, tracing } from './trace.js';
 import { recordAnswer, type AnswerCtx } from './answer.js';
+import { writeProgress, writeStalled } from './stall.js';
 
 /** What a connection needs of its worker. */
 export interface ConnCtx extends AnswerCtx {
@@ -116,6 +117,8 @@ export class ReplayConn {
   /** Bytes written since the last flush: everything due in one dispatch batch goes out in one write. */
   private outq: Buffer[] = [];
   private outqBytes = 0;
+  /** Whether the target takes what is written (stall.ts). */
+  private readonly writes = writeProgress();
 
   constructor(
     readonly id: number,
@@ -282,6 +285,12 @@ export class ReplayConn {
       return;
     }
     if (this.state === 'connecting' && now - this.connectStart > this.ctx.timeoutNs) {
+      this.failClass = 'timeout';
+      this.down(now);
+      return;
+    }
+    // a target that stopped reading (stall.ts): fails the connection even when nothing awaits an answer
+    if (this.state === 'open' && writeStalled(this.sock, this.writes, now, this.ctx.timeoutNs)) {
       this.failClass = 'timeout';
       this.down(now);
       return;

@@ -17,10 +17,10 @@ export interface MirrorProc {
   exit: Promise<{ code: number | null; signal: string | null }>;
 }
 
-/** Starts `mcreplay mirror ARGS` (stdin piped from `stdin` when given; `env` added to the environment). */
-export function startMirror(args: string[], stdin?: NodeJS.ReadableStream, env?: Record<string, string>): MirrorProc {
+/** Starts `mcreplay mirror ARGS` (stdin piped from `stdin` when given; 'pipe': the caller writes proc.stdin; `env` added to the environment). */
+export function startMirror(args: string[], stdin?: NodeJS.ReadableStream | 'pipe', env?: Record<string, string>): MirrorProc {
   const proc = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
-  if (stdin) stdin.pipe(proc.stdin!);
+  if (stdin && stdin !== 'pipe') stdin.pipe(proc.stdin!);
   let out = '';
   let err = '';
   const waiters: (() => void)[] = [];
