@@ -166,7 +166,9 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
   private readonly maxValueLen: number;
 
   // Pending requests: a ring of parallel arrays (no object per request).
-  private cap = 64;
+  // (starts small: most connections have a request or two in flight, and a flow table holds
+  // hundreds of thousands of matchers; grow() doubles it for deep pipelines; a power of two)
+  private cap = 8;
   private qInfo: (MatchInfo | undefined)[] = new Array(this.cap);
   private qTag: (T | undefined)[] = new Array(this.cap);
   private qKind = new Int32Array(this.cap);
