@@ -24,7 +24,7 @@ import { fmtNs } from '../report/format.js';
 import { progressLine } from '../report/progress-line.js';
 import { humanSummary, jsonSummary, rateLabel } from '../report/run-summary.js';
 import { judgeAndWrite } from './run-output.js';
-import { preflight } from './replay-preflight.js';
+import { preflight, type PreflightOpts } from './replay-preflight.js';
 import { addMetricsOption, addOutputOptions, addRunOptions, addServerOptions, addShapeOptions, addTargetOptions, addThresholdOption, addViewOptions, parseCommonRun, type RunOpts } from './run-options.js';
 
 const EXAMPLES = `
@@ -56,7 +56,7 @@ is refused unless --allow-source-target.
 Exit codes: 0 ok, 2 bad usage, 3 target unreachable, 4 saturated run, 99 threshold failed,
 130/143 interrupted (partial results are written).`;
 
-interface ReplayOpts extends RunOpts {
+interface ReplayOpts extends RunOpts, PreflightOpts {
   rate?: string;
   step?: string;
   stepDuration?: string;
@@ -69,16 +69,8 @@ interface ReplayOpts extends RunOpts {
   lookAhead: string;
   shard?: string;
   startAt?: string;
-  defaultChecks?: boolean;
   config?: string;
   abortOnFail?: boolean;
-  baseline?: string;
-  maxRegression?: string[];
-  noiseBand?: string;
-  force?: boolean;
-  junit?: string;
-  summary?: string;
-  benchJson?: string;
 }
 
 /** Adds the 'replay' verb to the program. */

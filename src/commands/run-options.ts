@@ -79,7 +79,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)');
 }
 
-/** --out, --json, --workers, --timeout, --max-lag, --max-stall. */
+/** --out, --json, --workers, --priority, --timeout, --max-lag, --max-stall. */
 export function addOutputOptions(cmd: Command): Command {
   return cmd
     .option('--out <dir>', 'reports directory', 'reports')

@@ -147,13 +147,13 @@ export function makeThreadRealtime(helpers: boolean, prio = REALTIME_PRIORITY, h
 
 /**
  * Sets the calling sending thread's priority (falling back to the nice boost where SCHED_FIFO is
- * not permitted). Returns what it runs at.
+ * not permitted). Returns what it runs at, and whether that is real-time.
  */
-export function applySenderPriority(mode: SenderMode): string {
-  if (mode === 'normal') return 'unchanged';
-  if (mode !== 'nice' && makeThreadRealtime(mode === 'fifo-helpers')) return `SCHED_FIFO ${REALTIME_PRIORITY}${mode === 'fifo-helpers' ? ' (helpers too)' : ''}`;
+export function applySenderPriority(mode: SenderMode): { label: string; realtime: boolean } {
+  if (mode === 'normal') return { label: 'unchanged', realtime: false };
+  if (mode !== 'nice' && makeThreadRealtime(mode === 'fifo-helpers')) return { label: `SCHED_FIFO ${REALTIME_PRIORITY}${mode === 'fifo-helpers' ? ' (helpers too)' : ''}`, realtime: true };
   const nice = raiseThreadPriority();
-  return nice === null ? 'unchanged (not permitted)' : `nice ${nice}`;
+  return { label: nice === null ? 'unchanged (not permitted)' : `nice ${nice}`, realtime: false };
 }
 
 /** What the sending threads of a run ask for, from `--priority` and the run's kind; with a warning when the user's choice cannot be had. */

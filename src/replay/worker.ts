@@ -429,8 +429,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         case 'init':
           init = m.init;
           // before the waker starts: it inherits this thread's scheduling policy
-          priority = applySenderPriority(init.priority);
-          if (priority.startsWith('SCHED_FIFO')) spin = RT_SPIN;
+          {
+            const applied = applySenderPriority(init.priority);
+            priority = applied.label;
+            if (applied.realtime) spin = RT_SPIN;
+          }
           baseSec = init.baseSec;
           intervalNs = init.intervalNs;
           ctx.timeoutNs = init.timeoutNs;
