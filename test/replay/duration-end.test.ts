@@ -62,9 +62,10 @@ describe('--duration on a long capture', () => {
     expect(t.unsent).toBeGreaterThan(0.9 * cap.requests);
     expect(r.config.options.captureFullyRead).toBe(true);
     // the run is the 0.3 s plus draining what was in flight from a local memcached, not the time
-    // it took to read the rest of the capture
+    // it took to read the rest of the capture (1.01 s on a quiet machine before the fix, more under
+    // load; the fixed run took 0.31–0.40 s quiet and up to 0.66 s at load 25)
     expect(r.summary.durationNs).toBeGreaterThanOrEqual(300e6);
-    expect(r.summary.durationNs).toBeLessThan(300e6 + 200e6);
+    expect(r.summary.durationNs).toBeLessThan(300e6 + 450e6);
     expect(r.intervals).toHaveLength(1);
     expect(r.intervals[0]!.total.counters.unsent).toBe(t.unsent);
     // so the rate of the run is the capture's (1k/s), not diluted
