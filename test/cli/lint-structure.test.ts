@@ -42,5 +42,4 @@ describe('lint:structure and long functions', () => {
     expect(r.stdout).toMatch(/0 errors \(ok\)/);
     expect(r.status).toBe(0);
   });
-
 });
