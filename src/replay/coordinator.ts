@@ -147,5 +147,3 @@ async function readSource(
     return { firstExtract: null, passes: 0, squeezedNs: 0 };
   }
 }
-
-export { probeTargetAuth, type ProbeResult } from './probe.js';

@@ -42,11 +42,6 @@ export async function probeTargetAuth(t: TargetAddr, timeoutMs = 2000, auth: Aut
   }
 }
 
-/** probeTargetAuth, for its version only. */
-export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: AuthCred | null = null): Promise<string> {
-  return (await probeTargetAuth(t, timeoutMs, auth)).version;
-}
-
 /** Text probe: `version` (after ascii auth when credentials are given). */
 async function probeText(t: TargetAddr, timeoutMs: number, auth: AuthCred | null): Promise<string> {
   const { connect } = await import('node:net');
