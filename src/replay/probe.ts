@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { hasCode, McError } from '../errors.js';
 import type { TargetAddr } from './messages.js';
-import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
+import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from '../protocol/auth.js';
 
 /** What the probe of a target found: its version and, with credentials, how it takes them. */
 export interface ProbeResult {

@@ -11,7 +11,7 @@ import type { ShardSpec } from './shard.js';
 import type { RateSpec } from './parse.js';
 import type { TargetAddr, WorkerTotals } from './messages.js';
 import type { PriorityMode } from './priority.js';
-import type { AuthCred, AuthMech } from './auth.js';
+import type { AuthCred, AuthMech } from '../protocol/auth.js';
 import type { LiveInput } from './live-source.js';
 import type { LiveClockStats } from './live-schedule.js';
 
