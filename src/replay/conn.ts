@@ -16,7 +16,7 @@ import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
 import type { ReqItem, TargetAddr, WorkerTotals } from './messages.js';
 import { decodeReq, reqCmd, type BatchView } from './batch.js';
-import { authRequest, type AuthState } from './auth.js';
+import { authRequest, type AuthState } from '../protocol/auth.js';
 import type { CasTable } from './cas-table.js';
 import { Ev, trace, tracing } from './trace.js';
 import { recordAnswer, type AnswerCtx } from './answer.js';

@@ -4,7 +4,7 @@ import type { Expect, Proto } from '../protocol/types.js';
 import type { SenderMode } from './priority.js';
 import type { IntervalSnapshot } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
-import type { AuthCred } from './auth.js';
+import type { AuthCred } from '../protocol/auth.js';
 
 /** A target server as a worker dials it. */
 export interface TargetAddr {

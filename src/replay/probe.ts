@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { hasCode, McError } from '../errors.js';
 import type { TargetAddr } from './messages.js';
-import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from './auth.js';
+import { authRequest, binaryFrame, OP_VERSION, readBinaryResponse, saslRefusal, SASL_OP, SASL_STATUS, type AuthCred, type AuthMech } from '../protocol/auth.js';
 
 /** What the probe of a target found: its version and, with credentials, how it takes them. */
 export interface ProbeResult {
@@ -40,11 +40,6 @@ export async function probeTargetAuth(t: TargetAddr, timeoutMs = 2000, auth: Aut
     }
     throw e;
   }
-}
-
-/** probeTargetAuth, for its version only. */
-export async function probeTarget(t: TargetAddr, timeoutMs = 2000, auth: AuthCred | null = null): Promise<string> {
-  return (await probeTargetAuth(t, timeoutMs, auth)).version;
 }
 
 /** Text probe: `version` (after ascii auth when credentials are given). */

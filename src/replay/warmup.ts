@@ -6,7 +6,7 @@ import { monoNs } from './clock.js';
 import { ReplayConn, type ConnCtx } from './conn.js';
 import { CasTable } from './cas-table.js';
 import { emptyTotals } from './totals.js';
-import { binaryFrame, OP_VERSION } from './auth.js';
+import { binaryFrame, OP_VERSION } from '../protocol/auth.js';
 import { startWarmTarget, type WarmTarget } from './warm-target.js';
 import type { ReqItem, TargetAddr, WorkerInit } from './messages.js';
 
