@@ -188,6 +188,7 @@ export class ReplayConn {
   submit(it: ReqItem, now: number): void {
     this.ctx.rec.count(it.cmd, 'intended');
     this.ctx.rec.recordLag(now - it.at);
+    if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
     if (this.backingOff(now)) {
       this.failUnwritten(it, it.at, now);
       return;
@@ -469,6 +470,7 @@ export class ReplayConn {
         ctx.reading = false;
         ctx.flushDirty();
       }
+      if (tracing) trace(Ev.ReadEnd, ctx.now(), n, this.id);
     }
     return true;
   }

@@ -10,7 +10,7 @@ import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
 import { startWaker, type Waker } from './waker.js';
-import { Ev, trace, tracing, writeTrace } from './trace.js';
+import { Ev, trace, traceGc, tracing, writeTrace } from './trace.js';
 import { applySenderPriority } from './priority.js';
 import { READ_BUF_BYTES, warmUp } from './warmup.js';
 import type { FromWorker, ToWorker, WorkItem, WorkerInit } from './messages.js';
@@ -269,6 +269,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
         t = now();
       }
     }
+    if (tracing) trace(Ev.Dispatched, now(), n);
     flushDirty();
     if (tracing) trace(Ev.PumpEnd, now(), n);
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
@@ -365,7 +366,10 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   function begin(t0Ns: number): void {
     if (t0 !== null) return;
     t0 = t0Ns;
-    if (tracing) trace(Ev.Start, now(), queue.size);
+    if (tracing) {
+      trace(Ev.Start, now(), queue.size);
+      traceGc(now);
+    }
     // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
     rec?.resetEventLoop();
     nextBoundary = intervalNs;
