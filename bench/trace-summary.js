@@ -77,23 +77,36 @@ for (let i = 0; i < main.length - 1; i++) if (main[i][1] === 'read' && main[i][0
 // worker ran none of them: waking up, the event loop's own work, or not running at all.
 const spans = { read: [], dispatch: [], write: [], gc: gcs.map((g) => [g[0], g[0] + g[2]]) };
 {
+  // inside a turn: a write runs from its `flush` event to the next event; the rest of the turn is
+  // dispatch (decoding, recording, queueing). A turn inside an answer's callback (wake-read: due
+  // requests before the answer is parsed) is not the answer's time.
   let rs = null;
   let ws = null;
-  let ds = null;
+  let fs = null;
+  const turnPart = (t) => {
+    if (fs !== null) spans.write.push([fs, t]);
+    else if (ws !== null) spans.dispatch.push([ws, t]);
+  };
   for (const e of main) {
     const k = e[1];
-    if (k === 'read') rs = e[0];
+    const t = e[0];
+    if (ws !== null && k !== 'read' && k !== 'read-end') {
+      turnPart(t);
+      fs = k === 'flush' ? t : null;
+      if (k === 'pump-end') {
+        ws = null;
+        fs = null;
+        if (rs !== null) rs = t;
+      } else if (fs === null) ws = t;
+      continue;
+    }
+    if (k === 'read') rs = t;
     else if (k === 'read-end' && rs !== null) {
-      spans.read.push([rs, e[0]]);
+      spans.read.push([rs, t]);
       rs = null;
-    } else if (k.startsWith('wake-')) ws = e[0];
-    else if (k === 'dispatched' && ws !== null) {
-      spans.dispatch.push([ws, e[0]]);
-      ds = e[0];
-    } else if (k === 'pump-end' && ws !== null) {
-      if (ds !== null) spans.write.push([ds, e[0]]);
-      ws = null;
-      ds = null;
+    } else if (k.startsWith('wake-')) {
+      if (rs !== null) spans.read.push([rs, t]);
+      ws = t;
     }
   }
 }
@@ -154,7 +167,7 @@ const out = {
     perWriteP50: q(perWrite, 50),
     perWriteP99: q(perWrite, 99),
     turnsWith8PlusWrites: multi.length,
-    byWake: Object.fromEntries(['wake-waker', 'wake-timer', 'wake-spin'].map((k) => [k, sending.filter((t) => t.src === k).length])),
+    byWake: Object.fromEntries(['wake-waker', 'wake-timer', 'wake-spin', 'wake-read'].map((k) => [k, sending.filter((t) => t.src === k).length])),
   },
   reads: { n: reads.length, costP50: q(readCost, 50), costP99: q(readCost, 99) },
   gc: { n: gcs.length, totalMs: gcs.reduce((a, g) => a + g[2], 0) / 1e6, maxMs: gcs.reduce((a, g) => Math.max(a, g[2]), 0) / 1e6 },

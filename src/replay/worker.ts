@@ -10,6 +10,7 @@ import { CasTable } from './cas-table.js';
 import { decodeBatch, RunQueue } from './batch.js';
 import { emptyTotals } from './totals.js';
 import { startWaker, type Waker } from './waker.js';
+import { WriteOrder } from './write-order.js';
 import { Ev, trace, traceGc, tracing, writeTrace } from './trace.js';
 import { applySenderPriority } from './priority.js';
 import { READ_BUF_BYTES, warmUp } from './warmup.js';
@@ -101,8 +102,10 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let lastProgress = 0;
   /** Open loop: run-clock time after which what is left fails as timeout (see DRAIN_EXTRA_NS). */
   let drainDeadline: number | null = null;
-  let dirty: ReplayConn[] = [];
+  /** Connections with bytes queued, written as a turn passes their coalescing window (write-order.ts). */
+  const order = new WriteOrder();
   let flushQueued = false;
+  let pumping = false;
   let waker: Waker | null = null;
   /**
    * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
@@ -139,10 +142,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
 
   function flushDirty(): void {
     flushQueued = false;
-    if (dirty.length === 0) return;
-    const d = dirty;
-    dirty = [];
-    for (const c of d) c.flush();
+    order.writeAll();
   }
 
   const ctx: ConnCtx = {
@@ -168,8 +168,14 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
     reading: false,
     flushDirty,
+    sendDue() {
+      // an answer is about to be parsed: requests already due go out first (see pump)
+      if (pumping || t0 === null || finishedAll || stopped || ctx.maxMode) return;
+      const at = queue.peekAt();
+      if (at !== undefined && at <= now()) pump(Ev.WakeRead);
+    },
     dirty(c) {
-      dirty.push(c);
+      order.add(c);
       // writes made outside a dispatch turn (on connect, on an answer) go out once the current
       // callback is over, together with whatever else it wrote; a read callback flushes at its end
       if (!flushQueued && !ctx.reading) {
@@ -240,6 +246,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     timer = null;
     timerAt = Infinity;
     if (t0 === null || finishedAll) return;
+    pumping = true;
     let t = now();
     let n = 0;
     if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
@@ -261,7 +268,20 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       } else if (ctx.maxMode && !stopped && ctx.queued > 0 && queue.headIsOpen()) {
         openWaits = true; // ctx.drained() pumps again
         break;
-      } else dispatch(queue.pop()!, t);
+      } else {
+        const it = queue.pop()!;
+        dispatch(it, t);
+        if (it.k === 'req') order.queued(it.conn, it.at);
+      }
+      if (!ctx.maxMode) {
+        // timed: what is due goes out connection by connection as the turn passes it, and each
+        // request's lag and write time are read when it is queued, not at the turn's start
+        // (write-order.ts); in max mode everything is due at once and one write per connection
+        // and turn keeps the CPU per request down
+        const next = queue.peekAt();
+        if (next !== undefined && order.size > 0) order.writeBefore(next, COALESCE_NS);
+        t = now();
+      }
       if (++n % 64 === 0) {
         // behind schedule (a stall): catch up in slices, reading answers in between, so their
         // timestamps stay true and the server is not left waiting on full socket buffers
@@ -271,6 +291,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     }
     if (tracing) trace(Ev.Dispatched, now(), n);
     flushDirty();
+    pumping = false;
     if (tracing) trace(Ev.PumpEnd, now(), n);
     if (t - lastProgress >= PROGRESS_EVERY_NS) progress(t);
     arm();
