@@ -59,7 +59,9 @@ function captures() {
     if (t.transport === 'udp') return;
     const name = t.capture.replace(/\.(pcapng|pcap)$/, '');
     if (pick !== null && !pick.includes(name)) return;
-    out.push({ name, path: join(dir, t.capture), servers: t.servers });
+    // the plain client reads text answers only (its line scanner)
+    const binary = Object.keys(t.tshark?.binaryRequestsPerOpcode ?? {}).length > 0;
+    out.push({ name, path: join(dir, t.capture), servers: t.servers, binary });
   };
   const fx = 'captures/fixtures';
   for (const f of readdirSync(fx).sort()) if (f.endsWith('.truth.json')) add(fx, f);
@@ -117,7 +119,10 @@ async function startWire(mcs, tag) {
   let err = '';
   td.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 100 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
+  let stopped = false;
   return async () => {
+    if (stopped) return null;
+    stopped = true;
     // the last answers are on the wire: let tcpdump write them, then stop it
     await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => (td.once('close', r), td.kill('SIGINT')));
@@ -133,7 +138,7 @@ async function startWire(mcs, tag) {
 
 /** bench/plain-client.js on the capture's schedule at `rate`, against its own fresh memcached (single-server captures). */
 async function plainOnce(cap, rate) {
-  if (cap.servers.length !== 1) return { error: 'plain: single-server captures only' };
+  if (cap.servers.length !== 1 || cap.binary) return { error: 'plain: single-server text captures only' };
   const mc = await startMemcached();
   const stopWire = wire ? await startWire([mc], `plain-${cap.name}-${rate}`) : null;
   try {
@@ -144,6 +149,7 @@ async function plainOnce(cap, rate) {
   } catch (e) {
     return { error: String(e) };
   } finally {
+    await stopWire?.();
     mc.stop();
   }
 }
@@ -175,6 +181,7 @@ async function replayOnce(cap, rate) {
       wireP50,
     };
   } finally {
+    await stopWire?.();
     for (const m of mcs) m.stop();
   }
 }
