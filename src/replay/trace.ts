@@ -42,12 +42,14 @@ export function writeTrace(w: number): void {
 }
 
 /**
- * Traces this thread's garbage-collection pauses (start on the run clock, duration, kind) from the
- * moment it is called; `now` is the worker's run clock. The observer reports after the fact, so
- * each pause is placed back by how long ago it started.
+ * Records the start of the schedule (`queued` items waiting) and traces this thread's
+ * garbage-collection pauses (start on the run clock, duration, kind) from then on; `now` is the
+ * worker's run clock. The observer reports after the fact, so each pause is placed back by how long
+ * ago it started.
  */
-export function traceGc(now: () => number): void {
+export function traceGc(now: () => number, queued: number): void {
   if (!tracing) return;
+  trace(Ev.Start, now(), queued);
   const obs = new PerformanceObserver((list) => {
     const t = now();
     const p = performance.now();

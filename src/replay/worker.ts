@@ -102,9 +102,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   let lastProgress = 0;
   /** Open loop: run-clock time after which what is left fails as timeout (see DRAIN_EXTRA_NS). */
   let drainDeadline: number | null = null;
-  /** Connections with bytes queued, written as a turn passes their coalescing window (write-order.ts). */
   const order = new WriteOrder();
-  let flushQueued = false;
   let pumping = false;
   let waker: Waker | null = null;
   /**
@@ -140,10 +138,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     }
   }
 
-  function flushDirty(): void {
-    flushQueued = false;
-    order.writeAll();
-  }
+  const flushDirty = (): void => order.writeAll();
 
   const ctx: ConnCtx = {
     rec: null as unknown as IntervalRecorder,
@@ -169,20 +164,10 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
     reading: false,
     flushDirty,
     sendDue() {
-      // an answer is about to be parsed: requests already due go out first (see pump)
-      if (pumping || t0 === null || finishedAll || stopped || ctx.maxMode) return;
-      const at = queue.peekAt();
-      if (at !== undefined && at <= now()) pump(Ev.WakeRead);
+      // an answer is about to be parsed: requests already due go out first
+      if (!pumping && t0 !== null && !finishedAll && !stopped && !ctx.maxMode && (queue.peekAt() ?? Infinity) <= now()) pump(Ev.WakeRead);
     },
-    dirty(c) {
-      order.add(c);
-      // writes made outside a dispatch turn (on connect, on an answer) go out once the current
-      // callback is over, together with whatever else it wrote; a read callback flushes at its end
-      if (!flushQueued && !ctx.reading) {
-        flushQueued = true;
-        process.nextTick(flushDirty);
-      }
-    },
+    dirty: (c) => order.add(c, ctx.reading),
   };
 
   function conn(id: number, target: number, udp = false): ReplayConn {
@@ -271,16 +256,11 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
       } else {
         const it = queue.pop()!;
         dispatch(it, t);
-        if (it.k === 'req') order.queued(it.conn, it.at);
-      }
-      if (!ctx.maxMode) {
-        // timed: what is due goes out connection by connection as the turn passes it, and each
-        // request's lag and write time are read when it is queued, not at the turn's start
-        // (write-order.ts); in max mode everything is due at once and one write per connection
-        // and turn keeps the CPU per request down
-        const next = queue.peekAt();
-        if (next !== undefined && order.size > 0) order.writeBefore(next, COALESCE_NS);
-        t = now();
+        // timed: each connection is written once the turn has passed it, and the clock is read per
+        // request, so its lag and write time are its write's (write-order.ts; in max mode one
+        // write per connection and turn keeps the CPU per request down)
+        if (!ctx.maxMode) order.passed(it.k === 'req' ? it.conn : null, it.at, queue.peekAt(), COALESCE_NS);
+        if (!ctx.maxMode) t = now();
       }
       if (++n % 64 === 0) {
         // behind schedule (a stall): catch up in slices, reading answers in between, so their
@@ -387,10 +367,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
   function begin(t0Ns: number): void {
     if (t0 !== null) return;
     t0 = t0Ns;
-    if (tracing) {
-      trace(Ev.Start, now(), queue.size);
-      traceGc(now);
-    }
+    if (tracing) traceGc(now, queue.size);
     // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
     rec?.resetEventLoop();
     nextBoundary = intervalNs;

@@ -18,16 +18,35 @@ export class WriteOrder {
   private conns: Flushable[] = [];
   /** Due time (run clock) of the latest request queued on conns[i] in this turn; -Infinity: queued outside a turn. */
   private lastAt: number[] = [];
+  private tickQueued = false;
+  private readonly tick = (): void => this.writeAll();
 
   /** Connections waiting to be written. */
   get size(): number {
     return this.conns.length;
   }
 
-  /** `c` queued its first bytes since its last write. */
-  add(c: Flushable): void {
+  /**
+   * `c` queued its first bytes since its last write. Bytes queued outside a dispatch turn (on
+   * connect, on an answer) go out once the current callback is over, together with whatever else it
+   * wrote: on the next tick, or at the end of the read callback when `reading` (it writes them all).
+   */
+  add(c: Flushable, reading = true): void {
     this.conns.push(c);
     this.lastAt.push(-Infinity);
+    if (!this.tickQueued && !reading) {
+      this.tickQueued = true;
+      process.nextTick(this.tick);
+    }
+  }
+
+  /**
+   * A turn dispatched an item due at `at` (a request of connection `conn`, or null for anything
+   * else); `nextAt` is the due time of the turn's next item: every connection it has passed is written.
+   */
+  passed(conn: number | null, at: number, nextAt: number | undefined, windowNs: number): void {
+    if (conn !== null) this.queued(conn, at);
+    if (nextAt !== undefined && this.conns.length > 0) this.writeBefore(nextAt, windowNs);
   }
 
   /** A request of connection `id`, due at `at`, was just queued on it (if it was written rather than held). */
@@ -65,6 +84,7 @@ export class WriteOrder {
 
   /** Writes every queued connection now. */
   writeAll(): void {
+    this.tickQueued = false;
     if (this.conns.length === 0) return;
     const d = this.conns;
     this.conns = [];
