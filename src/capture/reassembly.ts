@@ -1,6 +1,7 @@
-// structure: one state machine over a flow's two halves; segment(), the hold queue and the gap
-// rules share the per-half bookkeeping on every packet. The flow table (Flow, Half, Lru, endpoint
-// hashing, ~140 lines) is the seam for a split into flow-table.ts, not yet made.
+// structure: one state machine over a flow's two halves (~650 lines); segment(), the hold queue and
+// the gap rules share the per-half bookkeeping on every packet, and the hash-table lookup is the
+// first step of every packet (kept here: no hop to another object per packet). Apart: the flow and
+// its halves' state (tcp-flow.ts), the LRU lists and the endpoint hash (flow-table.ts).
 // TCP reassembly: decoded segments in, per-direction in-order byte streams out (StreamSink).
 //
 // Each direction ("half") keeps the next expected sequence number. A segment at that number is
@@ -34,9 +35,11 @@
 // flows stay CLOSED_LINGER_NS as tombstones so late ACKs and retransmitted FINs do not open
 // phantom mid-way flows; a new SYN on a tombstone opens a new flow.
 import { dstText, srcText } from './ip.js';
-import { SETTLE_DOUBLE, type Packet } from './packet.js';
+import type { Packet } from './packet.js';
+import { EMPTY, Flow, flowInfo, seg, view, type Half, type Seg } from './tcp-flow.js';
+import { endpointHash, Lru } from './flow-table.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './tcp.js';
-import type { CaptureStats, CloseReason, Dir, Endpoint, ServerBy, StreamSink, TcpFlowInfo } from './types.js';
+import type { CaptureStats, CloseReason, Dir, ServerBy, StreamSink } from './types.js';
 
 const MAX_OOO_BYTES = 4 << 20;
 const MAX_OOO_SEGS = 2048;
@@ -49,142 +52,6 @@ const HOLD_BYTES = 1 << 20;
 const HOLD_TOTAL_BYTES = 64 << 20;
 const CLOSED_LINGER_NS = 30e9;
 const SWEEP_EVERY_NS = 1e9;
-
-// A Buffer view made without Buffer#subarray's argument checks: one per delivered segment.
-class View extends Uint8Array {}
-Object.setPrototypeOf(View.prototype, Buffer.prototype);
-function view(b: Buffer, off: number, len: number): Buffer {
-  return new View(b.buffer as ArrayBuffer, b.byteOffset + off, len) as unknown as Buffer;
-}
-
-interface Seg {
-  seq: number;
-  data: Buffer;
-  missing: number;
-  ts: number;
-  /** Its ACK: the peer's bytes it answers, which must be handed on before it. */
-  need: number;
-  /** The flow's packet count when it came (the hold window). */
-  pkt: number;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-function seg(seq: number, data: Buffer, missing: number, ts: number, need: number, pkt: number): Seg {
-  return { seq, data, missing, ts, need, pkt };
-}
-
-/** One direction of a flow. Sequence numbers are uint32; comparisons use (a - b) | 0. */
-class Half {
-  known = false;
-  next = 0;
-  /** gap(-1) is owed before the first bytes (mid-way join). */
-  resync = false;
-  finSeen = false;
-  finSeq = 0;
-  done = false;
-  ooo: Seg[] | null = null;
-  oooBytes = 0;
-  /** In-order segments (and gaps) behind one waiting for the peer's bytes it acknowledges. */
-  held: Seg[] | null = null;
-  heldBytes = 0;
-  /** Highest ACK the peer sent for this direction. */
-  peerAck = 0;
-  peerAckValid = false;
-  /** The peer acknowledged past the hole in front of ooo: since which packet of the flow, and when. */
-  acked = false;
-  ackPkt = 0;
-  ackSince = 0;
-}
-
-class Flow {
-  closed = false;
-  lastSeen = 0;
-  /** Last time handed to the sink for this flow: keeps its calls non-decreasing in time. */
-  lastTs = 0;
-  prev: Flow | null = null;
-  next: Flow | null = null;
-  hashNext: Flow | null = null;
-  readonly h0 = new Half();
-  readonly h1 = new Half();
-  oooDirs = 0;
-  holdDirs = 0;
-  /** Packets of the flow while it waits for a hole or a hold (their windows count them). */
-  pkts = 0;
-  /** In TcpReassembler.waiting (holds that the sweep must time out). */
-  waiting = false;
-  clientIsn = 0;
-  constructor(
-    readonly id: number,
-    readonly key: number,
-    readonly family: number,
-    readonly c0: number,
-    readonly c1: number,
-    readonly c2: number,
-    readonly c3: number,
-    readonly cport: number,
-    readonly s0: number,
-    readonly s1: number,
-    readonly s2: number,
-    readonly s3: number,
-    readonly sport: number,
-    readonly synSeen: boolean,
-  ) {}
-}
-
-function flowInfo(id: number, client: Endpoint, server: Endpoint, startNs: number, synSeen: boolean, serverBy: ServerBy): TcpFlowInfo {
-  return { id, client, server, startNs, synSeen, serverBy };
-}
-
-// Sequence numbers and capture times outgrow small integers: see SETTLE_DOUBLE.
-{
-  const d = SETTLE_DOUBLE;
-  const f = new Flow(0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false);
-  f.lastSeen = f.lastTs = f.clientIsn = d;
-  f.h0.next = f.h0.finSeq = f.h0.peerAck = f.h0.ackSince = d;
-  seg(d, EMPTY, 0, d, d, 0);
-  flowInfo(0, { addr: '', port: 0 }, { addr: '', port: 0 }, d, false, 'port');
-}
-
-/** Doubly linked list of flows, oldest activity first. */
-class Lru {
-  head: Flow | null = null;
-  tail: Flow | null = null;
-  size = 0;
-  push(f: Flow): void {
-    f.prev = this.tail;
-    f.next = null;
-    if (this.tail) this.tail.next = f;
-    else this.head = f;
-    this.tail = f;
-    this.size++;
-  }
-  remove(f: Flow): void {
-    if (f.prev) f.prev.next = f.next;
-    else this.head = f.next;
-    if (f.next) f.next.prev = f.prev;
-    else this.tail = f.prev;
-    f.prev = f.next = null;
-    this.size--;
-  }
-  touch(f: Flow): void {
-    if (this.tail === f) return;
-    this.remove(f);
-    this.push(f);
-  }
-}
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x85ebca6b);
-  return h ^ (h >>> 15);
-}
-
-function endpointHash(family: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
-  let h = mix(0x9e3779b9, a0);
-  if (family === 6) h = mix(mix(mix(h, a1), a2), a3);
-  h = Math.imul(h ^ port, 0xc2b2ae35);
-  return h ^ (h >>> 13);
-}
 
 /** Per-capture TCP state: flows, reassembly, lifecycle. */
 export class TcpReassembler {

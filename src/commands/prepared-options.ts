@@ -9,7 +9,7 @@ import type { ReplaySetup } from '../replay/coordinator.js';
 import { VERSION } from '../version.js';
 import type { PreparedShape } from '../workload/prepared-format.js';
 import { isPreparedFile, openPrepared, type PreparedFile } from '../workload/prepared-read.js';
-import { normalizeServerKey } from '../workload/shape.js';
+import { serverKeyOf } from '../topology/targets.js';
 import { parsePorts } from './capture-args.js';
 
 /** The options of replay and prepare that shape a workload, as commander gives them. */
@@ -27,7 +27,7 @@ export interface ShapingOpts {
 /** The filters given on a command line (null/false where not given), as a prepared file's header holds them. */
 export function shapingFilters(o: ShapingOpts): Pick<PreparedShape, 'commands' | 'readOnly' | 'servers' | 'fromNs' | 'toNs'> {
   const commands = listOption(o.commands).map((c) => c.toLowerCase());
-  const servers = listOption(o.server).map(normalizeServerKey);
+  const servers = listOption(o.server).map((s) => serverKeyOf(s, '--server'));
   const fromNs = o.from === undefined ? null : parseDurationNs(o.from, '--from');
   const toNs = o.to === undefined ? null : parseDurationNs(o.to, '--to');
   if (fromNs !== null && toNs !== null && toNs <= fromNs) throw new McError('--to must be after --from', 'MCR_ERR_BAD_OPTION');

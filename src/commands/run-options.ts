@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { McError } from '../errors.js';
-import { parseTargets } from '../topology/targets.js';
-import { defaultShape, normalizeServerKey, type ShapeOptions } from '../workload/shape.js';
+import { parseTargets, serverKeyOf } from '../topology/targets.js';
+import { defaultShape, type ShapeOptions } from '../workload/shape.js';
 import { listOption, parseDurationNs } from '../replay/parse.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
 import { PRIORITY_HELP, collect, intOption, priorityOption } from './options.js';
@@ -130,7 +130,7 @@ export function parseCommonRun(o: RunOpts): CommonRun {
   if (commands.length > 0) shape.commands = new Set(commands.map((c) => c.toLowerCase()));
   shape.readOnly = o.readOnly === true;
   const servers = listOption(o.server);
-  if (servers.length > 0) shape.servers = new Set(servers.map(normalizeServerKey));
+  if (servers.length > 0) shape.servers = new Set(servers.map((s) => serverKeyOf(s, '--server')));
   shape.allow = new Set(listOption(o.allow).map((c) => c.toLowerCase()));
   const clone = intOption(o.clone, '--clone', 1, 10_000);
   const durationNs = o.duration === undefined ? null : parseDurationNs(o.duration, '--duration');

@@ -113,6 +113,11 @@ export function isTextWordPrefix(buf: Buffer, s: number, e: number): boolean {
   return false;
 }
 
+/** The text/meta command called `name`, or undefined. */
+export function lookupTextWordByName(name: string): TextSpec | undefined {
+  return BY_NAME.get(name);
+}
+
 export type { TextSpec };
 
 // ---- binary -------------------------------------------------------------------------------------

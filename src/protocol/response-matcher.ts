@@ -2,21 +2,25 @@
 // every response shape: VALUE…END, STAT…END, single lines, errors, meta codes with quiet (q)
 // requests answered by silence, binary packets with quiet opcodes and multi-packet stats.
 //
-// structure: kept whole (~960 lines). createResponseMatcher is one incremental state machine over
-// Buffers whose state (~40 locals: the pending-request ring of parallel typed arrays, the byte-level
-// state, the binary packet in progress) lives in one closure (plain local reads, no object hops);
-// the ring is read on every response, on the per-byte path that ingest and replay both
-// run. Its states, request kinds, meta subtypes and flags are named constants (S_*, R_*, M_*, F_*,
-// MULTI_*, AFTER_*). Moving the ring into its own object is the next step once bench/ shows it free.
-import { BINARY_BY_OPCODE, BINARY_STATUS, binarySpecByName, binaryStatusError, binaryStatusName } from './commands.js';
+// structure: kept whole (~840 lines). One incremental state machine over Buffers: its text-line,
+// meta, binary-packet and resync steps all read and write the same per-connection state (the
+// response being assembled, the byte-level state, the binary packet in progress) and call each
+// other mid-response (a binary header found while scanning completes a text request's silence, a
+// skipped value block ends in a binary finish). Split across classes or objects, every step would
+// reach that state through a hop or an inheritance chain on the per-byte path that ingest and replay
+// both run. What could stand alone is apart: the pending-request ring (pending-ring.ts) and the
+// vocabulary (matcher-codes.ts: kinds, flags, states, bytes, the binary header; meta command kinds
+// and opcodes come from the command table, commands.ts).
+import { BINARY_BY_OPCODE, BINARY_STATUS, K_MA, K_MD, K_MG, K_MN, K_MS, binarySpecByName, binaryStatusError, binaryStatusName } from './commands.js';
+import { MAX_KEY } from './request-build.js';
+import { PendingRing } from './pending-ring.js';
+import { After, Bin, Cand, Ch, Flag, Kind, Multi, OP_NOOP, St, errorClassOf, keyEquals, metaKind, opcodeOfUnknown, sameBytes, textCand } from './matcher-codes.js';
 import { TOK_E, TOK_S, indexOfByte, parseU64, parseUint, tokenize } from './bytes.js';
 import {
   MAX_RESPONSE_WORD,
   WORD_NAME,
-  W_CLIENT_ERROR,
   W_END,
   W_EN,
-  W_ERROR,
   W_EX,
   W_HD,
   W_ITEM,
@@ -27,13 +31,11 @@ import {
   W_OK,
   W_OTHER,
   W_PREFIX,
-  W_SERVER_ERROR,
   W_STAT,
   W_VA,
   W_VALUE,
   isErrorWord,
   isMetaWord,
-  isResponseWordPrefix,
   responseWord,
 } from './response-words.js';
 import type { Expect, ParsedResponse, ParserOptions, Proto, ResponseErrorClass } from './types.js';
@@ -71,61 +73,6 @@ export interface ResponseMatcher<T> {
   close(): void;
 }
 
-// Request kinds, computed once in expect().
-/** What kind of answer a pending request waits for. */
-const enum Kind {
-  Line = 1,
-  Values = 2,
-  Stats = 3,
-  Meta = 4,
-  Bin = 5,
-  None = 6, // text noreply / quit: silence is the answer
-}
-
-/** Meta subtypes. */
-const enum MetaSub {
-  Other = 0,
-  Mg = 1,
-  Ms = 2,
-  Md = 3,
-  Ma = 4,
-  Mn = 5,
-}
-
-// Request flag bits.
-const F_SILENT = 1; // may be answered by silence (quiet, noreply, quit)
-const F_RETRIEVES = 2; // counts hits/misses
-const F_ECHOKEY = 4; // binary response echoes the key
-const F_BSTATS = 8; // binary stat: packets until the empty key
-
-/** Open multi-part responses. */
-const enum Multi {
-  None = 0,
-  Values = 1,
-  Stats = 2,
-  BinStats = 3,
-}
-
-/** Byte-level states. */
-const enum St {
-  Idle = 0,
-  Line = 1,
-  Skip = 2,
-  BinHeader = 3,
-  BinExtKey = 4,
-  CandText = 5,
-  CandBin = 6,
-}
-
-/** What to do when a skipped data block ends. */
-const enum After {
-  Nothing = 0,
-  Value = 1,
-  Va = 2,
-  Bin = 3,
-}
-
-const BIN_HEADER = 24;
 const MAX_LINE = 64 * 1024;
 /**
  * Memory bound for requests answered by silence: a text noreply request can only ever get an error
@@ -136,27 +83,6 @@ const NOREPLY_WINDOW = 1024;
 const QUIET_WINDOW = 65536;
 const DEFAULT_MAX_VALUE = 1024 * 1024 * 1024;
 
-function errorClassOf(code: number): ResponseErrorClass {
-  return code === W_ERROR ? 'ERROR' : code === W_CLIENT_ERROR ? 'CLIENT_ERROR' : code === W_SERVER_ERROR ? 'SERVER_ERROR' : null;
-}
-
-function metaSub(cmd: string): MetaSub {
-  switch (cmd) {
-    case 'mg':
-      return MetaSub.Mg;
-    case 'ms':
-      return MetaSub.Ms;
-    case 'md':
-      return MetaSub.Md;
-    case 'ma':
-      return MetaSub.Ma;
-    case 'mn':
-      return MetaSub.Mn;
-    default:
-      return MetaSub.Other;
-  }
-}
-
 /**
  * The matcher's state machine. A class rather than a closure: its state is real (one per
  * connection), and its steps are methods small enough to read one by one.
@@ -165,17 +91,8 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
   private readonly wantCas: boolean;
   private readonly maxValueLen: number;
 
-  // Pending requests: a ring of parallel arrays (no object per request).
-  // (starts small: most connections have a request or two in flight, and a flow table holds
-  // hundreds of thousands of matchers; grow() doubles it for deep pipelines; a power of two)
-  private cap = 8;
-  private qInfo: (MatchInfo | undefined)[] = new Array(this.cap);
-  private qTag: (T | undefined)[] = new Array(this.cap);
-  private qKind = new Int32Array(this.cap);
-  private qSub = new Int32Array(this.cap); // meta subtype or binary opcode
-  private qFlags = new Int32Array(this.cap);
-  private head = 0;
-  private count = 0;
+  /** Pending requests in send order (pending-ring.ts). */
+  private readonly q = new PendingRing<MatchInfo, T>();
 
   // Response being assembled for the head request.
   private multi: Multi = Multi.None;
@@ -220,8 +137,6 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
   }
 
   expect(req: MatchInfo, tag: T): void {
-    if (this.count === this.cap) this.grow();
-    const i = (this.head + this.count) & (this.cap - 1);
     let kind: number;
     let sub = 0;
     let flags = 0;
@@ -229,40 +144,35 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
       kind = Kind.Bin;
       const spec = binarySpecByName(req.cmd);
       sub = spec ? spec.opcode : opcodeOfUnknown(req.cmd);
-      if (req.quiet || req.expect === 'none') flags |= F_SILENT;
-      if (spec?.retrieves) flags |= F_RETRIEVES;
-      if (spec?.echoesKey) flags |= F_ECHOKEY;
-      if (req.expect === 'stats') flags |= F_BSTATS;
+      if (req.quiet || req.expect === 'none') flags |= Flag.Silent;
+      if (spec?.retrieves) flags |= Flag.Retrieves;
+      if (spec?.echoesKey) flags |= Flag.EchoKey;
+      if (req.expect === 'stats') flags |= Flag.BinStats;
     } else if (req.proto === 'meta') {
       kind = Kind.Meta;
-      sub = metaSub(req.cmd);
-      if (req.quiet) flags |= F_SILENT;
-      if (sub === MetaSub.Mg) flags |= F_RETRIEVES;
+      sub = metaKind(req.cmd);
+      if (req.quiet) flags |= Flag.Silent;
+      if (sub === K_MG) flags |= Flag.Retrieves;
     } else {
       switch (req.expect) {
         case 'values':
           kind = Kind.Values;
-          flags |= F_RETRIEVES;
+          flags |= Flag.Retrieves;
           break;
         case 'stats':
           kind = Kind.Stats;
           break;
         case 'none':
           kind = Kind.None;
-          flags |= F_SILENT;
+          flags |= Flag.Silent;
           break;
         default:
           kind = Kind.Line;
       }
-      if (req.quiet) flags |= F_SILENT;
+      if (req.quiet) flags |= Flag.Silent;
     }
-    this.qInfo[i] = req;
-    this.qTag[i] = tag;
-    this.qKind[i] = kind;
-    this.qSub[i] = sub;
-    this.qFlags[i] = flags;
-    this.count++;
-    if (this.count > NOREPLY_WINDOW && this.multi === Multi.None && this.state === St.Idle) this.settleOldSilent();
+    this.q.push(req, tag, kind, sub, flags);
+    if (this.q.count > NOREPLY_WINDOW && this.multi === Multi.None && this.state === St.Idle) this.settleOldSilent();
   }
 
   push(chunk: Buffer, tsNs: number): void {
@@ -287,7 +197,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
   }
 
   get pending(): number {
-    return this.count;
+    return this.q.count;
   }
 
   close(): void {
@@ -296,45 +206,14 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     this.resetCur();
     this.state = St.Idle;
     this.dropAcc();
-    while (this.count > 0) {
-      if ((this.qFlags[this.head] & F_SILENT) !== 0) this.completeNone(this.lastTs);
+    while (this.q.count > 0) {
+      if ((this.q.flags[this.q.head] & Flag.Silent) !== 0) this.completeNone(this.lastTs);
       else {
-        const tag = this.qTag[this.head] as T;
-        this.pop();
+        const tag = this.q.tag[this.q.head] as T;
+        this.q.pop();
         this.ev.unanswered(tag, 'closed');
       }
     }
-  }
-
-  private grow(): void {
-    const ncap = this.cap * 2;
-    const ni: (MatchInfo | undefined)[] = new Array(ncap);
-    const nt: (T | undefined)[] = new Array(ncap);
-    const nk = new Int32Array(ncap);
-    const ns = new Int32Array(ncap);
-    const nf = new Int32Array(ncap);
-    for (let i = 0; i < this.count; i++) {
-      const j = (this.head + i) & (this.cap - 1);
-      ni[i] = this.qInfo[j];
-      nt[i] = this.qTag[j];
-      nk[i] = this.qKind[j];
-      ns[i] = this.qSub[j];
-      nf[i] = this.qFlags[j];
-    }
-    this.qInfo = ni;
-    this.qTag = nt;
-    this.qKind = nk;
-    this.qSub = ns;
-    this.qFlags = nf;
-    this.head = 0;
-    this.cap = ncap;
-  }
-
-  private pop(): void {
-    this.qInfo[this.head] = undefined;
-    this.qTag[this.head] = undefined;
-    this.head = (this.head + 1) & (this.cap - 1);
-    this.count--;
   }
 
   private resetCur(): void {
@@ -354,9 +233,9 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     }
   }
 
-  /** Completes the this.head request with the response assembled so far. */
+  /** Completes the head request with the response assembled so far. */
   private complete(status: string, error: ResponseErrorClass, ts: number): void {
-    const tag = this.qTag[this.head] as T;
+    const tag = this.q.tag[this.q.head] as T;
     const resp: ParsedResponse = {
       status,
       error,
@@ -366,36 +245,36 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
       bytes: this.curBytes,
       casByKey: this.curCas,
     };
-    this.pop();
+    this.q.pop();
     this.resetCur();
     this.ev.response(tag, resp, ts);
   }
 
-  /** The this.head request was answered by silence (quiet/noreply): a quiet retrieval is a miss. */
+  /** The head request was answered by silence (quiet/noreply): a quiet retrieval is a miss. */
   private completeNone(ts: number): void {
-    const tag = this.qTag[this.head] as T;
-    const retrieves = (this.qFlags[this.head] & F_RETRIEVES) !== 0;
-    this.pop();
+    const tag = this.q.tag[this.q.head] as T;
+    const retrieves = (this.q.flags[this.q.head] & Flag.Retrieves) !== 0;
+    this.q.pop();
     const resp: ParsedResponse = { status: 'none', error: null, hits: 0, misses: retrieves ? 1 : 0, valueBytes: 0, bytes: 0, casByKey: undefined };
     this.ev.response(tag, resp, ts);
   }
 
   /** Keeps long runs of silent requests from piling up when nothing later is ever answered. */
   private settleOldSilent(): void {
-    while (this.count > NOREPLY_WINDOW && (this.qFlags[this.head] & F_SILENT) !== 0 && (this.qKind[this.head] === Kind.None || this.count > QUIET_WINDOW)) this.completeNone(this.lastTs);
+    while (this.q.count > NOREPLY_WINDOW && (this.q.flags[this.q.head] & Flag.Silent) !== 0 && (this.q.kind[this.q.head] === Kind.None || this.q.count > QUIET_WINDOW)) this.completeNone(this.lastTs);
   }
 
   private unanswerAll(reason: 'closed' | 'desync'): void {
     this.resetCur();
-    while (this.count > 0) {
-      const tag = this.qTag[this.head] as T;
-      this.pop();
+    while (this.q.count > 0) {
+      const tag = this.q.tag[this.q.head] as T;
+      this.q.pop();
       this.ev.unanswered(tag, reason);
     }
   }
 
   private keyString(i: number): string | undefined {
-    const k = this.qInfo[i]?.keys[0];
+    const k = this.q.info[i]?.keys[0];
     if (k === undefined) return undefined;
     return typeof k === 'string' ? k : k.toString('latin1');
   }
@@ -409,14 +288,14 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
 
   private onLine(buf: Buffer, s: number, ce: number, total: number, ts: number): void {
     let we = s;
-    while (we < ce && buf[we] !== 32) we++;
+    while (we < ce && buf[we] !== Ch.Space) we++;
     const code = we > s ? responseWord(buf, s, we) : W_OTHER;
     this.seenText = true;
     if (this.multi === Multi.Values) {
       this.curBytes += total;
       if (code === W_VALUE) return this.valueLine(buf, s, ce);
       if (code === W_END) {
-        const want = this.qInfo[this.head]!.keys.length;
+        const want = this.q.info[this.q.head]!.keys.length;
         this.curMisses = want > this.curHits ? want - this.curHits : 0;
         return this.complete(this.curHits > 0 ? 'VALUE' : 'END', null, ts);
       }
@@ -432,9 +311,9 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     }
     if (code === W_MN) this.syncToMn(ts);
     for (;;) {
-      if (this.count === 0) return this.unexpectedLine(buf, s, ce, total, code);
-      const kind = this.qKind[this.head];
-      const silent = (this.qFlags[this.head] & F_SILENT) !== 0;
+      if (this.q.count === 0) return this.unexpectedLine(buf, s, ce, total, code);
+      const kind = this.q.kind[this.q.head];
+      const silent = (this.q.flags[this.q.head] & Flag.Silent) !== 0;
       if (kind === Kind.Bin) {
         if (silent) {
           this.completeNone(ts);
@@ -450,11 +329,11 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     }
     this.curBytes = total;
     if (isErrorWord(code)) return this.complete(WORD_NAME[code], errorClassOf(code), ts);
-    const kind = this.qKind[this.head];
+    const kind = this.q.kind[this.q.head];
     // A line no memcached would send to this request means we lost our place in the stream.
     const c0 = buf[s];
     if (
-      (ce > s && (c0 < 32 || c0 > 126)) ||
+      (ce > s && (c0 < Ch.Space || c0 > Ch.Tilde)) ||
       (kind === Kind.Values && code !== W_VALUE && code !== W_END) ||
       (kind === Kind.Meta && !isMetaWord(code) && code !== W_OK)
     ) {
@@ -468,7 +347,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
         return this.valueLine(buf, s, ce);
       }
       if (code === W_END) {
-        this.curMisses = this.qInfo[this.head]!.keys.length;
+        this.curMisses = this.q.info[this.q.head]!.keys.length;
         return this.complete('END', null, ts);
       }
       return this.complete(this.statusOf(code, buf, s, we), null, ts);
@@ -476,7 +355,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     if (kind === Kind.Stats) {
       if (code === W_END) return this.complete('END', null, ts);
       const c = buf[s];
-      if (code === W_STAT || code === W_ITEM || code === W_PREFIX || we === s || !(c >= 65 && c <= 90)) {
+      if (code === W_STAT || code === W_ITEM || code === W_PREFIX || we === s || !(c >= Ch.A && c <= Ch.Z)) {
         this.multi = Multi.Stats;
         return;
       }
@@ -490,7 +369,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     return code === W_OTHER || code === W_NUMBER ? buf.toString('latin1', s, we) : WORD_NAME[code];
   }
 
-  /** "VALUE <key> <flags> <bytes> [<cas>]": this.count the hit and skip its data block. */
+  /** "VALUE <key> <flags> <bytes> [<cas>]": count the hit and skip its data block. */
   private valueLine(buf: Buffer, s: number, ce: number): void {
     const n = tokenize(buf, s, ce);
     const size = n > 3 ? parseUint(buf, TOK_S[3], TOK_E[3]) : -1;
@@ -505,7 +384,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
   }
 
   private metaLine(code: number, buf: Buffer, s: number, ce: number, we: number, ts: number): void {
-    const sub = this.qSub[this.head];
+    const sub = this.q.sub[this.q.head];
     const n = tokenize(buf, s, ce);
     let firstFlag = 1;
     let size = -1;
@@ -514,20 +393,20 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
       if (size < 0) return this.garbage();
       firstFlag = 2;
     }
-    if (sub === MetaSub.Mg) {
+    if (sub === K_MG) {
       if (code === W_VA || code === W_HD || code === W_OK) {
         // W without X: the key was missing and N (vivify) just created it empty, so a miss;
         // W with X is a stale value handed out for recache, which the client did get
-        if (this.hasLoneFlag(buf, firstFlag, n, 87 /* W */) && !this.hasLoneFlag(buf, firstFlag, n, 88 /* X */)) this.curMisses = 1;
+        if (this.hasLoneFlag(buf, firstFlag, n, Ch.W) && !this.hasLoneFlag(buf, firstFlag, n, Ch.X)) this.curMisses = 1;
         else this.curHits = 1;
         if (size > 0) this.curValueBytes = size;
       } else if (code === W_EN) this.curMisses = 1;
     } else if (size > 0) this.curValueBytes = size;
     if (this.wantCas) {
       for (let i = firstFlag; i < n; i++) {
-        if (buf[TOK_S[i]] === 99 /* c */) {
+        if (buf[TOK_S[i]] === Ch.c) {
           const cas = parseU64(buf, TOK_S[i] + 1, TOK_E[i]);
-          if (cas >= 0n) this.addCas(this.keyString(this.head), cas);
+          if (cas >= 0n) this.addCas(this.keyString(this.q.head), cas);
         }
       }
     }
@@ -545,22 +424,22 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     return false;
   }
 
-  /** Can this line be the answer to the quiet request at the this.head, or did that one stay silent? */
+  /** Can this line be the answer to the quiet request at the head, or did that one stay silent? */
   private quietMayAnswer(code: number, buf: Buffer, s: number, ce: number): boolean {
     if (isErrorWord(code)) return true; // errors are always sent and answer the oldest request
-    if (this.qKind[this.head] !== Kind.Meta) return false;
+    if (this.q.kind[this.q.head] !== Kind.Meta) return false;
     if (!isMetaWord(code) && code !== W_OK) return false;
-    switch (this.qSub[this.head]) {
-      case MetaSub.Mg:
+    switch (this.q.sub[this.q.head]) {
+      case K_MG:
         if (code !== W_VA && code !== W_HD && code !== W_OK) return false;
         break;
-      case MetaSub.Ms:
+      case K_MS:
         if (code !== W_NS && code !== W_EX && code !== W_NF) return false;
         break;
-      case MetaSub.Md:
+      case K_MD:
         if (code !== W_NF && code !== W_EX) return false;
         break;
-      case MetaSub.Ma:
+      case K_MA:
         if (code !== W_NF && code !== W_NS && code !== W_EX) return false;
         break;
       default:
@@ -569,15 +448,15 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     return this.metaTokensFit(code, buf, s, ce);
   }
 
-  /** Opaque (O) and key (k) tokens of the line agree with the this.head request's flags. */
+  /** Opaque (O) and key (k) tokens of the line agree with the head request's flags. */
   private metaTokensFit(code: number, buf: Buffer, s: number, ce: number): boolean {
-    const info = this.qInfo[this.head]!;
+    const info = this.q.info[this.q.head]!;
     let reqO: string | undefined;
     let reqB64 = false;
     for (const f of info.metaFlags) {
       const c = f.charCodeAt(0);
-      if (c === 79) reqO = f;
-      else if (c === 98) reqB64 = true;
+      if (c === Ch.O) reqO = f;
+      else if (c === Ch.b) reqB64 = true;
     }
     const n = tokenize(buf, s, ce);
     let lineHasO = false;
@@ -585,10 +464,10 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
       const ts = TOK_S[i];
       const te = TOK_E[i];
       const c = buf[ts];
-      if (c === 79) {
+      if (c === Ch.O) {
         lineHasO = true;
         if (reqO === undefined || !sameBytes(buf, ts, te, reqO)) return false;
-      } else if (c === 107 && te - ts > 1) {
+      } else if (c === Ch.k && te - ts > 1) {
         const key = info.keys[0];
         if (key !== undefined) {
           const want = reqB64 ? Buffer.from(key as Buffer).toString('base64') : typeof key === 'string' ? key : key.toString('latin1');
@@ -601,18 +480,17 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
 
   /** MN answers the first pending mn: everything before it is settled now. */
   private syncToMn(ts: number): void {
-    let i = 0;
-    while (i < this.count && !(this.qKind[(this.head + i) & (this.cap - 1)] === Kind.Meta && this.qSub[(this.head + i) & (this.cap - 1)] === MetaSub.Mn)) i++;
-    if (i === this.count) return;
+    let i = this.q.indexOf(Kind.Meta, K_MN);
+    if (i === this.q.count) return;
     while (i-- > 0) this.settleBefore(ts);
   }
 
-  /** Settles the this.head before a sync point: quiet ones were silent, others this.lost their answer. */
+  /** Settles the head before a sync point: quiet ones were silent, others lost their answer. */
   private settleBefore(ts: number): void {
-    if ((this.qFlags[this.head] & F_SILENT) !== 0) this.completeNone(ts);
+    if ((this.q.flags[this.q.head] & Flag.Silent) !== 0) this.completeNone(ts);
     else {
-      const tag = this.qTag[this.head] as T;
-      this.pop();
+      const tag = this.q.tag[this.q.head] as T;
+      this.q.pop();
       this.resetCur();
       this.ev.unanswered(tag, 'desync');
     }
@@ -651,20 +529,20 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
 
   /** Reads the response header at buf[s, s+24); false when it is not a plausible response. */
   private binHeader(buf: Buffer, s: number, strict: boolean): boolean {
-    if (buf[s] !== 0x81) return false;
-    this.bOp = buf[s + 1];
-    this.bKeyLen = buf.readUInt16BE(s + 2);
-    this.bExtLen = buf[s + 4];
-    this.bStatus = buf.readUInt16BE(s + 6);
-    this.bBody = buf.readUInt32BE(s + 8);
-    this.bOpaque = buf.readUInt32BE(s + 12);
-    const hi = buf.readUInt32BE(s + 16);
-    const lo = buf.readUInt32BE(s + 20);
+    if (buf[s] !== Bin.ResponseMagic) return false;
+    this.bOp = buf[s + Bin.OffOpcode];
+    this.bKeyLen = buf.readUInt16BE(s + Bin.OffKeyLen);
+    this.bExtLen = buf[s + Bin.OffExtLen];
+    this.bStatus = buf.readUInt16BE(s + Bin.OffStatus);
+    this.bBody = buf.readUInt32BE(s + Bin.OffBodyLen);
+    this.bOpaque = buf.readUInt32BE(s + Bin.OffOpaque);
+    const hi = buf.readUInt32BE(s + Bin.OffCasHi);
+    const lo = buf.readUInt32BE(s + Bin.OffCasLo);
     this.bCas = hi === 0 && lo === 0 ? 0n : (BigInt(hi) << 32n) | BigInt(lo);
     if (this.bKeyLen + this.bExtLen > this.bBody || this.bBody - this.bKeyLen - this.bExtLen > this.maxValueLen) return false;
     if (strict) {
-      if (BINARY_BY_OPCODE[this.bOp] === undefined || buf[s + 5] !== 0 || BINARY_STATUS[this.bStatus] === undefined) return false;
-      if (this.bKeyLen > 250 || (this.bExtLen !== 0 && this.bExtLen !== 4 && this.bExtLen !== 8)) return false;
+      if (BINARY_BY_OPCODE[this.bOp] === undefined || buf[s + Bin.OffDataType] !== 0 || BINARY_STATUS[this.bStatus] === undefined) return false;
+      if (this.bKeyLen > MAX_KEY || (this.bExtLen !== 0 && this.bExtLen !== 4 && this.bExtLen !== 8)) return false;
     }
     return true;
   }
@@ -677,23 +555,23 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     if (this.multi === Multi.BinStats) {
       this.bMatched = true;
     } else {
-      if (this.bOp === 0x0a) this.syncToNoop(ts);
+      if (this.bOp === OP_NOOP) this.syncToNoop(ts);
       for (;;) {
-        if (this.count === 0) break;
-        const flags = this.qFlags[this.head];
-        if (this.qKind[this.head] !== Kind.Bin) {
-          if ((flags & F_SILENT) !== 0) {
+        if (this.q.count === 0) break;
+        const flags = this.q.flags[this.q.head];
+        if (this.q.kind[this.q.head] !== Kind.Bin) {
+          if ((flags & Flag.Silent) !== 0) {
             this.completeNone(ts);
             continue;
           }
           break;
         }
-        if ((flags & F_SILENT) !== 0) {
-          const info = this.qInfo[this.head]!;
+        if ((flags & Flag.Silent) !== 0) {
+          const info = this.q.info[this.q.head]!;
           const fits =
-            this.bOp === this.qSub[this.head] &&
+            this.bOp === this.q.sub[this.q.head] &&
             (info.opaque < 0 || this.bOpaque === info.opaque >>> 0) &&
-            ((flags & F_ECHOKEY) === 0 || this.bKeyLen === 0 || keyEquals(info.keys[0], kb, ks + this.bExtLen, ks + ek));
+            ((flags & Flag.EchoKey) === 0 || this.bKeyLen === 0 || keyEquals(info.keys[0], kb, ks + this.bExtLen, ks + ek));
           if (!fits) {
             this.completeNone(ts);
             continue;
@@ -704,26 +582,26 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
       }
     }
     if (!this.bMatched) {
-      this.unexpectedBytes += BIN_HEADER + ek;
+      this.unexpectedBytes += Bin.HeaderLen + ek;
       this.startSkip(this.bBody - ek, After.Nothing, true);
       return;
     }
-    this.curBytes += BIN_HEADER + ek;
-    const flags = this.qFlags[this.head];
+    this.curBytes += Bin.HeaderLen + ek;
+    const flags = this.q.flags[this.q.head];
     this.bComplete = true;
-    if ((flags & F_BSTATS) !== 0) {
-      if (this.bKeyLen > 0 && this.bStatus === 0) {
+    if ((flags & Flag.BinStats) !== 0) {
+      if (this.bKeyLen > 0 && this.bStatus === Bin.StatusOk) {
         this.multi = Multi.BinStats;
         this.bComplete = false;
       }
-    } else if ((flags & F_RETRIEVES) !== 0) {
-      if (this.bStatus === 0) {
+    } else if ((flags & Flag.Retrieves) !== 0) {
+      if (this.bStatus === Bin.StatusOk) {
         this.curHits++;
         this.curValueBytes += this.bBody - ek;
-        if (this.wantCas) this.addCas(this.keyString(this.head), this.bCas);
-      } else if (this.bStatus === 1) this.curMisses++;
-    } else if (this.wantCas && this.bStatus === 0 && this.bCas !== 0n) {
-      this.addCas(this.keyString(this.head), this.bCas);
+        if (this.wantCas) this.addCas(this.keyString(this.q.head), this.bCas);
+      } else if (this.bStatus === Bin.StatusKeyNotFound) this.curMisses++;
+    } else if (this.wantCas && this.bStatus === Bin.StatusOk && this.bCas !== 0n) {
+      this.addCas(this.keyString(this.q.head), this.bCas);
     }
     this.startSkip(this.bBody - ek, After.Bin, false);
   }
@@ -734,9 +612,8 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
 
   /** A noop response answers the first pending noop: everything before it is settled now. */
   private syncToNoop(ts: number): void {
-    let i = 0;
-    while (i < this.count && !(this.qKind[(this.head + i) & (this.cap - 1)] === Kind.Bin && this.qSub[(this.head + i) & (this.cap - 1)] === 0x0a)) i++;
-    if (i === this.count) return;
+    let i = this.q.indexOf(Kind.Bin, OP_NOOP);
+    if (i === this.q.count) return;
     while (i-- > 0) this.settleBefore(ts);
   }
 
@@ -759,22 +636,22 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
     while (pos < n) {
       if (this.atLineStart && allowText) {
         const v = textCand(chunk, pos, n);
-        if (v === C_YES) {
+        if (v === Cand.Yes) {
           this.lost = false;
           return pos;
         }
-        if (v === C_MORE) return this.holdCandidate(chunk, pos, n, St.CandText);
+        if (v === Cand.More) return this.holdCandidate(chunk, pos, n, St.CandText);
       }
-      if (allowBin && chunk[pos] === 0x81) {
-        const v = n - pos < BIN_HEADER ? C_MORE : this.binHeader(chunk, pos, true) ? C_YES : C_NO;
-        if (v === C_YES) {
+      if (allowBin && chunk[pos] === Bin.ResponseMagic) {
+        const v = n - pos < Bin.HeaderLen ? Cand.More : this.binHeader(chunk, pos, true) ? Cand.Yes : Cand.No;
+        if (v === Cand.Yes) {
           this.lost = false;
           return pos;
         }
-        if (v === C_MORE) return this.holdCandidate(chunk, pos, n, St.CandBin);
+        if (v === Cand.More) return this.holdCandidate(chunk, pos, n, St.CandBin);
       }
-      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, 10, pos, n);
-      if (allowBin && b81At !== -1 && b81At <= pos) b81At = indexOfByte(chunk, 0x81, pos + 1, n);
+      if (allowText && nlAt !== -1 && nlAt < pos) nlAt = indexOfByte(chunk, Ch.LF, pos, n);
+      if (allowBin && b81At !== -1 && b81At <= pos) b81At = indexOfByte(chunk, Bin.ResponseMagic, pos + 1, n);
       const a = allowText && nlAt >= 0 ? nlAt + 1 : n + 1;
       const b = allowBin && b81At >= 0 ? b81At : n + 1;
       const next = a < b ? a : b;
@@ -825,8 +702,8 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
             pos = this.scan(chunk, pos, n);
             break;
           }
-          if (chunk[pos] === 0x81) {
-            if (n - pos < BIN_HEADER) {
+          if (chunk[pos] === Bin.ResponseMagic) {
+            if (n - pos < Bin.HeaderLen) {
               this.accLen = 0;
               this.append(chunk, pos, n);
               this.state = St.BinHeader;
@@ -837,11 +714,11 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
               this.garbage();
               break;
             }
-            pos += BIN_HEADER;
+            pos += Bin.HeaderLen;
             pos = this.binAfterHeader(chunk, pos, n, ts);
             break;
           }
-          const nl = indexOfByte(chunk, 10, pos, n);
+          const nl = indexOfByte(chunk, Ch.LF, pos, n);
           if (nl < 0) {
             if (n - pos > MAX_LINE) {
               this.garbage();
@@ -853,7 +730,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
             pos = n;
             break;
           }
-          const ce = nl > pos && chunk[nl - 1] === 13 ? nl - 1 : nl;
+          const ce = nl > pos && chunk[nl - 1] === Ch.CR ? nl - 1 : nl;
           const total = nl + 1 - pos;
           const s = pos;
           pos = nl + 1;
@@ -861,7 +738,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
           break;
         }
         case St.Line: {
-          const nl = indexOfByte(chunk, 10, pos, n);
+          const nl = indexOfByte(chunk, Ch.LF, pos, n);
           const stop = nl < 0 ? n : nl + 1;
           if (this.accLen + stop - pos > MAX_LINE) {
             this.unexpectedBytes += this.accLen;
@@ -875,7 +752,7 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
           if (nl < 0) break;
           this.state = St.Idle;
           const le = this.accLen;
-          const ce = le >= 2 && this.acc[le - 2] === 13 ? le - 2 : le - 1;
+          const ce = le >= 2 && this.acc[le - 2] === Ch.CR ? le - 2 : le - 1;
           this.onLine(this.acc, 0, ce, le, ts);
           this.dropAcc();
           break;
@@ -890,10 +767,10 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
           break;
         }
         case St.BinHeader: {
-          const take = Math.min(BIN_HEADER - this.accLen, n - pos);
+          const take = Math.min(Bin.HeaderLen - this.accLen, n - pos);
           this.append(chunk, pos, pos + take);
           pos += take;
-          if (this.accLen < BIN_HEADER) break;
+          if (this.accLen < Bin.HeaderLen) break;
           this.state = St.Idle;
           if (!this.binHeader(this.acc, 0, false)) {
             this.unexpectedBytes += this.accLen;
@@ -919,16 +796,16 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
         }
         case St.CandText:
         case St.CandBin: {
-          const want = this.state === St.CandBin ? BIN_HEADER : MAX_RESPONSE_WORD + 1;
+          const want = this.state === St.CandBin ? Bin.HeaderLen : MAX_RESPONSE_WORD + 1;
           const take = Math.min(want - this.accLen, n - pos);
           this.append(chunk, pos, pos + take);
           pos += take;
-          const v = this.state === St.CandBin ? (this.accLen < BIN_HEADER ? C_MORE : this.binHeader(this.acc, 0, true) ? C_YES : C_NO) : textCand(this.acc, 0, this.accLen);
-          if (v === C_MORE && pos === n) break;
+          const v = this.state === St.CandBin ? (this.accLen < Bin.HeaderLen ? Cand.More : this.binHeader(this.acc, 0, true) ? Cand.Yes : Cand.No) : textCand(this.acc, 0, this.accLen);
+          if (v === Cand.More && pos === n) break;
           const bytes = Buffer.from(this.acc.subarray(0, this.accLen));
           this.dropAcc();
           this.state = St.Idle;
-          if (v === C_YES) {
+          if (v === Cand.Yes) {
             this.lost = false;
             this.feed(bytes, 0, bytes.length, ts);
           } else {
@@ -961,40 +838,4 @@ class ResponseStreamMatcher<T> implements ResponseMatcher<T> {
 /** Creates a matcher for one connection's server→client stream. */
 export function createResponseMatcher<T>(ev: ResponseMatcherEvents<T>, opts: ParserOptions = {}): ResponseMatcher<T> {
   return new ResponseStreamMatcher<T>(ev, opts);
-}
-
-const C_NO = 0;
-const C_YES = 1;
-const C_MORE = 2;
-
-/** Could buf[s, e) (at a line start) begin a response line? */
-function textCand(buf: Buffer, s: number, e: number): number {
-  const lim = Math.min(e, s + MAX_RESPONSE_WORD + 1);
-  for (let i = s; i < lim; i++) {
-    const c = buf[i];
-    if (c === 32 || c === 13 || c === 10) {
-      if (i === s) return C_NO;
-      const w = responseWord(buf, s, i);
-      return w !== W_OTHER && w !== W_NUMBER ? C_YES : C_NO;
-    }
-    if (!((c >= 65 && c <= 90) || c === 95)) return C_NO;
-  }
-  if (lim === e && isResponseWordPrefix(buf, s, e)) return C_MORE;
-  return C_NO;
-}
-
-function sameBytes(buf: Buffer, s: number, e: number, str: string): boolean {
-  if (e - s !== str.length) return false;
-  for (let i = 0; i < str.length; i++) if (buf[s + i] !== (str.charCodeAt(i) & 0xff)) return false;
-  return true;
-}
-
-function keyEquals(key: Buffer | string | undefined, buf: Buffer, s: number, e: number): boolean {
-  if (key === undefined) return true;
-  if (typeof key === 'string') return sameBytes(buf, s, e, key);
-  return key.length === e - s && key.equals(buf.subarray(s, e));
-}
-
-function opcodeOfUnknown(cmd: string): number {
-  return cmd.startsWith('op_0x') ? parseInt(cmd.slice(5), 16) : -1;
 }

@@ -127,6 +127,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
   function send(w: number, m: ToWorker): void {
     if (!done[w]) workers[w]!.postMessage(m);
   }
+  const events: PoolEvents = { synced, markReady, checkSynced, wakeProgress, allDone: () => resolveAllDone(), onFailure };
 
   for (let w = 0; w < nWorkers; w++) {
     const worker = new Worker(url);
@@ -137,59 +138,7 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
     batches.push(new BatchWriter(BATCH_ITEMS));
     done.push(false);
     synced.push(false);
-    worker.on('message', (m: FromWorker) => {
-      switch (m.t) {
-        case 'ready':
-          priorities[w] = m.priority;
-          markReady(w);
-          return;
-        case 'synced':
-          synced[m.worker] = true;
-          checkSynced();
-          return;
-        case 'snap':
-          agg.add(m.snap);
-          return;
-        case 'progress':
-          workerTotals[m.worker] = m.totals;
-          wakeProgress();
-          return;
-        case 'done':
-          workerTotals[m.worker] = m.totals;
-          done[m.worker] = true;
-          if (m.endNs > pool.runEndNs) pool.runEndNs = m.endNs;
-          agg.workerDone(m.worker);
-          wakeProgress();
-          if (done.every(Boolean)) resolveAllDone();
-          checkSynced();
-          return;
-        case 'fatal':
-          pool.fatal ??= new Error(`replay worker ${w} failed: ${m.message}`);
-          // its state cannot be trusted to finish the protocol: end it (its 'exit' marks it done)
-          void worker.terminate();
-          onFailure();
-          return;
-      }
-    });
-    worker.on('error', (err) => {
-      pool.fatal ??= err;
-      done[w] = true;
-      markReady(w);
-      agg.workerDone(w);
-      if (done.every(Boolean)) resolveAllDone();
-      checkSynced();
-      onFailure();
-    });
-    worker.on('exit', () => {
-      if (!done[w]) {
-        done[w] = true;
-        pool.fatal ??= new Error(`replay worker ${w} exited early`);
-        markReady(w);
-        agg.workerDone(w);
-        if (done.every(Boolean)) resolveAllDone();
-        checkSynced();
-      }
-    });
+    listen(worker, w, pool, agg, events);
   }
 
   function flush(w: number): void {
@@ -229,4 +178,73 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
     progressWaiter = null;
   }
   return pool;
+}
+
+/** What a worker's events change in the pool besides its public fields. */
+interface PoolEvents {
+  synced: boolean[];
+  markReady(w: number): void;
+  checkSynced(): void;
+  wakeProgress(): void;
+  /** Every worker is done. */
+  allDone(): void;
+  onFailure(): void;
+}
+
+/** Follows worker `w`'s reports (ready, synced, snapshots, progress, done, failures) into `pool` and `agg`. */
+function listen(worker: Worker, w: number, pool: WorkerPool, agg: Aggregator, h: PoolEvents): void {
+  const done = pool.done;
+  worker.on('message', (m: FromWorker) => {
+    switch (m.t) {
+      case 'ready':
+        pool.priorities[w] = m.priority;
+        h.markReady(w);
+        return;
+      case 'synced':
+        h.synced[m.worker] = true;
+        h.checkSynced();
+        return;
+      case 'snap':
+        agg.add(m.snap);
+        return;
+      case 'progress':
+        pool.workerTotals[m.worker] = m.totals;
+        h.wakeProgress();
+        return;
+      case 'done':
+        pool.workerTotals[m.worker] = m.totals;
+        done[m.worker] = true;
+        if (m.endNs > pool.runEndNs) pool.runEndNs = m.endNs;
+        agg.workerDone(m.worker);
+        h.wakeProgress();
+        if (done.every(Boolean)) h.allDone();
+        h.checkSynced();
+        return;
+      case 'fatal':
+        pool.fatal ??= new Error(`replay worker ${w} failed: ${m.message}`);
+        // its state cannot be trusted to finish the protocol: end it (its 'exit' marks it done)
+        void worker.terminate();
+        h.onFailure();
+        return;
+    }
+  });
+  worker.on('error', (err) => {
+    pool.fatal ??= err;
+    done[w] = true;
+    h.markReady(w);
+    agg.workerDone(w);
+    if (done.every(Boolean)) h.allDone();
+    h.checkSynced();
+    h.onFailure();
+  });
+  worker.on('exit', () => {
+    if (!done[w]) {
+      done[w] = true;
+      pool.fatal ??= new Error(`replay worker ${w} exited early`);
+      h.markReady(w);
+      agg.workerDone(w);
+      if (done.every(Boolean)) h.allDone();
+      h.checkSynced();
+    }
+  });
 }

@@ -80,6 +80,11 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
+/** A server the user names (--server) in the form of WorkloadConnection.serverKey; bad usage (exit 2) names `option`. */
+export function serverKeyOf(text: string, option: string): string {
+  return formatHostPort(parseHostPort(text, option));
+}
+
 /** A server list with optional weights (null when no member has one). */
 export interface MemberList {
   members: HostPort[];

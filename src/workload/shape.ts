@@ -44,19 +44,6 @@ export function userName(cmd: string): string {
 /** Command names that a user may pass to --allow: the destructive ones. */
 export const DESTRUCTIVE_NAMES = ['flush_all', 'shutdown', 'verbosity', 'slabs', 'lru_crawler', 'cache_memlimit', 'watch', 'lru', 'debugtime', 'misbehave'];
 
-/** Normalises a server endpoint given by a user ("10.0.0.1:11211", "[::1]:11211", "::1:11211") to the workload's serverKey form. */
-export function normalizeServerKey(s: string): string {
-  const t = s.trim();
-  const br = /^\[(.+)\]:(\d+)$/.exec(t);
-  if (br) return `[${br[1]!.toLowerCase()}]:${Number(br[2])}`;
-  const i = t.lastIndexOf(':');
-  if (i < 0) return `${t}:11211`;
-  const host = t.slice(0, i);
-  const port = t.slice(i + 1);
-  if (host.includes(':')) return `[${host.toLowerCase()}]:${Number(port)}`;
-  return `${host}:${Number(port)}`;
-}
-
 /** Is the whole connection out of the replay (--server filter, unmapped)? Its requests are all held for that reason. UDP clients are replayed over UDP. */
 export function connectionHold(c: WorkloadConnection, o: ShapeOptions): HoldReason | null {
   if (o.servers !== null && !o.servers.has(c.serverKey)) return 'filtered';

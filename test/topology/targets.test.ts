@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McError, ExitCode } from '../../src/errors.js';
-import { describeTargets, formatHostPort, isLoopback, parseHostPort, parseTargets, targetAddresses, targetFor } from '../../src/topology/targets.js';
+import { describeTargets, formatHostPort, isLoopback, parseHostPort, parseTargets, serverKeyOf, targetAddresses, targetFor } from '../../src/topology/targets.js';
 
 function usageError(fn: () => unknown, mentions: string[]): void {
   try {
@@ -30,6 +30,14 @@ describe('targets', () => {
     usageError(() => parseHostPort('[::1', '--target'), [']']);
     usageError(() => parseHostPort('[nothost]:1', '--target'), ['IPv6']);
     usageError(() => parseHostPort('', '--target'), ['empty']);
+  });
+
+  it('--server values take the serverKey form through the same parser (one host:port grammar)', () => {
+    // the form the workload gives captured servers: "a.b.c.d:port", "[v6]:port" (RFC 5952)
+    expect(serverKeyOf('10.0.0.1:11211', '--server')).toBe('10.0.0.1:11211');
+    expect(serverKeyOf(' 10.0.0.1 ', '--server')).toBe('10.0.0.1:11211');
+    expect(serverKeyOf('[2001:DB8:0:0::1]:11311', '--server')).toBe('[2001:db8::1]:11311');
+    usageError(() => serverKeyOf('::1:11211', '--server'), ['--server', 'brackets']);
   });
 
   it('one target for everything', () => {

@@ -1,0 +1,162 @@
+// The state of one replay worker thread, shared by its parts, and the run clock that closes its
+// intervals and ends its run. The parts: connection set-up and dispatch (worker-conns.ts), the timing
+// loop (worker-timing.ts), the message handlers (worker.ts). One plain object of one shape that every
+// part reads directly: the callbacks handed to timers and connections are made once per worker
+// (pumpCb, onTimer, flushCb), never per request.
+import type { IntervalRecorder } from '../metrics/recorder.js';
+import { monoNs } from './clock.js';
+import type { ConnCtx, ReplayConn } from './conn.js';
+import type { RunQueue } from './batch.js';
+import type { Waker } from './waker.js';
+import type { WriteOrder } from './write-order.js';
+import { writeTrace } from './trace.js';
+import type { FromWorker, ToWorker, WorkerInit, WorkerTotals } from './messages.js';
+
+/** What the worker talks to: the worker thread's parentPort, or a test's channel. */
+export interface WorkerPort {
+  postMessage(m: FromWorker): void;
+  on(ev: 'message', f: (m: ToWorker) => void): void;
+  close?(): void;
+}
+
+/** How long the worker spins instead of sleeping (worker-timing.ts: NORMAL_SPIN, RT_SPIN). */
+export interface SpinConfig {
+  spinNs: number;
+  wakeEarlyNs: number;
+  startSpinNs: number;
+  answerSpinNs: number;
+}
+
+/** Everything one worker thread keeps between callbacks. */
+export interface WorkerState {
+  port: WorkerPort;
+  init: WorkerInit | null;
+  priority: string;
+  spin: SpinConfig;
+  rec: IntervalRecorder | null;
+  t0: number | null;
+  baseSec: number;
+  queue: RunQueue;
+  conns: Map<number, ReplayConn>;
+  /** Target of each open connection: created by its open item; requests/closes of a connection always follow it. */
+  connTarget: Map<number, number>;
+  totals: WorkerTotals;
+  curIndex: number;
+  nextBoundary: number;
+  intervalNs: number;
+  stopped: boolean;
+  ended: boolean;
+  finishedAll: boolean;
+  timer: NodeJS.Timeout | null;
+  timerAt: number;
+  immediate: NodeJS.Immediate | null;
+  checkTimer: NodeJS.Timeout | null;
+  graceTimer: NodeJS.Timeout | null;
+  lastProgress: number;
+  /** Open loop: run-clock time after which what is left fails as timeout (see DRAIN_EXTRA_NS). */
+  drainDeadline: number | null;
+  /** Connections with bytes queued, written as a turn passes their coalescing window (write-order.ts). */
+  order: WriteOrder;
+  /** A dispatch turn (pump) is running: an answer parsed inside it does not start another. */
+  pumping: boolean;
+  waker: Waker | null;
+  /**
+   * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
+   * be reading the rest of the capture to count what was not sent (--duration on a large capture:
+   * seconds); those counts go into the last interval instead of a trail of empty ones that would
+   * stretch the run and dilute its rates.
+   */
+  drainedNs: number | null;
+  /**
+   * Max mode: the next item opens a connection and waits until every request before it in the
+   * capture has left its connection's queue. Everything is due at once there, so without this a
+   * large look-ahead would open every connection of a churning capture (clients that connect per
+   * request or per page: thousands) at the same moment; with it the replay keeps the capture's
+   * connection concurrency: a connection opens where the capture opened it relative to the
+   * requests before it, only faster.
+   */
+  openWaits: boolean;
+  /** What the worker's connections see of it (worker-conns.ts newConnCtx). */
+  ctx: ConnCtx;
+  /** pump(s) on a spin turn (setImmediate), made once. */
+  pumpCb: () => void;
+  /** pump(s) from the backstop timer, made once. */
+  onTimer: () => void;
+  /** flushDirty(s), made once (ctx.flushDirty). */
+  flushCb: () => void;
+  /** pump(s) before an answer is parsed (ctx.sendDue), made once. */
+  readCb: () => void;
+}
+
+/** Posts `m` to the coordinator. */
+export function post(s: WorkerState, m: FromWorker): void {
+  s.port.postMessage(m);
+}
+
+/** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
+export function now(s: WorkerState): number {
+  const t = monoNs(s.baseSec) - (s.t0 ?? 0);
+  if (t >= s.nextBoundary && s.rec !== null && s.t0 !== null && s.drainedNs === null) advance(s, t);
+  return t;
+}
+
+/** Posts the snapshot of every interval that ended before run time `t`. */
+export function advance(s: WorkerState, t: number): void {
+  while (t >= s.nextBoundary) {
+    post(s, { t: 'snap', snap: s.rec!.snapshot(s.curIndex) });
+    s.curIndex++;
+    s.nextBoundary += s.intervalNs;
+  }
+}
+
+/** Writes the queued bytes of every connection marked dirty. */
+export function flushDirty(s: WorkerState): void {
+  s.order.writeAll();
+}
+
+/** Posts the running totals (a copy: the worker goes on counting). */
+export function progress(s: WorkerState, t: number): void {
+  s.lastProgress = t;
+  post(s, { t: 'progress', worker: s.init!.worker, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
+}
+
+/** Ends the run once everything is sent and every connection is finished: last snapshot, 'done', clean-up. */
+export function maybeDone(s: WorkerState): void {
+  if (s.finishedAll || s.t0 === null) return;
+  if (s.stopped && s.drainedNs === null && s.conns.size === 0) {
+    s.drainedNs = now(s);
+    if (s.checkTimer) clearInterval(s.checkTimer);
+    s.checkTimer = null;
+  }
+  if (!s.ended || s.queue.size > 0) return;
+  if (s.conns.size > 0) {
+    if (!s.stopped) {
+      // the workload is over: close what the capture left open once its answers are in
+      for (const c of [...s.conns.values()]) c.requestClose();
+      if (!s.ctx.maxMode) s.drainDeadline ??= now(s) + s.ctx.timeoutNs + DRAIN_EXTRA_NS;
+    }
+    if (s.conns.size > 0) return;
+  }
+  s.finishedAll = true;
+  s.waker?.close();
+  if (s.checkTimer) clearInterval(s.checkTimer);
+  if (s.graceTimer) clearTimeout(s.graceTimer);
+  if (s.timer) clearTimeout(s.timer);
+  if (s.immediate) clearImmediate(s.immediate);
+  flushDirty(s);
+  const endNs = s.drainedNs ?? monoNs(s.baseSec) - s.t0;
+  if (endNs >= s.nextBoundary) advance(s, endNs);
+  post(s, { t: 'snap', snap: s.rec!.snapshot(s.curIndex) });
+  post(s, { t: 'done', worker: s.init!.worker, endNs, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
+  s.rec!.destroy();
+  s.rec = null;
+  writeTrace(s.init!.worker);
+  s.port.close?.();
+}
+
+/**
+ * Open loop: once everything is sent, the run waits at most the timeout plus this for what is
+ * still in flight or queued on a reconnecting connection (the longest backoff of conn.ts); then it
+ * fails as timeout. A run ends within its schedule + the timeout + this, whatever the target does.
+ */
+const DRAIN_EXTRA_NS = 1e9;

@@ -1,0 +1,176 @@
+// A replay worker's timing loop: sends what is due (pump), arms the wait for the next item (arm:
+// spin turn, waker thread, or backstop timer), the periodic check of its connections, and the start
+// of the schedule at t0.
+import { Ev, trace, traceGc, tracing } from './trace.js';
+import { conn, dispatch } from './worker-conns.js';
+import { flushDirty, maybeDone, now, progress, type SpinConfig, type WorkerState } from './worker-state.js';
+
+/**
+ * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
+ * it is due (a futex wait is 0.1–0.2 ms late at p50 on these machines, more under load), then
+ * setImmediate turns take the last SPIN_NS (each turn polls the sockets, so answers are still
+ * timestamped as they arrive). Between the two the worker sleeps in its event loop. Everything due
+ * when a turn runs goes out in that turn, one write per connection. Without a waker (it failed to
+ * start) libuv timers do the coarse part: they have millisecond resolution, so the spin then covers
+ * up to TIMER_SPIN_NS + 1 ms.
+ */
+const SPIN_NS = 300e3;
+const WAKE_EARLY_NS = 300e3;
+const TIMER_SPIN_NS = 1e6;
+/**
+ * From 'start' (START_MARGIN_NS before t0 in the coordinator) to this long after t0 the worker spins
+ * instead of sleeping: on a loaded machine a sleeping thread can take tens of ms to be woken, and the
+ * first requests of a capture must not pay for that.
+ */
+const START_SPIN_NS = 5e6;
+/**
+ * After a write the worker stays awake (spinning) this long while answers are outstanding: a sleeping
+ * thread takes 50–100 µs to be woken when the answer arrives, and that would be counted as the
+ * target's latency (loopback memcached answers in tens of µs). Slower answers are waited for asleep.
+ */
+const ANSWER_SPIN_NS = 1e6;
+/**
+ * Under SCHED_FIFO (priority.ts) a sleeping worker is woken within tens of µs, so most of the
+ * spinning above only burns a core that the target and the rest of the machine need (a real-time
+ * spinner cannot be preempted by them): the waits shrink to these.
+ */
+export const RT_SPIN: SpinConfig = { spinNs: 50e3, wakeEarlyNs: 60e3, startSpinNs: 0, answerSpinNs: 200e3 };
+export const NORMAL_SPIN: SpinConfig = { spinNs: SPIN_NS, wakeEarlyNs: WAKE_EARLY_NS, startSpinNs: START_SPIN_NS, answerSpinNs: ANSWER_SPIN_NS };
+/**
+ * Once a turn finds the head item due, it also sends what is due within COALESCE_NS after now (up
+ * to that much early, never the head itself): a client's pipeline, captured as packets a few µs
+ * apart, then goes out in one write per connection as the client wrote it, instead of one write per
+ * spin turn (a turn takes 5–50 µs on a busy machine). Its lag counts as 0.
+ */
+const COALESCE_NS = 10e3;
+/** Most items one dispatch turn sends before it lets the event loop read answers (then it goes on). */
+const PUMP_MAX = 512;
+const CHECK_MS = 50;
+const PROGRESS_EVERY_NS = 100e6;
+/** setTimeout's largest delay (2^31-1 ms); Node runs longer ones at once with a TimeoutOverflowWarning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Sends everything due; re-arms the wait for the next item. */
+export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
+  // whichever of waker, timer or spin turn came first, the others are void now (arm() re-arms)
+  if (s.immediate !== null) clearImmediate(s.immediate);
+  if (s.timer !== null) clearTimeout(s.timer);
+  s.immediate = null;
+  s.timer = null;
+  s.timerAt = Infinity;
+  if (s.t0 === null || s.finishedAll) return;
+  const queue = s.queue;
+  const ctx = s.ctx;
+  s.pumping = true;
+  let t = now(s);
+  let n = 0;
+  if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
+  let limit = -Infinity;
+  for (;;) {
+    const at = queue.peekAt();
+    if (at === undefined) break;
+    if (at > limit) {
+      if (at > t) break;
+      limit = t + COALESCE_NS;
+    }
+    if (ctx.maxMode && !s.stopped && queue.headIsReq()) {
+      // max mode: the request waits in its connection's queue still packed (see enqueueRef)
+      const id = queue.headConn();
+      const v = queue.headView();
+      const i = queue.headIndex();
+      queue.skip();
+      conn(s, id, s.connTarget.get(id) ?? 0).enqueueRef(v, i);
+    } else if (ctx.maxMode && !s.stopped && ctx.queued > 0 && queue.headIsOpen()) {
+      s.openWaits = true; // ctx.drained() pumps again
+      break;
+    } else {
+      const it = queue.pop()!;
+      dispatch(s, it, t);
+      // timed: each connection is written once the turn has passed it, and the clock is read per
+      // request, so its lag and write time are its write's (write-order.ts; in max mode one write
+      // per connection and turn keeps the CPU per request down)
+      if (!ctx.maxMode) {
+        s.order.passed(it.k === 'req' ? it.conn : null, it.at, queue.peekAt(), COALESCE_NS);
+        t = now(s);
+      }
+    }
+    if (++n % 64 === 0) {
+      // behind schedule (a stall): catch up in slices, reading answers in between, so their
+      // timestamps stay true and the server is not left waiting on full socket buffers
+      if (n >= PUMP_MAX) break;
+      t = now(s);
+    }
+  }
+  if (tracing) trace(Ev.Dispatched, now(s), n);
+  flushDirty(s);
+  s.pumping = false;
+  if (tracing) trace(Ev.PumpEnd, now(s), n);
+  if (t - s.lastProgress >= PROGRESS_EVERY_NS) progress(s, t);
+  arm(s);
+  maybeDone(s);
+}
+
+/** Arms the wait for the next due item: a spin turn when it is close, else the waker and a backstop timer. */
+export function arm(s: WorkerState): void {
+  if (s.t0 === null || s.stopped || s.openWaits) return;
+  const at = s.queue.peekAt();
+  const t = now(s);
+  const spin = s.spin;
+  // (not in max mode: there the next write follows each answer, and CPU per request is the figure)
+  const answers = !s.ctx.maxMode && s.ctx.inflight > 0 && t - s.ctx.lastWriteNs < spin.answerSpinNs;
+  if (at === undefined) {
+    // nothing left to send: stay awake only for answers due any moment
+    if (answers) s.immediate ??= setImmediate(s.pumpCb);
+    return;
+  }
+  const delta = at - t;
+  if (delta <= spin.spinNs || answers || t < spin.startSpinNs || (s.waker === null && delta < TIMER_SPIN_NS + 1e6)) {
+    // close: spin
+    if (s.timer !== null) {
+      clearTimeout(s.timer);
+      s.timer = null;
+      s.timerAt = Infinity;
+    }
+    s.immediate ??= setImmediate(s.pumpCb);
+    return;
+  }
+  if (s.immediate !== null) return; // the spinning turn re-arms
+  if (s.waker !== null) s.waker.at(s.t0 + at - spin.wakeEarlyNs);
+  if (s.timer !== null && s.timerAt <= at) return;
+  if (s.timer !== null) clearTimeout(s.timer);
+  s.timerAt = at;
+  // with a waker the timer is only a backstop (a starved waker thread wakes the worker late):
+  // it fires just after the due time; without one it does the coarse part of the wait
+  // capped at setTimeout's 2^31-1 ms (Node fires a longer one at once, with a warning): a
+  // longer quiet period in the capture wakes the pump early and it re-arms
+  const ms = s.waker !== null ? Math.ceil(delta / 1e6) : Math.floor((delta - TIMER_SPIN_NS) / 1e6);
+  s.timer = setTimeout(s.onTimer, ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS);
+}
+
+/** The waker thread's call: pump unless a spin turn is already due. */
+export function wake(s: WorkerState): void {
+  if (s.immediate === null && !s.finishedAll) pump(s, Ev.WakeWaker);
+}
+
+/** Every CHECK_MS: timeouts and stalls of the connections, the drain deadline, progress. */
+function check(s: WorkerState): void {
+  if (s.t0 === null) return;
+  const t = now(s);
+  for (const c of s.conns.values()) c.check(t);
+  if (s.drainDeadline !== null && t > s.drainDeadline) for (const c of [...s.conns.values()]) c.expire(t);
+  if (t - s.lastProgress >= PROGRESS_EVERY_NS) progress(s, t);
+  maybeDone(s);
+}
+
+/** Starts the schedule: t0 is `t0Ns` on the monoNs clock. */
+export function begin(s: WorkerState, t0Ns: number): void {
+  if (s.t0 !== null) return;
+  s.t0 = t0Ns;
+  if (tracing) traceGc(() => now(s), s.queue.size);
+  // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
+  s.rec?.resetEventLoop();
+  s.nextBoundary = s.intervalNs;
+  s.curIndex = 0;
+  s.checkTimer = setInterval(() => check(s), CHECK_MS);
+  arm(s);
+}
