@@ -180,11 +180,11 @@ if (asJson) {
 const r = out.requests;
 const t = out.turns;
 console.log(`${file}`);
-console.log(`requests ${r.n}: lag p50 ${us(r.lagP50)}, p99 ${us(r.lagP99)}, max ${us(r.lagMax)} (as recorded: at dispatch)`);
+console.log(`requests ${r.n}: lag p50 ${us(r.lagP50)}, p99 ${us(r.lagP99)}, max ${us(r.lagMax)} (as results.json records it)`);
 console.log(
   `turns ${t.n} (${t.sending} sending: ${JSON.stringify(t.byWake)}): late p50 ${us(t.lateP50)} p99 ${us(t.lateP99)}; took p50 ${us(t.durP50)} p99 ${us(t.durP99)}; most items ${t.itemsMax}`,
 );
-console.log(`  first write after wake-up p50 ${us(t.firstWriteP50)}; one more connection's write in a turn: p50 ${us(t.perWriteP50)} p99 ${us(t.perWriteP99)} (${t.turnsWith8PlusWrites} turns with 8+ writes)`);
+console.log(`  first write after wake-up p50 ${us(t.firstWriteP50)}; between two writes of a turn (a write, and since write order the next dispatch): p50 ${us(t.perWriteP50)} p99 ${us(t.perWriteP99)} (${t.turnsWith8PlusWrites} turns with 8+ writes)`);
 console.log(`reads ${out.reads.n}: callback p50 ${us(out.reads.costP50)} p99 ${us(out.reads.costP99)}; gc ${out.gc.n} pauses, ${out.gc.totalMs.toFixed(2)} ms in all, longest ${out.gc.maxMs.toFixed(2)} ms`);
 console.log(`due to write (the socket has the bytes): p50 ${us(r.dueToWriteP50)}, p99 ${us(r.dueToWriteP99)}`);
 const tl = out.tail;
