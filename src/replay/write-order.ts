@@ -3,9 +3,9 @@
 // due together (memaslap-64conns at 4x) the first connection's bytes waited for the dispatch of all
 // 64 (10–16 µs each on a loaded 2-core machine) and the 64th for 63 write syscalls (8–15 µs each),
 // while its lag was recorded at the turn's start. Now a connection is written as soon as the turn
-// has passed its coalescing window: nothing else of it can be due with it, so its requests of that
-// window still leave in one write (a pipeline captured µs apart stays one write), and the others
-// are not held behind the rest of the burst.
+// has passed its coalescing window (nothing else of it can be due with it, so a pipeline captured µs
+// apart stays one write) and every connection queued before it has gone: the writes keep the due
+// order across connections, and the first ones are not held behind the rest of the burst.
 
 /** A connection that writes what it queued in one go. */
 export interface Flushable {
@@ -61,25 +61,19 @@ export class WriteOrder {
   }
 
   /**
-   * Writes every connection whose latest request is more than `windowNs` before `nextAt` (the due
-   * time of the next item of the turn): no later request of the turn can join its write.
+   * Writes the connections, in the order they queued, whose latest request is more than `windowNs`
+   * before `nextAt` (the due time of the next item of the turn: no later request of the turn can
+   * join their write), up to the first one that may still grow: a connection never goes out before
+   * one whose earlier request is held, so requests of different connections reach the target in
+   * due order (a get on one connection must not overtake the set on another that it reads).
    */
   writeBefore(nextAt: number, windowNs: number): void {
     const n = this.conns.length;
-    if (n === 0) return;
-    let keep = 0;
-    for (let i = 0; i < n; i++) {
-      const c = this.conns[i]!;
-      const at = this.lastAt[i]!;
-      if (at + windowNs < nextAt) c.flush();
-      else {
-        this.conns[keep] = c;
-        this.lastAt[keep] = at;
-        keep++;
-      }
-    }
-    this.conns.length = keep;
-    this.lastAt.length = keep;
+    let i = 0;
+    while (i < n && this.lastAt[i]! + windowNs < nextAt) this.conns[i++]!.flush();
+    if (i === 0) return;
+    this.conns.splice(0, i);
+    this.lastAt.splice(0, i);
   }
 
   /** Writes every queued connection now. */
