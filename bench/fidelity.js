@@ -7,8 +7,15 @@
 //  3. --rate max on the bursty text captures, repeated into bigger ones (64 and 50 connections per
 //     copy), through bench/replay.js --only max: req/s and CPU per request against the plain client.
 // Every run gets a fresh memcached; children are bounded (60 s). `uptime` is printed with the table.
+// Two independent truths for the service time (issue 10: is a service p50 over 150 µs the target's
+// or the replay's?), each a column of the table:
+//   --wire   tcpdump on the target's port during each replay; `mcreplay inspect` of that recording
+//            gives the target's own time per request as the wire saw it (first request byte to last
+//            answer byte), without the replay's read delays;
+//   --plain  bench/plain-client.js --mode schedule on the same capture at the same rate, against its
+//            own fresh memcached: the plainest pipelined Node client's lag p99 and service p50.
 // Usage: node bench/fidelity.js [--runs 1] [--only table,hog,max] [--rates 1,4] [--captures a,b]
-//          [--json out.json]
+//          [--wire] [--plain] [--json out.json]
 // Needs dist/ (npx tsc -p .) and memcached.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +33,12 @@ const only = new Set(opt('--only', 'table,hog,max').split(','));
 const rates = opt('--rates', '1,4').split(',').map(Number);
 const pick = opt('--captures', null)?.split(',') ?? null;
 const jsonOut = opt('--json', null);
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args.splice(i, 1), true) : false;
+};
+const wire = flag('--wire');
+const plain = flag('--plain');
 const BURSTY = ['memcslap-burst', 'memaslap-64conns', 'pymemcache-50conns'];
 const CHILD_LIMIT_MS = 60_000;
 // bench/replay.js runs three clients per capture, each bounded by its own 60 s
@@ -46,7 +59,9 @@ function captures() {
     if (t.transport === 'udp') return;
     const name = t.capture.replace(/\.(pcapng|pcap)$/, '');
     if (pick !== null && !pick.includes(name)) return;
-    out.push({ name, path: join(dir, t.capture), servers: t.servers });
+    // the plain client reads text answers only (its line scanner)
+    const binary = Object.keys(t.tshark?.binaryRequestsPerOpcode ?? {}).length > 0;
+    out.push({ name, path: join(dir, t.capture), servers: t.servers, binary });
   };
   const fx = 'captures/fixtures';
   for (const f of readdirSync(fx).sort()) if (f.endsWith('.truth.json')) add(fx, f);
@@ -96,13 +111,58 @@ function run(cmd, argv, limitMs = CHILD_LIMIT_MS) {
   });
 }
 
+/** tcpdump on the targets' ports until stopped; stop() gives the target's time per request on the wire (p50, ns) or null. */
+async function startWire(mcs, tag) {
+  const file = join(work, `wire-${tag}.pcap`);
+  const ports = mcs.map((m) => m.addr.split(':')[1]);
+  const td = spawn('tcpdump', ['-i', 'lo', '-s', '0', '-B', '65536', '-w', file, ports.map((p) => `tcp port ${p}`).join(' or ')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  td.stderr.on('data', (d) => (err += d));
+  for (let i = 0; i < 100 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
+  let stopped = false;
+  return async () => {
+    if (stopped) return null;
+    stopped = true;
+    // the last answers are on the wire: let tcpdump write them, then stop it
+    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => (td.once('close', r), td.kill('SIGINT')));
+    const r = await run(process.execPath, ['bin/mcreplay.js', 'inspect', file, '--port', ports.join(','), '--json']);
+    rmSync(file, { force: true });
+    try {
+      return JSON.parse(r.out).latencyNs?.p50 ?? null;
+    } catch {
+      return null;
+    }
+  };
+}
+
+/** bench/plain-client.js on the capture's schedule at `rate`, against its own fresh memcached (single-server captures). */
+async function plainOnce(cap, rate) {
+  if (cap.servers.length !== 1 || cap.binary) return { error: 'plain: single-server text captures only' };
+  const mc = await startMemcached();
+  const stopWire = wire ? await startWire([mc], `plain-${cap.name}-${rate}`) : null;
+  try {
+    const port = cap.servers[0].split(':').pop();
+    const r = await run(process.execPath, ['bench/plain-client.js', cap.path, '--port', port, '--target', mc.addr, '--mode', 'schedule', '--speed', String(rate)]);
+    const j = JSON.parse(r.out.trim().split('\n').pop());
+    return { lagP99: j.lagNs?.p99 ?? null, serviceP50: j.serviceNs?.p50 ?? null, wireP50: stopWire ? await stopWire() : null };
+  } catch (e) {
+    return { error: String(e) };
+  } finally {
+    await stopWire?.();
+    mc.stop();
+  }
+}
+
 async function replayOnce(cap, rate) {
   const mcs = [];
   for (const _ of cap.servers) mcs.push(await startMemcached());
+  const stopWire = wire ? await startWire(mcs, `${cap.name}-${rate}`) : null;
   try {
     const targets = cap.servers.flatMap((ep, i) => ['--target', cap.servers.length === 1 ? mcs[i].addr : `${ep}=${mcs[i].addr}`]);
     // what a CI job would do: the defaults, plus --allow for the destructive commands some fixtures hold
     const r = await run(process.execPath, ['bin/mcreplay.js', 'replay', cap.path, ...targets, '--rate', `${rate}x`, '--allow', 'flush_all,flush,flushq,verbosity', '--json', '--no-progress', '--no-html', '--out', work]);
+    const wireP50 = stopWire ? await stopWire() : null;
     let res = null;
     try {
       res = JSON.parse(readFileSync(JSON.parse(r.out).results, 'utf8'));
@@ -118,8 +178,10 @@ async function replayOnce(cap, rate) {
       status: res.verdict?.status ?? (r.code === 0 ? 'pass' : `exit ${r.code}`),
       preopened: res.config.options.preopened ?? 0,
       requests: s.total.counters.sent,
+      wireP50,
     };
   } finally {
+    await stopWire?.();
     for (const m of mcs) m.stop();
   }
 }
@@ -135,8 +197,13 @@ async function table(caps, label) {
   for (const cap of caps) {
     for (const rate of rates) {
       const rs = [];
-      for (let i = 0; i < runs; i++) rs.push(await replayOnce(cap, rate));
+      const ps = [];
+      for (let i = 0; i < runs; i++) {
+        rs.push(await replayOnce(cap, rate));
+        if (plain) ps.push(await plainOnce(cap, rate));
+      }
       const ok = rs.filter((r) => !r.error);
+      const pok = ps.filter((r) => !r.error);
       const row = {
         capture: cap.name,
         rate,
@@ -147,6 +214,10 @@ async function table(caps, label) {
         status: rs.map((r) => r.error ?? r.status).join('/'),
         preopened: ok[0]?.preopened ?? 0,
         requests: ok[0]?.requests ?? 0,
+        wireP50: median(ok.map((r) => r.wireP50)),
+        plainLagP99: median(pok.map((r) => r.lagP99)),
+        plainServiceP50: median(pok.map((r) => r.serviceP50)),
+        plainWireP50: median(pok.map((r) => r.wireP50)),
       };
       row.goals = row.lagP99 !== null && row.lagP99 < 1e6 && row.serviceP50 !== null && row.serviceP50 < 150e3 && !/saturated/.test(row.status);
       rows.push(row);
@@ -154,9 +225,13 @@ async function table(caps, label) {
     }
   }
   console.log(`\n### ${label} (median of ${runs}; ${uptime()})\n`);
-  console.log('| capture | rate | requests | lag p50 | lag p99 | service p50 | worst ELD | pre-opened | verdict | goals |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.capture} | ${r.rate}x | ${r.requests} | ${us(r.lagP50)} | ${us(r.lagP99)} | ${us(r.serviceP50)} | ${us(r.eventLoopMax)} | ${r.preopened} | ${r.status} | ${r.goals ? 'met' : 'missed'} |`);
+  const extra = (r) => (wire ? ` ${us(r.wireP50)} |` : '') + (plain ? ` ${us(r.plainLagP99)} | ${us(r.plainServiceP50)} |` + (wire ? ` ${us(r.plainWireP50)} |` : '') : '');
+  const extraHead = (wire ? ' target on the wire p50 |' : '') + (plain ? ' plain client lag p99 | plain service p50 |' + (wire ? ' plain: wire p50 |' : '') : '');
+  const n = 10 + (wire ? 1 : 0) + (plain ? (wire ? 3 : 2) : 0);
+  console.log(`| capture | rate | requests | lag p50 | lag p99 | service p50 |${extraHead} worst ELD | pre-opened | verdict | goals |`);
+  console.log(`|${'---|'.repeat(n)}`);
+  for (const r of rows)
+    console.log(`| ${r.capture} | ${r.rate}x | ${r.requests} | ${us(r.lagP50)} | ${us(r.lagP99)} | ${us(r.serviceP50)} |${extra(r)} ${us(r.eventLoopMax)} | ${r.preopened} | ${r.status} | ${r.goals ? 'met' : 'missed'} |`);
   return rows;
 }
 

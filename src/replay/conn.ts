@@ -46,6 +46,8 @@ export interface ConnCtx extends AnswerCtx {
   reading: boolean;
   /** Writes every dirty connection's queued bytes now. */
   flushDirty(): void;
+  /** An answer is about to be parsed: send what is due first (its arrival time is already taken). */
+  sendDue(): void;
   /** Written requests of all connections whose answer is still due (the worker stays awake for them). */
   inflight: number;
   /** Run-clock time of the latest write. */
@@ -188,6 +190,7 @@ export class ReplayConn {
   submit(it: ReqItem, now: number): void {
     this.ctx.rec.count(it.cmd, 'intended');
     this.ctx.rec.recordLag(now - it.at);
+    if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
     if (this.backingOff(now)) {
       this.failUnwritten(it, it.at, now);
       return;
@@ -463,12 +466,18 @@ export class ReplayConn {
         if (rest.length === 0) return true;
         start = n - rest.length;
       }
-      this.matcher.pushRange(buf, start, n, ctx.now());
+      const ts = ctx.now();
+      // requests due by now are written before this answer is parsed: a burst of answers (64
+      // connections' multi-gets) otherwise held the schedule back by its whole parsing time
+      ctx.sendDue();
+      if (this.sock !== s) return true;
+      this.matcher.pushRange(buf, start, n, ts);
     } finally {
       if (!nested) {
         ctx.reading = false;
         ctx.flushDirty();
       }
+      if (tracing) trace(Ev.ReadEnd, ctx.now(), n, this.id);
     }
     return true;
   }

@@ -77,6 +77,7 @@ export async function warmUp(init: WorkerInit): Promise<void> {
         readBuf,
         reading: false,
         flushDirty: () => {},
+        sendDue: () => {},
         inflight: 0,
         lastWriteNs: 0,
         queued: 0,

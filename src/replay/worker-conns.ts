@@ -45,15 +45,12 @@ export function newConnCtx(s: WorkerState): ConnCtx {
     readBuf: Buffer.allocUnsafe(READ_BUF_BYTES),
     reading: false,
     flushDirty: s.flushCb,
-    dirty(c) {
-      s.dirty.push(c);
-      // writes made outside a dispatch turn (on connect, on an answer) go out once the current
-      // callback is over, together with whatever else it wrote; a read callback flushes at its end
-      if (!s.flushQueued && !ctx.reading) {
-        s.flushQueued = true;
-        process.nextTick(s.flushCb);
-      }
+    sendDue() {
+      // an answer is about to be parsed: requests already due go out first
+      if (!s.pumping && s.t0 !== null && !s.finishedAll && !s.stopped && !ctx.maxMode && (s.queue.peekAt() ?? Infinity) <= now(s)) s.readCb();
     },
+    // bytes queued outside a dispatch turn go out on the next tick, or at the end of a read callback
+    dirty: (c) => s.order.add(c, ctx.reading),
   };
   return ctx;
 }

@@ -8,6 +8,7 @@ import { monoNs } from './clock.js';
 import type { ConnCtx, ReplayConn } from './conn.js';
 import type { RunQueue } from './batch.js';
 import type { Waker } from './waker.js';
+import type { WriteOrder } from './write-order.js';
 import { writeTrace } from './trace.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerTotals } from './messages.js';
 
@@ -54,8 +55,10 @@ export interface WorkerState {
   lastProgress: number;
   /** Open loop: run-clock time after which what is left fails as timeout (see DRAIN_EXTRA_NS). */
   drainDeadline: number | null;
-  dirty: ReplayConn[];
-  flushQueued: boolean;
+  /** Connections with bytes queued, written as a turn passes their coalescing window (write-order.ts). */
+  order: WriteOrder;
+  /** A dispatch turn (pump) is running: an answer parsed inside it does not start another. */
+  pumping: boolean;
   waker: Waker | null;
   /**
    * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
@@ -79,8 +82,10 @@ export interface WorkerState {
   pumpCb: () => void;
   /** pump(s) from the backstop timer, made once. */
   onTimer: () => void;
-  /** flushDirty(s), made once (process.nextTick, ctx.flushDirty). */
+  /** flushDirty(s), made once (ctx.flushDirty). */
   flushCb: () => void;
+  /** pump(s) before an answer is parsed (ctx.sendDue), made once. */
+  readCb: () => void;
 }
 
 /** Posts `m` to the coordinator. */
@@ -106,11 +111,7 @@ export function advance(s: WorkerState, t: number): void {
 
 /** Writes the queued bytes of every connection marked dirty. */
 export function flushDirty(s: WorkerState): void {
-  s.flushQueued = false;
-  if (s.dirty.length === 0) return;
-  const d = s.dirty;
-  s.dirty = [];
-  for (const c of d) c.flush();
+  s.order.writeAll();
 }
 
 /** Posts the running totals (a copy: the worker goes on counting). */

@@ -1,7 +1,7 @@
 // A replay worker's timing loop: sends what is due (pump), arms the wait for the next item (arm:
 // spin turn, waker thread, or backstop timer), the periodic check of its connections, and the start
 // of the schedule at t0.
-import { Ev, trace, tracing } from './trace.js';
+import { Ev, trace, traceGc, tracing } from './trace.js';
 import { conn, dispatch } from './worker-conns.js';
 import { flushDirty, maybeDone, now, progress, type SpinConfig, type WorkerState } from './worker-state.js';
 
@@ -61,6 +61,7 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
   if (s.t0 === null || s.finishedAll) return;
   const queue = s.queue;
   const ctx = s.ctx;
+  s.pumping = true;
   let t = now(s);
   let n = 0;
   if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
@@ -82,7 +83,17 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
     } else if (ctx.maxMode && !s.stopped && ctx.queued > 0 && queue.headIsOpen()) {
       s.openWaits = true; // ctx.drained() pumps again
       break;
-    } else dispatch(s, queue.pop()!, t);
+    } else {
+      const it = queue.pop()!;
+      dispatch(s, it, t);
+      // timed: each connection is written once the turn has passed it, and the clock is read per
+      // request, so its lag and write time are its write's (write-order.ts; in max mode one write
+      // per connection and turn keeps the CPU per request down)
+      if (!ctx.maxMode) {
+        s.order.passed(it.k === 'req' ? it.conn : null, it.at, queue.peekAt(), COALESCE_NS);
+        t = now(s);
+      }
+    }
     if (++n % 64 === 0) {
       // behind schedule (a stall): catch up in slices, reading answers in between, so their
       // timestamps stay true and the server is not left waiting on full socket buffers
@@ -90,7 +101,9 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
       t = now(s);
     }
   }
+  if (tracing) trace(Ev.Dispatched, now(s), n);
   flushDirty(s);
+  s.pumping = false;
   if (tracing) trace(Ev.PumpEnd, now(s), n);
   if (t - s.lastProgress >= PROGRESS_EVERY_NS) progress(s, t);
   arm(s);
@@ -153,7 +166,7 @@ function check(s: WorkerState): void {
 export function begin(s: WorkerState, t0Ns: number): void {
   if (s.t0 !== null) return;
   s.t0 = t0Ns;
-  if (tracing) trace(Ev.Start, now(s), s.queue.size);
+  if (tracing) traceGc(() => now(s), s.queue.size);
   // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
   s.rec?.resetEventLoop();
   s.nextBoundary = s.intervalNs;

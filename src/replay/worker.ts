@@ -19,6 +19,7 @@ import type { PackedBatch, ToWorker, WorkerInit } from './messages.js';
 import { flushDirty, maybeDone, now, post, type WorkerState, type WorkerPort } from './worker-state.js';
 import { dispatch, newConnCtx, sync } from './worker-conns.js';
 import { arm, begin, NORMAL_SPIN, pump, RT_SPIN, wake } from './worker-timing.js';
+import { WriteOrder } from './write-order.js';
 
 /** Runs a worker on `port` (the worker thread's parentPort). Exported for in-thread tests. */
 export function runWorker(port: WorkerPort): void {
@@ -79,8 +80,8 @@ function newWorkerState(port: WorkerPort): WorkerState {
     graceTimer: null,
     lastProgress: 0,
     drainDeadline: null,
-    dirty: [],
-    flushQueued: false,
+    order: new WriteOrder(),
+    pumping: false,
     waker: null,
     drainedNs: null,
     openWaits: false,
@@ -88,6 +89,7 @@ function newWorkerState(port: WorkerPort): WorkerState {
     pumpCb: () => pump(s),
     onTimer: () => pump(s, Ev.WakeTimer),
     flushCb: () => flushDirty(s),
+    readCb: () => pump(s, Ev.WakeRead),
   };
   s.ctx = newConnCtx(s);
   return s;
