@@ -1,5 +1,5 @@
 // Arguments every verb that reads a capture shares: the capture path and the server ports.
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { McError } from '../errors.js';
 
 /** --port values as numbers (default [11211]): a port list option ("11211,11212" or repeated); bad usage (exit 2) on a bad port. */
@@ -13,10 +13,11 @@ export function parsePorts(values: string[] | string | undefined, option = '--po
   });
 }
 
-/** Fails with exit 2 and what to give when the capture file does not exist ('-' is standard input). */
+/** Fails with exit 2 and what to give when the capture file does not exist or is a folder ('-' is standard input). */
 export async function checkCaptureFile(capture: string): Promise<void> {
   if (capture === '-') return;
-  await access(capture).catch(() => {
+  const st = await stat(capture).catch(() => {
     throw new McError(`${capture}: no such file`, 'MCR_ERR_CAPTURE_UNREADABLE', 'Give the path of a pcap/pcapng capture, or - to read standard input.');
   });
+  if (st.isDirectory()) throw new McError(`${capture}: is a directory, not a capture file`, 'MCR_ERR_CAPTURE_UNREADABLE', 'Give the path of a pcap/pcapng capture file in it.');
 }

@@ -29,6 +29,8 @@ export function isPreparedFile(path: string): boolean {
   try {
     const b = Buffer.alloc(8);
     return readSync(fd, b, 0, 8, 0) === 8 && isPreparedBytes(b);
+  } catch {
+    return false; // a folder (EISDIR) or an unreadable file: the capture reader names the problem
   } finally {
     closeSync(fd);
   }

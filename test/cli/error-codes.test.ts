@@ -138,6 +138,26 @@ describe('error codes', () => {
   });
 });
 
+describe('a folder given as the capture', () => {
+  // each verb that reads a capture names the folder (an EISDIR used to escape as an internal error)
+  const verbs = (dir: string): string[][] => [
+    ['inspect', dir],
+    ['prepare', dir, '--out', join(tmp.dir, 'folder.mcw')],
+    ['replay', dir, '--target', mc.address, '--no-progress'],
+    ['plan', dir, '--from', 'a:11211', '--to', 'a:11211,b:11211'],
+  ];
+  it('is MCR_ERR_CAPTURE_UNREADABLE (exit 2) for every verb, never an internal error', { timeout: 60_000 }, async () => {
+    const dir = join(tmp.dir, 'a-folder');
+    mkdirSync(dir, { recursive: true });
+    for (const args of verbs(dir)) {
+      const r = await run(args);
+      expect(r.stderr, args[0]).toContain('is a directory, not a capture file');
+      expect(r.stderr, args[0]).toContain('error code MCR_ERR_CAPTURE_UNREADABLE (exit 2)');
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
+    }
+  });
+});
+
 describe('no classification by message text', () => {
   const lint = (args: string[] = []) => spawnSync(process.execPath, [join(ROOT, 'scripts', 'lint-structure.mjs'), ...args], { encoding: 'utf8' });
 
