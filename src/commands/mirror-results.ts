@@ -31,8 +31,8 @@ export interface MirrorFacts {
 }
 
 /** The verdict a checkpoint carries: the run is still going (a kill -9 leaves this one). */
-export function checkpointVerdict(out: ReplayOutcome): Verdict {
-  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the mirror was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
+export function checkpointVerdict(out: ReplayOutcome, verb: 'mirror' | 'replay' = 'mirror'): Verdict {
+  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the ${verb} was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
 }
 
 /** A mirror's run directory and rolling sink; sets the setup's interval store and checkpoint hook. */
