@@ -221,7 +221,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   let stopReason: StopReason | null = null;
   let counting = false; // after a stop without loop: read on only to count the rest as unsent
   const st = newFeedState();
-  const captured = createCapturedSink();
+  const captured = createCapturedSink(setup.live ? agg.pairs : null);
   setup.onCaptured?.(captured.byCmd);
   let durationTimer: NodeJS.Timeout | null = null;
   const extractAbort = new AbortController();

@@ -447,7 +447,7 @@ export function runWorker(port: { postMessage(m: FromWorker): void; on(ev: 'mess
               } catch {
                 waker = null; // timers only: more spinning, same schedule
               }
-              rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop });
+              rec = new IntervalRecorder({ worker: init!.worker, eventLoop: init!.eventLoop, intervalNs: init!.intervalNs });
               ctx.rec = rec;
               post({ t: 'ready', worker: init!.worker, priority });
             })
