@@ -142,7 +142,8 @@ const endAt = t0 + minutes * 60_000;
 let rng = 12345;
 const rnd = () => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
 const timer = setInterval(() => {
-  const due = Math.floor(((Date.now() - t0) / 1000) * rps);
+  // the load ends at --minutes even when this process is starved and samples late
+  const due = Math.floor(((Math.min(Date.now(), endAt) - t0) / 1000) * rps);
   while (sent < due) {
     const c = sent % nConns;
     const key = `k${Math.floor(rnd() * (nKeys / nConns)) * nConns + c}`;
@@ -221,6 +222,8 @@ try {
   summary = { error: mErr.slice(-500) };
 }
 const mirroredSent = summary?.counters?.sent ?? null;
+// what the target counted of the mirror, before the baseline replay adds its own requests
+const tgtReceived = received(await mcStats(tgt.port).catch(() => ({ cmd_set: NaN, cmd_get: NaN, delete_hits: NaN, delete_misses: NaN })));
 const cpuPerReq = (resultsPath) => {
   try {
     const r = JSON.parse(readFileSync(resultsPath, 'utf8'));
@@ -244,7 +247,6 @@ try {
 } catch {
   replayCpu = { error: (rErr || rOut).slice(-300) };
 }
-const tgtReceived = received(await mcStats(tgt.port).catch(() => ({ cmd_set: NaN, cmd_get: NaN, delete_hits: NaN, delete_misses: NaN })));
 src.proc.kill();
 tgt.proc.kill();
 // the drops at each stage, each against an independent count
