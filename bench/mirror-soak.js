@@ -106,12 +106,15 @@ async function sentSoFar(mport) {
 const src = await memcached();
 const tgt = await memcached();
 const mport = await freePort();
-const mirror = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', '--interface', 'lo', '--port', String(src.port), '--target', `127.0.0.1:${tgt.port}`, '--metrics', `127.0.0.1:${mport}`, '--out', out, '--json', '--no-html', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const mirror = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', '--interface', 'lo', '--port', String(src.port), '--target', `127.0.0.1:${tgt.port}`, '--metrics', `127.0.0.1:${mport}`, '--out', out, '--json', '--no-html'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let mOut = '';
 let mErr = '';
 mirror.stdout.on('data', (d) => (mOut += d));
 mirror.stderr.on('data', (d) => (mErr += d));
-for (let i = 0; i < 200 && (await sentSoFar(mport)) === null; i++) await sleep(100);
+// the load starts once the mirror says it mirrors (its tcpdump is capturing): requests sent before
+// that are not the mirror's to lose (bounded wait)
+for (let i = 0; i < 600 && !/mirroring/.test(mErr); i++) await sleep(100);
+if (!/mirroring/.test(mErr)) throw new Error(`the mirror did not start within 60 s: ${mErr.slice(-500)}`);
 
 // ---- the load: open loop, rps/nConns per connection, answers counted by a line scanner --------
 let sent = 0;

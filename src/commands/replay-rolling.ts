@@ -2,14 +2,12 @@
 // same rolling sink as a mirror's (src/replay/rolling-sink.ts: intervals rolled up, latency.hlog
 // appended interval by interval, results.json rewritten atomically every checkpoint), so a crash or
 // a kill -9 loses at most one checkpoint period. A short replay keeps everything and writes at exit.
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { McError } from '../errors.js';
-import { makeRunId } from '../metrics/results.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
 import { buildResults } from '../replay/results.js';
 import { createRollingSink, replayRolls, type RollingSink } from '../replay/rolling-sink.js';
-import { checkpointVerdict } from './mirror-results.js';
+import { checkpointVerdict, makeRunDir } from './mirror-results.js';
 
 /** A long replay's run directory (fixed up front) and its rolling sink. */
 export interface ReplayRolling {
@@ -33,13 +31,7 @@ export async function replayRolling(run: {
 }): Promise<ReplayRolling | null> {
   const { setup, limits } = run;
   if (!replayRolls(setup)) return null;
-  const id = makeRunId(run.capture, new Date(), run.out);
-  const dir = join(run.out, id);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'check that the reports directory is writable (--out)');
-  }
+  const { id, dir } = await makeRunDir(run.out, run.capture);
   const resultsPath = join(dir, 'results.json');
   const sink = createRollingSink({
     runId: id,
