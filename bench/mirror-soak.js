@@ -203,14 +203,14 @@ for (let m = 1; m <= minutes; m++) {
 clearInterval(timer);
 clearInterval(rssTimer);
 // the source answers what is in flight (bounded), then the mirror drains what it read (bounded): its
-// sent count stops moving, or reaches what the source received
+// sent count stops moving, or reaches what the client sent (the source's `stats` is read only after
+// the mirror ends: the mirror would see that request too)
 for (let i = 0; i < 300 && answered < sent; i++) await sleep(100);
-const srcReceived = received(await mcStats(src.port));
 let lastSent = -1;
 for (let still = 0, i = 0; i < 120 && still < 5; i++) {
   await sleep(1000);
   const n = await sentSoFar(mport);
-  if (n !== null && n >= srcReceived) break;
+  if (n !== null && n >= sent) break;
   still = n === lastSent ? still + 1 : 0;
   lastSent = n;
 }
@@ -225,6 +225,7 @@ try {
   summary = { error: mErr.slice(-500) };
 }
 const mirroredSent = summary?.counters?.sent ?? null;
+const srcReceived = received(await mcStats(src.port));
 // what the target counted of the mirror, before the baseline replay adds its own requests
 const tgtReceived = received(await mcStats(tgt.port).catch(() => ({ cmd_set: NaN, cmd_get: NaN, delete_hits: NaN, delete_misses: NaN })));
 const cpuPerReq = (resultsPath) => {
