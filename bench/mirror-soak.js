@@ -1,14 +1,19 @@
 // Soak bench of `mcreplay mirror`: a steady open-loop load (default 10,000 requests/s: sets, gets,
 // deletes over partitioned keys) against a source memcached on loopback, mirrored with
 // `--interface lo` onto a target memcached for --minutes (default 30). Every minute it records the
-// mirror's RSS and peak RSS (/proc/<pid>/status VmRSS, VmHWM), its CPU (utime+stime) and the
-// requests it sent (from its own /metrics), the machine's load average, and the age of the run's
-// results.json (rewritten every minute while it runs). During minute 2 a second tcpdump records
+// mirror's RSS (/proc/<pid>/status VmRSS) and its peak within that minute (sampled every 2 s) and
+// since the start (VmHWM), its CPU (utime+stime) and the requests it sent (from its own /metrics),
+// the machine's load average, and the age of the run's results.json (rewritten every minute while
+// it runs). During minute 2 a second tcpdump records
 // --file-seconds of the same traffic to a file; after the mirror, `mcreplay replay` of that file
 // onto the same target at 1x gives the baseline of CPU per request (both from results.json
 // run.replayCpu: the process's CPU from t0 to the end, over requests sent). At the end: CPU per
-// request, lag p99, drops (held back `backlog-full`, tcpdump's kernel drops) from the mirror's JSON
-// summary. One JSON line on stdout; one line per minute on stderr.
+// request, lag p99, and the drops at each stage: the kernel's (tcpdump's "dropped by kernel"),
+// requests the source answered that the mirror never read (the source's own `stats` against the
+// requests in the mirror's capture: lost in the kernel, tcpdump or reassembly), the mirror's own
+// (held back as backlog-full), and requests the mirror sent that the target never counted (the
+// target's `stats`); then one line "nothing dropped: held" or "nothing dropped: NOT held (...)".
+// One JSON line on stdout; one line per minute and the closing lines on stderr.
 //
 // Usage (root, tcpdump and memcached installed; `npm run build` first; the machine is shared):
 //   nice -n 10 node bench/mirror-soak.js [--minutes 30] [--rps 10000] [--conns 20] [--keys 100000] [--file-seconds 30] [--out /tmp/mirror-soak]
@@ -57,6 +62,27 @@ async function memcached() {
   throw new Error('memcached did not start');
 }
 
+/** memcached `stats` as numbers (what a server itself counted). */
+function mcStats(port) {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write('stats\r\n'));
+    let acc = '';
+    const t = setTimeout(() => (s.destroy(), reject(new Error(`no stats from 127.0.0.1:${port}`))), 10_000);
+    s.on('data', (d) => {
+      acc += d.toString('latin1');
+      if (!acc.endsWith('END\r\n')) return;
+      clearTimeout(t);
+      s.destroy();
+      const o = {};
+      for (const m of acc.matchAll(/^STAT (\S+) (\d+)\r$/gm)) o[m[1]] = Number(m[2]);
+      resolve(o);
+    });
+    s.on('error', (e) => (clearTimeout(t), reject(e)));
+  });
+}
+/** Requests a memcached received of what the load sends (set, get, delete). */
+const received = (st) => st.cmd_set + st.cmd_get + st.delete_hits + st.delete_misses;
+
 const procStat = (pid) => {
   const st = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0);
@@ -67,7 +93,8 @@ const procStat = (pid) => {
 
 async function sentSoFar(mport) {
   try {
-    const t = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
+    // bounded: a mirror far behind answers late, and the minute's sample must not wait for it
+    const t = await (await fetch(`http://127.0.0.1:${mport}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     let n = 0;
     for (const m of t.matchAll(/^mcreplay_requests_sent_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
     return n;
@@ -79,12 +106,15 @@ async function sentSoFar(mport) {
 const src = await memcached();
 const tgt = await memcached();
 const mport = await freePort();
-const mirror = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', '--interface', 'lo', '--port', String(src.port), '--target', `127.0.0.1:${tgt.port}`, '--metrics', `127.0.0.1:${mport}`, '--out', out, '--json', '--no-html', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const mirror = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), 'mirror', '--interface', 'lo', '--port', String(src.port), '--target', `127.0.0.1:${tgt.port}`, '--metrics', `127.0.0.1:${mport}`, '--out', out, '--json', '--no-html'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let mOut = '';
 let mErr = '';
 mirror.stdout.on('data', (d) => (mOut += d));
 mirror.stderr.on('data', (d) => (mErr += d));
-for (let i = 0; i < 200 && (await sentSoFar(mport)) === null; i++) await sleep(100);
+// the load starts once the mirror says it mirrors (its tcpdump is capturing): requests sent before
+// that are not the mirror's to lose (bounded wait)
+for (let i = 0; i < 600 && !/mirroring/.test(mErr); i++) await sleep(100);
+if (!/mirroring/.test(mErr)) throw new Error(`the mirror did not start within 60 s: ${mErr.slice(-500)}`);
 
 // ---- the load: open loop, rps/nConns per connection, answers counted by a line scanner --------
 let sent = 0;
@@ -115,7 +145,8 @@ const endAt = t0 + minutes * 60_000;
 let rng = 12345;
 const rnd = () => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
 const timer = setInterval(() => {
-  const due = Math.floor(((Date.now() - t0) / 1000) * rps);
+  // the load ends at --minutes even when this process is starved and samples late
+  const due = Math.floor(((Math.min(Date.now(), endAt) - t0) / 1000) * rps);
   while (sent < due) {
     const c = sent % nConns;
     const key = `k${Math.floor(rnd() * (nKeys / nConns)) * nConns + c}`;
@@ -150,15 +181,39 @@ setTimeout(() => {
   setTimeout(() => recorder.kill('SIGINT'), fileSeconds * 1000);
 }, 60_000);
 
+// RSS every 2 s: the peak within each minute (VmHWM alone only says the peak since the start)
+let minutePeakMb = 0;
+const rssTimer = setInterval(() => {
+  try {
+    minutePeakMb = Math.max(minutePeakMb, procStat(mirror.pid).rssMb);
+  } catch {
+    /* the mirror is gone: the end says why */
+  }
+}, 2000);
 const samples = [];
-for (let m = 1; Date.now() < endAt; m++) {
+for (let m = 1; m <= minutes; m++) {
   await sleep(Math.max(0, t0 + m * 60_000 - Date.now()));
   const p = procStat(mirror.pid);
-  samples.push({ minute: m, ...p, load1: Number(loadavg()[0].toFixed(2)), clientSent: sent, clientAnswered: answered, mirrorSent: await sentSoFar(mport), resultsAgeS: resultsAgeS() });
-  process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
+  const peakInMinuteMb = Math.max(minutePeakMb, p.rssMb);
+  minutePeakMb = 0;
+  samples.push({ minute: m, ...p, peakInMinuteMb, load1: Number(loadavg()[0].toFixed(2)), clientSent: sent, clientAnswered: answered, mirrorSent: await sentSoFar(mport), resultsAgeS: resultsAgeS() });
+  const x = samples.at(-1);
+  process.stderr.write(`minute ${m}: RSS ${x.rssMb.toFixed(0)} MB, peak in the minute ${x.peakInMinuteMb.toFixed(0)} MB, peak since start ${x.peakMb.toFixed(0)} MB, CPU ${x.cpuS.toFixed(1)} s, load ${x.load1}, client sent ${x.clientSent}, mirror sent ${x.mirrorSent ?? '?'}, results.json age ${x.resultsAgeS ?? '-'} s\n`);
 }
 clearInterval(timer);
-await sleep(3000);
+clearInterval(rssTimer);
+// the source answers what is in flight (bounded), then the mirror drains what it read (bounded): its
+// sent count stops moving, or reaches what the client sent (the source's `stats` is read only after
+// the mirror ends: the mirror would see that request too)
+for (let i = 0; i < 300 && answered < sent; i++) await sleep(100);
+let lastSent = -1;
+for (let still = 0, i = 0; i < 120 && still < 5; i++) {
+  await sleep(1000);
+  const n = await sentSoFar(mport);
+  if (n !== null && n >= sent) break;
+  still = n === lastSent ? still + 1 : 0;
+  lastSent = n;
+}
 const last = procStat(mirror.pid);
 mirror.kill('SIGTERM');
 await new Promise((r) => mirror.once('close', r));
@@ -170,6 +225,9 @@ try {
   summary = { error: mErr.slice(-500) };
 }
 const mirroredSent = summary?.counters?.sent ?? null;
+const srcReceived = received(await mcStats(src.port));
+// what the target counted of the mirror, before the baseline replay adds its own requests
+const tgtReceived = received(await mcStats(tgt.port).catch(() => ({ cmd_set: NaN, cmd_get: NaN, delete_hits: NaN, delete_misses: NaN })));
 const cpuPerReq = (resultsPath) => {
   try {
     const r = JSON.parse(readFileSync(resultsPath, 'utf8'));
@@ -195,6 +253,36 @@ try {
 }
 src.proc.kill();
 tgt.proc.kill();
+// the drops at each stage, each against an independent count
+let mirrorResults = null;
+try {
+  mirrorResults = JSON.parse(readFileSync(summary.results, 'utf8'));
+} catch {
+  /* no results: the summary's error says why */
+}
+const mirrorRead = mirrorResults?.capture?.requests ?? null;
+const drops = {
+  kernel: summary?.tcpdump?.droppedByKernel ?? null,
+  // requests the source answered that never reached the mirror (kernel, tcpdump, reassembly)
+  notRead: mirrorRead === null ? null : srcReceived - mirrorRead,
+  // the mirror's own: held back because its backlog was full
+  backlogFull: summary?.heldBack?.['backlog-full'] ?? 0,
+  heldBackOther: Object.entries(summary?.heldBack ?? {}).filter(([k]) => k !== 'backlog-full').reduce((n, [, v]) => n + v, 0),
+  // sent by the mirror but not counted by the target
+  targetShort: mirroredSent === null ? null : mirroredSent - tgtReceived,
+};
+const nothingDropped = drops.kernel === 0 && drops.notRead === 0 && drops.backlogFull === 0 && drops.targetShort === 0 && mirroredSent === srcReceived;
+const cpuRatio = mirrorCpu?.cpuUsPerRequest && replayCpu?.cpuUsPerRequest ? mirrorCpu.cpuUsPerRequest / replayCpu.cpuUsPerRequest : null;
+process.stderr.write(
+  [
+    `peak RSS by minute (MB): ${samples.map((x) => x.peakInMinuteMb.toFixed(0)).join(', ')}; peak since start ${last.peakMb.toFixed(0)} MB`,
+    `CPU per request: mirror ${mirrorCpu?.cpuUsPerRequest?.toFixed(1) ?? '?'} µs, replay of the same traffic from a file ${replayCpu?.cpuUsPerRequest?.toFixed(1) ?? '?'} µs${cpuRatio !== null ? ` (${cpuRatio.toFixed(2)}x)` : ''}`,
+    `lag p99: ${summary?.lag?.p99 !== undefined ? (summary.lag.p99 / 1e6).toFixed(2) : '?'} ms`,
+    `source received ${srcReceived}, mirror read ${mirrorRead ?? '?'}, mirror sent ${mirroredSent ?? '?'}, target received ${tgtReceived}`,
+    `drops: kernel ${drops.kernel ?? '?'}, not read by the mirror ${drops.notRead ?? '?'}, mirror backlog-full ${drops.backlogFull}${drops.heldBackOther ? ` (other held back ${drops.heldBackOther})` : ''}, target short ${drops.targetShort ?? '?'}`,
+    nothingDropped ? 'nothing dropped: held' : `nothing dropped: NOT held (kernel ${drops.kernel ?? '?'}, not read ${drops.notRead ?? '?'}, backlog-full ${drops.backlogFull}, target short ${drops.targetShort ?? '?'})`,
+  ].join('\n') + '\n',
+);
 process.stdout.write(
   `${JSON.stringify({
     minutes,
@@ -206,10 +294,17 @@ process.stdout.write(
     replayFileCpu: replayCpu,
     peakRssMb: last.peakMb,
     rssMbFirstLastMinute: [samples[0]?.rssMb, samples.at(-1)?.rssMb].map((x) => (x === undefined ? null : Math.round(x))),
-    rssByMinute: samples.map((s) => [s.minute, Math.round(s.rssMb), Math.round(s.peakMb), s.load1, s.resultsAgeS]),
+    // [minute, RSS, peak RSS within the minute, peak since start (VmHWM), load1, results.json age s]
+    rssByMinute: samples.map((s) => [s.minute, Math.round(s.rssMb), Math.round(s.peakInMinuteMb), Math.round(s.peakMb), s.load1, s.resultsAgeS]),
     lagP99Ms: summary?.lag?.p99 !== undefined ? summary.lag.p99 / 1e6 : null,
     heldBack: summary?.heldBack ?? null,
     tcpdump: summary?.tcpdump ?? null,
     verdict: summary?.verdict?.status ?? null,
+    sourceReceived: srcReceived,
+    mirrorRead,
+    targetReceived: tgtReceived,
+    drops,
+    cpuRatio,
+    nothingDropped,
   })}\n`,
 );

@@ -31,8 +31,20 @@ export interface MirrorFacts {
 }
 
 /** The verdict a checkpoint carries: the run is still going (a kill -9 leaves this one). */
-export function checkpointVerdict(out: ReplayOutcome): Verdict {
-  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the mirror was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
+export function checkpointVerdict(out: ReplayOutcome, verb: 'mirror' | 'replay' = 'mirror'): Verdict {
+  return { status: 'interrupted', reasons: [`checkpoint at ${(out.runEndNs / 1e9).toFixed(0)} s: the ${verb} was still running (results.json is rewritten every checkpoint and at exit)`], saturated: false, checks: [], exitCode: ExitCode.sigint };
+}
+
+/** A run directory made up front (a run that writes its results as it goes): `out`/<run id of `name`>. */
+export async function makeRunDir(out: string, name: string): Promise<{ id: string; dir: string }> {
+  const id = makeRunId(name, new Date(), out);
+  const dir = join(out, id);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'check that the reports directory is writable (--out)');
+  }
+  return { id, dir };
 }
 
 /** A mirror's run directory and rolling sink; sets the setup's interval store and checkpoint hook. */
@@ -45,13 +57,7 @@ export async function mirrorRun(run: { out: string; setup: ReplaySetup; limits: 
   resultsOf(out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile;
 }> {
   const { setup, limits } = run;
-  const id = makeRunId('mirror', new Date(), run.out);
-  const dir = join(run.out, id);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new McError(`cannot create the run directory ${dir}: ${(err as Error).message}`, 'MCR_ERR_OUTPUT_UNWRITABLE', 'check that the reports directory is writable (--out)');
-  }
+  const { id, dir } = await makeRunDir(run.out, 'mirror');
   const resultsPath = join(dir, 'results.json');
   const hlogPath = join(dir, 'latency.hlog');
   const resultsOf = (out: ReplayOutcome, verdict: Verdict, end: MirrorEnd | null, targetStats: ResultsFile['targetStats']): ResultsFile => {

@@ -10,7 +10,7 @@ import { parseShard } from '../replay/shard.js';
 import { parseStartAt } from '../replay/start-at.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
 import { createSession } from '../replay/session.js';
-import { replayIntervalStore } from '../replay/rolling-sink.js';
+import { replayRolling, type ReplayRolling } from './replay-rolling.js';
 import { applyPreparedFile } from './prepared-options.js';
 import { buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '../replay/results.js';
 import { captureQuality } from '../replay/capture-quality.js';
@@ -175,7 +175,10 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','));
   if (metrics !== null) setup.onCaptured = (v) => metrics.setCaptured(v);
   let lastPlain = 0;
+  // a long replay: results.json and latency.hlog on disk as it goes (set below, before the run)
+  let rolling: ReplayRolling | null = null;
   setup.onInterval = (iv, p) => {
+    rolling?.sink.interval(iv);
     metrics?.add(iv);
     watch?.(iv);
     if (!showProgress) return;
@@ -196,12 +199,14 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     secondSignalExit: (s) => (s === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint),
   });
   const metricsServer = metrics === null ? null : await serveMetrics(o.metrics!, metrics);
-  // a long or open-ended replay keeps flat memory: old intervals roll up (src/metrics/rollup.ts)
-  setup.intervalStore = replayIntervalStore(setup) ?? undefined;
+  // a long or open-ended replay keeps flat memory (old intervals roll up, src/metrics/rollup.ts) and
+  // checkpoints its results (src/commands/replay-rolling.ts)
+  rolling = await replayRolling({ capture, out: o.out, setup, limits, captureId: pre.captureId });
   let run;
   try {
     run = await session.run();
   } finally {
+    await rolling?.end(run !== undefined);
     await metricsServer?.close();
     if (tty && showProgress) process.stderr.write('\n');
   }
@@ -211,7 +216,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   const verdict = engineVerdict(out, setup, limits, abortedByChecks !== null ? null : signal);
   // stopped by the gate, not by the user: the checks decide the exit code
   if (abortedByChecks !== null) stoppedOnPurpose(verdict, 'stopped early by --abort-on-fail');
-  const id = makeRunId(capture, out.startedAt, o.out);
+  const id = rolling?.id ?? makeRunId(capture, out.startedAt, o.out);
   const results: ResultsFile = buildResults(setup, out, {
     id,
     argv: process.argv.slice(2),
@@ -223,7 +228,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
   });
   results.targetState = targetState(before, after);
   results.captureQuality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
-  const { d, resultsPath, hlogPath, htmlPath } = await judgeAndWrite(results, pre.gate, { dir: o.out, id, html: o.html !== false, png: o.png !== false });
+  const { d, resultsPath, hlogPath, htmlPath } = await judgeAndWrite(results, pre.gate, { dir: o.out, id, html: o.html !== false, png: o.png !== false, hlogAppended: rolling !== null });
 
   if (o.json) process.stdout.write(`${JSON.stringify(jsonSummary(results, resultsPath, hlogPath, htmlPath, out.totals), null, 2)}\n`);
   else process.stdout.write(`${humanSummary(results, { results: resultsPath, html: htmlPath }, rateLabel(setup.rate))}\n${d.text}\n`);

@@ -12,22 +12,23 @@ import { fallbackDir } from './replay-preflight.js';
 /**
  * Writes results.json and the .hlog under `out`/<id>; when that fails (disk full, directory removed
  * during the run) the finished run goes to a fresh temp directory instead, and stderr says where.
+ * `hlogAppended`: a long run appended latency.hlog as it went (at full resolution): it stays as is.
  */
-export async function writeRun(results: ResultsFile, out: string, id: string): Promise<{ dir: string; resultsPath: string; hlogPath: string }> {
-  const attempt = async (dir: string) => {
+export async function writeRun(results: ResultsFile, out: string, id: string, hlogAppended = false): Promise<{ dir: string; resultsPath: string; hlogPath: string }> {
+  const attempt = async (dir: string, keepHlog: boolean) => {
     await mkdir(dir, { recursive: true });
     const resultsPath = join(dir, 'results.json');
     await writeResultsFile(resultsPath, results);
     const hlogPath = join(dir, 'latency.hlog');
-    await writeHlog(results, hlogPath);
+    if (!keepHlog) await writeHlog(results, hlogPath);
     return { dir, resultsPath, hlogPath };
   };
   try {
-    return await attempt(join(out, id));
+    return await attempt(join(out, id), hlogAppended);
   } catch (err) {
     const dir = fallbackDir(id);
     process.stderr.write(`mcreplay: could not write the results under ${out} (${(err as Error).message}); they are written to ${dir} instead\n`);
-    return attempt(dir);
+    return attempt(dir, false);
   }
 }
 
@@ -45,11 +46,11 @@ export async function renderHtml(resultsPath: string, png: boolean): Promise<str
  * Decides the gate (checks, baseline, generator state) before anything is written, so that
  * results.json and the HTML report carry the verdict; then writes the run and the CI outputs.
  */
-export async function judgeAndWrite(results: ResultsFile, gate: GateOptions, out: { dir: string; id: string; html: boolean; png: boolean }): Promise<{ d: GateDecision; dir: string; resultsPath: string; hlogPath: string; htmlPath: string | null }> {
+export async function judgeAndWrite(results: ResultsFile, gate: GateOptions, out: { dir: string; id: string; html: boolean; png: boolean; hlogAppended?: boolean }): Promise<{ d: GateDecision; dir: string; resultsPath: string; hlogPath: string; htmlPath: string | null }> {
   const d = await decideGate(results, gate);
   results.verdict = d.verdict;
   results.generator = d.generator;
-  const { dir, resultsPath, hlogPath } = await writeRun(results, out.dir, out.id);
+  const { dir, resultsPath, hlogPath } = await writeRun(results, out.dir, out.id, out.hlogAppended === true);
   const htmlPath = out.html ? await renderHtml(resultsPath, out.png) : null;
   gate.reportDir = dir;
   writeGateOutputs(results, gate, d);

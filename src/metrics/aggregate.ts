@@ -2,6 +2,7 @@
 // interval index), tags warm-up intervals and ramp steps, and builds the results' Interval[],
 // Summary (the sum of the non-warm-up intervals) and StepSummary[].
 import { arrayStore, type IntervalStore } from './rollup.js';
+import { createPairBook, type PairBook } from './warm-pairs.js';
 import {
   ERROR_CLASSES,
   type CommandInterval,
@@ -121,6 +122,8 @@ export function defaultStepOf(rate: RateConfig): (startNs: number) => StepInfo {
 /** Merges worker snapshots into intervals, a summary and ramp-step summaries. Free it with `destroy()` (or it is freed by `finish()`). */
 export class Aggregator {
   readonly intervalNs: number;
+  /** A mirror's warmth pairs (src/metrics/warm-pairs.ts): the captured answers go in here too. */
+  readonly pairs: PairBook;
   private readonly live = new Set<number>();
   private readonly pending = new Map<number, Pending>();
   private nextIndex = 0;
@@ -150,6 +153,7 @@ export class Aggregator {
   /** Requires `await initMetrics()` in this thread first. */
   constructor(private readonly opts: AggregatorOptions) {
     this.intervalNs = opts.intervalNs ?? 1e9;
+    this.pairs = createPairBook(this.intervalNs);
     this.store = opts.store ?? arrayStore();
     for (let w = 0; w < opts.workers; w++) this.live.add(w);
     this.stepOf = opts.stepOf ?? defaultStepOf(opts.rate);
@@ -182,6 +186,7 @@ export class Aggregator {
     }
     if (snap.lag) p.lag.push(snap.lag);
     if (snap.eventLoopMaxNs > p.eventLoopMaxNs) p.eventLoopMaxNs = snap.eventLoopMaxNs;
+    if (snap.warm) for (const w of snap.warm) this.pairs.replayed(w.index, w.cmd, w.hits, w.misses);
     this.drain(false);
   }
 
@@ -362,6 +367,8 @@ export class Aggregator {
         r.destroy();
         s.destroy();
       }
+      const paired = this.pairs.closed(iv.index);
+      if (paired !== undefined) iv.paired = paired;
       // the callback may annotate the interval (a mirror's captured answers) before it is stored
       this.opts.onInterval?.(iv);
       this.store.push(iv);

@@ -50,6 +50,8 @@ export interface IntervalSnapshot {
    * a millisecond clock).
    */
   eventLoopMaxNs: number;
+  /** The target's hits and misses answered in this interval, by interval index of the requests' intended send time (warmth pairing). */
+  warm?: { index: number; cmd: string; hits: number; misses: number }[];
 }
 
 /** Options of an IntervalRecorder. */
@@ -60,6 +62,8 @@ export interface RecorderOptions {
   eventLoop?: boolean;
   /** Event-loop sampling resolution, ms (default 10). */
   eventLoopResolutionMs?: number;
+  /** The run's interval width, ns (default 1 s): lookups are also counted by intended send interval. */
+  intervalNs?: number;
 }
 
 /**
@@ -74,6 +78,8 @@ export interface CommandSlot {
   readonly n: Float64Array;
   heldBack: Record<string, number> | null;
   active: boolean;
+  /** Hits and misses by interval index of the intended send time (usually one or two entries). */
+  warm: Map<number, [number, number]> | null;
 }
 
 /** Records latencies and counters per command for the current interval of one worker. */
@@ -86,10 +92,12 @@ export class IntervalRecorder {
   private lagActive = false;
   private readonly eld: EventLoopProbe | null;
   private destroyed = false;
+  private readonly intervalNs: number;
 
   /** Needs no `initMetrics()`: it does not use hdr-histogram-js. */
   constructor(opts: RecorderOptions = {}) {
     this.worker = opts.worker ?? 0;
+    this.intervalNs = opts.intervalNs ?? 1e9;
     if (opts.eventLoop ?? true) {
       this.eld = new EventLoopProbe(opts.eventLoopResolutionMs ?? 10);
     } else {
@@ -103,7 +111,7 @@ export class IntervalRecorder {
     let s = this.slots.get(cmd);
     if (s === undefined) {
       if (this.destroyed) throw new Error('IntervalRecorder used after destroy()');
-      s = { cmd, response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false };
+      s = { cmd, response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false, warm: null };
       this.slots.set(cmd, s);
     }
     this.lastCmd = cmd;
@@ -139,6 +147,19 @@ export class IntervalRecorder {
     s.active = true;
   }
 
+  /** Counts a lookup answer by the interval of the request's intended send time (warmth pairing, src/metrics/warm-pairs.ts). */
+  warm(s: CommandSlot, intendedNs: number, hits: number, misses: number): void {
+    const index = Math.max(0, Math.floor(intendedNs / this.intervalNs));
+    const w = (s.warm ??= new Map());
+    const e = w.get(index);
+    if (e === undefined) w.set(index, [hits, misses]);
+    else {
+      e[0] += hits;
+      e[1] += misses;
+    }
+    s.active = true;
+  }
+
   /** Counts an error of class `cls`; with `responseNs` the request also enters the response-time histogram (DESIGN: timeouts and errors still count at their scheduled latency). */
   error(cmd: string, cls: ErrorClass, responseNs?: number): void {
     const s = this.slot(cmd);
@@ -161,8 +182,13 @@ export class IntervalRecorder {
    */
   snapshot(index: number): IntervalSnapshot {
     const perCommand: Record<string, CommandSnapshot> = {};
+    let warm: IntervalSnapshot['warm'];
     for (const s of this.slots.values()) {
       if (!s.active) continue;
+      if (s.warm !== null && s.warm.size > 0) {
+        for (const [index, [hits, misses]] of s.warm) (warm ??= []).push({ index, cmd: s.cmd, hits, misses });
+        s.warm.clear();
+      }
       const counters = emptyCounters();
       const n = s.n;
       counters.intended = n[0]!;
@@ -191,7 +217,7 @@ export class IntervalRecorder {
     this.lagActive = false;
     let eventLoopMaxNs = 0;
     if (this.eld) eventLoopMaxNs = this.eld.take();
-    return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs };
+    return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs, ...(warm ? { warm } : {}) };
   }
 
   /** Forgets the event-loop delay sampled so far (the run's clock starts now). */

@@ -1,6 +1,7 @@
 // The results file (reports/<run-id>/results.json), schema "mcreplay.results/1". The replay writes
 // it; report, thresholds and compare read it. Everything a report needs is here; histograms are
 // HdrHistogram compressed base64 (the .hlog encoding) with values in integer nanoseconds.
+import type { Paired } from './warm-pairs.js';
 
 export const RESULTS_SCHEMA = 'mcreplay.results/1';
 
@@ -71,6 +72,12 @@ export interface Interval {
   eventLoopMaxNs: number;
   /** A mirror: what the source answered in the capture during the interval, per command (warmth). */
   captured?: Record<string, { count: number; hits: number; misses: number }>;
+  /**
+   * A mirror: per command, the lookups of the requests intended in this interval, the capture's
+   * answers beside the target's answers to the same requests (src/metrics/warm-pairs.ts). Answers
+   * that come back after the interval closed are added to it later (seen at the next checkpoint).
+   */
+  paired?: Paired;
   /** A long run: how many of the run's own intervals this one sums exactly (rolled up as it aged). */
   rolledFrom?: number;
 }

@@ -2,6 +2,7 @@
 // run's own resolution, older ones rolled up exactly (counters summed, HdrHistograms added) into
 // wider intervals, tier by tier (default: the last hour at 1 s, then 1-minute intervals for a day,
 // then 10-minute ones). A week of mirror keeps about 3,600 + 1,440 + 1,008 intervals, not 604,800.
+import { addPaired, type Paired } from './warm-pairs.js';
 import { addCounters, emptyCounters } from './counters.js';
 import { mergeEncoded } from './histogram.js';
 import type { CommandInterval, Interval } from './results-types.js';
@@ -114,6 +115,11 @@ export function mergeIntervals(group: readonly Interval[]): Interval {
       }
     }
     out.captured = cap;
+  }
+  if (group.some((iv) => iv.paired)) {
+    const pr: Paired = {};
+    for (const iv of group) if (iv.paired) addPaired(pr, iv.paired);
+    out.paired = pr;
   }
   if (group.some((iv) => iv.rolledFrom !== undefined) || group.length > 1) out.rolledFrom = group.reduce((n, iv) => n + (iv.rolledFrom ?? 1), 0);
   return out;

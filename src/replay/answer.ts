@@ -42,6 +42,7 @@ export function recordAnswer(ctx: AnswerCtx, targetIndex: number, p: AnsweredReq
     rec.count(p.cmd, 'completed');
     if (resp.hits > 0) rec.count(p.cmd, 'hits', resp.hits);
     if (resp.misses > 0) rec.count(p.cmd, 'misses', resp.misses);
+    if (resp.hits + resp.misses > 0) rec.warm(p.slot, p.intended, resp.hits, resp.misses);
     ctx.totals.completed++;
     // silence proves a quiet request done but says nothing of its latency
     if (resp.status !== 'none' || !p.silent) rec.recordSlot(p.slot, ts - p.intended, ts - p.written);

@@ -70,7 +70,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
 
   // ---- run state -----------------------------------------------------------------------------
   const st = newFeedState();
-  const captured = createCapturedSink();
+  const captured = createCapturedSink(setup.live ? agg.pairs : null);
   setup.onCaptured?.(captured.byCmd);
   const keepConnection = setup.shard && !setup.live ? await shardFilter(setup, setup.shard) : undefined;
   const ctl = createRunControl({ setup, pool, schedule, baseSec, st, probed, warnings });

@@ -167,7 +167,7 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
         hold(r.cmd, part, at, clones, cs.worker);
         return;
       }
-      if (pass === 0) captured.pending.add(r);
+      if (pass === 0) captured.pending.set(r, at);
       if (binaryOnly && r.proto !== 'binary') st.textToBinaryOnly += clones;
       const exp = r.exptime > 0 ? translateExpiry(r.exptime, run.epochSec === null ? null : run.epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
       const relExp = exp !== null && exp.kind === 'relative' ? exp.sec : null;

@@ -4,6 +4,7 @@
 import type { WorkloadRequest, CapturedOutcome } from '../workload/model.js';
 import { createHistogram, encodeHistogram, percentiles, recordNs, type Histogram } from '../metrics/histogram.js';
 import type { CapturedCommand } from '../metrics/results-types.js';
+import type { PairBook } from '../metrics/warm-pairs.js';
 import type { WorkerTotals } from './messages.js';
 import { addTotals, emptyTotals } from './totals.js';
 
@@ -17,10 +18,10 @@ interface CapturedAcc {
 /** What the capture answered, per command, for the replayed requests. */
 export interface CapturedSink {
   /**
-   * Replayed requests whose captured answer is still to come (a WeakSet cost noticeably more in
-   * garbage collection at 40k requests/s).
+   * Replayed requests whose captured answer is still to come, with their intended send time (run
+   * ns) (a WeakMap cost noticeably more in garbage collection at 40k requests/s).
    */
-  readonly pending: Set<WorkloadRequest>;
+  readonly pending: Map<WorkloadRequest, number>;
   /** The captured answer of a request (counted only when it was replayed: in `pending`). */
   outcome(r: WorkloadRequest, o: CapturedOutcome): void;
   /** Per command so far (live views): count, hits, misses. */
@@ -32,10 +33,10 @@ export interface CapturedSink {
   destroy(): void;
 }
 
-/** A new, empty captured-answers sink. */
-export function createCapturedSink(): CapturedSink {
+/** A new, empty captured-answers sink; with `pairs` (a mirror) each answer is also paired by its request's intended send interval. */
+export function createCapturedSink(pairs: Pick<PairBook, 'captured'> | null = null): CapturedSink {
   const captured = new Map<string, CapturedAcc>();
-  const pending = new Set<WorkloadRequest>();
+  const pending = new Map<WorkloadRequest, number>();
 
   function capturedRecord(r: WorkloadRequest, o: CapturedOutcome): void {
     let c = captured.get(r.cmd);
@@ -53,7 +54,11 @@ export function createCapturedSink(): CapturedSink {
     pending,
     byCmd: captured,
     outcome(r, o) {
-      if (pending.delete(r)) capturedRecord(r, o);
+      const at = pending.get(r);
+      if (at === undefined) return;
+      pending.delete(r);
+      capturedRecord(r, o);
+      pairs?.captured(at, r.cmd, o.hits, o.misses);
     },
     snapshot: () => capturedObject(false),
     finish: () => capturedObject(true),

@@ -108,9 +108,14 @@ export function createRollingSink(opts: RollingSinkOptions): RollingSink {
 /** Runs longer than this keep rolling intervals (the default tiers start rolling after an hour). */
 export const LONG_RUN_NS = 3600e9;
 
-/** The interval store of a `replay`: rolling when the run is open-ended (--loop without --duration) or planned beyond an hour, else null (keep all). */
-export function replayIntervalStore(run: { loop: boolean; durationNs: number | null; intervalNs: number; plannedNs?: number | null }): IntervalStore | null {
+/** Whether a `replay` is long: open-ended (--loop without --duration) or planned beyond an hour. Such a run rolls up and checkpoints. */
+export function replayRolls(run: { loop: boolean; durationNs: number | null; plannedNs?: number | null }): boolean {
   const open = run.loop && run.durationNs === null;
   const long = (run.durationNs ?? run.plannedNs ?? 0) > LONG_RUN_NS;
-  return open || long ? rollingStore(rollupFromEnv(run.intervalNs)) : null;
+  return open || long;
+}
+
+/** The interval store of a `replay`: rolling when the run is long (replayRolls), else null (keep all). */
+export function replayIntervalStore(run: { loop: boolean; durationNs: number | null; intervalNs: number; plannedNs?: number | null }): IntervalStore | null {
+  return replayRolls(run) ? rollingStore(rollupFromEnv(run.intervalNs)) : null;
 }

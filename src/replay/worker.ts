@@ -116,7 +116,7 @@ function onInit(s: WorkerState, init: WorkerInit): void {
       } catch {
         s.waker = null; // timers only: more spinning, same schedule
       }
-      s.rec = new IntervalRecorder({ worker: init.worker, eventLoop: init.eventLoop });
+      s.rec = new IntervalRecorder({ worker: init.worker, eventLoop: init.eventLoop, intervalNs: init.intervalNs });
       ctx.rec = s.rec;
       post(s, { t: 'ready', worker: init.worker, priority: s.priority });
     })

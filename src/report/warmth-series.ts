@@ -1,7 +1,9 @@
 // The warmth curves of a mirror's report: per time point (a group of intervals), the hit ratio the
-// source answered in the capture (each interval's `captured`) against the hit ratio the target
-// answered for the same requests, the gap, and when (if ever) the gap stayed under a threshold for
-// a whole window. Kept apart from warmth.ts (the live --until-warm tracker) so the report's data
+// source answered in the capture against the hit ratio the target answered for the same requests,
+// the gap, and when (if ever) the gap stayed under a threshold for a whole window. Both sides come
+// from each interval's `paired` (by the requests' intended send time: the same requests on both
+// sides, however late the target answers); results.json files written before pairing have only
+// `captured` (answers as read) against the interval's counters (answers as they came back). Kept apart from warmth.ts (the live --until-warm tracker) so the report's data
 // does not import the live metrics.
 import type { Interval } from '../metrics/results-types.js';
 /** The warmth curves of a report: per time point, hit ratio in the capture vs on the target, and the gap. */
@@ -51,10 +53,16 @@ export function warmSince(t: number[], ends: number[], gap: (number | null)[], t
 
 /** Per time point (a group of intervals), the warmth curves and their summary. */
 export function warmthSeries(groups: Interval[][], rule: { thresholdPct: number; windowS: number }, fmtS: (s: number) => string): WarmthSeries | null {
-  if (!groups.some((g) => g.some((iv) => iv.captured !== undefined))) return null;
+  if (!groups.some((g) => g.some((iv) => iv.captured !== undefined || iv.paired !== undefined))) return null;
+  const paired = groups.some((g) => g.some((iv) => iv.paired !== undefined));
   const ratio = (h: number, m: number): number | null => (h + m > 0 ? Math.round((h / (h + m)) * 1e4) / 1e4 : null);
   const cmdSet = new Set<string>();
-  for (const g of groups) for (const iv of g) for (const [c, v] of Object.entries(iv.captured ?? {})) if (v.hits + v.misses > 0) cmdSet.add(c);
+  for (const g of groups) {
+    for (const iv of g) {
+      if (paired) for (const [c, v] of Object.entries(iv.paired ?? {})) if (v.capturedHits + v.capturedMisses > 0) cmdSet.add(c);
+      if (!paired) for (const [c, v] of Object.entries(iv.captured ?? {})) if (v.hits + v.misses > 0) cmdSet.add(c);
+    }
+  }
   const cmds = ['total', ...[...cmdSet].sort()];
   const byCmd: WarmthSeries['byCmd'] = {};
   for (const c of cmds) {
@@ -65,6 +73,16 @@ export function warmthSeries(groups: Interval[][], rule: { thresholdPct: number;
       let rh = 0;
       let rm = 0;
       for (const iv of g) {
+        if (paired) {
+          for (const [cmd, v] of Object.entries(iv.paired ?? {})) {
+            if (c !== 'total' && cmd !== c) continue;
+            ch += v.capturedHits;
+            cm += v.capturedMisses;
+            rh += v.replayedHits;
+            rm += v.replayedMisses;
+          }
+          continue;
+        }
         for (const [cmd, v] of Object.entries(iv.captured ?? {})) {
           if (c !== 'total' && cmd !== c) continue;
           ch += v.hits;

@@ -1,0 +1,121 @@
+// Warmth pairing on a lagging target: source and target hold the same keys, the target answers
+// through a proxy that delays every answer by 1.5 s, and a client alternates a second of gets that
+// hit with a second of gets that miss. Paired by the requests' intended send time, the capture's
+// answers and the target's answers count the same requests, so the gap curve is flat at zero; the
+// old read-interval pairing (captured answers as read vs target answers as they came back) of the
+// same run swings by tens of points: the control that shows the lag was there to be corrected.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { freePort, startMemcached } from '../helpers/memcached.js';
+import { startDelayProxy } from '../helpers/delay-proxy.js';
+import { killAtCleanup, setKey, startMirror, stats, until } from './helpers.js';
+import { warmthSeries } from '../../src/report/warmth-series.js';
+import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+// the target's answers come back a phase and a half late (the start-up probe waits 2 s at most)
+const DELAY_MS = 1500;
+const PHASE_MS = 1000;
+const KEYS = 50;
+
+/** Phases of PHASE_MS on one connection: even ones get present keys (hits), odd ones absent keys (misses); resolves with the gets sent. */
+async function phasedGets(port: number, phases: number, perPhase: number): Promise<number> {
+  const s = connect(port, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  let answers = 0;
+  let buf = '';
+  s.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    for (let i = buf.indexOf('END\r\n'); i >= 0; i = buf.indexOf('END\r\n')) {
+      answers++;
+      buf = buf.slice(i + 5);
+    }
+  });
+  let sent = 0;
+  const t0 = Date.now();
+  for (let ph = 0; ph < phases; ph++) {
+    for (let i = 0; i < perPhase; i++) {
+      // pacing the load itself (what a client does), not waiting for something observable
+      const due = t0 + ph * PHASE_MS + (i * PHASE_MS) / perPhase;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      s.write(ph % 2 === 0 ? `get k${i % KEYS}\r\n` : `get absent${ph}-${i}\r\n`);
+      sent++;
+    }
+  }
+  await until(() => answers === sent, 20_000, 'the source to answer every get');
+  s.destroy();
+  return sent;
+}
+
+/** mcreplay_requests_total{cmd="get",outcome="completed"} of a /metrics page. */
+function completedGets(text: string): number {
+  const fams = parsePrometheusTextFormat(text) as { name: string; metrics: { labels?: Record<string, string>; value?: string }[] }[];
+  const f = fams.find((x) => x.name === 'mcreplay_requests_total');
+  return (f?.metrics ?? []).filter((x) => x.labels?.cmd === 'get' && x.labels.outcome === 'completed').reduce((n, x) => n + Number(x.value), 0);
+}
+
+const maxAbsGap = (gap: (number | null)[]): number => Math.max(0, ...gap.filter((g): g is number => g !== null).map(Math.abs));
+
+describe('mirror: warmth pairing on a lagging target', () => {
+  it('pairs by intended send time: the gap curve stays at zero when both hold the same keys, where read-interval pairing swings', async () => {
+    const src = await startMemcached();
+    const tgt = await startMemcached();
+    const proxy = await startDelayProxy(tgt.address, DELAY_MS);
+    const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-'));
+    cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
+    for (let i = 0; i < KEYS; i++) {
+      await setKey(src.port, `k${i}`, `v${i}`);
+      await setKey(tgt.port, `k${i}`, `v${i}`);
+    }
+    const mport = await freePort();
+    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
+    await m.waitErr(/mirroring/, 30_000);
+    const gets = await phasedGets(src.port, 8, 40);
+    // every mirrored get reached the target (its own count) and came back through the proxy
+    await until(async () => (await stats(tgt.port)).cmd_get === gets, 30_000, 'the target to receive every get');
+    // ... and its answer came back to the mirror (its own count on /metrics, read with a real parser)
+    await until(async () => completedGets(await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text()) === gets, 30_000, 'the mirror to get every answer back');
+    m.proc.kill('SIGTERM');
+    const ex = await m.exit;
+    expect(ex.code, m.stderr() + m.stdout()).toBe(0);
+    const summary = JSON.parse(m.stdout()) as { results: string };
+    const r = JSON.parse(readFileSync(summary.results, 'utf8')) as ResultsFile;
+    // the target really lagged: its answers took the proxy's delay
+    expect(r.summary.perCommand.get!.response.p50).toBeGreaterThanOrEqual(DELAY_MS * 1e6);
+
+    const ivs = r.intervals.filter((iv) => iv.paired?.get !== undefined);
+    expect(ivs.length).toBeGreaterThanOrEqual(6);
+    // per interval the same requests on both sides: the capture's and the target's answers agree
+    for (const iv of ivs) {
+      const p = iv.paired!.get!;
+      expect(p.capturedHits + p.capturedMisses, `interval ${iv.index}`).toBe(p.replayedHits + p.replayedMisses);
+      expect(p.replayedHits, `interval ${iv.index}`).toBe(p.capturedHits);
+    }
+    // and they cover every get: the source's and the target's own counts
+    const srcStats = await stats(src.port);
+    const tgtStats = await stats(tgt.port);
+    const sum = (f: (iv: Interval) => number): number => ivs.reduce((n, iv) => n + f(iv), 0);
+    expect(sum((iv) => iv.paired!.get!.capturedHits)).toBe(srcStats.get_hits);
+    expect(sum((iv) => iv.paired!.get!.capturedMisses)).toBe(srcStats.get_misses);
+    expect(sum((iv) => iv.paired!.get!.replayedHits)).toBe(tgtStats.get_hits);
+
+    // the report's curves, one interval a point: flat at zero; the hit ratio itself swings 0 <-> 1
+    const fmt = (s: number): string => `${s} s`;
+    const paired = warmthSeries(r.intervals.map((iv) => [iv]), { thresholdPct: 2, windowS: 3 }, fmt)!;
+    expect(maxAbsGap(paired.byCmd.get!.gap)).toBe(0);
+    const cap = paired.byCmd.get!.captured.filter((x): x is number => x !== null);
+    expect(Math.max(...cap) - Math.min(...cap)).toBeGreaterThan(0.5);
+    expect(paired.warmAtS).not.toBeNull();
+    // control: the same run paired by read interval (results.json before pairing) is noisy
+    const unpaired = warmthSeries(r.intervals.map((iv) => [{ ...iv, paired: undefined }]), { thresholdPct: 2, windowS: 3 }, fmt)!;
+    expect(maxAbsGap(unpaired.byCmd.get!.gap)).toBeGreaterThan(0.3);
+  }, 120_000);
+});
