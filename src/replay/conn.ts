@@ -10,7 +10,7 @@
 // (headWait, unpackAll, flushWait, enqueue*, pumpMax) against connectNow/up/down/teardown.
 import { connect, type Socket } from 'node:net';
 import { createResponseMatcher, encodeRequest } from '../protocol/index.js';
-import type { ResponseMatcher } from '../protocol/index.js';
+import type { ResponseMatcher, ResponseMatcherEvents } from '../protocol/index.js';
 import type { ParsedResponse } from '../protocol/types.js';
 import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
@@ -76,8 +76,30 @@ const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections', 'latin1');
 
 type State = 'idle' | 'connecting' | 'open' | 'down' | 'done';
 
+// Per-connection cost (a capture of many short connections opens thousands): the socket's
+// handlers are shared functions that find their connection on the socket (Node calls them with
+// the socket as `this`), and the connection is its own matcher's listener, so a connection costs
+// no closures. A socket whose connection has moved on to another one is ignored (conn.sock !== s).
+const CONN: unique symbol = Symbol('mcreplay.conn');
+type ConnSocket = Socket & { [CONN]: ReplayConn };
+const MATCHER_OPTS = { wantCas: true };
+const ignore = (): void => {};
+
+function onSockRead(this: ConnSocket, n: number, buf: Uint8Array): boolean {
+  return this[CONN].onRead(this, n, buf as Buffer);
+}
+function onSockConnect(this: ConnSocket): void {
+  this[CONN].onConnect(this);
+}
+function onSockError(this: ConnSocket, err: NodeJS.ErrnoException): void {
+  this[CONN].onError(this, err);
+}
+function onSockClose(this: ConnSocket): void {
+  this[CONN].onClose(this);
+}
+
 /** A replayed connection. Requests arrive through `submit` (open loop) or `enqueue` (max mode). */
-export class ReplayConn {
+export class ReplayConn implements ResponseMatcherEvents<Pending> {
   private sock: Socket | null = null;
   private state: State = 'idle';
   private matcher: ResponseMatcher<Pending>;
@@ -360,14 +382,22 @@ export class ReplayConn {
   }
 
   private newMatcher(): ResponseMatcher<Pending> {
-    return createResponseMatcher<Pending>(
-      {
-        response: (p, resp, ts) => this.onResponse(p, resp, ts),
-        unanswered: (p, reason) => this.onUnanswered(p, reason),
-        unexpected: (bytes) => this.onUnexpected(bytes),
-      },
-      { wantCas: true },
-    );
+    return createResponseMatcher<Pending>(this, MATCHER_OPTS);
+  }
+
+  /** Matcher event: the answer to `p`. */
+  response(p: Pending, resp: ParsedResponse, ts: number): void {
+    this.onResponse(p, resp, ts);
+  }
+
+  /** Matcher event: `p` will get no answer. */
+  unanswered(p: Pending, reason: 'closed' | 'desync'): void {
+    this.onUnanswered(p, reason);
+  }
+
+  /** Matcher event: bytes no request explains. */
+  unexpected(bytes: number): void {
+    this.onUnexpected(bytes);
   }
 
   private ensureConnect(now: number): void {
@@ -395,41 +425,51 @@ export class ReplayConn {
     if (this.everConnected) this.ctx.totals.reconnects++;
     // `onread` skips the Readable stream (a new buffer, a push and an emit per read): the answers
     // are parsed straight out of the worker's receive buffer
-    const s: Socket = connect({
+    const s = connect({
       host: this.target.host,
       port: this.target.port,
-      onread: { buffer: this.ctx.readBuf, callback: (n: number, buf: Uint8Array) => this.onRead(s, n, buf as Buffer) },
-    });
-    s.setNoDelay(true);
+      noDelay: true,
+      onread: { buffer: this.ctx.readBuf, callback: onSockRead },
+    }) as ConnSocket;
+    s[CONN] = this;
     this.sock = s;
-    s.on('connect', () => {
-      if (this.sock !== s) return;
-      this.everConnected = true;
-      if (tracing) trace(Ev.Connected, this.ctx.now(), this.id);
-      this.ctx.totals.openConns++;
-      if (this.ctx.auth !== null) {
-        // authenticate before any replayed request; the answer is consumed here, not by the matcher
-        this.authState = authRequest(this.protoOfQueue(), this.ctx.auth);
-        s.write(this.authState.request);
-        return;
-      }
-      this.up();
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.sock !== s) return;
-      const code = err.code ?? '';
-      if (code === 'ECONNREFUSED') this.failClass = 'refused';
-      else if (code === 'ETIMEDOUT') this.failClass = 'timeout';
-      else if (this.failClass !== 'timeout' && this.failClass !== 'desync') this.failClass = 'reset';
-    });
-    s.on('close', () => {
-      if (this.sock !== s) return;
-      this.down(this.ctx.now());
-    });
+    s.on('connect', onSockConnect);
+    s.on('error', onSockError);
+    s.on('close', onSockClose);
+  }
+
+  /** Socket event (onSockConnect). */
+  onConnect(s: Socket): void {
+    if (this.sock !== s) return;
+    this.everConnected = true;
+    if (tracing) trace(Ev.Connected, this.ctx.now(), this.id);
+    this.ctx.totals.openConns++;
+    if (this.ctx.auth !== null) {
+      // authenticate before any replayed request; the answer is consumed here, not by the matcher
+      this.authState = authRequest(this.protoOfQueue(), this.ctx.auth);
+      s.write(this.authState.request);
+      return;
+    }
+    this.up();
+  }
+
+  /** Socket event (onSockError): the failure's class; 'close' follows. */
+  onError(s: Socket, err: NodeJS.ErrnoException): void {
+    if (this.sock !== s) return;
+    const code = err.code ?? '';
+    if (code === 'ECONNREFUSED') this.failClass = 'refused';
+    else if (code === 'ETIMEDOUT') this.failClass = 'timeout';
+    else if (this.failClass !== 'timeout' && this.failClass !== 'desync') this.failClass = 'reset';
+  }
+
+  /** Socket event (onSockClose). */
+  onClose(s: Socket): void {
+    if (this.sock !== s) return;
+    this.down(this.ctx.now());
   }
 
   /** Bytes from the target, in the worker's shared receive buffer (valid only during this call). */
-  private onRead(s: Socket, n: number, buf: Buffer): boolean {
+  onRead(s: Socket, n: number, buf: Buffer): boolean {
     if (this.sock !== s || n <= 0) return true;
     const ctx = this.ctx;
     if (tracing) trace(Ev.Read, ctx.now(), n, this.id);
@@ -680,7 +720,7 @@ export class ReplayConn {
     this.outq = [];
     this.outqBytes = 0;
     if (s !== null) {
-      s.on('error', () => {});
+      s.on('error', ignore);
       s.destroy();
     }
     if (this.state === 'open') this.ctx.totals.openConns--;
@@ -727,7 +767,7 @@ export class ReplayConn {
     if (s !== null && wasOpen) {
       this.sock = null;
       this.ctx.totals.openConns--;
-      s.on('error', () => {});
+      s.on('error', ignore);
       s.end();
     } else {
       this.teardown();
