@@ -761,6 +761,9 @@ export class ReplayConn implements ResponseMatcherEvents<Pending> {
     if (this.outstanding > 0 || this.queued > 0) return;
     const s = this.sock;
     const wasOpen = this.state === 'open';
+    // requests answered by silence (noreply, quiet) written last in this turn wait in outq for the
+    // turn's flush, which a finished connection skips: they go out now, ahead of the FIN
+    if (wasOpen && this.outqBytes > 0) this.flush();
     this.state = 'done';
     // requests that may be answered by silence are done now: nothing more will come
     this.matcher.close();
