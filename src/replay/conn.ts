@@ -2,7 +2,7 @@
 // target's bytes with the requests in send order, and the bookkeeping of every request's fate
 // (answered, error by class, abandoned at stop). Reconnects with backoff when the target goes away.
 //
-// structure: kept whole (~740 lines). The request queues (waitq, batch refs,
+// structure: kept whole (~800 lines). The request queues (waitq, batch refs,
 // the written-request ring) and the socket life cycle (connect, backoff, down, teardown) share the
 // per-request hot path write -> pending -> matcher -> resolve, and both sides read the same fields
 // (closing, abandoning, outstanding). Splitting them into two objects puts a property hop and a
