@@ -2,7 +2,7 @@
 // target's bytes with the requests in send order, and the bookkeeping of every request's fate
 // (answered, error by class, abandoned at stop). Reconnects with backoff when the target goes away.
 //
-// structure: kept whole (~740 lines). The request queues (waitq, batch refs,
+// structure: kept whole (~800 lines). The request queues (waitq, batch refs,
 // the written-request ring) and the socket life cycle (connect, backoff, down, teardown) share the
 // per-request hot path write -> pending -> matcher -> resolve, and both sides read the same fields
 // (closing, abandoning, outstanding). Splitting them into two objects puts a property hop and a
@@ -10,7 +10,7 @@
 // (headWait, unpackAll, flushWait, enqueue*, pumpMax) against connectNow/up/down/teardown.
 import { connect, type Socket } from 'node:net';
 import { createResponseMatcher, encodeRequest } from '../protocol/index.js';
-import type { ResponseMatcher } from '../protocol/index.js';
+import type { ResponseMatcher, ResponseMatcherEvents } from '../protocol/index.js';
 import type { ParsedResponse } from '../protocol/types.js';
 import type { CommandSlot, IntervalRecorder } from '../metrics/recorder.js';
 import type { ErrorClass } from '../metrics/results-types.js';
@@ -78,8 +78,30 @@ const TOO_MANY_CONNS = Buffer.from('ERROR Too many open connections', 'latin1');
 
 type State = 'idle' | 'connecting' | 'open' | 'down' | 'done';
 
+// Per-connection cost (a capture of many short connections opens thousands): the socket's
+// handlers are shared functions that find their connection on the socket (Node calls them with
+// the socket as `this`), and the connection is its own matcher's listener, so a connection costs
+// no closures. A socket whose connection has moved on to another one is ignored (conn.sock !== s).
+const CONN: unique symbol = Symbol('mcreplay.conn');
+type ConnSocket = Socket & { [CONN]: ReplayConn };
+const MATCHER_OPTS = { wantCas: true };
+const ignore = (): void => {};
+
+function onSockRead(this: ConnSocket, n: number, buf: Uint8Array): boolean {
+  return this[CONN].onRead(this, n, buf as Buffer);
+}
+function onSockConnect(this: ConnSocket): void {
+  this[CONN].onConnect(this);
+}
+function onSockError(this: ConnSocket, err: NodeJS.ErrnoException): void {
+  this[CONN].onError(this, err);
+}
+function onSockClose(this: ConnSocket): void {
+  this[CONN].onClose(this);
+}
+
 /** A replayed connection. Requests arrive through `submit` (open loop) or `enqueue` (max mode). */
-export class ReplayConn {
+export class ReplayConn implements ResponseMatcherEvents<Pending> {
   private sock: Socket | null = null;
   private state: State = 'idle';
   private matcher: ResponseMatcher<Pending>;
@@ -363,14 +385,22 @@ export class ReplayConn {
   }
 
   private newMatcher(): ResponseMatcher<Pending> {
-    return createResponseMatcher<Pending>(
-      {
-        response: (p, resp, ts) => this.onResponse(p, resp, ts),
-        unanswered: (p, reason) => this.onUnanswered(p, reason),
-        unexpected: (bytes) => this.onUnexpected(bytes),
-      },
-      { wantCas: true },
-    );
+    return createResponseMatcher<Pending>(this, MATCHER_OPTS);
+  }
+
+  /** Matcher event: the answer to `p`. */
+  response(p: Pending, resp: ParsedResponse, ts: number): void {
+    this.onResponse(p, resp, ts);
+  }
+
+  /** Matcher event: `p` will get no answer. */
+  unanswered(p: Pending, reason: 'closed' | 'desync'): void {
+    this.onUnanswered(p, reason);
+  }
+
+  /** Matcher event: bytes no request explains. */
+  unexpected(bytes: number): void {
+    this.onUnexpected(bytes);
   }
 
   private ensureConnect(now: number): void {
@@ -398,41 +428,51 @@ export class ReplayConn {
     if (this.everConnected) this.ctx.totals.reconnects++;
     // `onread` skips the Readable stream (a new buffer, a push and an emit per read): the answers
     // are parsed straight out of the worker's receive buffer
-    const s: Socket = connect({
+    const s = connect({
       host: this.target.host,
       port: this.target.port,
-      onread: { buffer: this.ctx.readBuf, callback: (n: number, buf: Uint8Array) => this.onRead(s, n, buf as Buffer) },
-    });
-    s.setNoDelay(true);
+      noDelay: true,
+      onread: { buffer: this.ctx.readBuf, callback: onSockRead },
+    }) as ConnSocket;
+    s[CONN] = this;
     this.sock = s;
-    s.on('connect', () => {
-      if (this.sock !== s) return;
-      this.everConnected = true;
-      if (tracing) trace(Ev.Connected, this.ctx.now(), this.id);
-      this.ctx.totals.openConns++;
-      if (this.ctx.auth !== null) {
-        // authenticate before any replayed request; the answer is consumed here, not by the matcher
-        this.authState = authRequest(this.protoOfQueue(), this.ctx.auth);
-        s.write(this.authState.request);
-        return;
-      }
-      this.up();
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.sock !== s) return;
-      const code = err.code ?? '';
-      if (code === 'ECONNREFUSED') this.failClass = 'refused';
-      else if (code === 'ETIMEDOUT') this.failClass = 'timeout';
-      else if (this.failClass !== 'timeout' && this.failClass !== 'desync') this.failClass = 'reset';
-    });
-    s.on('close', () => {
-      if (this.sock !== s) return;
-      this.down(this.ctx.now());
-    });
+    s.on('connect', onSockConnect);
+    s.on('error', onSockError);
+    s.on('close', onSockClose);
+  }
+
+  /** Socket event (onSockConnect). */
+  onConnect(s: Socket): void {
+    if (this.sock !== s) return;
+    this.everConnected = true;
+    if (tracing) trace(Ev.Connected, this.ctx.now(), this.id);
+    this.ctx.totals.openConns++;
+    if (this.ctx.auth !== null) {
+      // authenticate before any replayed request; the answer is consumed here, not by the matcher
+      this.authState = authRequest(this.protoOfQueue(), this.ctx.auth);
+      s.write(this.authState.request);
+      return;
+    }
+    this.up();
+  }
+
+  /** Socket event (onSockError): the failure's class; 'close' follows. */
+  onError(s: Socket, err: NodeJS.ErrnoException): void {
+    if (this.sock !== s) return;
+    const code = err.code ?? '';
+    if (code === 'ECONNREFUSED') this.failClass = 'refused';
+    else if (code === 'ETIMEDOUT') this.failClass = 'timeout';
+    else if (this.failClass !== 'timeout' && this.failClass !== 'desync') this.failClass = 'reset';
+  }
+
+  /** Socket event (onSockClose). */
+  onClose(s: Socket): void {
+    if (this.sock !== s) return;
+    this.down(this.ctx.now());
   }
 
   /** Bytes from the target, in the worker's shared receive buffer (valid only during this call). */
-  private onRead(s: Socket, n: number, buf: Buffer): boolean {
+  onRead(s: Socket, n: number, buf: Buffer): boolean {
     if (this.sock !== s || n <= 0) return true;
     const ctx = this.ctx;
     if (tracing) trace(Ev.Read, ctx.now(), n, this.id);
@@ -689,7 +729,7 @@ export class ReplayConn {
     this.outq = [];
     this.outqBytes = 0;
     if (s !== null) {
-      s.on('error', () => {});
+      s.on('error', ignore);
       s.destroy();
     }
     if (this.state === 'open') this.ctx.totals.openConns--;
@@ -730,13 +770,16 @@ export class ReplayConn {
     if (this.outstanding > 0 || this.queued > 0) return;
     const s = this.sock;
     const wasOpen = this.state === 'open';
+    // requests answered by silence (noreply, quiet) written last in this turn wait in outq for the
+    // turn's flush, which a finished connection skips: they go out now, ahead of the FIN
+    if (wasOpen && this.outqBytes > 0) this.flush();
     this.state = 'done';
     // requests that may be answered by silence are done now: nothing more will come
     this.matcher.close();
     if (s !== null && wasOpen) {
       this.sock = null;
       this.ctx.totals.openConns--;
-      s.on('error', () => {});
+      s.on('error', ignore);
       s.end();
     } else {
       this.teardown();

@@ -4,8 +4,8 @@ import type { CaptureStats, Dir, StreamSink, TcpFlowInfo, UdpDatagram, Endpoint,
 import { readCapture } from '../capture/index.js';
 import { SETTLE_DOUBLE } from '../capture/packet.js';
 import { copyRequestRaw, createRequestParser, createResponseMatcher, placeholderKeys, requestKeyCount, requestKeyStrings, visitRequestKeys } from '../protocol/index.js';
-import type { RequestParser, ResponseMatcher } from '../protocol/index.js';
-import type { ParsedRequest, ParsedResponse } from '../protocol/types.js';
+import type { RequestParser, ResponseMatcher, ResponseMatcherEvents } from '../protocol/index.js';
+import type { ParsedRequest, ParsedResponse, RequestParserEvents } from '../protocol/types.js';
 import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
 import { parseUdpFrame } from './udp-frame.js';
 
@@ -48,23 +48,95 @@ export function endpointKey(e: Endpoint): string {
   return e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`;
 }
 
-interface ConnState {
-  conn: WorkloadConnection;
-  seq: number;
+/**
+ * One TCP flow's state, and the events of its request parser and response matcher: one object
+ * per flow instead of a closure per event, and the parser and matcher are created on the flow's
+ * first bytes in their direction (a capture of many short connections opens thousands of flows,
+ * and a flow table of hundreds of thousands holds many that never carry a byte one way).
+ */
+class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRequest> {
+  seq = 0;
   lastTs: number;
-  parser: RequestParser;
-  matcher: ResponseMatcher<WorkloadRequest>;
+  private parserOf: RequestParser | null = null;
+  private matcherOf: ResponseMatcher<WorkloadRequest> | null = null;
   /**
    * Mid-way joins: a request cut at the join (its tail skipped, or only its answer seen) was
    * counted as lost. Once per connection: the tail and the answer are usually the same request.
    */
-  headCounted: boolean;
+  headCounted = false;
   /** No `set` yet on this connection (ascii auth puts the credentials in the first). */
-  noSetYet: boolean;
+  noSetYet = true;
   /** The server's first bytes were not yet looked at for an ascii-auth answer. */
-  answerUnchecked: boolean;
+  answerUnchecked = true;
   /** The user of this connection's login (a copy), so a retried login is held back too. */
-  loginUser: Buffer | null;
+  loginUser: Buffer | null = null;
+
+  constructor(
+    readonly conn: WorkloadConnection,
+    startNs: number,
+    private readonly ctx: BuilderCtx,
+    /** Read as ascii auth (-Y): decided when the flow opens, from what was known then. */
+    private readonly asciiAuth: boolean,
+  ) {
+    this.lastTs = startNs;
+  }
+
+  get parser(): RequestParser {
+    return (this.parserOf ??= createRequestParser(this, { asciiAuth: this.asciiAuth }));
+  }
+
+  get matcher(): ResponseMatcher<WorkloadRequest> {
+    return (this.matcherOf ??= createResponseMatcher<WorkloadRequest>(this));
+  }
+
+  /** Bytes of an incomplete request left at the end (0 when the client never sent a byte). */
+  end(): number {
+    return this.parserOf === null ? 0 : this.parserOf.end();
+  }
+
+  /** Pending requests are unanswered now. */
+  close(): void {
+    this.matcherOf?.close();
+  }
+
+  request(p: ParsedRequest, tsNs: number): void {
+    const ctx = this.ctx;
+    // one connection's clock never runs backwards, whatever the frame timestamps did
+    const ts = tsNs < this.lastTs ? this.lastTs : tsNs;
+    this.lastTs = ts;
+    const r = toWorkloadRequest(p, this.conn.id, this.seq++, ts, ctx.rawMode, ctx.keyBytes, loginCredential(this, p, ctx.stats.asciiAuth));
+    ctx.sink.request(r);
+    this.matcher.expect(r, r);
+  }
+
+  skipped(bytes: number, reason: 'resync' | 'garbage' | 'oversize'): void {
+    // the tail of a request that began before a mid-way join: one request we cannot replay
+    if (!this.conn.synSeen && this.seq === 0 && !this.headCounted) {
+      this.headCounted = true;
+      this.ctx.stats.requestsCut++;
+    }
+    skippedBytes(this.ctx.stats, bytes, reason);
+  }
+
+  response(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): void {
+    this.ctx.sink.outcome(r, outcomeOf(r, resp, tsNs));
+  }
+
+  unanswered(r: WorkloadRequest, reason: 'closed' | 'desync'): void {
+    const why = this.ctx.finishing && reason === 'closed' ? 'end' : reason;
+    this.ctx.stats.unanswered[why]++;
+    this.ctx.sink.outcome(r, unansweredOutcome(why));
+  }
+
+  unexpected(bytes: number): void {
+    const stats = this.ctx.stats;
+    if (!this.conn.synSeen && this.seq === 0) {
+      // the answer to a request sent before the capture began: that request is lost to us
+      if (!this.headCounted) stats.requestsCut++;
+      this.headCounted = true;
+      stats.orphanResponseBytes += bytes;
+    } else stats.unexpectedResponseBytes += bytes;
+  }
 }
 
 function newExtractStats(): ExtractStats {
@@ -171,26 +243,12 @@ function newConnection(id: number, transport: 'tcp' | 'udp', client: Endpoint, s
   return { id, transport, client, server, serverKey: endpointKey(server), openNs, synSeen };
 }
 
-function newConnState(conn: WorkloadConnection, startNs: number): ConnState {
-  return {
-    conn,
-    seq: 0,
-    lastTs: startNs,
-    parser: undefined as unknown as RequestParser,
-    matcher: undefined as unknown as ResponseMatcher<WorkloadRequest>,
-    headCounted: false,
-    noSetYet: true,
-    answerUnchecked: true,
-    loginUser: null,
-  };
-}
-
 // Capture times outgrow small integers two seconds into a capture: settle the representation of
 // the fields that hold them before anything is optimized (see SETTLE_DOUBLE in capture/packet.ts).
 // The request goes through the real parser so toWorkloadRequest sees only its usual input.
 {
   const nowhere: Endpoint = { addr: '', port: 0 };
-  newConnState(newConnection(0, 'tcp', nowhere, nowhere, SETTLE_DOUBLE, true), SETTLE_DOUBLE);
+  new ConnState(newConnection(0, 'tcp', nowhere, nowhere, SETTLE_DOUBLE, true), SETTLE_DOUBLE, null as unknown as BuilderCtx, false);
   createRequestParser({ request: (p) => void toWorkloadRequest(p, 0, 0, SETTLE_DOUBLE, 'none'), skipped() {} }).push(Buffer.from('version\r\n'), 0);
 }
 
@@ -238,48 +296,11 @@ function loginCredential(st: ConnState, p: ParsedRequest, auth: ExtractStats['as
   return cred;
 }
 
-/** A new TCP connection's state, with its request parser and response matcher wired to the sink. */
+/** A new TCP connection's state; its request parser and response matcher come with its first bytes. */
 function openTcp(ctx: BuilderCtx, flow: TcpFlowInfo): ConnState {
-  const { sink, stats } = ctx;
   const conn = newConnection(ctx.nextConnId++, 'tcp', flow.client, flow.server, flow.startNs, flow.synSeen);
-  const st = newConnState(conn, flow.startNs);
-  st.matcher = createResponseMatcher<WorkloadRequest>({
-    response(r, resp, tsNs) {
-      sink.outcome(r, outcomeOf(r, resp, tsNs));
-    },
-    unanswered(r, reason) {
-      const why = ctx.finishing && reason === 'closed' ? 'end' : reason;
-      stats.unanswered[why]++;
-      sink.outcome(r, unansweredOutcome(why));
-    },
-    unexpected(bytes) {
-      if (!conn.synSeen && st.seq === 0) {
-        // the answer to a request sent before the capture began: that request is lost to us
-        if (!st.headCounted) stats.requestsCut++;
-        st.headCounted = true;
-        stats.orphanResponseBytes += bytes;
-      } else stats.unexpectedResponseBytes += bytes;
-    },
-  });
-  st.parser = createRequestParser({
-    request(p, tsNs) {
-      // one connection's clock never runs backwards, whatever the frame timestamps did
-      const ts = tsNs < st.lastTs ? st.lastTs : tsNs;
-      st.lastTs = ts;
-      const r = toWorkloadRequest(p, conn.id, st.seq++, ts, ctx.rawMode, ctx.keyBytes, loginCredential(st, p, stats.asciiAuth));
-      sink.request(r);
-      st.matcher.expect(r, r);
-    },
-    skipped(bytes, reason) {
-      // the tail of a request that began before a mid-way join: one request we cannot replay
-      if (!conn.synSeen && st.seq === 0 && !st.headCounted) {
-        st.headCounted = true;
-        stats.requestsCut++;
-      }
-      skippedBytes(stats, bytes, reason);
-    },
-  }, { asciiAuth: ctx.asciiAuth || ctx.authServers.has(conn.serverKey) });
-  sink.connection(conn);
+  const st = new ConnState(conn, flow.startNs, ctx, ctx.asciiAuth || ctx.authServers.has(conn.serverKey));
+  ctx.sink.connection(conn);
   return st;
 }
 
@@ -426,12 +447,12 @@ export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'co
     conns.delete(flowId);
     // a flow still open when the capture ends: its pending answers were never captured
     ctx.finishing = reason === 'end';
-    const left = st.parser.end();
+    const left = st.end();
     if (left > 0) {
       stats.incompleteRequestBytes += left;
       stats.requestsCut++;
     }
-    st.matcher.close();
+    st.close();
     sink.close(st.conn.id, tsNs, reason);
   }
 
