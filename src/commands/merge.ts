@@ -5,21 +5,15 @@ import { McError } from '../errors.js';
 import { collect } from './options.js';
 import { initMetrics } from '../metrics/histogram.js';
 import { makeRunId } from '../metrics/results.js';
-import { loadResultsFile, parseNoiseBand } from '../report/compare.js';
-import { parseChecks, preflightGate, type GateOptions } from '../report/gate.js';
+import { loadResultsFile } from '../report/compare.js';
+import { preflightGate } from '../report/gate.js';
+import { gateOptionsOf, type GateCliOpts } from './gate-options.js';
 import { checkShards, mergeShards } from '../report/merge.js';
 import { judgeAndWrite } from './run-output.js';
 
-interface MergeOpts {
+interface MergeOpts extends GateCliOpts {
   out: string;
-  threshold?: string[];
-  defaultChecks?: boolean;
-  baseline?: string;
-  maxRegression?: string[];
-  noiseBand?: string;
   force?: boolean;
-  junit?: string;
-  summary?: string;
   html: boolean;
   png: boolean;
   json?: boolean;
@@ -63,17 +57,7 @@ Exit codes: 0 pass, 2 bad files, options or shards, 4 saturated, 99 a threshold 
 }
 
 async function runMerge(paths: string[], o: MergeOpts): Promise<number> {
-  const checks = parseChecks(o.threshold ?? []);
-  const gate: GateOptions = {
-    checks,
-    baseline: o.baseline ?? null,
-    maxRegression: o.maxRegression ?? [],
-    noiseBand: o.noiseBand !== undefined ? parseNoiseBand(o.noiseBand) : undefined,
-    force: false,
-    junit: o.junit ?? null,
-    summary: o.summary ?? null,
-    defaultChecks: o.defaultChecks !== false,
-  };
+  const gate = gateOptionsOf(o, false);
   preflightGate(gate);
   if (paths.length === 0) throw new McError('merge needs the results.json of every shard', 'MCR_ERR_BAD_OPTION');
   const inputs = paths.map((path) => ({ path, results: loadResultsFile(path, 'shard') }));

@@ -25,19 +25,12 @@ import { fmtNs } from '../report/format.js';
 import { readCapture } from '../capture/index.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
 import { captureIdentity } from '../replay/results.js';
-import { parseChecks, preflightGate, type GateOptions } from '../report/gate.js';
+import { preflightGate, type GateOptions } from '../report/gate.js';
+import { gateOptionsOf, type GateCliOpts } from './gate-options.js';
 
 /** The options the checks before the load read. */
-export interface PreflightOpts {
-  threshold?: string[];
-  baseline?: string;
-  maxRegression?: string[];
-  noiseBand?: string;
+export interface PreflightOpts extends GateCliOpts {
   force?: boolean;
-  junit?: string;
-  summary?: string;
-  benchJson?: string;
-  defaultChecks?: boolean;
   out: string;
 }
 
@@ -197,7 +190,7 @@ export function plannedTotalNs(o: { rate: RateSpec; spanNs: number | null; fromN
 
 /** What the checks before any load settled: the gate, the run's planned length, the capture's identity when it was hashed. */
 export interface Preflight {
-  checks: Check[];
+  checks: readonly Check[];
   gate: GateOptions;
   totalNs: number | null;
   captureId: { sha256: string; bytes: number } | null;
@@ -207,19 +200,8 @@ export interface Preflight {
 /** Every check that can fail before the load (exit 2), and what the progress line needs. */
 export async function preflight(capture: string, o: PreflightOpts, setup: ReplaySetup): Promise<Preflight> {
   // thresholds and baseline are validated before any load (exit 2 on a bad check)
-  const checks: Check[] = parseChecks(o.threshold ?? []);
-  checkCommandTags(checks);
-  const gate: GateOptions = {
-    checks,
-    baseline: o.baseline ?? null,
-    maxRegression: o.maxRegression ?? [],
-    noiseBand: o.noiseBand === undefined ? undefined : Number(String(o.noiseBand).replace('%', '')) / (String(o.noiseBand).includes('%') ? 100 : 1),
-    force: o.force === true,
-    junit: o.junit ?? null,
-    summary: o.summary ?? null,
-    benchJson: o.benchJson ?? null,
-    defaultChecks: o.defaultChecks !== false,
-  };
+  const gate = gateOptionsOf(o, o.force === true);
+  checkCommandTags(gate.checks);
   const baseline = preflightGate(gate);
   checkOutDir(o.out);
   let captureId: Preflight['captureId'] = null;
@@ -239,5 +221,5 @@ export async function preflight(capture: string, o: PreflightOpts, setup: Replay
     if (w) warnings.push(w);
   }
   const totalNs = plannedTotalNs({ rate: setup.rate, spanNs, fromNs: setup.shape.fromNs, toNs: setup.shape.toNs, loop: setup.loop, durationNs: setup.durationNs });
-  return { checks, gate, totalNs, captureId, warnings };
+  return { checks: gate.checks, gate, totalNs, captureId, warnings };
 }

@@ -65,6 +65,11 @@ describe('errors caught before any load', () => {
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/--baseline .* is not comparable with this run, nothing was sent/);
     expect(other.err).toMatch(/rate differs: baseline 2x vs current 1x/);
+
+    // --noise-band is read as merge and compare read it (it used to become NaN here)
+    const noise = await mcreplay(['replay', sample, '--target', mc.address, '--baseline', base, '--noise-band', 'lots', '--out', tmp, ...LOOSE]);
+    expect(noise.code).toBe(2);
+    expect(noise.err).toMatch(/bad --noise-band 'lots': expected a percentage like 5%/);
     // the target's own counters: not one request reached it
     expect(await served()).toBe(before);
   }, 60_000);
