@@ -35,6 +35,7 @@ export function emptyCaptureStats(): CaptureStats {
     otherTransport: 0,
     ipFragments: 0,
     notServerPort: 0,
+    otherSynPorts: {},
     truncatedPackets: 0,
     truncatedBytes: 0,
     malformedPackets: 0,

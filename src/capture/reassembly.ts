@@ -94,6 +94,7 @@ export class TcpReassembler {
     const dS = this.isServer[p.dport]!;
     if (sS === 0 && dS === 0 && !this.followSyn) {
       this.stats.notServerPort++;
+      if ((p.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) countOtherSyn(this.stats.otherSynPorts, p.dport);
       return;
     }
     let f = this.find(p);
@@ -659,4 +660,14 @@ export class TcpReassembler {
       this.close(f, f.lastSeen, 'idle');
     }
   }
+}
+
+/** Most distinct ports kept in CaptureStats.otherSynPorts (a port scan must not grow it). */
+export const OTHER_SYN_PORTS_MAX = 32;
+
+/** Counts a connection opening to `port` on traffic the chosen server ports left out. */
+function countOtherSyn(m: Record<number, number>, port: number): void {
+  const n = m[port];
+  if (n !== undefined) m[port] = n + 1;
+  else if (Object.keys(m).length < OTHER_SYN_PORTS_MAX) m[port] = 1;
 }

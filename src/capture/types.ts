@@ -86,6 +86,11 @@ export interface CaptureStats {
   otherTransport: number; // IP but not TCP/UDP (ICMP ...)
   ipFragments: number; // fragments are not reassembled: counted
   notServerPort: number; // TCP/UDP packets not to/from a server port
+  /**
+   * Among those, the ports that connection openings (bare SYNs) went to, by port, at most
+   * OTHER_SYN_PORTS_MAX of them: what to suggest for --port when nothing was on the chosen ones.
+   */
+  otherSynPorts: Record<number, number>;
   truncatedPackets: number; // caplen < origlen
   truncatedBytes: number; // payload bytes lost to snaplen
   malformedPackets: number; // headers that do not parse

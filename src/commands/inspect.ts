@@ -1,4 +1,5 @@
 // The `inspect` verb: what is in a capture and how much of it can be replayed.
+import { portHint } from '../workload/port-hint.js';
 import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
@@ -55,7 +56,7 @@ Exit codes: 0 ok (also for a capture cut short: what was readable is shown, with
       const authNote = asciiAuthWarning(report);
       if (authNote) process.stderr.write(`mcreplay: warning: ${authNote}\n`);
       if (report.replayable.requests === 0) {
-        process.stderr.write(`mcreplay: ${capture}: no replayable memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}; check --port\n`);
+        process.stderr.write(`mcreplay: ${capture}: no replayable memcached requests${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}; ${portHint(report.quality, opts.anyPort === true)}\n`);
         process.exitCode = ExitCode.invalidRun;
       }
     });

@@ -127,6 +127,9 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
     if (passes === 0) firstExtract = res;
     passes++;
     if (!setup.loop || run.feed.stopped() || extractAbort.signal.aborted || pool.fatal) break;
+    // a capture with nothing to send (no requests on the chosen ports, or every one held back) would
+    // be read again and again for ever: one pass shows it, and the verdict says so (results.ts)
+    if (run.feed.st.shapedRequests === Object.values(run.feed.st.heldBack).reduce((a, b) => a + b, 0)) break;
     passOffset += passSpan;
     if (readingBeyondCutoff) break;
   }

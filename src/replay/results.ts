@@ -1,6 +1,7 @@
 // Builds results.json (schema mcreplay.results/1) from a finished replay run, and the engine's own
 // verdict: saturation (the generator could not keep the schedule) and interruption. Thresholds and
 // baselines are applied afterwards by src/report/gate.ts.
+import { portHint } from '../workload/port-hint.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -47,7 +48,7 @@ function preparedCaptureIdentity(path: string): { sha256: string; bytes: number 
 }
 
 /** The engine's verdict: saturated when the schedule could not be kept, interrupted on a signal. */
-export function engineVerdict(out: ReplayOutcome, setup: Pick<ReplaySetup, 'rate'>, limits: SaturationLimits, signal: 'SIGINT' | 'SIGTERM' | null): Verdict {
+export function engineVerdict(out: ReplayOutcome, setup: Pick<ReplaySetup, 'rate' | 'serverPorts' | 'anyPort'>, limits: SaturationLimits, signal: 'SIGINT' | 'SIGTERM' | null): Verdict {
   const reasons: string[] = [];
   const s = out.aggregate.summary;
   let saturated = false;
@@ -63,8 +64,31 @@ export function engineVerdict(out: ReplayOutcome, setup: Pick<ReplaySetup, 'rate
     reasons.push(`interrupted${signal ? ` by ${signal}` : ''}: partial result${out.captureFullyRead ? '' : ' (the rest of the capture was not read)'}`);
     return { status: saturated ? 'saturated' : 'interrupted', reasons, saturated, checks: [], exitCode: signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint };
   }
+  const nothing = nothingReplayed(out, setup);
+  if (nothing !== null) return { status: 'error', reasons: [nothing, ...reasons], saturated, checks: [], exitCode: ExitCode.invalidRun };
   if (saturated) return { status: 'saturated', reasons, saturated, checks: [], exitCode: ExitCode.invalidRun };
   return { status: 'pass', reasons, saturated: false, checks: [], exitCode: ExitCode.ok };
+}
+
+/**
+ * Why a run that read its whole capture measured nothing, or null: no memcached requests on the
+ * chosen ports, or every request held back. Such a run used to say PASS (every check holds on zero
+ * requests), which a CI gate must not take for a good result.
+ */
+function nothingReplayed(out: ReplayOutcome, setup: Pick<ReplaySetup, 'serverPorts' | 'anyPort'>): string | null {
+  if (out.stopReason !== 'complete' || !out.captureFullyRead) return null;
+  if (out.shapedRequests === 0) {
+    const ports = setup.serverPorts.length > 0 ? setup.serverPorts.join(',') : '11211';
+    return `nothing to replay: the capture holds no memcached requests on port(s) ${ports}${setup.anyPort ? ' or any other port' : ''}; ${portHint(out.extract?.capture, setup.anyPort)}`;
+  }
+  const c = out.aggregate.summary.total.counters;
+  const held = Object.values(out.heldBack).reduce((a, b) => a + b, 0);
+  if (c.sent > 0 || held < out.shapedRequests) return null;
+  const why = Object.entries(out.heldBack)
+    .filter(([, n]) => n > 0)
+    .map(([r, n]) => `${r}: ${n}`)
+    .join(', ');
+  return `nothing was sent: all ${out.shapedRequests} requests of the capture were held back (${why}); README, "Faithful replay and safety", says what each reason means and which option lets it through`;
 }
 
 /** Everything besides the run outcome that goes into results.json. */

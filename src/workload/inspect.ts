@@ -38,6 +38,8 @@ export interface InspectReport {
     nonIp: number;
     otherTransport: number;
     notServerPort: number;
+    /** Ports that connections left out by the chosen server ports were opened to (bare SYNs), by port. */
+    otherSynPorts: Record<number, number>;
     ipFragments: number;
     retransmittedSegments: number;
     retransmittedBytes: number;
@@ -135,6 +137,7 @@ function buildReport(input: string, size: number | null, c: CaptureStats, x: Ext
       nonIp: c.nonIp,
       otherTransport: c.otherTransport,
       notServerPort: c.notServerPort,
+      otherSynPorts: c.otherSynPorts,
       ipFragments: c.ipFragments,
       retransmittedSegments: c.retransmittedSegments,
       retransmittedBytes: c.retransmittedBytes,
