@@ -11,6 +11,7 @@ import { parseDurationNs } from '../replay/parse.js';
 import { table } from '../report/text-table.js';
 import { fmtInt, fmtPct } from '../report/format.js';
 import { checkCaptureFile, parsePorts } from './capture-args.js';
+import type { StopSignal } from '../replay/session.js';
 
 interface DiffOpts {
   primary: string;
@@ -64,8 +65,10 @@ Examples:
 Every key read by the capture (text, meta and binary reads; a multi-key get per key) is asked of
 each setup with a text get, back to back, and the answers compared: missing (the candidate
 misses a key the primary has), extra, value (by SHA-1), flags. Values are never printed.
+Ctrl-C (or SIGTERM) stops the run: the reads in flight finish and the summary of what was compared
+so far is printed (JSON with --json, "interrupted": true); a second one quits at once.
 Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unreachable,
-4 nothing to compare in the capture.`,
+4 nothing to compare in the capture, 130/143 stopped by SIGINT/SIGTERM.`,
     )
     .action(async (capture: string, o: DiffOpts) => {
       const serverPorts = parsePorts(o.port);
@@ -86,6 +89,7 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
       const sources = o.withWrites && !o.allowSourceTarget ? await addresses(all) : null;
       const tty = process.stderr.isTTY && o.progress !== false && !o.json;
       let last = 0;
+      const stop = stopOnSignals(o.progress !== false, tty);
       const r = await diffCapture({
         capture,
         ingest: { serverPorts, anyPort: o.anyPort === true },
@@ -100,6 +104,7 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
         rate,
         inFlight,
         timeoutMs,
+        signal: stop.signal,
         progress: tty
           ? (p) => {
               const now = Date.now();
@@ -108,17 +113,51 @@ Exit codes: 0 differences within --max-diff, 99 more, 2 bad usage, 3 a setup unr
               process.stderr.write(`\r  compared ${fmtInt(p.compared)} read requests, ${fmtInt(p.different)} different   `);
             }
           : undefined,
-      });
+      }).finally(stop.off);
       if (tty) process.stderr.write('\n');
-      if (r.requests.compared === 0 && r.requests.errors === 0) {
+      if (r.requests.compared === 0 && r.requests.errors === 0 && !r.interrupted) {
         throw new McError(`${capture}: no key reads to compare${serverPorts.length ? ` on port(s) ${serverPorts.join(',')}` : ''}${r.capture.problems ? ` (${r.capture.problems})` : ''}`, 'MCR_ERR_NO_REQUESTS', 'check --port, or inspect the capture first: mcreplay inspect <capture>');
       }
       const shown = o.showKeys ? r : { ...r, examples: Object.fromEntries(DIFF_KINDS.map((k) => [k, []])) as unknown as DiffResult['examples'] };
       if (o.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
       else process.stdout.write(renderDiff(shown, o.showKeys === true));
+      const by = stop.by();
+      if (by !== null) {
+        process.exitCode = exitOf(by);
+        return;
+      }
       if (r.capture.problems) process.stderr.write(`mcreplay: warning: ${r.capture.problems}; compared what was readable\n`);
       process.exitCode = r.verdict === 'pass' ? ExitCode.ok : ExitCode.thresholdFailed;
     });
+}
+
+const exitOf = (s: StopSignal): number => (s === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint);
+
+/**
+ * Ctrl-C / SIGTERM during a diff: the reads in flight finish and the summary of what was compared is
+ * printed, exit 130/143 as replay does for a user's stop; a second signal exits at once.
+ */
+function stopOnSignals(say: boolean, tty: boolean): { signal: AbortSignal; by(): StopSignal | null; off(): void } {
+  const ac = new AbortController();
+  let by: StopSignal | null = null;
+  const on = (s: StopSignal): void => {
+    if (by !== null) process.exit(exitOf(s));
+    by = s;
+    if (say) process.stderr.write(`${tty ? '\n' : ''}mcreplay: ${s}: stopping (again to quit at once); the reads in flight finish, then the summary of what was compared\n`);
+    ac.abort(s);
+  };
+  const sigint = (): void => on('SIGINT');
+  const sigterm = (): void => on('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  return {
+    signal: ac.signal,
+    by: () => by,
+    off: () => {
+      process.off('SIGINT', sigint);
+      process.off('SIGTERM', sigterm);
+    },
+  };
 }
 
 function parseShare(text: string, option: string): number {
@@ -147,6 +186,12 @@ async function addresses(list: HostPort[]): Promise<Set<string>> {
   return out;
 }
 
+const SKIP_LABELS: Record<string, string> = {
+  writes: 'writes (add --with-writes to send them)',
+  untextable: 'requests with keys a text get cannot carry',
+  interrupted: 'requests read but not sent before the stop (interrupted)',
+};
+
 /** Renders a diff result for a person. */
 export function renderDiff(r: DiffResult, showKeys: boolean): string {
   const out: string[] = [];
@@ -156,7 +201,8 @@ export function renderDiff(r: DiffResult, showKeys: boolean): string {
   out.push(`read requests compared: ${fmtInt(q.compared)}, different: ${fmtInt(q.different)} (${fmtPct(r.share, 3)})${s.secondary ? `, noise: ${fmtInt(q.noise)}` : ''}${q.errors ? `, errors: ${fmtInt(q.errors)}` : ''}`);
   out.push(`key reads compared: ${fmtInt(r.keyReads.compared)}, different: ${fmtInt(r.keyReads.different)}; distinct keys compared: ${fmtInt(r.keys.compared)}${r.keys.exact ? '' : ' (estimated)'}, different: ${fmtInt(r.keys.different)}`);
   const skipped = Object.entries(q.skipped).filter(([, n]) => n > 0);
-  if (skipped.length) out.push(`not compared: ${skipped.map(([k, n]) => `${fmtInt(n)} ${k === 'writes' ? 'writes (add --with-writes to send them)' : k === 'untextable' ? 'requests with keys a text get cannot carry' : k}`).join(', ')}`);
+  if (skipped.length) out.push(`not compared: ${skipped.map(([k, n]) => `${fmtInt(n)} ${SKIP_LABELS[k] ?? k}`).join(', ')}`);
+  if (r.interrupted) out.push('interrupted: the figures cover what was compared before the stop, not the whole capture');
   if (r.withWrites) out.push(`writes sent to every setup: ${fmtInt(r.writes.sent)}${r.writes.errors ? `, ${fmtInt(r.writes.errors)} with errors` : ''}`);
   out.push('');
   out.push(table([['difference', 'distinct keys', ...(s.secondary ? ['noise'] : [])], ...DIFF_KINDS.map((k) => [k, fmtInt(r.byKind[k]), ...(s.secondary ? [fmtInt(r.noise[k])] : [])])]));

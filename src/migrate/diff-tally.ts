@@ -12,7 +12,7 @@ type ByKind = Record<DiffKind, number>;
 /** The counted part of a diff result. */
 export interface DiffFigures {
   /** Read requests compared, and those with at least one key that differs (after noise). */
-  requests: { compared: number; different: number; noise: number; errors: number; skipped: { destructive: number; credentials: number; writes: number; untextable: number } };
+  requests: { compared: number; different: number; noise: number; errors: number; skipped: { destructive: number; credentials: number; writes: number; untextable: number; interrupted: number } };
   /** Key reads compared and different (a key read twice counts twice). */
   keyReads: { compared: number; different: number; noise: number };
   /** Distinct keys compared and different (exact up to 100,000, then estimated). */
@@ -43,7 +43,7 @@ const perKind = <T>(f: () => T): Record<DiffKind, T> => Object.fromEntries(DIFF_
 
 /** Counters of one diff run; `compare` takes the answers of primary, candidate and (optional) secondary. */
 export function createTally(maxExamples: number, withSecondary: boolean) {
-  const requests: DiffFigures['requests'] = { compared: 0, different: 0, noise: 0, errors: 0, skipped: { destructive: 0, credentials: 0, writes: 0, untextable: 0 } };
+  const requests: DiffFigures['requests'] = { compared: 0, different: 0, noise: 0, errors: 0, skipped: { destructive: 0, credentials: 0, writes: 0, untextable: 0, interrupted: 0 } };
   const keyReads = { compared: 0, different: 0, noise: 0 };
   const keysCompared = new DistinctCounter();
   const keysDifferent = new DistinctCounter();

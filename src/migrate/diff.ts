@@ -14,6 +14,7 @@ import type { HostPort } from '../topology/targets.js';
 import { McError } from '../errors.js';
 import { ConnFailure, openReadConn, openWriteConn, type KeyAnswer, type ReadConn, type WriteConn } from './diff-conn.js';
 import { createTally, type DiffFigures } from './diff-tally.js';
+import { createJobQueue } from './diff-queue.js';
 import { isRead } from './plan.js';
 
 export const DIFF_SCHEMA = 'mcreplay.diff/1';
@@ -39,6 +40,7 @@ export interface DiffOptions {
   rate: number | null;
   inFlight: number;
   timeoutMs: number;
+  /** A user's stop: no request starts after it; those in flight finish; the result covers what was compared. */
   signal?: AbortSignal;
   progress?(p: { compared: number; different: number }): void;
 }
@@ -51,6 +53,8 @@ export interface DiffResult extends DiffFigures {
   writes: { sent: number; errors: number };
   maxDiff: number;
   verdict: 'pass' | 'fail';
+  /** Stopped by the user (o.signal) before the capture was read to its end: the figures cover what was compared so far. */
+  interrupted: boolean;
   elapsedMs: number;
 }
 
@@ -118,48 +122,26 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
   const { requests } = t;
   const writes = { sent: 0, errors: 0 };
 
-  const inflight = new Set<Promise<void>>();
+  const q = createJobQueue(o.inFlight);
   let barrier: Promise<void> = Promise.resolve();
   let sent = 0;
   const t0 = performance.now();
-  let aborted = false;
-  o.signal?.addEventListener('abort', () => (aborted = true));
-
+  let refused = false; // --with-writes into a captured server: nothing more is sent, the run fails
+  const stopped = (): boolean => o.signal?.aborted === true;
   /** With --rate, the job waits for its own turn: request i at t0 + i/rate. */
   const due = (): number => (o.rate === null ? 0 : t0 + (sent * 1000) / o.rate);
-  const until = async (at: number): Promise<void> => {
-    const wait = at - performance.now();
-    if (wait > 1) await new Promise((res) => setTimeout(res, wait));
-  };
-
-  // Jobs start in capture order, at most o.inFlight at once; the capture is parsed a chunk at a
-  // time, so the jobs of one chunk wait here rather than all starting together.
-  const queued: (() => Promise<void>)[] = [];
-  let drained: (() => void) | null = null;
-  const pump = (): void => {
-    while (inflight.size < o.inFlight && queued.length > 0) {
-      const p = queued.shift()!();
-      inflight.add(p);
-      void p.finally(() => {
-        inflight.delete(p);
-        pump();
-      });
-    }
-    if (queued.length === 0 && drained !== null) {
-      drained();
-      drained = null;
-    }
-  };
-  const enqueue = (job: () => Promise<void>): void => {
-    queued.push(job);
-    pump();
-  };
+  // a user's stop: the jobs not started are counted, not sent; those waiting for their turn give it up
+  o.signal?.addEventListener('abort', () => void (requests.skipped.interrupted += q.stop()), { once: true });
 
   const readJob = (r: WorkloadRequest, keys: string[]): void => {
     const at = due();
-    enqueue(async () => {
+    q.enqueue(async () => {
       await barrier;
-      await until(at);
+      await q.until(at);
+      if (stopped()) {
+        requests.skipped.interrupted++;
+        return;
+      }
       // back to back: every setup is asked in the same tick
       const answers = await Promise.all(setups.map((s) => ask(s, keys)));
       t.compare(r.cmd, keys, answers);
@@ -170,13 +152,17 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
   const writeJob = (r: WorkloadRequest): void => {
     const at = due();
     // a write waits for the jobs started before it; the reads started after it wait for it
-    enqueue(() => (barrier = write(r, [...inflight], barrier, at)));
+    q.enqueue(() => (barrier = write(r, [...q.inflight], barrier, at)));
   };
 
   const write = async (r: WorkloadRequest, before: Promise<void>[], prev: Promise<void>, at: number): Promise<void> => {
     await prev;
     await Promise.all(before);
-    await until(at);
+    await q.until(at);
+    if (stopped()) {
+      requests.skipped.interrupted++;
+      return;
+    }
     const key = r.keys[0];
     const results = await Promise.all(
       setups.map(async (s) => {
@@ -202,13 +188,13 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
     connection(c: { serverKey: string }): void {
       if (o.withWrites && o.sourceGuard?.has(c.serverKey) && source === null) {
         source = c.serverKey;
-        aborted = true;
+        refused = true;
       }
     },
     close(): void {},
     outcome(_r: WorkloadRequest, _o: CapturedOutcome): void {},
     request(r: WorkloadRequest): void {
-      if (aborted) return;
+      if (refused) return;
       if (r.credentials) {
         requests.skipped.credentials++;
         return;
@@ -221,10 +207,15 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
         const keys = r.keys.filter(textable);
         if (keys.length < r.keys.length) requests.skipped.untextable++;
         if (keys.length === 0) return;
-        sent++;
-        readJob(r, keys);
+        // the rest of the chunk being read at the stop, and what the capture's end flushes after it
+        if (stopped()) requests.skipped.interrupted++;
+        else {
+          sent++;
+          readJob(r, keys);
+        }
       } else if (r.keys.length > 0 && r.cls !== 'info') {
         if (!o.withWrites) requests.skipped.writes++;
+        else if (stopped()) requests.skipped.interrupted++;
         else {
           sent++;
           writeJob(r);
@@ -233,12 +224,12 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
     },
     /** Backpressure: the next chunk is read once this one's jobs have all started. */
     async ready(): Promise<void> {
-      if (queued.length > 0) await new Promise<void>((res) => (drained = res));
+      await q.started();
     },
   };
   const res = await extractWorkload(o.capture, { ...o.ingest, keepRaw: o.withWrites }, sink, o.signal);
-  await sink.ready();
-  while (inflight.size > 0) await Promise.all(inflight);
+  await q.started();
+  await q.idle();
   if (source !== null) {
     throw new McError(`--with-writes: ${source} is one of the captured servers; refusing to write the capture's traffic into it`, 'MCR_ERR_UNSAFE_TARGET', 'writing production traffic into production is the worst thing this tool can do; add --allow-source-target if you really mean it');
   }
@@ -252,6 +243,7 @@ async function run(o: DiffOptions, setups: Setup[], started: number): Promise<Di
     writes,
     maxDiff: o.maxDiff,
     verdict: figures.share <= o.maxDiff && requests.errors === 0 ? 'pass' : 'fail',
+    interrupted: stopped(),
     elapsedMs: Date.now() - started,
   };
 }

@@ -284,7 +284,7 @@ describe('reading files', () => {
     const stats = await readCapture(join(dir, 'big.pcap'), { serverPorts: [11211] }, rec, {
       ready: async () => {
         readies++;
-        await new Promise((r) => setTimeout(r, 1));
+        await new Promise((r) => setTimeout(r, 1)); // a slow consumer: the delay is the backpressure being tested, not a wait for something
       },
     });
     expectExchange(rec);

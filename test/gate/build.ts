@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '../helpers/wait.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -17,11 +18,11 @@ function newestMtime(dir: string): number {
 /** Runs `tsc -p .` unless dist/ is newer than every file in src/; serialised across test workers by a lock directory. */
 export async function ensureBuilt(root: string): Promise<void> {
   const lock = join(root, 'node_modules', '.mcreplay-gate-build.lock');
-  const deadline = Date.now() + 180_000;
-  for (;;) {
+  // the lock is a directory another worker removes when its build is done: poll for it, bounded
+  await waitFor(`build lock ${lock} (another test worker building dist/)`, () => {
     try {
       mkdirSync(lock);
-      break;
+      return true;
     } catch {
       // a lock older than 3 minutes is left over from a killed run
       try {
@@ -29,10 +30,9 @@ export async function ensureBuilt(root: string): Promise<void> {
       } catch {
         /* gone meanwhile */
       }
-      if (Date.now() > deadline) throw new Error(`build lock ${lock} held for too long`);
-      await new Promise((r) => setTimeout(r, 200));
+      return false;
     }
-  }
+  }, 180_000, 200);
   try {
     const cli = join(root, 'dist', 'cli.js');
     if (existsSync(cli) && statSync(cli).mtimeMs >= newestMtime(join(root, 'src'))) return;

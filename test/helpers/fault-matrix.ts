@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { freePort, memcachedBinary, startMemcached } from './memcached.js';
 import { FAULTS, startFaultProxy, type Fault } from './fault-proxy.js';
+import { waitFor } from './wait.js';
 import { mcStats, waitVersion, type ConvSpec, type Step } from '../replay/helpers.js';
 import type { ErrorClass } from '../../src/metrics/results-types.js';
 
@@ -112,17 +113,8 @@ export function attemptsWithin(s: number): number {
 
 /** Resolves once memcached at `address` has seen `n` commands (get + set), polling with a deadline. */
 async function untilCommands(address: string, n: number, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const s = await mcStats(address);
-      if ((s.cmd_get ?? 0) + (s.cmd_set ?? 0) >= n) return;
-    } catch {
-      /* retry */
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`memcached ${address} never saw ${n} commands`);
+  const seen = (): Promise<boolean> => mcStats(address).then((s) => (s.cmd_get ?? 0) + (s.cmd_set ?? 0) >= n, () => false);
+  await waitFor(`memcached ${address} to see ${n} commands`, seen, ms, 10);
 }
 
 /**

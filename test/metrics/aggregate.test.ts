@@ -219,6 +219,7 @@ describe('recorder + aggregator', () => {
   it('samples event-loop delay: a blocked loop shows up in the snapshot', async () => {
     const rec = new IntervalRecorder({ eventLoopResolutionMs: 1 });
     try {
+      // idle and blocked time are what the probe measures: these waits are the input, not a guess at a deadline
       await new Promise((r) => setTimeout(r, 20));
       const until = Date.now() + 60;
       while (Date.now() < until) {
@@ -256,6 +257,7 @@ describe('recorder + aggregator', () => {
       }
       excess.sort((a, b) => a - b);
       expect(excess[2]!, `figure minus observed timer lateness, per interval: ${excess.join(', ')} ns`).toBeLessThan(4e6);
+      // an idle stretch, a 60 ms block, an idle stretch: the probe is a timer, so time is the input here
       await new Promise((r) => setTimeout(r, 25));
       rec.snapshot(5);
       const t0 = process.hrtime.bigint();

@@ -10,6 +10,7 @@ import { saslPlainPlugin, saslpasswd2Binary, startMemcached, type Memcached } fr
 import { QUIET, bin, binRes, flagsExp, mcRaw, replay, tempDir, writeCapture, type Step } from '../replay/helpers.js';
 import { StatsPoller, fetchStats, PollAuthRefused, type PollAuth } from '../../src/metrics/stats-poller.js';
 import { readBinaryResponse } from '../../src/protocol/auth.js';
+import { waitFor } from '../helpers/wait.js';
 import type { ResultsFile } from '../../src/metrics/results-types.js';
 
 const USER = 'poller';
@@ -47,13 +48,27 @@ function binaryExchange(address: string, reqs: Buffer[], count: number): Promise
   });
 }
 
-/** Waits until `cond` holds (bounded: the test fails with `what` rather than hanging). */
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * A poller of `address` twice: first with `refused` credentials, then with `good` ones. The healthy
+ * target's samples count the intervals that pass, so a test can let "several intervals" go by
+ * without sleeping a fixed time.
+ */
+function refusedBesideHealthy(address: string, refused: PollAuth, good: PollAuth): StatsPoller & { intervalsPass(n: number): Promise<void> } {
+  const t0 = process.hrtime.bigint();
+  let healthy = 0;
+  const poller = new StatsPoller({
+    targets: [address, address],
+    intervalMs: 30,
+    clock: () => Number(process.hrtime.bigint() - t0),
+    auth: [refused, good],
+    onSample: () => healthy++,
+  });
+  return Object.assign(poller, {
+    async intervalsPass(n: number): Promise<void> {
+      const from = healthy;
+      await waitFor(`${n} more polls of the healthy target`, () => healthy >= from + n, 5000);
+    },
+  });
 }
 
 /** A loopback proxy in front of memcached that records each connection's first bytes and can drop every connection. */
@@ -229,10 +244,10 @@ describe.skipIf(!hasSasl)('stats poller against binary SASL (memcached -S)', () 
       const clock = (): number => (polls++, Number(process.hrtime.bigint() - t0));
       const poller = new StatsPoller({ targets: [proxy.address], intervalMs: 50, clock, auth: [auth], onError: (_t, e) => errors.push(e.message) });
       poller.start();
-      await waitFor(() => polls >= 3, 'three polls');
+      await waitFor('three polls', () => polls >= 3, 5000);
       proxy.dropAll();
       const atDrop = polls;
-      await waitFor(() => polls >= atDrop + 3, 'three polls after the drop');
+      await waitFor('three polls after the drop', () => polls >= atDrop + 3, 5000);
       const [res] = await poller.stop();
       expect(res!.samples.length).toBeGreaterThanOrEqual(polls - 1);
       expect(errors.length).toBeLessThanOrEqual(1); // a poll in flight at the drop fails; the next one reconnects
@@ -254,14 +269,13 @@ describe.skipIf(!hasSasl)('stats poller against binary SASL (memcached -S)', () 
     expect(err).toBeInstanceOf(PollAuthRefused);
     expect((err as Error).message).toMatch(/refused the credentials \(binary SASL PLAIN/);
     expect((err as Error).message).not.toContain(WRONG);
-    const t0 = process.hrtime.bigint();
-    const poller = new StatsPoller({ targets: [mc.address], intervalMs: 30, clock: () => Number(process.hrtime.bigint() - t0), auth: [{ ...auth, password: WRONG }] });
+    const poller = refusedBesideHealthy(mc.address, { ...auth, password: WRONG }, auth);
     poller.start();
-    await waitFor(() => poller.errors[0]! > 0, 'the refusal');
-    await new Promise((r) => setTimeout(r, 150)); // several intervals: none of them may try again
+    await waitFor('the refusal', () => poller.errors[0]! > 0, 5000);
+    await poller.intervalsPass(4); // several intervals, counted on the healthy target: none of them may try again
     const [res] = await poller.stop();
     expect(res!.samples).toEqual([]);
-    expect(poller.errors).toEqual([1]);
+    expect(poller.errors).toEqual([1, 0]);
     const w = poller.warnings();
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/^--poll-stats: .*refused the credentials.*not polled after that$/);
@@ -339,14 +353,13 @@ describe('stats poller against ascii auth (memcached -Y)', () => {
 
   it('refused credentials: one error, no retry, one warning without the password', async () => {
     const before = await fetchStats(mc.address, 2000, auth);
-    const t0 = process.hrtime.bigint();
-    const poller = new StatsPoller({ targets: [mc.address], intervalMs: 30, clock: () => Number(process.hrtime.bigint() - t0), auth: [{ ...auth, password: WRONG }] });
+    const poller = refusedBesideHealthy(mc.address, { ...auth, password: WRONG }, auth);
     poller.start();
-    await waitFor(() => poller.errors[0]! > 0, 'the refusal');
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor('the refusal', () => poller.errors[0]! > 0, 5000);
+    await poller.intervalsPass(4);
     const [res] = await poller.stop();
     expect(res!.samples).toEqual([]);
-    expect(poller.errors).toEqual([1]);
+    expect(poller.errors).toEqual([1, 0]);
     const w = poller.warnings();
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/refused the credentials \(ascii auth, answered "CLIENT_ERROR/);

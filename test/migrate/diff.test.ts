@@ -1,7 +1,7 @@
 // `diff` on real servers prepared with known differences, and a capture tcpdump recorded of a real
 // client (pymemcache) reading them: the counts must be exact, identical setups must give zero.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import { startMemcached, type Memcached } from '../helpers/memcached.js';
 import { haveTcpdump, record } from '../helpers/tcpdump.js';
 import { tempDir } from '../replay/helpers.js';
 import type { DiffResult } from '../../src/migrate/diff.js';
+import { fetchStats } from '../../src/metrics/stats-poller.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'mcreplay.js');
@@ -145,6 +147,62 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('diff', () => {
     const d = result(r);
     expect(d.writes).toEqual({ sent: 5, errors: 0 });
     expect(d.byKind).toEqual({ missing: 10, extra: 5, value: 7, flags: 4 });
+  });
+
+  /** Starts a paced diff, stops it with `sig` once the primary has served `gets` key reads; its exit code, output, and each server's key reads. */
+  async function interrupted(sig: 'SIGINT' | 'SIGTERM', gets: number, ...a: string[]): Promise<{ code: number | null; stdout: string; stderr: string; primaryGets: number; candidateGets: number }> {
+    const cmdGet = async (mc: Memcached): Promise<number> => (await fetchStats(mc.address)).cmd_get ?? 0;
+    const [p0, c0] = await Promise.all([cmdGet(primary), cmdGet(candidate)]);
+    // 40 reads a second: the capture's 211 read requests would take about 5 s
+    const p = spawn(process.execPath, [CLI, 'diff', capture, '--port', String(primary.port), '--primary', primary.address, '--candidate', candidate.address, '--rate', '40/s', ...a], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
+    try {
+      await waitFor(`${gets} key reads on the primary`, async () => (await cmdGet(primary)) - p0 >= gets, 20_000, 20);
+    } catch (e) {
+      p.kill('SIGKILL');
+      throw e;
+    }
+    p.kill(sig);
+    const code = await exited;
+    const [p1, c1] = await Promise.all([cmdGet(primary), cmdGet(candidate)]);
+    return { code, stdout, stderr, primaryGets: p1 - p0, candidateGets: c1 - c0 };
+  }
+
+  it('Ctrl-C mid-run: exit 130 and the JSON summary of what was compared, which adds up to what the servers answered', async () => {
+    const r = await interrupted('SIGINT', 20, '--json');
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT: stopping/);
+    const d = JSON.parse(r.stdout) as DiffResult;
+    expect(d.interrupted).toBe(true);
+    const q = d.requests;
+    expect(q.compared).toBeGreaterThanOrEqual(20);
+    expect(q.compared).toBeLessThan(log.length); // it did stop early
+    expect(q.errors).toBe(0);
+    // the capture is one chunk: every read request in it was compared or counted as interrupted
+    expect(q.compared + q.skipped.interrupted).toBe(log.length);
+    expect(q.skipped.writes).toBe(5);
+    // read in capture order: the compared requests are the first ones of the client's log
+    expect(d.keyReads.compared).toBe(log.slice(0, q.compared).flat().length);
+    // each compared key read was asked of both servers once, and nothing else was
+    expect(r.primaryGets).toBe(d.keyReads.compared);
+    expect(r.candidateGets).toBe(d.keyReads.compared);
+    expect(Object.values(d.perCommand).reduce((n, c) => n + c.compared, 0)).toBe(q.compared);
+    expect(d.share).toBeCloseTo(q.different / q.compared, 12);
+  });
+
+  it('SIGTERM mid-run: exit 143 and the human summary says it was interrupted', async () => {
+    const r = await interrupted('SIGTERM', 20);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stdout).toMatch(/^read requests compared: \d+/m);
+    expect(r.stdout).toMatch(/not compared: .*\d+ requests read but not sent before the stop \(interrupted\)/);
+    expect(r.stdout).toMatch(/^interrupted: /m);
+    expect(r.stdout).toMatch(/^verdict: /m);
+    const compared = Number(/^read requests compared: (\d+)/m.exec(r.stdout)![1]);
+    expect(r.primaryGets).toBe(log.slice(0, compared).flat().length);
   });
 
   it('a setup that cannot be reached is exit 3, with its name', () => {

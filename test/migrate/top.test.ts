@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
 import { fill } from './mc.js';
+import { waitFor } from '../helpers/wait.js';
 import { cli } from './cli.js';
 
 const run = promisify(execFile);
@@ -64,13 +65,12 @@ describe('mcreplay top', { timeout: 240_000 }, () => {
     try {
       let screen = '';
       let row: string[] = [];
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      // a refresh with a rate: gets/s is a number and the hit ratio is shown
+      await waitFor(() => `a row with a rate for ${a.address} on the screen:\n${screen}`, () => {
         screen = execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
         row = screen.split('\n').find((l) => l.trim().startsWith(a.address))?.trim().split(/\s{2,}/) ?? [];
-        // a refresh with a rate: gets/s is a number and the hit ratio is shown
-        if (row.length > 4 && row[2] !== '-' && row[4] !== '-' && row[2] !== '0') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return row.length > 4 && row[2] !== '-' && row[4] !== '-' && row[2] !== '0';
+      }, 20_000, 100);
       expect(row[1], screen).toBe('up');
       expect(parseFloat(row[4]!), screen).toBeCloseTo(75, -0.5); // 3 of every 4 keys hit
       expect(row[5]).toBe('3'); // items

@@ -13,6 +13,7 @@ import { fetchStats } from '../../src/metrics/stats-poller.js';
 import { rng } from '../helpers/rng.js';
 import { mcreplay, cli } from './cli.js';
 import { fill, read, type Item } from './mc.js';
+import { waitFor } from '../helpers/wait.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -235,10 +236,10 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', { timeout: 240
       p.stdout.on('data', (d) => (out += d));
       const exited = new Promise<number>((res) => p.once('exit', (c) => res(c ?? -1)));
       // wait until some keys arrived, then interrupt
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-        if (((await fetchStats(fresh.address)).curr_items ?? 0) >= 5) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor('5 keys on the new server', async () => ((await fetchStats(fresh.address)).curr_items ?? 0) >= 5, 20_000, 50).catch((e: unknown) => {
+        p.kill();
+        throw e;
+      });
       p.kill('SIGINT');
       expect(await exited).toBe(130);
       const rep = JSON.parse(out);
@@ -258,12 +259,11 @@ describe.skipIf(!haveTcpdump || !havePymemcache)('mcreplay warm', { timeout: 240
     try {
       let screen = '';
       let bar: RegExpExecArray | null = null;
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      await waitFor(() => `a progress bar past 10 keys on the screen:\n${screen}`, () => {
         screen = execFileSync('tmux', ['capture-pane', '-p', '-t', session]).toString();
         bar = /\[(#*)(\.*)\]\s+([\d.]+) % ([\d,]+)\/([\d,]+) keys, copied ([\d,]+)/.exec(screen);
-        if (bar && Number(bar[4]!.replace(/,/g, '')) > 10) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return bar !== null && Number(bar[4]!.replace(/,/g, '')) > 10;
+      }, 20_000, 100);
       expect(bar, screen).not.toBeNull();
       // the total is what the old server holds; the bar is as full as the share done
       expect(Number(bar![5]!.replace(/,/g, ''))).toBe(all.length);

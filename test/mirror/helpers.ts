@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -147,12 +148,7 @@ export function differing(a: Map<string, string>, b: Map<string, string>): strin
 
 /** Polls `f` until it returns true or `ms` pass (then rejects with `what`). */
 export async function until(f: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await f()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(what, f, ms, 100);
 }
 
 /** Registers `m` to be killed (SIGKILL) by `cleanup` if it still runs when the test ends. */

@@ -11,12 +11,15 @@ import { createResponseMatcher } from '../../src/protocol/response-matcher.js';
 import { requestKeyStrings } from '../../src/protocol/request-keys.js';
 import type { Expect, Proto } from '../../src/protocol/types.js';
 import { randomChunks } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
 interface Recorded {
   /** Chunks in arrival order: dir 0 client→server, 1 server→client. */
   chunks: { dir: 0 | 1; data: Buffer }[];
+  /** Sides (client, server) not closed yet: at 0 every byte of both directions is in `chunks`. */
+  open: number;
 }
 
 let mc: Memcached;
@@ -27,7 +30,7 @@ const conns: Recorded[] = [];
 beforeAll(async () => {
   mc = await startMemcached();
   proxy = createServer((client: Socket) => {
-    const rec: Recorded = { chunks: [] };
+    const rec: Recorded = { chunks: [], open: 2 };
     conns.push(rec);
     const server = connect({ host: mc.host, port: mc.port });
     client.on('data', (d) => {
@@ -38,8 +41,14 @@ beforeAll(async () => {
       rec.chunks.push({ dir: 1, data: Buffer.from(d) });
       client.write(d);
     });
-    client.on('close', () => server.end());
-    server.on('close', () => client.destroy());
+    client.on('close', () => {
+      rec.open--;
+      server.end();
+    });
+    server.on('close', () => {
+      rec.open--;
+      client.destroy();
+    });
     client.on('error', () => server.destroy());
     server.on('error', () => client.destroy());
   });
@@ -177,6 +186,11 @@ function countSilent(recs: Recorded[]): { delete: number; arith: number } {
 
 const whole = (b: Buffer) => [b];
 
+/** Waits until every connection recorded since `start` is closed on both sides (the client has exited). */
+async function allClosed(start: number): Promise<void> {
+  await waitFor('the proxied connections to close', () => conns.length > start && conns.slice(start).every((c) => c.open === 0), 10_000);
+}
+
 describe('real clients through a recording proxy', () => {
   for (const mode of ['-a', '-b'] as const) {
     it(`memccapable ${mode} is explained byte for byte and agrees with memcached's stats`, async () => {
@@ -184,7 +198,7 @@ describe('real clients through a recording proxy', () => {
       const before = await stats();
       const out = await run('memccapable', ['-h', '127.0.0.1', '-p', String(proxyPort), mode, '-t', '5']);
       expect(out.stdout).toContain('All tests passed');
-      await new Promise((r) => setTimeout(r, 200)); // let the proxy see the last bytes and closes
+      await allClosed(start); // the proxy has seen the last bytes and closes
       const after = await stats();
       const recs = conns.slice(start);
       const t = analyse(recs, whole);
@@ -244,7 +258,7 @@ print('ok')
     const before = await stats();
     const out = await run('/usr/bin/python3', ['-c', script, String(proxyPort)]);
     expect(out.stdout.trim()).toBe('ok');
-    await new Promise((r) => setTimeout(r, 200));
+    await allClosed(start);
     const after = await stats();
     const recs = conns.slice(start);
     const t = analyse(recs, whole);

@@ -323,16 +323,8 @@ export async function servedGets(address: string, n: number, ms = 10_000): Promi
 
 /** Waits until something answers `version` on 127.0.0.1:port. */
 export async function waitVersion(port: number, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await mcRaw(`127.0.0.1:${port}`, 'version\r\n', /\r\n$/)).startsWith('VERSION')) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing answers on port ${port}`);
+  const answers = (): Promise<boolean> => mcRaw(`127.0.0.1:${port}`, 'version\r\n', /\r\n$/).then((r) => r.startsWith('VERSION'), () => false);
+  await waitFor(`a memcached answering version on port ${port}`, answers, ms, 50);
 }
 
 /**

@@ -2,7 +2,7 @@
 // recording with the same ingest as any capture, and check that every captured connection's requests
 // went out on one replayed connection, byte for byte, in the same order.
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
@@ -10,6 +10,7 @@ import { extractWorkload } from '../../src/workload/extract.js';
 import type { WorkloadRequest } from '../../src/workload/model.js';
 import { QUIET, replay, tempDir, writeCapture } from './helpers.js';
 import { MIXED } from './mixed.js';
+import { waitFor } from '../helpers/wait.js';
 
 const tcpdump = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
 
@@ -27,6 +28,24 @@ async function readRecording(path: string, port: number): Promise<{ conns: strin
     close: () => {},
   });
   return { conns: [...by.values()].filter((l) => l.length > 0), gaps: res.capture.gapEvents + res.capture.truncatedPackets };
+}
+
+/** Whether the recording so far has connections and every one of them ends with a FIN or RST (not cut by the file's end). */
+async function everyConnClosed(path: string, port: number): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const open = new Set<number>();
+  let seen = 0;
+  try {
+    await extractWorkload(path, { serverPorts: [port] }, {
+      connection: (c) => void (seen++, open.add(c.id)),
+      request: () => {},
+      outcome: () => {},
+      close: (id, _t, reason) => void (reason === 'fin' || reason === 'rst' ? open.delete(id) : undefined),
+    });
+  } catch {
+    return false; // a record half written
+  }
+  return seen > 0 && open.size === 0;
 }
 
 describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip through tcpdump', () => {
@@ -55,15 +74,9 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
     });
     const run = await replay([cap, '--target', mc.address, ...QUIET], tmp.dir);
     expect(run.code).toBe(0);
-    // stop tcpdump only once its file has stopped growing: it writes in batches, and a SIGINT that
-    // comes before the last batch is written loses the tail of the recording
-    let last = -1;
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      const size = existsSync(rec) ? statSync(rec).size : 0;
-      if (size === last && i >= 5) break;
-      last = size;
-    }
+    // stop tcpdump only once its file holds the close of every connection: it writes in batches, and
+    // a SIGINT that comes before the last batch is written loses the tail of the recording
+    await waitFor(`every connection closed in the recording ${rec}`, () => everyConnClosed(rec, mc.port), 15_000, 100);
     const exited = new Promise((r) => td.once('exit', r));
     td.kill('SIGINT');
     await exited;
