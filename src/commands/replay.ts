@@ -12,7 +12,7 @@ import type { ReplaySetup } from '../replay/coordinator.js';
 import { createSession } from '../replay/session.js';
 import { replayRolling, type ReplayRolling } from './replay-rolling.js';
 import { applyPreparedFile } from './prepared-options.js';
-import { buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '../replay/results.js';
+import { accountingWarnings, buildResults, captureIdentity, DEFAULT_LIMITS, engineVerdict } from '../replay/results.js';
 import { captureQuality } from '../replay/capture-quality.js';
 import { makeRunId } from '../metrics/results.js';
 import type { ResultsFile } from '../metrics/results-types.js';
@@ -226,6 +226,7 @@ export async function replayAction(capture: string, o: ReplayOpts): Promise<numb
     targetStats,
     verdict,
   });
+  for (const w of accountingWarnings(results)) warn(w);
   results.targetState = targetState(before, after);
   results.captureQuality = captureQuality(out.extract?.capture ?? null, out.extract?.extract ?? null, out.capture.requests, out.capture.replayable);
   const { d, resultsPath, hlogPath, htmlPath } = await judgeAndWrite(results, pre.gate, { dir: o.out, id, html: o.html !== false, png: o.png !== false, hlogAppended: rolling !== null });

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { environment } from '../metrics/results.js';
+import { resultsAccountingGaps } from '../metrics/counters.js';
 import { ExitCode } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
 import { VERSION } from '../version.js';
@@ -114,7 +115,7 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
   if (sh.toNs !== null) filters.toNs = sh.toNs;
   if (sh.maxGapNs !== null) filters.maxGapNs = sh.maxGapNs;
   const ag = out.aggregate;
-  return {
+  const results: ResultsFile = {
     schema: RESULTS_SCHEMA,
     tool: { name: 'mcreplay', version: VERSION },
     run: {
@@ -181,4 +182,16 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
     targetStats: meta.targetStats,
     verdict: meta.verdict,
   };
+  // a copy: the outcome's own list is the run's, and a checkpoint is built from it again later
+  results.config.options.warnings = [...out.warnings, ...accountingWarnings(results)];
+  return results;
+}
+
+/**
+ * The accounting identity of a results file as warnings (empty when its counters add up): every
+ * request sent and measured, or counted as skipped with its reason. A broken one is a bug of
+ * mcreplay, not of the target, and the warning says so; the gate does not let such a run pass.
+ */
+export function accountingWarnings(r: Pick<ResultsFile, 'config' | 'intervals' | 'summary'>): string[] {
+  return resultsAccountingGaps(r).map((g) => `the counters do not add up (${g.text}): this is a bug in mcreplay, please report it with this run's results.json`);
 }

@@ -15,6 +15,7 @@ import { toJUnitXml } from './junit.js';
 import { chartPaths, toMarkdownSummary, writeSummary } from './summary-md.js';
 import { toBenchJson } from './bench-json.js';
 import { defaultChecksFor } from './default-checks.js';
+import { resultsAccountingGaps, type AccountingGap } from '../metrics/counters.js';
 
 export { parseChecks, canStillPass };
 
@@ -118,7 +119,7 @@ export async function decideGate(results: ResultsFile, gate: GateOptions): Promi
       baselineError = `baseline ${gate.baseline}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
     }
   }
-  const verdict = verdictFor(results, checkResults, comparison, baselineError);
+  const verdict = verdictFor(results, checkResults, comparison, baselineError, resultsAccountingGaps(results));
   const generator = generatorState({ ...results, verdict });
   const parts: string[] = [];
   if (checkResults.length) parts.push(`checks${gate.defaultChecks === false ? '' : ' (the defaults switch off with --no-default-checks)'}:`, formatCheckResults(checkResults));
@@ -161,10 +162,18 @@ export interface GateComparison {
 
 /**
  * The run's verdict and exit code: the engine's own verdict in results.verdict decides first
- * (error → its code, 3 by default; saturated → 4; interrupted → 130/143), then a baseline that could
- * not be compared (2), then failed checks or regressions (99), else pass (0).
+ * (error → its code, 3 by default), then a baseline that could not be compared (2), then counters
+ * that do not add up (`accounting`, from resultsAccountingGaps: an error, exit 4, the run is not
+ * valid), then saturated (4) and interrupted (130/143), then failed checks or regressions (99),
+ * else pass (0).
  */
-export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: readonly CheckResult[], comparison?: GateComparison | null, baselineError?: string | null): Verdict {
+export function verdictFor(
+  results: Pick<ResultsFile, 'verdict'>,
+  checkResults: readonly CheckResult[],
+  comparison?: GateComparison | null,
+  baselineError?: string | null,
+  accounting: readonly AccountingGap[] = [],
+): Verdict {
   const prior = results.verdict ?? { status: 'pass', reasons: [], saturated: false, checks: [], exitCode: 0 };
   const checks = [...checkResults];
   const failedChecks = checks.filter((c) => !c.pass);
@@ -173,6 +182,7 @@ export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: 
   for (const c of failedChecks) reasons.push(`${c.origin === 'default' ? 'default check failed' : 'threshold failed'}: ${c.check}: ${c.message}`);
   for (const r of failedRules) reasons.push(`regression: ${r.message}`);
   if (baselineError) reasons.push(baselineError);
+  for (const g of accounting) reasons.push(`the counters do not add up (${g.text}): the run is not valid; this is a bug in mcreplay, please report it with its results.json`);
   const saturated = prior.saturated || prior.status === 'saturated';
   let status: VerdictStatus;
   let exitCode: number;
@@ -182,6 +192,9 @@ export function verdictFor(results: Pick<ResultsFile, 'verdict'>, checkResults: 
   } else if (baselineError) {
     status = 'error';
     exitCode = ExitCode.usage;
+  } else if (accounting.length) {
+    status = 'error';
+    exitCode = ExitCode.invalidRun;
   } else if (saturated) {
     status = 'saturated';
     exitCode = ExitCode.invalidRun;

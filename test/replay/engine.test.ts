@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
 import { QUIET, accounted, errorSum, mcStats, replay, tempDir, writeCapture } from './helpers.js';
 import { MIXED, MIXED_COUNTS } from './mixed.js';
+import { resultsAccountingGaps } from '../../src/metrics/counters.js';
 
 describe('replay engine against real memcached', () => {
   let mc: Memcached;
@@ -38,6 +39,9 @@ describe('replay engine against real memcached', () => {
     expect(errorSum(total)).toBe(0);
     expect(total.completed).toBe(total.sent);
     expect(accounted(total)).toBe(r.config.options.shapedRequests);
+    // the product's own check of the identity (src/metrics/counters.ts) agrees with the sums above
+    expect(resultsAccountingGaps(r)).toEqual([]);
+    expect(r.config.options.warnings).toEqual([]);
     expect(r.capture.requests).toBe(Object.values(MIXED_COUNTS).reduce((a, b) => a + b, 0));
 
     // memcached's own counters say the same
