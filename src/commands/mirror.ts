@@ -25,7 +25,7 @@ import { failVerdict, formatVerdict, parseChecks, preflightGate, runGate, stoppe
 import { fmtNs } from '../report/format.js';
 import { mirrorProgressLine } from '../report/progress-line.js';
 import { mirrorJson, mirrorText, type MirrorEnd } from '../report/mirror-summary.js';
-import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type CapturedView, type MetricsServer } from '../report/prometheus.js';
+import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type MetricsServer } from '../report/prometheus.js';
 import { createWarmthTracker, parseUntilWarm, type WarmthTracker, type WarmRule } from '../report/warmth.js';
 import { renderHtml } from './run-output.js';
 import { addMetricsOption, addOutputOptions, addRunOptions, addServerOptions, addShapeOptions, addTargetOptions, addThresholdOption, addViewOptions, parseCommonRun, type RunOpts } from './run-options.js';
@@ -220,11 +220,11 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
 
   const warmRule = o.untilWarm === undefined ? null : parseUntilWarm(o.untilWarm);
   const targetNames = targetAddresses(setup.targets).map(formatHostPort);
-  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','));
-  let capturedView: CapturedView | null = null;
+  // an interval's paired answers are complete once every request intended in it was answered or timed out
+  const settleNs = delayNs + setup.timeoutNs;
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','), { settleNs });
   let capturedDelta: (() => NonNullable<Interval['captured']>) | null = null;
   setup.onCaptured = (v) => {
-    capturedView = v;
     capturedDelta = capturedSince(v);
     metrics?.setCaptured(v);
   };
@@ -255,9 +255,10 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     onSignal: (s) => say(`mcreplay: ${s}: stopping the mirror, writing the results ...`),
     secondSignalExit: () => 0,
   });
-  warm = warmRule === null ? null : createWarmthTracker(warmRule, setup.intervalNs, (atNs) => {
-    say(`mcreplay: --until-warm held over ${fmtNs(warmRule.windowNs)} at ${fmtNs(atNs)}: ${warm?.last ?? ''}; stopping`);
-    session.stop();
+  warm = warmRule === null ? null : createWarmthTracker(warmRule, setup.intervalNs, settleNs, (atNs) => {
+    say(`mcreplay: --until-warm held over ${fmtNs(warmRule.windowNs)} at ${fmtNs(atNs)} (judged at ${fmtNs(warm?.decidedAtNs ?? atNs)}, once every answer was in): ${warm?.last ?? ''}; stopping`);
+    // the requests already sent are answered (or time out) before the results are written
+    session.stop({ drain: true });
   });
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
@@ -270,7 +271,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
       setTargetStats(metrics, session.latestStats());
     }
     metrics?.add(iv);
-    warm?.add(iv, capturedView);
+    warm?.add(iv);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
     lastLine = iv.endNs;
     process.stderr.write(`${mirrorProgressLine(iv, p)}\n`);
@@ -296,7 +297,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const tcpdumpDied = td?.died === true;
   const verdict = mirrorVerdict(engineVerdict(out, setup, limits, null), out, signal, warmRule, warm, tcpdumpDied);
   const warmAtNs = warm?.heldAtNs ?? null;
-  const warmEnd = warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, last: warm!.last };
+  const warmEnd = warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, decidedAtNs: warm!.decidedAtNs, settleNs: warm!.settleNs, last: warm!.last };
   const results: ResultsFile = run.resultsOf(out, verdict, { signal, streamEnded: out.stopReason === 'complete', tcpdump: td === null ? null : { exitCode: td.end.code, signal: td.end.signal, diedDuringRun: tcpdumpDied, ...td.end.counts } }, targetStats);
   const w = await writeMirror(results, gate, o, run, warmRule !== null && warmAtNs === null && signal === null);
   if (tcpdumpDied) process.stderr.write(`mcreplay: tcpdump exited during the mirror; results written to ${w.resultsPath}\n`);
