@@ -50,7 +50,9 @@ Permissions: --interface runs tcpdump, which needs root or CAP_NET_RAW (and CAP_
 
 Warmth: --until-warm 'hit_ratio{cmd=get} >= captured - 2% over 10m' ends the mirror by itself
 (exit 0) once the target's hit ratio has kept up with the capture's over a whole window; with
---duration as the limit, exit 99 if it never did.
+--duration as the limit, exit 99 if it never did. Both sides count the same requests (by intended
+send time), and the check runs on intervals older than the timeout (--delay + --timeout after
+their end), when every answer is in.
 
 Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM: the results are written), 2 bad usage or
 no capture (tcpdump missing, no permission, no such interface), 3 target unreachable, 4 saturated,
