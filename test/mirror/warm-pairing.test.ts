@@ -14,8 +14,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { freePort, startMemcached } from '../helpers/memcached.js';
-import { startDelayProxy } from '../helpers/delay-proxy.js';
+import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { killAtCleanup, setKey, startMirror, stats, until } from './helpers.js';
 import { warmthSeries } from '../../src/report/warmth-series.js';
 import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
@@ -79,19 +79,25 @@ interface LiveJson {
   points: { t: number; hitCaptured: number | null; hitReplayed: number | null; hitGap: number | null; settled: boolean }[];
 }
 
+/** A source and a target holding the same KEYS keys, the target behind a proxy that holds its answers DELAY_MS, and a results directory. */
+async function lagging(): Promise<{ src: Memcached; tgt: Memcached; proxy: DelayProxy; out: string }> {
+  const src = await startMemcached();
+  const tgt = await startMemcached();
+  const proxy = await startDelayProxy(tgt.address, DELAY_MS);
+  const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-'));
+  cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
+  for (let i = 0; i < KEYS; i++) {
+    await setKey(src.port, `k${i}`, `v${i}`);
+    await setKey(tgt.port, `k${i}`, `v${i}`);
+  }
+  return { src, tgt, proxy, out };
+}
+
 const maxAbsGap = (gap: (number | null)[]): number => Math.max(0, ...gap.filter((g): g is number => g !== null).map(Math.abs));
 
 describe('mirror: warmth pairing on a lagging target', () => {
   it('pairs by intended send time: the gap curve stays at zero when both hold the same keys, where read-interval pairing swings', async () => {
-    const src = await startMemcached();
-    const tgt = await startMemcached();
-    const proxy = await startDelayProxy(tgt.address, DELAY_MS);
-    const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-'));
-    cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
-    for (let i = 0; i < KEYS; i++) {
-      await setKey(src.port, `k${i}`, `v${i}`);
-      await setKey(tgt.port, `k${i}`, `v${i}`);
-    }
+    const { src, tgt, proxy, out } = await lagging();
     const mport = await freePort();
     const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
     await m.waitErr(/mirroring/, 30_000);
@@ -166,15 +172,7 @@ describe('mirror: warmth pairing on a lagging target', () => {
   }, 120_000);
 
   it('--until-warm judges settled paired intervals: a warm target 1.5 s behind ends the mirror, where read-interval pairing never saw it warm', async () => {
-    const src = await startMemcached();
-    const tgt = await startMemcached();
-    const proxy = await startDelayProxy(tgt.address, DELAY_MS);
-    const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-warm-'));
-    cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
-    for (let i = 0; i < KEYS; i++) {
-      await setKey(src.port, `k${i}`, `v${i}`);
-      await setKey(tgt.port, `k${i}`, `v${i}`);
-    }
+    const { src, proxy, out } = await lagging();
     const rule = 'hit_ratio{cmd=get} >= captured - 2% over 3s';
     const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--until-warm', rule, '--duration', '14s', '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
     await m.waitErr(/mirroring/, 30_000);
