@@ -55,7 +55,7 @@ describe('--loop start', () => {
     const loop = await firstRequest(['--loop', '--duration', '30m']);
     // the first request left about as soon as in the single replay (the old look-ahead fill took ~40 s)
     expect(loop.ms, `loop ${loop.ms} ms vs once ${once.ms} ms`).toBeLessThan(once.ms + 3000);
-    // let it run a few seconds of passes (the target's own count), then stop it
+    // let it run some passes (the target's own count), then stop it
     const mark = await served();
     await waitFor('a few hundred more requests at memcached', async () => (await served()) >= mark + 20 * PER_PASS, 30_000);
     loop.kill();
@@ -67,7 +67,8 @@ describe('--loop start', () => {
     // the look-ahead stayed a few seconds of schedule (10 s at most, ~7,000 requests), not the
     // 1,000,000-request bound: what was read and not sent when it stopped
     const t = res.summary.total.counters;
-    expect(t.sent).toBeGreaterThan(20 * PER_PASS);
+    // (memcached counts a multi-key get once per key: its count runs ahead of the requests sent)
+    expect(t.sent).toBeGreaterThan(10 * PER_PASS);
     expect(t.unsent).toBeLessThan(12 * 1000 * (PER_PASS / 43) + 2 * PER_PASS);
   }, 180_000);
 });
