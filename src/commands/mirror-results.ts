@@ -80,7 +80,7 @@ export async function mirrorRun(run: { out: string; setup: ReplaySetup; limits: 
           backlog: m.backlog,
           streamEnded: end?.streamEnded ?? false,
           clock: out.liveClock ?? null,
-          warm: m.warmRule === null ? null : { rule: m.warmRule.text, windowNs: m.warmRule.windowNs, heldAtNs: m.warm?.heldAtNs ?? null, last: m.warm?.last ?? null },
+          warm: m.warmRule === null ? null : { rule: m.warmRule.text, windowNs: m.warmRule.windowNs, settleNs: m.warm?.settleNs ?? null, heldAtNs: m.warm?.heldAtNs ?? null, decidedAtNs: m.warm?.decidedAtNs ?? null, last: m.warm?.last ?? null },
           tcpdump: td === null ? null : { command: td.command, ...(end?.tcpdump ?? { exitCode: null, signal: null, diedDuringRun: false, ...td.counts() }) },
         },
       },

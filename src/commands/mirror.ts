@@ -25,7 +25,7 @@ import { failVerdict, formatVerdict, parseChecks, preflightGate, runGate, stoppe
 import { fmtNs } from '../report/format.js';
 import { mirrorProgressLine } from '../report/progress-line.js';
 import { mirrorJson, mirrorText, type MirrorEnd } from '../report/mirror-summary.js';
-import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type CapturedView, type MetricsServer } from '../report/prometheus.js';
+import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type MetricsServer } from '../report/prometheus.js';
 import { createWarmthTracker, parseUntilWarm, type WarmthTracker, type WarmRule } from '../report/warmth.js';
 import { renderHtml } from './run-output.js';
 import { addMetricsOption, addOutputOptions, addRunOptions, addServerOptions, addShapeOptions, addTargetOptions, addThresholdOption, addViewOptions, parseCommonRun, type RunOpts } from './run-options.js';
@@ -50,7 +50,9 @@ Permissions: --interface runs tcpdump, which needs root or CAP_NET_RAW (and CAP_
 
 Warmth: --until-warm 'hit_ratio{cmd=get} >= captured - 2% over 10m' ends the mirror by itself
 (exit 0) once the target's hit ratio has kept up with the capture's over a whole window; with
---duration as the limit, exit 99 if it never did.
+--duration as the limit, exit 99 if it never did. Both sides count the same requests (by intended
+send time), and the check runs on intervals older than the timeout (--delay + --timeout after
+their end), when every answer is in.
 
 Exit codes: 0 ok (also when stopped by SIGINT/SIGTERM: the results are written), 2 bad usage or
 no capture (tcpdump missing, no permission, no such interface), 3 target unreachable, 4 saturated,
@@ -220,11 +222,11 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
 
   const warmRule = o.untilWarm === undefined ? null : parseUntilWarm(o.untilWarm);
   const targetNames = targetAddresses(setup.targets).map(formatHostPort);
-  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','));
-  let capturedView: CapturedView | null = null;
+  // an interval's paired answers are complete once every request intended in it was answered or timed out
+  const settleNs = delayNs + setup.timeoutNs;
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','), { settleNs });
   let capturedDelta: (() => NonNullable<Interval['captured']>) | null = null;
   setup.onCaptured = (v) => {
-    capturedView = v;
     capturedDelta = capturedSince(v);
     metrics?.setCaptured(v);
   };
@@ -255,9 +257,10 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
     onSignal: (s) => say(`mcreplay: ${s}: stopping the mirror, writing the results ...`),
     secondSignalExit: () => 0,
   });
-  warm = warmRule === null ? null : createWarmthTracker(warmRule, setup.intervalNs, (atNs) => {
-    say(`mcreplay: --until-warm held over ${fmtNs(warmRule.windowNs)} at ${fmtNs(atNs)}: ${warm?.last ?? ''}; stopping`);
-    session.stop();
+  warm = warmRule === null ? null : createWarmthTracker(warmRule, setup.intervalNs, settleNs, (atNs) => {
+    say(`mcreplay: --until-warm held over ${fmtNs(warmRule.windowNs)} at ${fmtNs(atNs)} (judged at ${fmtNs(warm?.decidedAtNs ?? atNs)}, once every answer was in): ${warm?.last ?? ''}; stopping`);
+    // the requests already sent are answered (or time out) before the results are written
+    session.stop({ drain: true });
   });
   let lastLine = 0;
   setup.onInterval = (iv, p) => {
@@ -270,7 +273,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
       setTargetStats(metrics, session.latestStats());
     }
     metrics?.add(iv);
-    warm?.add(iv, capturedView);
+    warm?.add(iv);
     if (!showProgress || iv.endNs - lastLine < 5e9) return;
     lastLine = iv.endNs;
     process.stderr.write(`${mirrorProgressLine(iv, p)}\n`);
@@ -296,7 +299,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const tcpdumpDied = td?.died === true;
   const verdict = mirrorVerdict(engineVerdict(out, setup, limits, null), out, signal, warmRule, warm, tcpdumpDied);
   const warmAtNs = warm?.heldAtNs ?? null;
-  const warmEnd = warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, last: warm!.last };
+  const warmEnd = warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, decidedAtNs: warm!.decidedAtNs, settleNs: warm!.settleNs, last: warm!.last };
   const results: ResultsFile = run.resultsOf(out, verdict, { signal, streamEnded: out.stopReason === 'complete', tcpdump: td === null ? null : { exitCode: td.end.code, signal: td.end.signal, diedDuringRun: tcpdumpDied, ...td.end.counts } }, targetStats);
   const w = await writeMirror(results, gate, o, run, warmRule !== null && warmAtNs === null && signal === null);
   if (tcpdumpDied) process.stderr.write(`mcreplay: tcpdump exited during the mirror; results written to ${w.resultsPath}\n`);

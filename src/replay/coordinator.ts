@@ -20,7 +20,7 @@ import { runFileSource, type FileSourceResult, type FileSourceRun } from './file
 import { runLiveSource } from './live-source.js';
 import type { LiveClockStats } from './live-schedule.js';
 import { initWorkers, planTargets } from './run-targets.js';
-import { createRunControl, type RunControl } from './run-control.js';
+import { createRunControl, STOP_DRAIN, type RunControl } from './run-control.js';
 import { checkpointOutcome, finalOutcome, type RunParts } from './run-outcome.js';
 import type { ReplayOutcome, ReplaySetup } from './run-types.js';
 
@@ -75,7 +75,7 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   const keepConnection = setup.shard && !setup.live ? await shardFilter(setup, setup.shard) : undefined;
   const ctl = createRunControl({ setup, pool, schedule, baseSec, st, probed, warnings });
   rc = ctl;
-  const onAbort = (): void => ctl.stopRun('interrupted');
+  const onAbort = (): void => ctl.stopRun('interrupted', setup.signal?.reason === STOP_DRAIN);
   if (setup.signal) {
     if (setup.signal.aborted) onAbort();
     else setup.signal.addEventListener('abort', onAbort, { once: true });

@@ -23,6 +23,15 @@ import type { WorkerPool } from './worker-pool.js';
 const MAX_OUTSTANDING_ITEMS = 1_000_000;
 const MAX_OUTSTANDING_BYTES = 128 * 1024 * 1024;
 
+/**
+ * A loop reads the capture again pass after pass, so its look-ahead is never "the whole capture":
+ * before t0 it reads its first pass only (filling the whole look-ahead read a small capture tens of
+ * thousands of times, some 40 s, before the first request went out), and in a timed mode it then
+ * keeps at most this much schedule (or one pass, if longer) ahead of the clock, so the passes are
+ * read at the pace they are sent rather than in a burst at the start of the measurement.
+ */
+const LOOP_AHEAD_NS = 10e9;
+
 /** What the file source needs of the run beyond the feed. */
 export interface FileSourceRun {
   setup: {
@@ -67,6 +76,9 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
   let firstExtract: ExtractResult | null = null;
   let readingBeyondCutoff = false;
   let squeezedNs = 0;
+  // the schedule time of the first pass's last request (a loop's look-ahead in schedule time)
+  let firstPassNs: number | null = null;
+  const lookAheadNs = (): number => (setup.loop && firstPassNs !== null ? Math.min(setup.lookAheadNs, Math.max(LOOP_AHEAD_NS, firstPassNs)) : setup.lookAheadNs);
 
   async function runPass(pass: number): Promise<ExtractResult | null> {
     const clock = captureClock(schedule, setup.shape, passOffset, setup);
@@ -86,13 +98,14 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
           // fill the whole look-ahead before t0: reading after t0 competes for the CPU with the
           // workers (worst while they start: with a quarter read first, the first second of a 38k
           // requests/s replay had the run's worst lag)
-          if (pool.postedItems >= maxItems || (!maxMode && pool.lastAt >= setup.lookAheadNs)) await run.start();
+          // (a loop starts once its first pass is read)
+          if (pool.postedItems >= maxItems || (!maxMode && pool.lastAt >= setup.lookAheadNs) || pass > 0) await run.start();
           else return;
         }
         for (;;) {
           if (run.feed.stopped() || pool.fatal) return;
           const tooMany = pool.outstanding() > maxItems;
-          const ahead = maxMode ? 0 : pool.lastAt - run.runNow() - setup.lookAheadNs;
+          const ahead = maxMode ? 0 : pool.lastAt - run.runNow() - lookAheadNs();
           if (!tooMany && ahead <= 0) return;
           if (tooMany) {
             await pool.waitProgress(100);
@@ -124,7 +137,10 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
 
   for (;;) {
     const res = await runPass(passes);
-    if (passes === 0) firstExtract = res;
+    if (passes === 0) {
+      firstExtract = res;
+      firstPassNs = pool.lastAt;
+    }
     passes++;
     if (!setup.loop || run.feed.stopped() || extractAbort.signal.aborted || pool.fatal) break;
     // a capture with nothing to send (no requests on the chosen ports, or every one held back) would

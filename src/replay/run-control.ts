@@ -16,6 +16,9 @@ import type { ReplaySetup, StopReason } from './run-types.js';
 const START_MARGIN_NS = 20e6;
 const INTERRUPT_GRACE_NS = 250e6;
 
+/** The abort reason of a stop on purpose that lets the answers in flight come in (the whole timeout), as --duration does. */
+export const STOP_DRAIN = 'mcreplay:drain';
+
 /** The run's clock and stop state. */
 export interface RunControl {
   t0: number | null;
@@ -35,7 +38,8 @@ export interface RunControl {
   runNow(): number;
   /** Fixes t0 once every worker holds the start of the schedule (idempotent). */
   start(): Promise<void>;
-  stopRun(reason: StopReason): void;
+  /** Stops the run; `drain`: the answers in flight get the whole timeout (not the interrupt's short grace). */
+  stopRun(reason: StopReason, drain?: boolean): void;
 }
 
 /** What the run control needs of the coordinator. */
@@ -54,6 +58,7 @@ export function createRunControl(d: RunControlDeps): RunControl {
   const { setup, pool, schedule, baseSec, st, probed, warnings } = d;
   const nWorkers = pool.nWorkers;
   let startP: Promise<void> | null = null;
+  let drain = false;
   const rc: RunControl = {
     t0: null,
     t0Wall: undefined,
@@ -110,13 +115,14 @@ export function createRunControl(d: RunControlDeps): RunControl {
 
   function sendStop(): void {
     pool.flushAll();
-    const grace = rc.stopReason === 'interrupted' ? INTERRUPT_GRACE_NS : setup.timeoutNs;
+    const grace = rc.stopReason === 'interrupted' && !drain ? INTERRUPT_GRACE_NS : setup.timeoutNs;
     for (let w = 0; w < nWorkers; w++) pool.send(w, { t: 'stop', graceNs: grace });
   }
 
-  function stopRun(reason: StopReason): void {
+  function stopRun(reason: StopReason, drainAnswers = false): void {
     if (rc.stopReason !== null) return;
     rc.stopReason = reason;
+    drain = drainAnswers;
     if (rc.durationTimer) clearTimeout(rc.durationTimer);
     // before t0 the stop goes out right after the start
     if (rc.t0 !== null) sendStop();

@@ -4,6 +4,7 @@
 // --until-warm) can stop it early.
 import { StatsPoller } from '../metrics/stats-poller.js';
 import { runReplay, type ReplayOutcome, type ReplaySetup } from './coordinator.js';
+import { STOP_DRAIN } from './run-control.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
@@ -20,8 +21,8 @@ export interface SessionOptions {
 
 /** One run of the engine with its signals and poller. */
 export interface Session {
-  /** Stops the run early; what was measured is still returned. */
-  stop(): void;
+  /** Stops the run early; what was measured is still returned. `drain`: the answers in flight get the whole timeout (a stop whose results should count them, --until-warm). */
+  stop(o?: { drain?: boolean }): void;
   /** The signal that stopped the run, or null. */
   signal(): StopSignal | null;
   /** The stats poller's latest sample per target (empty without --poll-stats or before the first poll). */
@@ -59,7 +60,7 @@ export function createSession(setup: ReplaySetup, o: SessionOptions): Session {
   };
 
   return {
-    stop: () => ac.abort(),
+    stop: (so) => ac.abort(so?.drain === true ? STOP_DRAIN : undefined),
     signal: () => signal,
     latestStats: () => (poller as StatsPoller | null)?.latest() ?? [],
     async run() {

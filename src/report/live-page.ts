@@ -2,8 +2,12 @@
 // completed 1 s interval, fetched every second from /live.json and drawn with the report's chart
 // library (Chart.js, served from the installed package at /chart.js: the page needs no network
 // beyond its own host). Throughput, response p50/p99, lag p99, errors, hit ratio captured vs
-// replayed, the targets' items and bytes (--poll-stats).
+// replayed, the targets' items and bytes (--poll-stats). A mirror's hit ratios are paired by the
+// requests' intended send time (each interval's `paired`, src/metrics/warm-pairs.ts) and drawn
+// only once the interval is settled (every request intended in it answered or timed out): before
+// that a late answer would still move them.
 import type { Interval } from '../metrics/results-types.js';
+import type { Paired } from '../metrics/warm-pairs.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse, valuesAt } from './hist.js';
 import { chartJsSource } from './html.js';
@@ -25,9 +29,17 @@ export interface LivePoint {
   p50Ms: number | null;
   p99Ms: number | null;
   lagP99Ms: number | null;
-  /** Lookups hit ratio in this interval: the target's, and the capture's for requests whose answers came in since the last point. */
+  /**
+   * Lookups hit ratio: the target's and the capture's. A mirror (paired): for the requests intended
+   * in this interval, null until it is settled. Otherwise (replay): the target's answers read in this
+   * interval, and the capture's for requests whose answers came in since the last point.
+   */
   hitReplayed: number | null;
   hitCaptured: number | null;
+  /** hitCaptured − hitReplayed, when both are known. */
+  hitGap: number | null;
+  /** False while a paired interval may still take answers (its hit ratios are null until then). */
+  settled: boolean;
   /** The targets' items and bytes stored, summed over the targets (--poll-stats; null without). */
   items: number | null;
   bytes: number | null;
@@ -41,9 +53,34 @@ export interface LiveFeed {
   json(): string;
 }
 
-/** A new, empty live feed. */
-export function createLiveFeed(): LiveFeed {
+const ratio = (h: number, l: number): number | null => (l > 0 ? h / l : null);
+
+/** The paired hit ratios (all commands) of a settled interval into its point. */
+function settle(p: LivePoint, paired: Paired | undefined): void {
+  let ch = 0;
+  let cl = 0;
+  let rh = 0;
+  let rl = 0;
+  for (const v of Object.values(paired ?? {})) {
+    ch += v.capturedHits;
+    cl += v.capturedHits + v.capturedMisses;
+    rh += v.replayedHits;
+    rl += v.replayedHits + v.replayedMisses;
+  }
+  p.hitCaptured = ratio(ch, cl);
+  p.hitReplayed = ratio(rh, rl);
+  p.hitGap = p.hitCaptured !== null && p.hitReplayed !== null ? p.hitCaptured - p.hitReplayed : null;
+  p.settled = true;
+}
+
+/**
+ * A new, empty live feed. With `settleNs` (a mirror) the hit ratios are paired by intended send
+ * time and filled in once an interval ended that long ago; without, they are by read interval.
+ */
+export function createLiveFeed(settleNs: number | null = null): LiveFeed {
   const points: LivePoint[] = [];
+  // points whose paired answers may still grow, oldest first (a few seconds' worth)
+  const unsettled: { p: LivePoint; endNs: number; paired: Paired | undefined }[] = [];
   let capHits = 0;
   let capLookups = 0;
   let sentTotal = 0;
@@ -74,6 +111,7 @@ export function createLiveFeed(): LiveFeed {
       capHits = h;
       capLookups = l;
       sentTotal += c.sent;
+      const hitReplayed = c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null;
       const ms = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v / 1e6);
       points.push({
         t: iv.endNs / 1e9,
@@ -84,15 +122,24 @@ export function createLiveFeed(): LiveFeed {
         p50Ms: ms(p50),
         p99Ms: ms(p99),
         lagP99Ms: ms(lag99),
-        hitReplayed: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null,
-        hitCaptured,
+        hitReplayed: settleNs === null ? hitReplayed : null,
+        hitCaptured: settleNs === null ? hitCaptured : null,
+        hitGap: settleNs === null && hitReplayed !== null && hitCaptured !== null ? hitCaptured - hitReplayed : null,
+        settled: settleNs === null,
         items,
         bytes,
       });
+      if (settleNs !== null) {
+        unsettled.push({ p: points[points.length - 1]!, endNs: iv.endNs, paired: iv.paired });
+        while (unsettled.length > 0 && unsettled[0]!.endNs + settleNs <= iv.endNs) {
+          const u = unsettled.shift()!;
+          settle(u.p, u.paired);
+        }
+      }
       if (points.length > KEEP) points.splice(0, points.length - KEEP);
     },
     json() {
-      return JSON.stringify({ sentTotal, points });
+      return JSON.stringify({ sentTotal, paired: settleNs !== null, settleS: settleNs === null ? null : settleNs / 1e9, points });
     },
   };
 }
@@ -110,7 +157,7 @@ h1{font-size:1.2rem}
 #numbers div{min-width:8rem}#numbers b{display:block;font-size:1.4rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
 .chart{height:220px;position:relative}
-#status{color:#777}
+#status,#hit-note{color:#777}
 </style>
 <script src="/chart.js"></script>
 </head><body>
@@ -121,6 +168,7 @@ h1{font-size:1.2rem}
 <div>lag p99<b id="n-lag">-</b></div><div>hit ratio (target / capture)<b id="n-hit">-</b></div><div>errors/s<b id="n-err">-</b></div>
 <div>target items<b id="n-items">-</b></div><div>target MB<b id="n-bytes">-</b></div>
 </div>
+<div id="hit-note"></div>
 <div class="charts">
 <div class="chart"><canvas id="c-rate"></canvas></div>
 <div class="chart"><canvas id="c-lat"></canvas></div>
@@ -135,7 +183,7 @@ const mk = (id, sets, y) => new Chart(document.getElementById(id), {type: 'line'
 const charts = {
   rate: mk('c-rate', [['sent/s', '#1f77b4'], ['answered/s', '#2ca02c']], 'requests/s'),
   lat: mk('c-lat', [['response p50', '#1f77b4'], ['response p99', '#d62728'], ['lag p99', '#9467bd']], 'ms'),
-  hit: mk('c-hit', [['hit ratio, target', '#2ca02c'], ['hit ratio, capture', '#7f7f7f']], 'ratio'),
+  hit: mk('c-hit', [['hit ratio, target', '#2ca02c'], ['hit ratio, capture', '#7f7f7f'], ['gap (capture - target)', '#d62728']], 'ratio'),
   err: mk('c-err', [['errors/s', '#d62728'], ['held back/s', '#ff7f0e']], 'per second'),
   items: mk('c-items', [['target items', '#8c564b'], ['target MB', '#17becf']], 'items / MB (--poll-stats)'),
 };
@@ -154,7 +202,11 @@ async function tick() {
     const L = p.map((x) => x.t.toFixed(0));
     set(charts.rate, L, [p.map((x) => x.sentPerSec), p.map((x) => x.completedPerSec)]);
     set(charts.lat, L, [p.map((x) => x.p50Ms), p.map((x) => x.p99Ms), p.map((x) => x.lagP99Ms)]);
-    set(charts.hit, L, [p.map((x) => x.hitReplayed), p.map((x) => x.hitCaptured)]);
+    // a mirror's newest seconds are not settled (answers may still come): left out, and said so
+    set(charts.hit, L, [p.map((x) => x.hitReplayed), p.map((x) => x.hitCaptured), p.map((x) => x.hitGap)]);
+    const open = p.filter((x) => !x.settled).length;
+    document.getElementById('hit-note').textContent = d.paired ? 'paired by intended send time; the last ' + open + ' s wait for their answers (delay + timeout ' + fmt(d.settleS, 1) + ' s)' : '';
+    const lastHit = [...p].reverse().find((x) => x.settled);
     set(charts.err, L, [p.map((x) => x.errors), p.map((x) => x.heldBack)]);
     set(charts.items, L, [p.map((x) => x.items), p.map((x) => x.bytes === null ? null : x.bytes / 1048576)]);
     const last = p[p.length - 1];
@@ -163,7 +215,7 @@ async function tick() {
       document.getElementById('n-rate').textContent = fmt(last.sentPerSec, 0);
       document.getElementById('n-p99').textContent = fmt(last.p99Ms, 2) + ' ms';
       document.getElementById('n-lag').textContent = fmt(last.lagP99Ms, 2) + ' ms';
-      document.getElementById('n-hit').textContent = fmt(last.hitReplayed, 3) + ' / ' + fmt(last.hitCaptured, 3);
+      document.getElementById('n-hit').textContent = lastHit ? fmt(lastHit.hitReplayed, 3) + ' / ' + fmt(lastHit.hitCaptured, 3) : '-';
       document.getElementById('n-err').textContent = fmt(last.errors, 0);
       document.getElementById('n-items').textContent = last.items === null ? '-' : String(last.items);
       document.getElementById('n-bytes').textContent = last.bytes === null ? '-' : fmt(last.bytes / 1048576, 2);

@@ -12,7 +12,8 @@ export interface MirrorEnd {
   heldBack: Record<string, number>;
   /** The capture clock against this host's (jumps, offsets), or null. */
   clock: unknown;
-  warm: { rule: string; heldAtNs: number | null; last: string | null } | null;
+  /** --until-warm: the end of the window that held (intended send time), when it was judged, and how long after its end an interval is judged. */
+  warm: { rule: string; heldAtNs: number | null; decidedAtNs: number | null; settleNs: number; last: string | null } | null;
   tcpdump: { captured: number | null; receivedByFilter: number | null; droppedByKernel: number | null } | null;
   warnings: string[];
 }
@@ -54,7 +55,11 @@ export function mirrorText(r: ResultsFile, end: MirrorEnd, paths: MirrorPaths): 
   const lag = r.summary.lag;
   if (lag.count > 0) lines.push(`lag behind capture + ${fmtNs(end.delayNs)}: p50 ${fmtNs(lag.p50)}, p99 ${fmtNs(lag.p99)}, max ${fmtNs(lag.max)}`);
   const w = end.warm;
-  if (w !== null) lines.push(w.heldAtNs !== null ? `warm: '${w.rule}' held at ${fmtNs(w.heldAtNs)}` : `NOT warm: '${w.rule}' never held over a whole window${w.last ? ` (last: ${w.last})` : ''}`);
+  if (w !== null) {
+    // the check runs on intervals older than the timeout: the newest seconds still take answers
+    const judged = `intervals judged ${fmtNs(w.settleNs)} after their end`;
+    lines.push(w.heldAtNs !== null ? `warm: '${w.rule}' held at ${fmtNs(w.heldAtNs)} (judged at ${fmtNs(w.decidedAtNs ?? w.heldAtNs)}; ${judged})` : `NOT warm: '${w.rule}' never held over a whole window (${judged})${w.last ? ` (last: ${w.last})` : ''}`);
+  }
   if (end.tcpdump !== null) lines.push(`tcpdump: ${end.tcpdump.captured ?? '?'} packets captured, ${end.tcpdump.droppedByKernel ?? '?'} dropped by the kernel`);
   for (const x of end.warnings) lines.push(`warning: ${x}`);
   lines.push(`results: ${paths.results}${paths.html ? `\nreport:  ${paths.html}` : ''}`);

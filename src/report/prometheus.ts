@@ -77,8 +77,12 @@ const labels = (l: Record<string, string>): string => {
 };
 const num = (v: number): string => (Number.isFinite(v) ? String(v) : v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN');
 
-/** Metrics of a run against `target` (the targets' names joined, the `target` label). */
-export function createLiveMetrics(target: string): LiveMetrics {
+/**
+ * Metrics of a run against `target` (the targets' names joined, the `target` label); with
+ * `settleNs` (a mirror) the live page draws the warmth curves from each interval's paired answers,
+ * once the interval is that old (src/report/live-page.ts).
+ */
+export function createLiveMetrics(target: string, opts: { settleNs?: number | null } = {}): LiveMetrics {
   const cmds = new Map<string, CmdAcc>();
   const lag = newHist();
   let bytesOut = 0;
@@ -86,7 +90,7 @@ export function createLiveMetrics(target: string): LiveMetrics {
   let intervals = 0;
   let captured: CapturedView | null = null;
   const gauges = new Map<string, { type: 'gauge' | 'counter'; help: string; values: { labels: Record<string, string>; value: number }[] }>();
-  const live = createLiveFeed();
+  const live = createLiveFeed(opts.settleNs ?? null);
 
   const acc = (cmd: string): CmdAcc => {
     let a = cmds.get(cmd);

@@ -4,14 +4,18 @@
 // answers and the target's answers count the same requests, so the gap curve is flat at zero; the
 // old read-interval pairing (captured answers as read vs target answers as they came back) of the
 // same run swings by tens of points: the control that shows the lag was there to be corrected.
+// The live page's /live.json draws the same paired curves once an interval is settled (delay +
+// timeout after its end), and --until-warm judges settled paired intervals: on a hit ratio that
+// rises through the run, read-interval pairing sees the lagging target always behind (never warm),
+// where the paired check sees it as warm as the source and ends the mirror.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { freePort, startMemcached } from '../helpers/memcached.js';
-import { startDelayProxy } from '../helpers/delay-proxy.js';
+import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { killAtCleanup, setKey, startMirror, stats, until } from './helpers.js';
 import { warmthSeries } from '../../src/report/warmth-series.js';
 import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
@@ -26,8 +30,14 @@ const DELAY_MS = 1500;
 const PHASE_MS = 1000;
 const KEYS = 50;
 
-/** Phases of PHASE_MS on one connection: even ones get present keys (hits), odd ones absent keys (misses); resolves with the gets sent. */
-async function phasedGets(port: number, phases: number, perPhase: number): Promise<number> {
+/** Even phases all hits, odd phases all misses. */
+const swing = (perPhase: number) => (ph: number): number => (ph % 2 === 0 ? perPhase : 0);
+
+/**
+ * Phases of PHASE_MS on one connection: in phase `ph` the first `hitsIn(ph)` gets ask present keys
+ * (hits), the rest absent keys (misses); stops early once `stop()`; resolves with the gets sent.
+ */
+async function phasedGets(port: number, phases: number, perPhase: number, hitsIn: (ph: number) => number, stop: () => boolean = () => false): Promise<number> {
   const s = connect(port, '127.0.0.1');
   await new Promise<void>((r) => s.once('connect', () => r()));
   let answers = 0;
@@ -41,12 +51,12 @@ async function phasedGets(port: number, phases: number, perPhase: number): Promi
   });
   let sent = 0;
   const t0 = Date.now();
-  for (let ph = 0; ph < phases; ph++) {
+  for (let ph = 0; ph < phases && !stop(); ph++) {
     for (let i = 0; i < perPhase; i++) {
       // pacing the load itself (what a client does), not waiting for something observable
       const due = t0 + ph * PHASE_MS + (i * PHASE_MS) / perPhase;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      s.write(ph % 2 === 0 ? `get k${i % KEYS}\r\n` : `get absent${ph}-${i}\r\n`);
+      s.write(i < hitsIn(ph) ? `get k${i % KEYS}\r\n` : `get absent${ph}-${i}\r\n`);
       sent++;
     }
   }
@@ -62,27 +72,51 @@ function completedGets(text: string): number {
   return (f?.metrics ?? []).filter((x) => x.labels?.cmd === 'get' && x.labels.outcome === 'completed').reduce((n, x) => n + Number(x.value), 0);
 }
 
+/** What /live.json serves (src/report/live-page.ts). */
+interface LiveJson {
+  paired: boolean;
+  settleS: number | null;
+  points: { t: number; hitCaptured: number | null; hitReplayed: number | null; hitGap: number | null; settled: boolean }[];
+}
+
+/** A source and a target holding the same KEYS keys, the target behind a proxy that holds its answers DELAY_MS, and a results directory. */
+async function lagging(): Promise<{ src: Memcached; tgt: Memcached; proxy: DelayProxy; out: string }> {
+  const src = await startMemcached();
+  const tgt = await startMemcached();
+  const proxy = await startDelayProxy(tgt.address, DELAY_MS);
+  const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-'));
+  cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
+  for (let i = 0; i < KEYS; i++) {
+    await setKey(src.port, `k${i}`, `v${i}`);
+    await setKey(tgt.port, `k${i}`, `v${i}`);
+  }
+  return { src, tgt, proxy, out };
+}
+
 const maxAbsGap = (gap: (number | null)[]): number => Math.max(0, ...gap.filter((g): g is number => g !== null).map(Math.abs));
 
 describe('mirror: warmth pairing on a lagging target', () => {
   it('pairs by intended send time: the gap curve stays at zero when both hold the same keys, where read-interval pairing swings', async () => {
-    const src = await startMemcached();
-    const tgt = await startMemcached();
-    const proxy = await startDelayProxy(tgt.address, DELAY_MS);
-    const out = mkdtempSync(join(tmpdir(), 'mcr-pairing-'));
-    cleanup.push(() => src.stop(), () => tgt.stop(), () => proxy.stop(), () => rmSync(out, { recursive: true, force: true }));
-    for (let i = 0; i < KEYS; i++) {
-      await setKey(src.port, `k${i}`, `v${i}`);
-      await setKey(tgt.port, `k${i}`, `v${i}`);
-    }
+    const { src, tgt, proxy, out } = await lagging();
     const mport = await freePort();
-    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
+    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
     await m.waitErr(/mirroring/, 30_000);
-    const gets = await phasedGets(src.port, 8, 40);
+    const gets = await phasedGets(src.port, 8, 40, swing(40));
     // every mirrored get reached the target (its own count) and came back through the proxy
     await until(async () => (await stats(tgt.port)).cmd_get === gets, 30_000, 'the target to receive every get');
     // ... and its answer came back to the mirror (its own count on /metrics, read with a real parser)
     await until(async () => completedGets(await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text()) === gets, 30_000, 'the mirror to get every answer back');
+    // the live page's data: wait until every second with gets is settled (an idle settled second follows them)
+    let live: LiveJson = { paired: false, settleS: null, points: [] };
+    await until(
+      async () => {
+        live = (await (await fetch(`http://127.0.0.1:${mport}/live.json`)).json()) as LiveJson;
+        const settled = live.points.filter((x) => x.settled);
+        return settled.filter((x) => x.hitCaptured !== null).length >= 6 && settled[settled.length - 1]!.hitCaptured === null;
+      },
+      30_000,
+      'the live page to settle every second with gets',
+    );
     m.proc.kill('SIGTERM');
     const ex = await m.exit;
     expect(ex.code, m.stderr() + m.stdout()).toBe(0);
@@ -117,5 +151,65 @@ describe('mirror: warmth pairing on a lagging target', () => {
     // control: the same run paired by read interval (results.json before pairing) is noisy
     const unpaired = warmthSeries(r.intervals.map((iv) => [{ ...iv, paired: undefined }]), { thresholdPct: 2, windowS: 3 }, fmt)!;
     expect(maxAbsGap(unpaired.byCmd.get!.gap)).toBeGreaterThan(0.3);
+
+    // the live page drew the same paired curves: gap 0 at every settled second, the newest ones left out
+    expect(live.paired).toBe(true);
+    expect(live.settleS).toBeCloseTo(3.03, 6);
+    const drawn = live.points.filter((x) => x.settled && x.hitCaptured !== null);
+    expect(drawn.length).toBeGreaterThanOrEqual(6);
+    for (const x of drawn) expect(x.hitReplayed, `t=${x.t}`).toBe(x.hitCaptured);
+    expect(Math.max(...drawn.map((x) => x.hitCaptured!)) - Math.min(...drawn.map((x) => x.hitCaptured!))).toBeGreaterThan(0.5);
+    const open = live.points.filter((x) => !x.settled);
+    expect(open.length).toBeGreaterThan(0);
+    for (const x of open) expect([x.hitCaptured, x.hitReplayed, x.hitGap]).toEqual([null, null, null]);
+    // ... and each settled second is the results file's paired interval ending then
+    const byEnd = new Map(r.intervals.map((iv) => [iv.endNs / 1e9, iv]));
+    for (const x of drawn) {
+      const p = byEnd.get(x.t)?.paired?.get;
+      expect(p, `t=${x.t}`).toBeDefined();
+      expect(x.hitCaptured).toBeCloseTo(p!.capturedHits / (p!.capturedHits + p!.capturedMisses), 9);
+    }
+  }, 120_000);
+
+  it('--until-warm judges settled paired intervals: a warm target 1.5 s behind ends the mirror, where read-interval pairing never saw it warm', async () => {
+    const { src, proxy, out } = await lagging();
+    const rule = 'hit_ratio{cmd=get} >= captured - 2% over 3s';
+    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--until-warm', rule, '--duration', '14s', '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
+    await m.waitErr(/mirroring/, 30_000);
+    // the share of hits climbs from 10% to 100% over 14 s (6.4 points a second): a target answering
+    // 1.5 s late looks ~10 points behind when its answers are counted as they come back
+    const PER = 60;
+    const climbing = (ph: number): number => Math.round(PER * Math.min(1, 0.1 + (0.9 * ph) / 14));
+    let exited = false;
+    void m.exit.then(() => (exited = true));
+    await phasedGets(src.port, 16, PER, climbing, () => exited);
+    const ex = await m.exit;
+    const o = JSON.parse(m.stdout()) as { results: string; verdict: { status: string; exitCode: number }; warm: { heldAtNs: number | null; decidedAtNs: number | null; settleNs: number } };
+    // the paired check held (the target is as warm as the source): the mirror ended by itself, exit 0,
+    // before --duration; read-interval pairing never held here (exit 99 at --duration)
+    expect(ex.code, m.stderr() + m.stdout()).toBe(0);
+    expect(o.verdict.status).toBe('pass');
+    expect(m.stderr()).toMatch(/--until-warm held over 3 s/);
+    expect(o.warm.heldAtNs).not.toBeNull();
+    // judged only once its last interval was settled: delay + timeout after the window's end
+    expect(o.warm.settleNs).toBe(3.03e9);
+    expect(o.warm.decidedAtNs! - o.warm.heldAtNs!).toBeGreaterThanOrEqual(o.warm.settleNs);
+    const r = JSON.parse(readFileSync(o.results, 'utf8')) as ResultsFile;
+    expect(r.summary.durationNs).toBeLessThan(13e9);
+    expect(r.summary.perCommand.get!.response.p50).toBeGreaterThanOrEqual(DELAY_MS * 1e6);
+    // the window that held: paired, the same requests on both sides, the target's answers all in
+    const held = r.intervals.filter((iv) => iv.endNs <= o.warm.heldAtNs! && iv.endNs > o.warm.heldAtNs! - 3e9);
+    expect(held).toHaveLength(3);
+    for (const iv of held) {
+      const p = iv.paired!.get!;
+      expect(p.capturedHits + p.capturedMisses, `interval ${iv.index}`).toBeGreaterThan(0);
+      expect([p.replayedHits, p.replayedMisses], `interval ${iv.index}`).toEqual([p.capturedHits, p.capturedMisses]);
+    }
+    // control: the same rule on the same run paired by read interval never held (the gap stayed above 2 points)
+    const fmt = (s: number): string => `${s} s`;
+    const byRead = warmthSeries(r.intervals.map((iv) => [{ ...iv, paired: undefined }]), { thresholdPct: 2, windowS: 3 }, fmt)!;
+    expect(byRead.warmAtS).toBeNull();
+    const paired = warmthSeries(r.intervals.map((iv) => [iv]), { thresholdPct: 2, windowS: 3 }, fmt)!;
+    expect(paired.warmAtS).not.toBeNull();
   }, 120_000);
 });
