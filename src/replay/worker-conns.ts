@@ -4,6 +4,7 @@ import { ReplayConn, type ConnCtx } from './conn.js';
 import { newUdpConn } from './udp-conn.js';
 import type { CasTable } from './cas-table.js';
 import type { IntervalRecorder } from '../metrics/recorder.js';
+import { fullGc } from './full-gc.js';
 import { READ_BUF_BYTES } from './warmup.js';
 import type { WorkItem } from './messages.js';
 import { maybeDone, now, post, type WorkerState } from './worker-state.js';
@@ -124,7 +125,11 @@ export function sync(s: WorkerState): void {
   const until = Date.now() + EARLY_CONNECT_WAIT_MS;
   const wait = (): void => {
     if (early.some((c) => c.connecting) && Date.now() < until) setTimeout(wait, 1);
-    else post(s, { t: 'synced', worker: s.init!.worker });
+    else {
+      // the look-ahead is all here (the coordinator fills it before the start): out of the young generation with it
+      fullGc();
+      post(s, { t: 'synced', worker: s.init!.worker });
+    }
   };
   wait();
 }

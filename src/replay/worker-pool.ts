@@ -2,7 +2,6 @@
 // report back (ready, synced, interval snapshots, progress, done, failures). The coordinator posts
 // items through posted1() and reads the pool's counters; it knows nothing of the message protocol.
 import { Worker } from 'node:worker_threads';
-import { setFlagsFromString } from 'node:v8';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Aggregator } from '../metrics/aggregate.js';
@@ -130,7 +129,6 @@ export function startWorkerPool(nWorkers: number, agg: Aggregator, onFailure: ()
   }
   const events: PoolEvents = { synced, markReady, checkSynced, wakeProgress, allDone: () => resolveAllDone(), onFailure };
 
-  sizeWorkerNursery();
   for (let w = 0; w < nWorkers; w++) {
     const worker = new Worker(url);
     workers.push(worker);
@@ -249,22 +247,4 @@ function listen(worker: Worker, w: number, pool: WorkerPool, agg: Aggregator, h:
       h.checkSynced();
     }
   });
-}
-
-/**
- * Young-generation semi-space of the isolates started from here on (the workers and their wakers),
- * MiB. V8 starts one at 1 MiB and grows it only as objects survive, so a worker that allocates
- * ~3 KB per request and answer (Node's socket and timer objects, mostly) scavenged every ~300
- * requests: 10–11 pauses in a 384-request bursty fixture, 56–97 ms of them in all on a busy
- * machine, inside the schedule. At 16 MiB from the start a CI-sized capture runs without one and a
- * long run scavenges ~16 times less often (each pause costs about what survives, not what is freed).
- */
-const WORKER_SEMI_SPACE_MB = 16;
-let nurserySized = false;
-
-/** Sets V8's starting semi-space for isolates created after this call (process-wide, once). */
-function sizeWorkerNursery(): void {
-  if (nurserySized) return;
-  nurserySized = true;
-  setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
 }
