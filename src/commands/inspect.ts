@@ -1,8 +1,8 @@
 // The `inspect` verb: what is in a capture and how much of it can be replayed.
-import { portHint } from '../workload/port-hint.js';
 import { Command, Option } from 'commander';
 import { access } from 'node:fs/promises';
 import { ExitCode, McError } from '../errors.js';
+import { portHint } from '../workload/port-hint.js';
 import { inspectCapture, type InspectReport } from '../workload/inspect.js';
 import { table } from '../report/text-table.js';
 import { fmtBytes, fmtInt, fmtNs, fmtPct } from '../report/format.js';

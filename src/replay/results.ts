@@ -1,13 +1,14 @@
 // Builds results.json (schema mcreplay.results/1) from a finished replay run, and the engine's own
-// verdict: saturation (the generator could not keep the schedule) and interruption. Thresholds and
+// verdict: saturation (the generator could not keep the schedule), interruption, and a run that
+// measured nothing. Thresholds and
 // baselines are applied afterwards by src/report/gate.ts.
-import { portHint } from '../workload/port-hint.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { environment } from '../metrics/results.js';
 import { resultsAccountingGaps } from '../metrics/counters.js';
+import { portHint } from '../workload/port-hint.js';
 import { ExitCode } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
 import { VERSION } from '../version.js';
