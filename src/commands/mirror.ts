@@ -4,10 +4,9 @@
 // --until-warm or the end of the stream, and writes results as `replay` does.
 import { Command } from 'commander';
 import { rm } from 'node:fs/promises';
-import { ExitCode, McError } from '../errors.js';
+import { McError } from '../errors.js';
 import { intOption } from './options.js';
 import { formatHostPort, targetAddresses } from '../topology/targets.js';
-import type { WorkloadRequest } from '../workload/model.js';
 import { parseDurationNs } from '../replay/parse.js';
 import type { ReplayOutcome, ReplaySetup } from '../replay/coordinator.js';
 import { createSession } from '../replay/session.js';
@@ -15,18 +14,18 @@ import { engineVerdict } from '../replay/results.js';
 import { capturedSince } from '../replay/results-sink.js';
 import { mirrorRun } from './mirror-results.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_BACKLOG_REQUESTS, type LiveInput } from '../replay/live-source.js';
-import { keySampler, parseShare } from '../replay/sample.js';
+import { mirrorFilter, parseShare } from '../replay/sample.js';
 import { captureQuality } from '../replay/capture-quality.js';
 import { portFilter, startTcpdump, type Tcpdump, type TcpdumpCounts } from '../replay/tcpdump.js';
-import type { PoolPart } from '../replay/pool-route.js';
 import { writeResultsFile } from '../metrics/results.js';
-import type { Interval, ResultsFile, Verdict } from '../metrics/results-types.js';
-import { failVerdict, formatVerdict, parseChecks, preflightGate, runGate, stoppedOnPurpose, type GateOptions } from '../report/gate.js';
+import type { Interval, ResultsFile } from '../metrics/results-types.js';
+import { failVerdict, formatVerdict, parseChecks, preflightGate, runGate, type GateOptions } from '../report/gate.js';
 import { fmtNs } from '../report/format.js';
 import { mirrorProgressLine } from '../report/progress-line.js';
 import { mirrorJson, mirrorText, type MirrorEnd } from '../report/mirror-summary.js';
+import { mirrorVerdict } from '../report/mirror-verdict.js';
 import { createLiveMetrics, serveMetrics, setTargetStats, setTcpdumpCounts, type MetricsServer } from '../report/prometheus.js';
-import { createWarmthTracker, parseUntilWarm, type WarmthTracker, type WarmRule } from '../report/warmth.js';
+import { createWarmthTracker, parseUntilWarm, type WarmthTracker } from '../report/warmth.js';
 import { renderHtml } from './run-output.js';
 import { addMetricsOption, addOutputOptions, addRunOptions, addServerOptions, addShapeOptions, addTargetOptions, addThresholdOption, addViewOptions, parseCommonRun, type RunOpts } from './run-options.js';
 
@@ -108,7 +107,6 @@ export function register(program: Command): void {
     });
 }
 
-const WRITE_CLASSES_EXCLUDED = new Set(['read', 'info', 'session']);
 
 function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: ReplaySetup; limits: { maxLagNs: number; maxStallNs: number }; pollNs: number | null; sample: number | null } {
   if (capture !== undefined && capture !== '-') throw new McError(`mirror reads a live stream: give --interface IF, or - for stdin (for a capture file use \`mcreplay replay ${capture}\`)`, 'MCR_ERR_BAD_OPTION');
@@ -131,13 +129,6 @@ function buildSetup(o: MirrorOpts, capture: string | undefined): { setup: Replay
     warmup: { ns: null, requests: null },
   };
   return { setup, limits, pollNs, sample };
-}
-
-/** The per-request filter of --sample and --writes-only. */
-function requestFilter(sample: number | null, writesOnly: boolean): ((r: WorkloadRequest) => string | PoolPart | null) | null {
-  const sampler = sample === null || sample >= 1 ? null : keySampler(sample);
-  if (!writesOnly) return sampler;
-  return (r) => (WRITE_CLASSES_EXCLUDED.has(r.cls) ? 'filtered' : sampler === null ? null : sampler(r));
 }
 
 /** The live input: tcpdump as a child on --interface, or a capture stream on stdin. */
@@ -164,25 +155,6 @@ function mirrorWarnings(out: ReplayOutcome, td: { died: boolean; end: TcpdumpEnd
   if (td === null) return;
   if ((td.end.counts.droppedByKernel ?? 0) > 0) out.warnings.push(`tcpdump: ${td.end.counts.droppedByKernel} packets dropped by the kernel (requests on those connections may be lost or cut)`);
   if (td.died) out.warnings.push(`tcpdump exited during the mirror (code ${td.end.code ?? '-'}${td.end.signal ? `, ${td.end.signal}` : ''}): ${td.end.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no message'}`);
-}
-
-/** The mirror's verdict before the gate: a user's stop or --until-warm is how a mirror ends; never warm fails; tcpdump dying makes the run invalid. */
-function mirrorVerdict(v: Verdict, out: ReplayOutcome, signal: string | null, warmRule: WarmRule | null, warm: WarmthTracker | null, tcpdumpDied: boolean): Verdict {
-  const warmAtNs = warm?.heldAtNs ?? null;
-  if (out.stopReason === 'interrupted' && (signal !== null || warmAtNs !== null)) {
-    stoppedOnPurpose(v, signal !== null ? `stopped by ${signal}` : `warm: '${warmRule!.text}' held at ${fmtNs(warmAtNs!)} (${warm!.last})`);
-  }
-  if (warmRule !== null && warmAtNs === null) {
-    const why = `never warm: '${warmRule.text}' did not hold over a whole window${warm!.last ? ` (last: ${warm!.last})` : ''}`;
-    if (signal === null) failVerdict(v, why);
-    else v.reasons.push(why);
-  }
-  if (tcpdumpDied) {
-    v.status = 'error';
-    v.exitCode = ExitCode.invalidRun;
-    v.reasons.push('the capture ended unexpectedly: tcpdump exited during the mirror');
-  }
-  return v;
 }
 
 /** Writes results.json, the .hlog and the report, runs the gate (never warm outlives it), rewrites the verdict. */
@@ -243,7 +215,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   });
   tcpdumpRef = input.tcpdump;
   sourceName = input.name;
-  const live: LiveInput = { chunks: input.chunks, name: input.name, delayNs, backlog, sampler: requestFilter(sample, o.writesOnly === true), cancel: input.cancel };
+  const live: LiveInput = { chunks: input.chunks, name: input.name, delayNs, backlog, sampler: mirrorFilter(sample, o.writesOnly === true), cancel: input.cancel };
   setup.live = live;
 
   setup.onStart = (_clock, _auth, early) => {
@@ -297,7 +269,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   if (quality.cutShort) out.warnings.push(quality.findings[0]!);
   mirrorWarnings(out, td);
   const tcpdumpDied = td?.died === true;
-  const verdict = mirrorVerdict(engineVerdict(out, setup, limits, null), out, signal, warmRule, warm, tcpdumpDied);
+  const verdict = mirrorVerdict(engineVerdict(out, setup, limits, null), out.stopReason, signal, warmRule, warm, tcpdumpDied);
   const warmAtNs = warm?.heldAtNs ?? null;
   const warmEnd = warmRule === null ? null : { rule: warmRule.text, heldAtNs: warmAtNs, decidedAtNs: warm!.decidedAtNs, settleNs: warm!.settleNs, last: warm!.last };
   const results: ResultsFile = run.resultsOf(out, verdict, { signal, streamEnded: out.stopReason === 'complete', tcpdump: td === null ? null : { exitCode: td.end.code, signal: td.end.signal, diedDuringRun: tcpdumpDied, ...td.end.counts } }, targetStats);

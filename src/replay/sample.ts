@@ -1,6 +1,7 @@
 // --sample P%: a fixed share of the keys, chosen by a hash of the key (not at random per request),
 // so that a sampled key gets all its sets and deletes and the target holds a consistent subset.
-// A text multi-get is cut to its sampled keys; keyless requests (stats, version ...) pass.
+// A text multi-get is cut to its sampled keys; keyless requests (stats, version ...) pass. Also the
+// mirror's whole per-request filter, with --writes-only.
 import type { WorkloadRequest } from '../workload/model.js';
 import type { PoolPart } from './pool-route.js';
 
@@ -37,4 +38,15 @@ export function parseShare(text: string): number | null {
   if (!Number.isFinite(n)) return null;
   const p = pct ? n / 100 : n;
   return p > 0 && p <= 1 ? p : null;
+}
+
+// --writes-only keeps what changes the target's data (stores, deletes, counters, touches, and the
+// flushes the user allowed): reads, stats/version and session commands are not sent
+const WRITE_CLASSES_EXCLUDED = new Set(['read', 'info', 'session']);
+
+/** The mirror's per-request filter of --sample and --writes-only (null: every request goes). */
+export function mirrorFilter(sample: number | null, writesOnly: boolean): ((r: WorkloadRequest) => string | PoolPart | null) | null {
+  const sampler = sample === null || sample >= 1 ? null : keySampler(sample);
+  if (!writesOnly) return sampler;
+  return (r) => (WRITE_CLASSES_EXCLUDED.has(r.cls) ? 'filtered' : sampler === null ? null : sampler(r));
 }
