@@ -67,6 +67,13 @@ export function subtractCounters(a: Counters, b: Counters): Counters {
   };
 }
 
+/** Requests held back, all reasons together. */
+export function heldBackTotal(h: Readonly<Record<string, number>>): number {
+  let n = 0;
+  for (const v of Object.values(h)) n += v;
+  return n;
+}
+
 /** Sum of all error classes. */
 export function totalErrors(c: Counters): number {
   let n = 0;

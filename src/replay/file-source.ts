@@ -1,6 +1,7 @@
 // The request source of a replay from a file (a capture or a prepared workload, or stdin): passes over it (several with
 // --loop), each through the feed on its own capture clock, read ahead of the schedule by a bounded
 // look-ahead (backpressure through the workload sink's ready()).
+import { heldBackTotal } from '../metrics/counters.js';
 import type { ExtractResult } from '../workload/extract.js';
 import { readWorkload } from '../workload/read-workload.js';
 import type { WorkloadSink } from '../workload/model.js';
@@ -145,7 +146,7 @@ export async function runFileSource(run: FileSourceRun): Promise<FileSourceResul
     if (!setup.loop || run.feed.stopped() || extractAbort.signal.aborted || pool.fatal) break;
     // a capture with nothing to send (no requests on the chosen ports, or every one held back) would
     // be read again and again for ever: one pass shows it, and the verdict says so (results.ts)
-    if (run.feed.st.shapedRequests === Object.values(run.feed.st.heldBack).reduce((a, b) => a + b, 0)) break;
+    if (run.feed.st.shapedRequests === heldBackTotal(run.feed.st.heldBack)) break;
     passOffset += passSpan;
     if (readingBeyondCutoff) break;
   }

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { environment } from '../metrics/results.js';
-import { resultsAccountingGaps } from '../metrics/counters.js';
+import { resultsAccountingGaps, heldBackTotal } from '../metrics/counters.js';
 import { portHint } from '../workload/port-hint.js';
 import { ExitCode } from '../errors.js';
 import { RESULTS_SCHEMA, type ResultsFile, type Verdict } from '../metrics/results-types.js';
@@ -84,7 +84,7 @@ function nothingReplayed(out: ReplayOutcome, setup: Pick<ReplaySetup, 'serverPor
     return `nothing to replay: the capture holds no memcached requests on port(s) ${ports}${setup.anyPort ? ' or any other port' : ''}; ${portHint(out.extract?.capture, setup.anyPort)}`;
   }
   const c = out.aggregate.summary.total.counters;
-  const held = Object.values(out.heldBack).reduce((a, b) => a + b, 0);
+  const held = heldBackTotal(out.heldBack);
   if (c.sent > 0 || held < out.shapedRequests) return null;
   const why = Object.entries(out.heldBack)
     .filter(([, n]) => n > 0)

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { McError } from '../errors.js';
 import { RESULTS_SCHEMA, type CommandSummary, type ResultsFile } from '../metrics/results-types.js';
 import { decodeHistogram, freeHistogram } from '../metrics/histogram.js';
-import { errorCount } from '../metrics/counters.js';
+import { errorCount, heldBackTotal } from '../metrics/counters.js';
 import { parseSelectorText, ruleError, selectorText } from './check-grammar.js';
 import type { CheckTags, MetricName } from './check-types.js';
 
@@ -291,7 +291,7 @@ function ruleValue(rule: Rule, results: ResultsFile, command: string): number | 
     case 'unsent':
       return cs.counters.unsent;
     case 'heldback':
-      return rule.tags.reason ? (cs.counters.heldBack[rule.tags.reason] ?? 0) : Object.values(cs.counters.heldBack).reduce((a, v) => a + v, 0);
+      return rule.tags.reason ? (cs.counters.heldBack[rule.tags.reason] ?? 0) : heldBackTotal(cs.counters.heldBack);
     default:
       return null;
   }
