@@ -265,7 +265,7 @@ if (only.has('max')) {
     if (!existsSync(src)) continue;
     const big = join(work, `${name}-x40.pcap`);
     spawnSync(process.execPath, ['bench/repeat-pcap.js', src, big, '40', '11211'], { stdio: 'inherit' });
-    const r = await run(process.execPath, ['bench/replay.js', '--only', 'max', '--capture', big, '--runs', String(Math.max(1, runs)), '--threads', '1', '--quiet-wait', '0', '--plain-open', 'captured'], MAX_BENCH_LIMIT_MS);
+    const r = await run(process.execPath, ['bench/replay.js', '--only', 'max', '--capture', big, '--runs', String(Math.max(1, runs)), '--threads', '1', '--quiet-wait', '0', '--plain-open', 'captured', '--plain-depth', 'captured'], MAX_BENCH_LIMIT_MS);
     console.log(`\n### --rate max, ${name} x40 (bench/replay.js --only max; ${uptime()})\n`);
     // bench/replay.js prints its tables on stderr (progress lines before them)
     const text = `${r.out}${r.err}`;

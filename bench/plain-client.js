@@ -7,7 +7,10 @@
 //
 // Usage: node bench/plain-client.js <capture> --port P --target host:port [--mode max|rate|schedule]
 //   --mode max       each connection keeps up to --depth requests in flight (default: the capture's
-//                    pipeline depth, measured at load), as fast as answers allow (closed loop)
+//                    pipeline depth, measured at load), as fast as answers allow (closed loop);
+//                    --depth captured: mcreplay's rule, a request that the capture sent while nothing
+//                    was outstanding on its connection waits for every earlier answer (the same
+//                    writes and round trips as `mcreplay replay --rate max`)
 //   --mode rate      open loop at a fixed --rps, requests taken round-robin over the connections
 //                    (order inside a connection kept); write→answer time per request with hrtime
 //   --mode schedule  open loop on the capture's own clock, divided by --speed (1 = as captured)
@@ -51,7 +54,7 @@ const inFlight = new Map();
 await extractWorkload(file, { serverPorts: [port] }, {
   connection(c) {
     byConn.set(c.id, conns.length);
-    conns.push({ raws: [], silent: [], ts: [], g: [], openAfter: total });
+    conns.push({ raws: [], silent: [], piped: [], ts: [], g: [], openAfter: total });
     inFlight.set(c.id, 0);
   },
   request(r) {
@@ -63,6 +66,7 @@ await extractWorkload(file, { serverPorts: [port] }, {
     const c = conns[ci];
     c.raws.push(r.raw);
     c.silent.push(r.expect === 'none' || r.quiet);
+    c.piped.push(n > 1);
     c.ts.push(r.tsNs);
     c.g.push(total);
     order.push(ci);
@@ -74,7 +78,8 @@ await extractWorkload(file, { serverPorts: [port] }, {
   close() {},
 });
 const loadMs = Number(process.hrtime.bigint() - tLoad) / 1e6;
-const depth = depthArg === 'capture' ? captureDepth : Number(depthArg);
+const asCaptured = depthArg === 'captured';
+const depth = depthArg === 'capture' ? captureDepth : asCaptured ? Infinity : Number(depthArg);
 
 // ---- minimal answer scanner: counts complete responses in a chunk -----------------------------
 function scanner() {
@@ -167,6 +172,7 @@ function fill(ci) {
   const many = depth > 1;
   if (many) s.cork();
   while (st.out < depth && st.next < c.raws.length) {
+    if (asCaptured && st.out > 0 && !c.piped[st.next]) break;
     const k = st.next++;
     s.write(c.raws[k]);
     sent++;
@@ -312,7 +318,7 @@ const out = {
   tool: 'plain-client',
   mode,
   conns: conns.length,
-  depth: mode === 'max' ? depth : null,
+  depth: mode === 'max' ? (asCaptured ? 'captured' : depth) : null,
   open: mode === 'max' ? openMode : null,
   captureDepth,
   rps: mode === 'rate' ? rps : null,

@@ -35,6 +35,7 @@ export interface RunOpts {
   workers?: string;
   priority?: string;
   timeout: string;
+  connectAhead: string;
   maxLag: string;
   maxStall: string;
   progress: boolean;
@@ -79,7 +80,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--poll-stats [interval]', 'poll `stats` on every target (default every 1s)');
 }
 
-/** --out, --json, --workers, --priority, --timeout, --max-lag, --max-stall. */
+/** --out, --json, --workers, --priority, --timeout, --connect-ahead, --max-lag, --max-stall. */
 export function addOutputOptions(cmd: Command): Command {
   return cmd
     .option('--out <dir>', 'reports directory', 'reports')
@@ -87,6 +88,7 @@ export function addOutputOptions(cmd: Command): Command {
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
     .option('--priority <mode>', PRIORITY_HELP, 'auto')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
+    .option('--connect-ahead <d>', 'connect each connection the capture opens this long before its captured open, so the handshake is not inside the schedule (0: at the captured moment)', '50ms')
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms');
 }
@@ -112,7 +114,7 @@ export function addMetricsOption(cmd: Command): Command {
 /** The part of a ReplaySetup both verbs fill the same way from the shared options. */
 export type CommonSetup = Pick<
   ReplaySetup,
-  'targets' | 'shape' | 'clone' | 'cloneKeys' | 'durationNs' | 'workers' | 'priority' | 'timeoutNs' | 'serverPorts' | 'anyPort' | 'asciiAuth' | 'auth' | 'allowSourceTarget' | 'intervalNs'
+  'targets' | 'shape' | 'clone' | 'cloneKeys' | 'durationNs' | 'workers' | 'priority' | 'timeoutNs' | 'serverPorts' | 'anyPort' | 'asciiAuth' | 'auth' | 'allowSourceTarget' | 'intervalNs' | 'connectAheadNs'
 >;
 
 /** What the shared options say: the common part of the setup, the stats poll interval, the saturation limits. */
@@ -140,6 +142,8 @@ export function parseCommonRun(o: RunOpts): CommonRun {
   const workers = o.workers === undefined ? Math.max(1, Math.min(cpus().length - 1, 4)) : intOption(o.workers, '--workers', 1, 256);
   const timeoutNs = parseDurationNs(o.timeout, '--timeout');
   if (timeoutNs <= 0) throw new McError('--timeout must be above 0', 'MCR_ERR_BAD_OPTION');
+  const connectAheadNs = parseDurationNs(o.connectAhead, '--connect-ahead');
+  if (connectAheadNs < 0 || connectAheadNs > 10e9) throw new McError(`--connect-ahead must be between 0 and 10s, got ${o.connectAhead}`, 'MCR_ERR_BAD_OPTION');
   const auth = saslAuth(o.saslUser);
   let pollNs: number | null = null;
   if (o.pollStats !== undefined && o.pollStats !== false) pollNs = o.pollStats === true ? 1e9 : parseDurationNs(o.pollStats, '--poll-stats');
@@ -158,6 +162,7 @@ export function parseCommonRun(o: RunOpts): CommonRun {
     auth,
     allowSourceTarget: o.allowSourceTarget === true,
     intervalNs: 1e9,
+    connectAheadNs,
   };
   const limits = { maxLagNs: parseDurationNs(o.maxLag, '--max-lag'), maxStallNs: parseDurationNs(o.maxStall, '--max-stall') };
   return { common, pollNs, limits };

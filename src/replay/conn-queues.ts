@@ -55,6 +55,8 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
   /** Requests due but not yet written (connecting, backing off, or waiting for answers in max mode). */
   private waitq: ReqItem[] = [];
   private waitHead = 0;
+  /** Queued requests that came due while the connection was being dialled: their lag is read at their write (or failure). */
+  private lagAtWrite: Set<ReqItem> | null = null;
   /**
    * Max mode: requests behind the waitq, still packed in their batches (batch, record index) and
    * decoded only when they are next: the look-ahead would otherwise be tens of thousands of live
@@ -131,13 +133,21 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
   /** Open loop: request `it` is due now; it is written at once or queued until the socket is up. */
   submit(it: ReqItem, now: number): void {
     this.ctx.rec.count(it.cmd, 'intended');
-    this.ctx.rec.recordLag(now - it.at);
-    if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
     const link = this.link;
     const open = link.state === 'open';
     if (!open && link.backingOff(now)) {
+      this.ctx.rec.recordLag(now - it.at);
       this.failCmd(it.cmd, it.at, now);
       return;
+    }
+    if (!open && link.state !== 'down') {
+      // due while its connection is still being dialled: the wait for the handshake is the
+      // replay's delay, not the target's service, so its lag is read when it is written
+      this.ctx.totals.connectWaits++;
+      (this.lagAtWrite ??= new Set()).add(it);
+    } else {
+      this.ctx.rec.recordLag(now - it.at);
+      if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
     }
     if (open && this.waitq.length === this.waitHead && !this.blocked(it)) {
       this.write(it, it.at, now);
@@ -172,6 +182,10 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
       const it = this.waitq[this.waitHead]!;
       if (this.blocked(it)) break;
       this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
+      if (this.lagAtWrite !== null && this.lagAtWrite.delete(it)) {
+        this.ctx.rec.recordLag(now - it.at);
+        if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
+      }
       this.write(it, it.at, now);
     }
     if (this.waitHead === this.waitq.length) {
@@ -357,6 +371,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
 
   /** The run stopped: every request not yet written is counted unsent; returns how many. */
   countUnsent(): number {
+    this.settleLag(this.ctx.now());
     let n = 0;
     for (let i = this.waitHead; i < this.waitq.length; i++) {
       this.ctx.rec.count(this.waitq[i]!.cmd, 'unsent');
@@ -402,9 +417,17 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
       this.refHead = 0;
       return;
     }
+    this.settleLag(now);
     for (let i = this.waitHead; i < this.waitq.length; i++) this.failCmd(this.waitq[i]!.cmd, this.waitq[i]!.at, now);
     this.waitq = [];
     this.waitHead = 0;
+  }
+
+  /** Requests that waited for the handshake and will not be written: their lag ends now (every intended request has one). */
+  private settleLag(now: number): void {
+    if (this.lagAtWrite === null) return;
+    for (const it of this.lagAtWrite) this.ctx.rec.recordLag(now - it.at);
+    this.lagAtWrite = null;
   }
 
   /** Max mode: a queued request left the connection's queue (written, failed or unsent): it is off the look-ahead. */

@@ -11,6 +11,16 @@ import type { WorkerPool } from './worker-pool.js';
 import type { CapturedSink } from './results-sink.js';
 import { poolParts, reqRecord, routePool, type PoolPart } from './pool-route.js';
 
+/**
+ * A connection the capture opens during the run is connected this long before its captured open: a
+ * connect costs the worker 20–400 µs of CPU and its handshake a round trip, so 64 connections a
+ * capture (or each pass of --loop) opens together, each followed at once by its first request, held
+ * those requests back by 10+ ms when they were dialled at the captured moment (README, "The first
+ * moments count"). The server sees those connections that much early: with a client that opens
+ * 2,000 connections/s, about 100 more are open at a time. --connect-ahead 0 dials as captured.
+ */
+export const CONNECT_AHEAD_NS = 50e6;
+
 /** Counters of the shaped workload, across passes. */
 export interface FeedState {
   nextConnId: number;
@@ -44,7 +54,7 @@ export interface FeedClock {
 
 /** What the feed needs of the run. */
 export interface FeedRun {
-  setup: { shape: ShapeOptions; cloneKeys: boolean; loop: boolean; allowSourceTarget: boolean };
+  setup: { shape: ShapeOptions; cloneKeys: boolean; loop: boolean; allowSourceTarget: boolean; connectAheadNs?: number };
   plan: TargetPlan;
   hasher: KeyHasher | null;
   clones: number;
@@ -122,12 +132,13 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
       const early = !c.synSeen || (from !== null && c.openNs < from);
       cs.lastAt = at;
       const members = plan.kind === 'pool' ? plan.members.length : 1;
+      const ahead = setup.connectAheadNs ?? CONNECT_AHEAD_NS;
       for (let k = 0; k < clones; k++) {
         const ids: number[] = [];
         for (let m = 0; m < members; m++) {
           const id = st.nextConnId++;
           ids.push(id);
-          pool.batches[w]!.open(at, id, plan.kind === 'pool' ? m : tIdx, early, c.transport === 'udp');
+          pool.batches[w]!.open(early ? at : Math.max(0, at - ahead), id, plan.kind === 'pool' ? m : tIdx, early, c.transport === 'udp');
           pool.posted1(w, at, 0);
         }
         cs.ids.push(ids);

@@ -139,6 +139,8 @@ export interface WorkerTotals {
   authRefused: number;
   /** Connections the capture opened in its first moments, opened (and connected) before t0 instead. */
   preopened: number;
+  /** Requests that came due while their connection was still connecting (they waited for the handshake; their lag counts to their write). */
+  connectWaits: number;
 }
 
 export type FromWorker =

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { environment } from '../metrics/results.js';
+import { CONNECT_AHEAD_NS } from './feed.js';
 import { resultsAccountingGaps, heldBackTotal } from '../metrics/counters.js';
 import { portHint } from '../workload/port-hint.js';
 import { ExitCode } from '../errors.js';
@@ -157,6 +158,10 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
         reconnects: out.totals.reconnects,
         // connections the capture opened in its first moments were connected just before t0
         preopened: out.totals.preopened,
+        // the rest of the connections were dialled --connect-ahead before their captured open;
+        // requests that still had to wait for a handshake (their lag runs to their write)
+        connectAheadNs: setup.connectAheadNs ?? CONNECT_AHEAD_NS,
+        connectWaits: out.totals.connectWaits,
         // what the sending threads ran at (--priority): SCHED_FIFO keeps the schedule on a busy machine
         senderPriority: out.senderPriority,
         squeezedNs: out.squeezedNs,

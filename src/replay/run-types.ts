@@ -36,6 +36,8 @@ export interface ReplaySetup {
   auth: { user: string; password: string } | null;
   allowSourceTarget: boolean;
   intervalNs: number;
+  /** --connect-ahead: a connection the capture opens during the run is connected this long before its captured open (timed modes; default CONNECT_AHEAD_NS in feed.ts). */
+  connectAheadNs?: number;
   /** How far ahead of the schedule the workload is read, ns (Infinity: as far as the look-ahead bound of requests and bytes allows). */
   lookAheadNs: number;
   warmup: { ns: number | null; requests: number | null };

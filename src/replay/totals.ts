@@ -7,7 +7,7 @@ import type { WorkerTotals } from './messages.js';
 export function emptyTotals(): WorkerTotals {
   const byClass = {} as Record<ErrorClass, number>;
   for (const c of ERROR_CLASSES) byClass[c] = 0;
-  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0, preopened: 0 };
+  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0, preopened: 0, connectWaits: 0 };
 }
 
 /** Adds `b` into `a`. */
@@ -24,4 +24,5 @@ export function addTotals(a: WorkerTotals, b: WorkerTotals): void {
   a.unexpectedBytes += b.unexpectedBytes;
   a.authRefused += b.authRefused;
   a.preopened += b.preopened;
+  a.connectWaits += b.connectWaits;
 }

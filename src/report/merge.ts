@@ -251,6 +251,7 @@ export function mergeShards(inputs: readonly ShardInput[], id: string, argv: str
         abandoned: sorted.reduce((n, s) => n + Number(s.results.config.options.abandoned ?? 0), 0),
         reconnects: sorted.reduce((n, s) => n + Number(s.results.config.options.reconnects ?? 0), 0),
         preopened: sorted.reduce((n, s) => n + Number(s.results.config.options.preopened ?? 0), 0),
+        connectWaits: sorted.reduce((n, s) => n + Number(s.results.config.options.connectWaits ?? 0), 0),
         warnings,
         merged: sorted.map((s) => ({ path: s.path, runId: s.results.run.id, shard: s.results.config.shard ?? null, host: s.results.run.host, t0: s.results.run.t0?.iso ?? null, lateNs: s.results.run.t0?.lateNs ?? null, verdict: s.results.verdict.status })),
       },

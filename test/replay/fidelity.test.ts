@@ -82,4 +82,30 @@ describe('schedule fidelity on bursts', () => {
     const late = byKey('late0');
     expect(late.firstDataAt! - late.acceptedAt).toBeLessThan(late.firstDataAt! - byKey('pre0x').acceptedAt - 300);
   });
+
+  it('dials a connection the capture opens mid-run --connect-ahead before its open; with 0 its first request waits for the handshake', async () => {
+    const n = 16;
+    // 16 connections opened together 400 ms in, each sending its first request 50 µs after its SYN
+    // (a client that connects and writes at once), as every pass of --loop over such a capture does
+    const convs: ConvSpec[] = [{ cport: 42000, steps: gets('anchor', 1, 1, 0) }];
+    for (let k = 0; k < n; k++) convs.push({ cport: 42100 + k, steps: gets(`mid${k}x`, 1, 400, 0) });
+    const cap = writeCapture(tmp.dir, 'midopen.pcap', convs);
+    const ahead = await replay([cap, '--target', proxy.address, '--priority', 'normal', ...QUIET], tmp.dir);
+    expect(ahead.code, ahead.stderr).toBe(0);
+    expect(ahead.results!.summary.total.counters.completed).toBe(n + 1);
+    const o = ahead.results!.config.options;
+    expect(o.connectAheadNs).toBe(50e6);
+    expect(o.connectWaits, 'requests that waited for their handshake').toBe(0);
+    // the proxy saw each connection well before its first request (it may take an accept late on a
+    // busy machine, which shortens the gap it sees: half must show it)
+    const gaps = Array.from({ length: n }, (_, k) => byKey(`mid${k}x`)).map((l) => l.firstDataAt! - l.acceptedAt);
+    expect(gaps.filter((g) => g > 20).length, `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`).toBeGreaterThanOrEqual(n / 2);
+
+    const asCaptured = await replay([cap, '--target', proxy.address, '--priority', 'normal', '--connect-ahead', '0', ...QUIET], tmp.dir);
+    expect(asCaptured.code, asCaptured.stderr).toBe(0);
+    expect(asCaptured.results!.summary.total.counters.completed).toBe(n + 1);
+    expect(asCaptured.results!.config.options.connectAheadNs).toBe(0);
+    // due 50 µs after its connect: a loopback handshake and the worker's turn take longer
+    expect(asCaptured.results!.config.options.connectWaits).toBeGreaterThanOrEqual(n / 2);
+  });
 });
