@@ -192,7 +192,19 @@ const median = (xs) => {
 };
 const us = (ns) => (ns === null ? '-' : ns < 1e6 ? `${(ns / 1e3).toFixed(0)} µs` : `${(ns / 1e6).toFixed(2)} ms`);
 
+/** The machine's floor (bench/hiccup.js): how late a thread at the worker's priority that only waits would be. */
+function hiccup() {
+  try {
+    const j = JSON.parse(execFileSync(process.execPath, ['bench/hiccup.js', '--seconds', '4', '--fifo', '2']).toString());
+    return { ...j, line: `machine floor (bench/hiccup.js: a thread at ${j.priority} that only waits, ${j.seconds.toFixed(1)} s): delay p99 ${j.delayUs.p99} µs, p99.9 ${j.delayUs.p999} µs; ${j.gapsPerS} gaps/s over 20 µs (${j.over100usPerS} over 100 µs), longest ${j.maxUs} µs, ${j.lostPct} % of the time not running` };
+  } catch (e) {
+    return { line: `machine floor: bench/hiccup.js failed (${e.message})` };
+  }
+}
+
+const floors = {};
 async function table(caps, label) {
+  const before = hiccup();
   const rows = [];
   for (const cap of caps) {
     for (const rate of rates) {
@@ -232,6 +244,9 @@ async function table(caps, label) {
   console.log(`|${'---|'.repeat(n)}`);
   for (const r of rows)
     console.log(`| ${r.capture} | ${r.rate}x | ${r.requests} | ${us(r.lagP50)} | ${us(r.lagP99)} | ${us(r.serviceP50)} |${extra(r)} ${us(r.eventLoopMax)} | ${r.preopened} | ${r.status} | ${r.goals ? 'met' : 'missed'} |`);
+  const after = hiccup();
+  console.log(`\nbefore the table, ${before.line}\nafter it, ${after.line}`);
+  floors[label] = { before, after };
   return rows;
 }
 
@@ -245,7 +260,7 @@ function startHog() {
 }
 
 // ---- main -------------------------------------------------------------------------------------------
-const out = { uptime: uptime(), results: {} };
+const out = { uptime: uptime(), results: {}, machineFloor: floors };
 console.log(`# bench/fidelity.js, ${new Date().toISOString()}, ${uptime()}`);
 const all = captures();
 if (only.has('table')) out.results.table = await table(all, 'every fixture capture');
