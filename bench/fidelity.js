@@ -14,8 +14,12 @@
 //            answer byte), without the replay's read delays;
 //   --plain  bench/plain-client.js --mode schedule on the same capture at the same rate, against its
 //            own fresh memcached: the plainest pipelined Node client's lag p99 and service p50.
+// --prealloc starts memcached with -L (its item memory allocated up front): a fresh memcached takes
+// 3–10 ms for the first set into each slab class (it faults in a 1 MB page), and on the short
+// fixtures every request pipelined behind such a set waits for it; -L leaves the generator's own
+// delays in the service time.
 // Usage: node bench/fidelity.js [--runs 1] [--only table,hog,max] [--rates 1,4] [--captures a,b]
-//          [--wire] [--plain] [--json out.json]
+//          [--wire] [--plain] [--prealloc] [--json out.json]
 // Needs dist/ (npx tsc -p .) and memcached.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -39,6 +43,7 @@ const flag = (name) => {
 };
 const wire = flag('--wire');
 const plain = flag('--plain');
+const prealloc = flag('--prealloc');
 const BURSTY = ['memcslap-burst', 'memaslap-64conns', 'pymemcache-50conns'];
 const CHILD_LIMIT_MS = 60_000;
 // bench/replay.js runs three clients per capture, each bounded by its own 60 s
@@ -83,7 +88,7 @@ async function startMemcached() {
   const port = await freePort();
   const user = process.getuid?.() === 0 ? ['-u', 'root'] : [];
   // -I 2m: pymemcache-mix stores a 500 KB value
-  const p = spawn('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '256', '-c', '4096', '-t', '1', '-I', '2m', ...user], { stdio: 'ignore' });
+  const p = spawn('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '256', '-c', '4096', '-t', '1', '-I', '2m', ...(prealloc ? ['-L'] : []), ...user], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise((res) => {
       const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), res(true)));
@@ -261,7 +266,7 @@ function startHog() {
 
 // ---- main -------------------------------------------------------------------------------------------
 const out = { uptime: uptime(), results: {}, machineFloor: floors };
-console.log(`# bench/fidelity.js, ${new Date().toISOString()}, ${uptime()}`);
+console.log(`# bench/fidelity.js, ${new Date().toISOString()}, ${uptime()}${prealloc ? ", memcached -L (item memory allocated up front)" : ""}`);
 const all = captures();
 if (only.has('table')) out.results.table = await table(all, 'every fixture capture');
 if (only.has('hog')) {
