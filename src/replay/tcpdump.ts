@@ -77,19 +77,35 @@ function startError(iface: string, stderr: string, command: string): McError {
 
 /**
  * util-linux's setpriv, when installed: tcpdump is started through `setpriv --pdeathsig KILL` so
- * that the kernel ends it even when mcreplay itself is killed with SIGKILL (no exit handler runs
- * then). That holds when tcpdump keeps its user (mcreplay run with capabilities, not as root); as
- * root, tcpdump drops to its own user after opening the device, which clears the parent-death
- * signal: it then ends at its next captured packet, when writing to the closed pipe fails.
+ * that the kernel ends it even when mcreplay itself is killed with SIGKILL or by the OOM killer (no
+ * exit handler runs then). The kernel clears that signal on any change of the child's credentials,
+ * so it holds only while tcpdump keeps the ones it was started with: as root (see `dropArgs`), and
+ * as a user whose mcreplay holds the capabilities itself (ambient, e.g. systemd's
+ * AmbientCapabilities=). A tcpdump given file capabilities (`setcap ... tcpdump`) gains them at exec,
+ * which clears the signal too: that one ends at its next captured packet, when writing to the
+ * closed pipe fails.
  */
 function setprivPath(): string | null {
   for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (existsSync(p)) return p;
   return null;
 }
 
+/**
+ * As root, tcpdump gives up root after opening the device and becomes its own user (its default
+ * `-Z tcpdump` on Debian and most builds): that change of credentials makes the kernel clear the
+ * parent-death signal, and a tcpdump left by a kill -9'd mcreplay would run until its next packet
+ * (on a quiet port, for ever). `-Z root` keeps root's ids, so the signal holds. This gives up no
+ * protection that matters here: the drop guards against bugs in tcpdump's protocol dissectors,
+ * and mcreplay runs tcpdump only with `-w -`, which writes the raw packets and dissects none. Not
+ * root: tcpdump changes no ids (it drops privileges only when run as root), so nothing is passed.
+ */
+export function dropArgs(euid: number | undefined = process.geteuid?.()): string[] {
+  return euid === 0 ? ['-Z', 'root'] : [];
+}
+
 /** Starts tcpdump on `iface` with `filter`; resolves once it listens (rejects with McError otherwise). */
 export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump'): Promise<Tcpdump> {
-  const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', '-w', '-', filter];
+  const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', ...dropArgs(), '-w', '-', filter];
   const command = `${bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
   const setpriv = setprivPath();
   const child: ChildProcess = setpriv === null ? spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMemcached, freePort, memcachedBinary, type Memcached } from '../helpers/memcached.js';
-import { differing, dumpKeys, killAtCleanup, loadKeys, runLoad, setKey, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { differing, dumpKeys, killAtCleanup, killTcpdumpAtCleanup, loadKeys, processEnded, runLoad, setKey, startMirror, stats, tcpdumpChildOf, until, type MirrorProc } from './helpers.js';
 import { keyFraction } from '../../src/replay/sample.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -167,28 +167,20 @@ describe('mcreplay mirror, live on loopback', () => {
     expect(res.config.options.reconnects).toBeGreaterThan(0);
   }, 120_000);
 
-  it('mcreplay killed with SIGKILL (no exit handler runs): its tcpdump ends too, at the latest with the next packet', async () => {
+  it('mcreplay killed with SIGKILL (no exit handler runs): its tcpdump ends with it, with no packet on the watched port', async () => {
     const { src, tgt, out } = await servers();
     const m = track(startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, ...WIDE]));
     await m.waitErr(/mirroring/, 30_000);
-    const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(m.proc.pid)], { encoding: 'utf8' });
-    const child = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((p) => p[1] === 'tcpdump');
-    expect(child, ps.stdout).toBeDefined();
-    const pid = Number(child![0]);
+    const pid = tcpdumpChildOf(m.proc.pid!);
+    expect(pid, 'the mirror\'s tcpdump child').not.toBeNull();
+    killTcpdumpAtCleanup(cleanup, pid!);
+    expect(processEnded(pid!)).toBe(false);
     m.proc.kill('SIGKILL');
     await m.exit;
-    // as root tcpdump has dropped to its own user (which clears setpriv's parent-death signal): the
-    // next packet it captures fails to write to the closed pipe and ends it
-    await stats(src.port);
-    // gone, or a zombie waiting for a reaper (it no longer captures)
-    const gone = (): boolean => {
-      try {
-        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-      } catch {
-        return true;
-      }
-    };
-    await until(gone, 5_000, `tcpdump ${pid} to end`);
+    // nothing is sent to the source any more: a tcpdump that outlived its parent would wait for a
+    // packet to fail its write for ever. The parent-death signal ends it at once (as root too: it
+    // keeps root's ids, -Z root, so the kernel does not clear that signal)
+    await until(() => processEnded(pid!), 5_000, `tcpdump ${pid} to end with the mirror, no packet on port ${src.port}`);
   }, 60_000);
 
   it('no tcpdump, a bad interface, an unreachable target: a clear message, exit 2 or 3, no stray tcpdump', async () => {
