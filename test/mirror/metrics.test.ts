@@ -107,6 +107,30 @@ describe('mirror --metrics', () => {
     expect(value(fams.get('mcreplay_hit_ratio'), { cmd: 'get', side: 'replayed' })).not.toBeNull();
     expect(value(fams.get('mcreplay_bytes_total'), { direction: 'out' })).toBeGreaterThan(0);
     expect(fams.get('mcreplay_lag_seconds')?.type).toBe('HISTOGRAM');
+    // the paired, settled warmth (what --until-warm and the live page judge; the default window of
+    // 10 minutes holds the whole run): once the last second with gets has settled (delay + timeout
+    // after its end), every key looked up, on each side, with the source's and the target's own hits
+    const s = await stats(src.port);
+    const srcLookups = s.get_hits! + s.get_misses!;
+    let t: Record<string, number> = {};
+    let tgtLookups = 0;
+    await until(
+      async () => {
+        fams = await scrape(mport);
+        t = await stats(tgt.port);
+        tgtLookups = t.get_hits! + t.get_misses!;
+        return value(fams.get('mcreplay_warm_lookups'), { side: 'captured' }) === srcLookups && value(fams.get('mcreplay_warm_lookups'), { side: 'replayed' }) === tgtLookups && tgtLookups === srcLookups;
+      },
+      30_000,
+      `mcreplay_warm_lookups to reach the source's ${srcLookups} lookups on both sides (the target's own: ${tgtLookups})`,
+    );
+    for (const f of ['mcreplay_warm_hit_ratio', 'mcreplay_warm_hit_ratio_gap', 'mcreplay_warm_lookups', 'mcreplay_warm_window_seconds']) expect(fams.get(f)?.type, f).toBe('GAUGE');
+    const warmCaptured = value(fams.get('mcreplay_warm_hit_ratio'), { side: 'captured' })!;
+    const warmReplayed = value(fams.get('mcreplay_warm_hit_ratio'), { side: 'replayed' })!;
+    expect(warmCaptured).toBeCloseTo(s.get_hits! / srcLookups, 12);
+    expect(warmReplayed).toBeCloseTo(t.get_hits! / tgtLookups, 12);
+    expect(value(fams.get('mcreplay_warm_hit_ratio_gap'), {})).toBeCloseTo(warmCaptured - warmReplayed, 12);
+    expect(value(fams.get('mcreplay_warm_window_seconds'), {})).toBeGreaterThanOrEqual(6);
     m.proc.kill('SIGTERM');
     expect((await m.exit).code, m.stderr()).toBe(0);
   }, 120_000);
