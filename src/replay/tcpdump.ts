@@ -82,8 +82,7 @@ function startError(iface: string, stderr: string, command: string): McError {
  * so it holds only while tcpdump keeps the ones it was started with: as root (see `dropArgs`), and
  * as a user whose mcreplay holds the capabilities itself (ambient, e.g. systemd's
  * AmbientCapabilities=). A tcpdump given file capabilities (`setcap ... tcpdump`) gains them at exec,
- * which clears the signal too: that one ends at its next captured packet, when writing to the
- * closed pipe fails.
+ * which clears the signal too: when not root, a watchdog (`startWatchdog`) ends it instead.
  */
 function setprivPath(): string | null {
   for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (existsSync(p)) return p;
@@ -103,15 +102,37 @@ export function dropArgs(euid: number | undefined = process.geteuid?.()): string
   return euid === 0 ? ['-Z', 'root'] : [];
 }
 
+/**
+ * When not root: a watchdog child that ends tcpdump `pid` when mcreplay dies without running its exit
+ * handler (SIGKILL, the OOM killer). A tcpdump with file capabilities lost its own parent-death
+ * signal at exec (see above); the watchdog gains nothing at exec, so the signal setpriv gives it
+ * (TERM) holds, and its trap kills tcpdump, which runs as the same user. It also ends by itself
+ * within a second of tcpdump's end, and is killed as soon as mcreplay sees tcpdump end (so it never
+ * signals a pid that tcpdump no longer holds). Null as root (-Z root keeps tcpdump's own signal).
+ */
+function startWatchdog(setpriv: string | null, pid: number | undefined): ChildProcess | null {
+  if (setpriv === null || pid === undefined || process.geteuid?.() === 0) return null;
+  const script = 'trap \'kill -KILL "$1" 2>/dev/null; exit 0\' TERM; while kill -0 "$1" 2>/dev/null; do sleep 1; done';
+  const w = spawn(setpriv, ['--pdeathsig', 'TERM', '--', '/bin/sh', '-c', script, 'mcreplay-tcpdump-watchdog', String(pid)], { stdio: 'ignore' });
+  w.on('error', () => {});
+  w.unref();
+  return w;
+}
+
 /** Starts tcpdump on `iface` with `filter`; resolves once it listens (rejects with McError otherwise). */
 export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump'): Promise<Tcpdump> {
   const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', ...dropArgs(), '-w', '-', filter];
   const command = `${bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
   const setpriv = setprivPath();
   const child: ChildProcess = setpriv === null ? spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watchdog = startWatchdog(setpriv, child.pid);
+  const endWatchdog = (): void => {
+    if (watchdog !== null && watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
+  };
   // no child outlives the mirror, whatever way this process ends
   const killOnExit = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    endWatchdog();
   };
   process.on('exit', killOnExit);
   let stderr = '';
@@ -125,7 +146,9 @@ export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump
   let stopping = false;
   let exitInfo: { code: number | null; signal: string | null } | null = null;
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('exit', endWatchdog);
     child.once('close', (code, signal) => {
+      endWatchdog();
       process.off('exit', killOnExit);
       exitInfo = { code, signal };
       resolve(exitInfo);

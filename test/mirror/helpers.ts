@@ -165,6 +165,11 @@ export function killAtCleanup(cleanup: (() => Promise<void> | void)[], m: Mirror
 
 /** The pid of `pid`'s tcpdump child (read from /proc: the children of each of its threads), or null. */
 export function tcpdumpChildOf(pid: number): number | null {
+  return childNamed(pid, 'tcpdump');
+}
+
+/** The pid of `pid`'s child process named `name` (its /proc comm), or null. */
+export function childNamed(pid: number, name: string): number | null {
   let kids: number[] = [];
   try {
     for (const t of readdirSync(`/proc/${pid}/task`)) {
@@ -173,7 +178,7 @@ export function tcpdumpChildOf(pid: number): number | null {
   } catch {
     return null;
   }
-  return kids.find((k) => processName(k) === 'tcpdump') ?? null;
+  return kids.find((k) => processName(k) === name) ?? null;
 }
 
 function processName(pid: number): string | null {
