@@ -196,7 +196,7 @@ export async function mirrorAction(capture: string | undefined, o: MirrorOpts): 
   const targetNames = targetAddresses(setup.targets).map(formatHostPort);
   // an interval's paired answers are complete once every request intended in it was answered or timed out
   const settleNs = delayNs + setup.timeoutNs;
-  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','), { settleNs });
+  const metrics = o.metrics === undefined ? null : createLiveMetrics(targetNames.join(','), { settleNs, warmWindowNs: warmRule?.windowNs ?? null });
   let capturedDelta: (() => NonNullable<Interval['captured']>) | null = null;
   setup.onCaptured = (v) => {
     capturedDelta = capturedSince(v);

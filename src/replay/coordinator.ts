@@ -114,6 +114,8 @@ export async function runReplay(setup: ReplaySetup): Promise<ReplayOutcome> {
   pool.flushAll();
   for (let w = 0; w < nWorkers; w++) pool.send(w, { t: 'end' });
   await pool.allDone;
+  // a cut schedule drained before the stop timer fired (a loaded machine) still ended at the cutoff
+  if (st.pastCutoff) ctl.reachedCutoff();
   const cpu = ctl.cpuAtT0 === null ? null : process.cpuUsage(ctl.cpuAtT0);
   restorePriority();
   if (ctl.durationTimer) clearTimeout(ctl.durationTimer);

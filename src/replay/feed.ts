@@ -35,11 +35,13 @@ export interface FeedState {
   capUnreplayable: number;
   /** Text/meta requests headed for binary-only (SASL) targets. */
   textToBinaryOnly: number;
+  /** A request of the workload fell beyond the run's end (--duration, a ramp's end): the schedule was cut there. */
+  pastCutoff: boolean;
 }
 
 /** A new FeedState. */
 export function newFeedState(): FeedState {
-  return { nextConnId: 1, rr: 0, shapedRequests: 0, heldBack: {}, unsentByCmd: new Map(), capConnections: 0, capRequests: 0, capUnreplayable: 0, textToBinaryOnly: 0 };
+  return { nextConnId: 1, rr: 0, shapedRequests: 0, heldBack: {}, unsentByCmd: new Map(), capConnections: 0, capRequests: 0, capUnreplayable: 0, textToBinaryOnly: 0, pastCutoff: false };
 }
 
 /** The schedule stage as the feed sees it: when a captured moment is due on the run clock. */
@@ -155,6 +157,7 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
       if (pass === 0 && (reason === 'udp' || reason === 'credentials')) st.capUnreplayable++;
       if (cs.foreign === true) return;
       const at0 = dueAt(r.tsNs);
+      if (past(at0)) st.pastCutoff = true;
       if (run.counting() || run.stopped() || past(at0)) {
         if (reason === null) {
           let n = 0;

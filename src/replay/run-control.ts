@@ -40,6 +40,14 @@ export interface RunControl {
   start(): Promise<void>;
   /** Stops the run; `drain`: the answers in flight get the whole timeout (not the interrupt's short grace). */
   stopRun(reason: StopReason, drain?: boolean): void;
+  /**
+   * The workers drained a schedule that the run's end (--duration, a ramp's end) had cut, before the
+   * stop timer went off: the run stopped there all the same. The timer is this thread's, and a
+   * worker that sent the last request due before the end drains without waiting for it: on a
+   * loaded machine (or when nothing of the schedule is queued past the end) that came first, and
+   * the run was taken for one that had run its whole workload ('complete').
+   */
+  reachedCutoff(): void;
 }
 
 /** What the run control needs of the coordinator. */
@@ -74,7 +82,18 @@ export function createRunControl(d: RunControlDeps): RunControl {
       return startP;
     },
     stopRun,
+    reachedCutoff() {
+      if (rc.stopReason !== null) return;
+      rc.stopReason = cutoffReason();
+      if (rc.durationTimer) clearTimeout(rc.durationTimer);
+      if (setup.loop || setup.live) rc.captureFullyRead = false;
+    },
   };
+
+  /** Why the run ends at its cutoff: --duration when it comes first, else the ramp's end. */
+  function cutoffReason(): StopReason {
+    return setup.durationNs !== null && setup.durationNs <= (schedule.endNs ?? Infinity) ? 'duration' : 'ramp-end';
+  }
 
   async function begin(): Promise<void> {
     pool.flushAll();
@@ -105,7 +124,7 @@ export function createRunControl(d: RunControlDeps): RunControl {
     if (Number.isFinite(cutoff)) {
       const arm = (): void => {
         const left = cutoff - rc.runNow();
-        if (left <= 0) stopRun(setup.durationNs !== null && setup.durationNs <= (schedule.endNs ?? Infinity) ? 'duration' : 'ramp-end');
+        if (left <= 0) stopRun(cutoffReason());
         else rc.durationTimer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / 1e6)));
       };
       if (rc.stopReason === null) arm();

@@ -77,25 +77,62 @@ function startError(iface: string, stderr: string, command: string): McError {
 
 /**
  * util-linux's setpriv, when installed: tcpdump is started through `setpriv --pdeathsig KILL` so
- * that the kernel ends it even when mcreplay itself is killed with SIGKILL (no exit handler runs
- * then). That holds when tcpdump keeps its user (mcreplay run with capabilities, not as root); as
- * root, tcpdump drops to its own user after opening the device, which clears the parent-death
- * signal: it then ends at its next captured packet, when writing to the closed pipe fails.
+ * that the kernel ends it even when mcreplay itself is killed with SIGKILL or by the OOM killer (no
+ * exit handler runs then). The kernel clears that signal on any change of the child's credentials,
+ * so it holds only while tcpdump keeps the ones it was started with: as root (see `dropArgs`), and
+ * as a user whose mcreplay holds the capabilities itself (ambient, e.g. systemd's
+ * AmbientCapabilities=). A tcpdump given file capabilities (`setcap ... tcpdump`) gains them at exec,
+ * which clears the signal too: when not root, a watchdog (`startWatchdog`) ends it instead.
  */
 function setprivPath(): string | null {
   for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (existsSync(p)) return p;
   return null;
 }
 
+/**
+ * As root, tcpdump gives up root after opening the device and becomes its own user (its default
+ * `-Z tcpdump` on Debian and most builds): that change of credentials makes the kernel clear the
+ * parent-death signal, and a tcpdump left by a kill -9'd mcreplay would run until its next packet
+ * (on a quiet port, for ever). `-Z root` keeps root's ids, so the signal holds. This gives up no
+ * protection that matters here: the drop guards against bugs in tcpdump's protocol dissectors,
+ * and mcreplay runs tcpdump only with `-w -`, which writes the raw packets and dissects none. Not
+ * root: tcpdump changes no ids (it drops privileges only when run as root), so nothing is passed.
+ */
+export function dropArgs(euid: number | undefined = process.geteuid?.()): string[] {
+  return euid === 0 ? ['-Z', 'root'] : [];
+}
+
+/**
+ * When not root: a watchdog child that ends tcpdump `pid` when mcreplay dies without running its exit
+ * handler (SIGKILL, the OOM killer). A tcpdump with file capabilities lost its own parent-death
+ * signal at exec (see above); the watchdog gains nothing at exec, so the signal setpriv gives it
+ * (TERM) holds, and its trap kills tcpdump, which runs as the same user. It also ends by itself
+ * within a second of tcpdump's end, and is killed as soon as mcreplay sees tcpdump end (so it never
+ * signals a pid that tcpdump no longer holds). Null as root (-Z root keeps tcpdump's own signal).
+ */
+function startWatchdog(setpriv: string | null, pid: number | undefined): ChildProcess | null {
+  if (setpriv === null || pid === undefined || process.geteuid?.() === 0) return null;
+  const script = 'trap \'kill -KILL "$1" 2>/dev/null; exit 0\' TERM; while kill -0 "$1" 2>/dev/null; do sleep 1; done';
+  const w = spawn(setpriv, ['--pdeathsig', 'TERM', '--', '/bin/sh', '-c', script, 'mcreplay-tcpdump-watchdog', String(pid)], { stdio: 'ignore' });
+  w.on('error', () => {});
+  w.unref();
+  return w;
+}
+
 /** Starts tcpdump on `iface` with `filter`; resolves once it listens (rejects with McError otherwise). */
 export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump'): Promise<Tcpdump> {
-  const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', '-w', '-', filter];
+  const args = ['-i', iface, '-s', '0', '-U', '-B', String(TCPDUMP_BUFFER_KIB), '-n', ...dropArgs(), '-w', '-', filter];
   const command = `${bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
   const setpriv = setprivPath();
   const child: ChildProcess = setpriv === null ? spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watchdog = startWatchdog(setpriv, child.pid);
+  const endWatchdog = (): void => {
+    if (watchdog !== null && watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
+  };
   // no child outlives the mirror, whatever way this process ends
   const killOnExit = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    endWatchdog();
   };
   process.on('exit', killOnExit);
   let stderr = '';
@@ -109,7 +146,9 @@ export async function startTcpdump(iface: string, filter: string, bin = 'tcpdump
   let stopping = false;
   let exitInfo: { code: number | null; signal: string | null } | null = null;
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('exit', endWatchdog);
     child.once('close', (code, signal) => {
+      endWatchdog();
       process.off('exit', killOnExit);
       exitInfo = { code, signal };
       resolve(exitInfo);

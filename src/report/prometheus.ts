@@ -9,6 +9,8 @@ import { ERROR_CLASSES } from '../metrics/results-types.js';
 import { decodeSparse } from './hist.js';
 import { McError } from '../errors.js';
 import { createLiveFeed, liveRoutes, type CapturedView, type LiveFeed } from './live-page.js';
+import { createWarmWindow, type WarmWindow } from './warm-window.js';
+import { DEFAULT_WARM } from './warmth-series.js';
 
 /** Histogram bucket bounds, seconds. */
 export const BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -80,9 +82,11 @@ const num = (v: number): string => (Number.isFinite(v) ? String(v) : v > 0 ? '+I
 /**
  * Metrics of a run against `target` (the targets' names joined, the `target` label); with
  * `settleNs` (a mirror) the live page draws the warmth curves from each interval's paired answers,
- * once the interval is that old (src/report/live-page.ts).
+ * once the interval is that old (src/report/live-page.ts), and the mcreplay_warm_* gauges sum the
+ * settled intervals of the last `warmWindowNs` (--until-warm's window; default the report's 10
+ * minutes), src/report/warm-window.ts.
  */
-export function createLiveMetrics(target: string, opts: { settleNs?: number | null } = {}): LiveMetrics {
+export function createLiveMetrics(target: string, opts: { settleNs?: number | null; warmWindowNs?: number | null } = {}): LiveMetrics {
   const cmds = new Map<string, CmdAcc>();
   const lag = newHist();
   let bytesOut = 0;
@@ -91,6 +95,7 @@ export function createLiveMetrics(target: string, opts: { settleNs?: number | nu
   let captured: CapturedView | null = null;
   const gauges = new Map<string, { type: 'gauge' | 'counter'; help: string; values: { labels: Record<string, string>; value: number }[] }>();
   const live = createLiveFeed(opts.settleNs ?? null);
+  const warm: WarmWindow | null = opts.settleNs === undefined || opts.settleNs === null ? null : createWarmWindow(opts.settleNs, opts.warmWindowNs ?? DEFAULT_WARM.windowS * 1e9);
 
   const acc = (cmd: string): CmdAcc => {
     let a = cmds.get(cmd);
@@ -110,6 +115,7 @@ export function createLiveMetrics(target: string, opts: { settleNs?: number | nu
     add(iv) {
       intervals++;
       live.add(iv, captured);
+      warm?.add(iv);
       for (const [cmd, ci] of Object.entries(iv.perCommand)) {
         const a = acc(cmd);
         const c = ci.counters;
@@ -170,6 +176,7 @@ export function createLiveMetrics(target: string, opts: { settleNs?: number | nu
       family('mcreplay_hit_ratio', 'gauge', 'Hit ratio so far, captured vs replayed, per command (lookups only).');
       for (const [cmd, a] of sorted) if (a.hits + a.misses > 0) out.push(`mcreplay_hit_ratio${labels({ cmd, side: 'replayed' })} ${num(a.hits / (a.hits + a.misses))}`);
       for (const [cmd, c] of cap) if (c.hits + c.misses > 0) out.push(`mcreplay_hit_ratio${labels({ cmd, side: 'captured' })} ${num(c.hits / (c.hits + c.misses))}`);
+      if (warm !== null) renderWarm(out, family, warm);
       const hist = (name: string, help: string, rows: [Record<string, string>, Hist][]): void => {
         family(name, 'histogram', help);
         for (const [l, h] of rows) {
@@ -191,6 +198,23 @@ export function createLiveMetrics(target: string, opts: { settleNs?: number | nu
       return `${out.join('\n')}\n`;
     },
   };
+}
+
+/** The mirror's paired, settled warmth over its window (mcreplay_warm_*); no samples before the first interval settles. */
+function renderWarm(out: string[], family: (name: string, type: string, help: string) => void, warm: WarmWindow): void {
+  const v = warm.view();
+  const ratio = (h: number, l: number): number | null => (l > 0 ? h / l : null);
+  const cr = v === null ? null : ratio(v.capturedHits, v.capturedLookups);
+  const rr = v === null ? null : ratio(v.replayedHits, v.replayedLookups);
+  family('mcreplay_warm_hit_ratio', 'gauge', "Hit ratio of the lookups intended in the settled intervals of the warm window (all lookup commands): the capture's answers (side=\"captured\") and the target's to the same requests (side=\"replayed\"), as --until-warm and the live page judge them.");
+  if (cr !== null) out.push(`mcreplay_warm_hit_ratio${labels({ side: 'captured' })} ${num(cr)}`);
+  if (rr !== null) out.push(`mcreplay_warm_hit_ratio${labels({ side: 'replayed' })} ${num(rr)}`);
+  family('mcreplay_warm_hit_ratio_gap', 'gauge', 'mcreplay_warm_hit_ratio captured minus replayed (0 when the target is as warm as the source).');
+  if (cr !== null && rr !== null) out.push(`mcreplay_warm_hit_ratio_gap ${num(cr - rr)}`);
+  family('mcreplay_warm_lookups', 'gauge', 'Lookups the warm hit ratios are computed from, by side.');
+  if (v !== null) out.push(`mcreplay_warm_lookups${labels({ side: 'captured' })} ${v.capturedLookups}`, `mcreplay_warm_lookups${labels({ side: 'replayed' })} ${v.replayedLookups}`);
+  family('mcreplay_warm_window_seconds', 'gauge', 'Run time the warm gauges cover: settled intervals only, up to the window (--until-warm, default 10 minutes).');
+  if (v !== null) out.push(`mcreplay_warm_window_seconds ${num(v.spanNs / 1e9)}`);
 }
 
 /** Target `stats` fields served as metrics: stat → [name, type, help] (memcached_exporter's names under mcreplay_target_). */

@@ -1,6 +1,7 @@
 // Helpers of the live mirror tests: the CLI as a child, the python load client, and reading a
 // server's keys (value and flags) and command counters over the text protocol.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,4 +161,46 @@ export function killAtCleanup(cleanup: (() => Promise<void> | void)[], m: Mirror
     }
   });
   return m;
+}
+
+/** The pid of `pid`'s tcpdump child (read from /proc: the children of each of its threads), or null. */
+export function tcpdumpChildOf(pid: number): number | null {
+  return childNamed(pid, 'tcpdump');
+}
+
+/** The pid of `pid`'s child process named `name` (its /proc comm), or null. */
+export function childNamed(pid: number, name: string): number | null {
+  let kids: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      kids = kids.concat(readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(/\s+/).filter((s) => s !== '').map(Number));
+    }
+  } catch {
+    return null;
+  }
+  return kids.find((k) => processName(k) === name) ?? null;
+}
+
+function processName(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** True once `pid` no longer runs: gone, or a zombie waiting for its reaper (it does nothing more). */
+export function processEnded(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** Registers a tcpdump `pid` to be ended by `cleanup` if a failed assertion left it running. */
+export function killTcpdumpAtCleanup(cleanup: (() => Promise<void> | void)[], pid: number): void {
+  cleanup.push(() => {
+    if (!processEnded(pid) && processName(pid) === 'tcpdump') process.kill(pid, 'SIGKILL');
+  });
 }

@@ -3,12 +3,12 @@
 // the mirror's child and with a tcpdump pipe on stdin. The truths: the client's own counts, and the
 // source server's contents and counters.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMemcached, freePort, memcachedBinary, type Memcached } from '../helpers/memcached.js';
-import { differing, dumpKeys, killAtCleanup, loadKeys, runLoad, setKey, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { childNamed, differing, dumpKeys, killAtCleanup, killTcpdumpAtCleanup, loadKeys, processEnded, root, runLoad, setKey, startMirror, stats, tcpdumpChildOf, until, type MirrorProc } from './helpers.js';
 import { keyFraction } from '../../src/replay/sample.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -167,28 +167,58 @@ describe('mcreplay mirror, live on loopback', () => {
     expect(res.config.options.reconnects).toBeGreaterThan(0);
   }, 120_000);
 
-  it('mcreplay killed with SIGKILL (no exit handler runs): its tcpdump ends too, at the latest with the next packet', async () => {
+  it('mcreplay killed with SIGKILL (no exit handler runs): its tcpdump ends with it, with no packet on the watched port', async () => {
     const { src, tgt, out } = await servers();
     const m = track(startMirror(['--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, ...WIDE]));
     await m.waitErr(/mirroring/, 30_000);
-    const ps = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(m.proc.pid)], { encoding: 'utf8' });
-    const child = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((p) => p[1] === 'tcpdump');
-    expect(child, ps.stdout).toBeDefined();
-    const pid = Number(child![0]);
+    const pid = tcpdumpChildOf(m.proc.pid!);
+    expect(pid, 'the mirror\'s tcpdump child').not.toBeNull();
+    killTcpdumpAtCleanup(cleanup, pid!);
+    expect(processEnded(pid!)).toBe(false);
     m.proc.kill('SIGKILL');
     await m.exit;
-    // as root tcpdump has dropped to its own user (which clears setpriv's parent-death signal): the
-    // next packet it captures fails to write to the closed pipe and ends it
-    await stats(src.port);
-    // gone, or a zombie waiting for a reaper (it no longer captures)
-    const gone = (): boolean => {
-      try {
-        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-      } catch {
-        return true;
+    // nothing is sent to the source any more: a tcpdump that outlived its parent would wait for a
+    // packet to fail its write for ever. The parent-death signal ends it at once (as root too: it
+    // keeps root's ids, -Z root, so the kernel does not clear that signal)
+    await until(() => processEnded(pid!), 5_000, `tcpdump ${pid} to end with the mirror, no packet on port ${src.port}`);
+  }, 60_000);
+
+  // The README's way to run it unprivileged: a user, tcpdump given the capabilities by `setcap`. The
+  // kernel clears a parent-death signal when an exec gains capabilities, so setpriv's signal does not
+  // hold for that tcpdump: a watchdog child (whose signal holds) ends it. Needs root to set it up.
+  it.skipIf(process.geteuid?.() !== 0 || !existsSync('/usr/sbin/setcap'))('as a user with a setcap tcpdump, mcreplay killed with SIGKILL: its tcpdump ends with it, no packet needed', async () => {
+    const { src, tgt, out } = await servers();
+    const bin = mkdtempSync(join(tmpdir(), 'mcr-caps-'));
+    cleanup.push(() => rmSync(bin, { recursive: true, force: true }));
+    chmodSync(bin, 0o755);
+    chmodSync(out, 0o777);
+    copyFileSync('/usr/bin/tcpdump', join(bin, 'tcpdump'));
+    execFileSync('/usr/sbin/setcap', ['cap_net_raw,cap_net_admin=eip', join(bin, 'tcpdump')]);
+    const args = ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', process.execPath, join(root, 'bin/mcreplay.js'), 'mirror', '--interface', 'lo', '--port', String(src.port), '--target', tgt.address, '--out', out, '--tcpdump', join(bin, 'tcpdump'), ...WIDE];
+    const proc = spawn('/usr/bin/setpriv', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = new Promise<void>((r) => proc.once('close', () => r()));
+    cleanup.push(async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exit;
       }
-    };
-    await until(gone, 5_000, `tcpdump ${pid} to end`);
+    });
+    await until(() => /mirroring/.test(err) || proc.exitCode !== null, 30_000, 'the mirror to start as nobody');
+    expect(err).toMatch(/mirroring/);
+    const pid = tcpdumpChildOf(proc.pid!);
+    expect(pid, "the mirror's tcpdump child").not.toBeNull();
+    killTcpdumpAtCleanup(cleanup, pid!);
+    // it runs as the user, with the capabilities from its file
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\s+65534\s/m);
+    const watchdog = childNamed(proc.pid!, 'sh');
+    expect(watchdog, 'the watchdog child').not.toBeNull();
+    proc.kill('SIGKILL');
+    await exit;
+    await until(() => processEnded(pid!), 5_000, `tcpdump ${pid} to end with the mirror, no packet on port ${src.port}`);
+    // and the watchdog with it
+    await until(() => processEnded(watchdog!), 5_000, `the watchdog ${watchdog} to end`);
   }, 60_000);
 
   it('no tcpdump, a bad interface, an unreachable target: a clear message, exit 2 or 3, no stray tcpdump', async () => {

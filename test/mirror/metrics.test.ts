@@ -10,6 +10,8 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startMemcached, freePort } from '../helpers/memcached.js';
 import { spawnSync } from 'node:child_process';
 import { runLoad, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { started } from '../replay/helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Samples of a family as prometheus_client.parser reads them: [name, labels, value]. */
 function officialParse(text: string, family: string): [string, Record<string, string>, number][] {
@@ -107,6 +109,30 @@ describe('mirror --metrics', () => {
     expect(value(fams.get('mcreplay_hit_ratio'), { cmd: 'get', side: 'replayed' })).not.toBeNull();
     expect(value(fams.get('mcreplay_bytes_total'), { direction: 'out' })).toBeGreaterThan(0);
     expect(fams.get('mcreplay_lag_seconds')?.type).toBe('HISTOGRAM');
+    // the paired, settled warmth (what --until-warm and the live page judge; the default window of
+    // 10 minutes holds the whole run): once the last second with gets has settled (delay + timeout
+    // after its end), every key looked up, on each side, with the source's and the target's own hits
+    const s = await stats(src.port);
+    const srcLookups = s.get_hits! + s.get_misses!;
+    let t: Record<string, number> = {};
+    let tgtLookups = 0;
+    await until(
+      async () => {
+        fams = await scrape(mport);
+        t = await stats(tgt.port);
+        tgtLookups = t.get_hits! + t.get_misses!;
+        return value(fams.get('mcreplay_warm_lookups'), { side: 'captured' }) === srcLookups && value(fams.get('mcreplay_warm_lookups'), { side: 'replayed' }) === tgtLookups && tgtLookups === srcLookups;
+      },
+      30_000,
+      `mcreplay_warm_lookups to reach the source's ${srcLookups} lookups on both sides (the target's own: ${tgtLookups})`,
+    );
+    for (const f of ['mcreplay_warm_hit_ratio', 'mcreplay_warm_hit_ratio_gap', 'mcreplay_warm_lookups', 'mcreplay_warm_window_seconds']) expect(fams.get(f)?.type, f).toBe('GAUGE');
+    const warmCaptured = value(fams.get('mcreplay_warm_hit_ratio'), { side: 'captured' })!;
+    const warmReplayed = value(fams.get('mcreplay_warm_hit_ratio'), { side: 'replayed' })!;
+    expect(warmCaptured).toBeCloseTo(s.get_hits! / srcLookups, 12);
+    expect(warmReplayed).toBeCloseTo(t.get_hits! / tgtLookups, 12);
+    expect(value(fams.get('mcreplay_warm_hit_ratio_gap'), {})).toBeCloseTo(warmCaptured - warmReplayed, 12);
+    expect(value(fams.get('mcreplay_warm_window_seconds'), {})).toBeGreaterThanOrEqual(6);
     m.proc.kill('SIGTERM');
     expect((await m.exit).code, m.stderr()).toBe(0);
   }, 120_000);
@@ -117,23 +143,38 @@ describe('mirror --metrics', () => {
     cleanup.push(() => tgt.stop(), () => rmSync(out, { recursive: true, force: true }));
     const mport = await freePort();
     const { spawn } = await import('node:child_process');
-    const p = spawn(process.execPath, ['bin/mcreplay.js', 'replay', 'captures/sample.pcap', '--target', tgt.address, '--out', out, '--metrics', String(mport), '--no-html', '--json', '--max-lag', '60s', '--max-stall', '60s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // open-ended (--loop): /metrics stays up until it was read, however long a loaded machine takes to
+    // start the replay (a 10 s replay once ended, or had not started, before a fixed 30 s from spawn)
+    const p = spawn(process.execPath, ['bin/mcreplay.js', 'replay', 'captures/sample.pcap', '--target', tgt.address, '--out', out, '--metrics', String(mport), '--no-html', '--json', '--loop', '--max-lag', '60s', '--max-stall', '60s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exit = new Promise<number | null>((r) => p.once('close', (c) => r(c)));
     cleanup.push(() => {
       if (p.exitCode === null) p.kill('SIGKILL');
     });
+    // the schedule's t0 is fixed (its start line); the first 1 s interval then reaches /metrics
+    await started(p);
     let sent = 0;
-    await until(
+    let fams = new Map<string, Family>();
+    await waitFor(
+      () => `the replay to report sent requests on /metrics (stderr: ${err.slice(-500)})`,
       async () => {
         const f = await scrape(mport).catch(() => null);
+        if (f !== null) fams = f;
         sent = f === null ? 0 : (f.get('mcreplay_requests_sent_total')?.metrics ?? []).reduce((a, m) => a + Number(m.value), 0);
-        return sent > 0;
+        return sent > 0 || p.exitCode !== null;
       },
       30_000,
-      'the replay to report sent requests on /metrics',
+      100,
     );
-    const code = await exit;
-    expect([0, 4]).toContain(code);
+    expect(p.exitCode, err).toBeNull();
     expect(sent).toBeGreaterThan(0);
+    for (const f of ['mcreplay_requests_total', 'mcreplay_response_seconds', 'mcreplay_lag_seconds', 'mcreplay_hit_ratio']) expect(fams.has(f), f).toBe(true);
+    // nothing is paired in a replay: no warm gauges
+    expect([...fams.keys()].filter((n) => n.startsWith('mcreplay_warm_'))).toEqual([]);
+    // Ctrl-C ends the loop: partial results written, exit 130 (4 if the loaded machine saturated it)
+    p.kill('SIGINT');
+    const code = await exit;
+    expect([130, 4], err).toContain(code);
   }, 90_000);
 });

@@ -4,14 +4,13 @@
 // own `stats` and tcpdump's counters; after a kill -9 the last checkpoint is still there; after a
 // SIGTERM the appended hlog and the rolled-up results hold the same requests.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startMemcached, freePort } from '../helpers/memcached.js';
-import { killAtCleanup, runLoad, startMirror, stats, until, type MirrorProc } from './helpers.js';
+import { killAtCleanup, killTcpdumpAtCleanup, processEnded, runLoad, startMirror, stats, tcpdumpChildOf, until, type MirrorProc } from './helpers.js';
 import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -139,18 +138,14 @@ describe('mirror: rolling results of a long run', () => {
 
     // a later checkpoint than the one read mid-run, then kill -9: it stays, whole
     await until(() => (readResults(out)?.intervals.length ?? 0) > 0 && readResults(out)!.run.endedAt > r1.run.endedAt, 10_000, 'a later checkpoint');
-    // kill -9 leaves the mirror no chance to stop its tcpdump, which lives on until its next write
-    // to the dead pipe: the test ends it itself (the README's "Runs of a day or a week" says so)
-    const children = childPids(m.proc.pid!);
+    // kill -9 leaves the mirror no chance to stop its tcpdump: the kernel's parent-death signal does,
+    // though nothing is sent to the watched port any more (the README's "Runs of a day or a week")
+    const td = tcpdumpChildOf(m.proc.pid!);
+    expect(td, "the mirror's tcpdump child").not.toBeNull();
+    killTcpdumpAtCleanup(cleanup, td!);
     m.proc.kill('SIGKILL');
     await m.exit;
-    for (const pid of children) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* gone already */
-      }
-    }
+    await until(() => processEnded(td!), 5_000, `tcpdump ${td} to end with the mirror, no packet on port ${srcPort}`);
     const after = readResults(out)!;
     expect(after.intervals.length).toBeGreaterThan(0);
     contiguous(after.intervals);
@@ -181,9 +176,3 @@ describe('mirror: rolling results of a long run', () => {
     expect(hl.get('lag')!.reduce((n, x) => n + x.count, 0)).toBe(r.summary.lag.count);
   }, 120_000);
 });
-
-/** The pids of `pid`'s child processes (the mirror's tcpdump). */
-function childPids(pid: number): number[] {
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
-}

@@ -72,6 +72,41 @@ function completedGets(text: string): number {
   return (f?.metrics ?? []).filter((x) => x.labels?.cmd === 'get' && x.labels.outcome === 'completed').reduce((n, x) => n + Number(x.value), 0);
 }
 
+/** The warm gauges of a /metrics page (paired, settled window) and the cumulative hit ratios of gets, read with a real parser. */
+interface WarmScrape {
+  captured: number | null;
+  replayed: number | null;
+  gap: number | null;
+  lookupsCaptured: number | null;
+  lookupsReplayed: number | null;
+  windowS: number | null;
+  cumulativeCaptured: number | null;
+  cumulativeReplayed: number | null;
+  /** Types of the families read (all GAUGE). */
+  types: string[];
+}
+async function warmScrape(port: number): Promise<WarmScrape> {
+  const fams = parsePrometheusTextFormat(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()) as { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string }[] }[];
+  const types: string[] = [];
+  const val = (name: string, labels: Record<string, string> = {}): number | null => {
+    const f = fams.find((x) => x.name === name);
+    if (f !== undefined) types.push(f.type);
+    const x = f?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+    return x?.value === undefined ? null : Number(x.value);
+  };
+  return {
+    captured: val('mcreplay_warm_hit_ratio', { side: 'captured' }),
+    replayed: val('mcreplay_warm_hit_ratio', { side: 'replayed' }),
+    gap: val('mcreplay_warm_hit_ratio_gap'),
+    lookupsCaptured: val('mcreplay_warm_lookups', { side: 'captured' }),
+    lookupsReplayed: val('mcreplay_warm_lookups', { side: 'replayed' }),
+    windowS: val('mcreplay_warm_window_seconds'),
+    cumulativeCaptured: val('mcreplay_hit_ratio', { cmd: 'get', side: 'captured' }),
+    cumulativeReplayed: val('mcreplay_hit_ratio', { cmd: 'get', side: 'replayed' }),
+    types,
+  };
+}
+
 /** What /live.json serves (src/report/live-page.ts). */
 interface LiveJson {
   paired: boolean;
@@ -101,6 +136,19 @@ describe('mirror: warmth pairing on a lagging target', () => {
     const mport = await freePort();
     const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
     await m.waitErr(/mirroring/, 30_000);
+    // /metrics scraped all along, from the first get until every second with gets has settled
+    const scrapes: WarmScrape[] = [];
+    let scrapeOn = true;
+    const scraping = (async () => {
+      while (scrapeOn) {
+        scrapes.push(await warmScrape(mport));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    cleanup.push(() => {
+      scrapeOn = false;
+      return scraping.then(() => undefined, () => undefined);
+    });
     const gets = await phasedGets(src.port, 8, 40, swing(40));
     // every mirrored get reached the target (its own count) and came back through the proxy
     await until(async () => (await stats(tgt.port)).cmd_get === gets, 30_000, 'the target to receive every get');
@@ -117,6 +165,10 @@ describe('mirror: warmth pairing on a lagging target', () => {
       30_000,
       'the live page to settle every second with gets',
     );
+    scrapeOn = false;
+    await scraping;
+    const warmEnd = await warmScrape(mport);
+    scrapes.push(warmEnd);
     m.proc.kill('SIGTERM');
     const ex = await m.exit;
     expect(ex.code, m.stderr() + m.stdout()).toBe(0);
@@ -140,6 +192,26 @@ describe('mirror: warmth pairing on a lagging target', () => {
     expect(sum((iv) => iv.paired!.get!.capturedHits)).toBe(srcStats.get_hits);
     expect(sum((iv) => iv.paired!.get!.capturedMisses)).toBe(srcStats.get_misses);
     expect(sum((iv) => iv.paired!.get!.replayedHits)).toBe(tgtStats.get_hits);
+
+    // /metrics' warm gauges (default window 10 minutes: the whole run), once every second with gets
+    // has settled: the paired answers of every get, the source's and the target's own counts
+    expect(new Set(warmEnd.types)).toEqual(new Set(['GAUGE']));
+    expect(warmEnd.lookupsCaptured).toBe(gets);
+    expect(warmEnd.lookupsReplayed).toBe(gets);
+    expect(warmEnd.captured).toBeCloseTo(srcStats.get_hits! / gets, 12);
+    expect(warmEnd.replayed).toBeCloseTo(tgtStats.get_hits! / gets, 12);
+    expect(warmEnd.gap).toBe(0);
+    expect(warmEnd.windowS).toBeGreaterThanOrEqual(8);
+    expect(warmEnd.windowS).toBeLessThanOrEqual(600);
+    // all along, every scrape judged settled seconds only: the same requests on both sides,
+    // so gap 0 throughout; the cumulative family (answers as read) is left as it was, and the lag shows in it
+    const judged = scrapes.filter((x) => x.lookupsCaptured !== null && x.lookupsCaptured > 0);
+    expect(judged.length).toBeGreaterThan(0);
+    for (const x of judged) {
+      expect(x.lookupsReplayed).toBe(x.lookupsCaptured);
+      expect(x.gap).toBe(0);
+    }
+    expect(scrapes.some((x) => x.cumulativeCaptured !== null && x.cumulativeCaptured !== x.cumulativeReplayed)).toBe(true);
 
     // the report's curves, one interval a point: flat at zero; the hit ratio itself swings 0 <-> 1
     const fmt = (s: number): string => `${s} s`;
@@ -174,8 +246,19 @@ describe('mirror: warmth pairing on a lagging target', () => {
   it('--until-warm judges settled paired intervals: a warm target 1.5 s behind ends the mirror, where read-interval pairing never saw it warm', async () => {
     const { src, proxy, out } = await lagging();
     const rule = 'hit_ratio{cmd=get} >= captured - 2% over 3s';
-    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--until-warm', rule, '--duration', '14s', '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
+    const mport = await freePort();
+    const m = killAtCleanup(cleanup, startMirror(['--interface', 'lo', '--port', String(src.port), '--target', proxy.address, '--out', out, '--json', '--metrics', String(mport), '--until-warm', rule, '--duration', '14s', '--timeout', '3s', '--max-lag', '60s', '--max-stall', '60s', '--no-html']));
     await m.waitErr(/mirroring/, 30_000);
+    // /metrics' warm window is --until-warm's: scraped until the mirror ends (then the fetch fails)
+    const windows: (number | null)[] = [];
+    const scraping = (async () => {
+      for (;;) {
+        const w = await warmScrape(mport).catch(() => null);
+        if (w === null) return;
+        windows.push(w.windowS);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
     // the share of hits climbs from 10% to 100% over 14 s (6.4 points a second): a target answering
     // 1.5 s late looks ~10 points behind when its answers are counted as they come back
     const PER = 60;
@@ -184,6 +267,9 @@ describe('mirror: warmth pairing on a lagging target', () => {
     void m.exit.then(() => (exited = true));
     await phasedGets(src.port, 16, PER, climbing, () => exited);
     const ex = await m.exit;
+    await scraping;
+    expect(windows).toContain(3);
+    expect(Math.max(...windows.filter((w): w is number => w !== null))).toBe(3);
     const o = JSON.parse(m.stdout()) as { results: string; verdict: { status: string; exitCode: number }; warm: { heldAtNs: number | null; decidedAtNs: number | null; settleNs: number } };
     // the paired check held (the target is as warm as the source): the mirror ended by itself, exit 0,
     // before --duration; read-interval pairing never held here (exit 99 at --duration)

@@ -87,6 +87,41 @@ describe('rate modes', () => {
     // a looped workload has no end: unsent counts what was read and not sent
     expect(r.config.options.unsentScope).toBe('read');
   });
+
+  // The run's end (--duration, a ramp's end) is a timer of the coordinator's thread; the workers drain
+  // what was queued before it without waiting for it. When nothing of the schedule is queued past the
+  // end, or the machine is loaded enough to make that timer late, they drained first, and the run was
+  // taken for one that had run its whole workload: 'complete' (a --loop --duration run at load 14),
+  // with the unsent check failing the verdict (exit 99).
+  it('a schedule cut by a ramp end or --duration ends with that reason though its workers drain before the stop timer', async () => {
+    // a ramp shorter than the capture: its last request comes 5 ms before the end, nothing is queued after it
+    const convs = steadyGets(1, 5, 10);
+    const inCapture = convs.reduce((n, c) => n + c.steps.filter((s) => s.dir === 0).length, 0);
+    const ramp = writeCapture(tmp.dir, 'ramp-cut.pcap', convs);
+    const run = await replay([ramp, '--target', mc.address, '--rate', '1x..2x', '--step', '1x', '--step-duration', '1s', ...QUIET], tmp.dir);
+    const r = run.results!;
+    expect(r.config.options.stopReason).toBe('ramp-end');
+    expect(run.code, run.stderr).toBe(0);
+    // 1 s of capture at 1x, 2 s at 2x: the other 2 s were read on and counted as unsent
+    const t = r.summary.total.counters;
+    expect(t.sent).toBe(300);
+    expect(t.sent + t.unsent).toBe(inCapture);
+    expect(r.config.options.unsentScope).toBe('capture');
+
+    // --loop cut by --duration 0.1 ms before the last request of the third pass (a pass is 91.1 ms:
+    // 10 gets 10 ms apart, the connection left open, closed at the pass's last packet, 0.2 ms after
+    // the cut): the workers drain a fraction of a millisecond after the end, with the timer
+    const steps: ConvSpec['steps'] = [];
+    for (let i = 0; i < 10; i++) steps.push({ t: i * 10, dir: 0, data: `get loop${i}\r\n` }, { t: i * 10 + 0.1, dir: 1, data: 'END\r\n' });
+    const loop = writeCapture(tmp.dir, 'loop-cut.pcap', [{ cport: 42100, steps, closeAt: null }]);
+    const looped = await replay([loop, '--target', mc.address, '--loop', '--duration', '272.1ms', ...QUIET], tmp.dir);
+    const l = looped.results!;
+    expect(l.config.options.stopReason).toBe('duration');
+    expect(looped.code, looped.stderr).toBe(0);
+    expect(l.config.options.passes).toBe(3);
+    expect(l.summary.total.counters.sent).toBe(29);
+    expect(l.config.options.unsentScope).toBe('read');
+  });
 });
 
 describe('pools and safety', () => {

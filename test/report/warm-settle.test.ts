@@ -4,6 +4,8 @@
 // answered (the hits and the misses) only later. Judged at close, a target colder than the source
 // would pass; judged once settled (delay + timeout after the end), it fails, and a target as warm
 // as the source passes with the window's end and the moment it was judged two seconds apart.
+// /metrics' mcreplay_warm_* gauges (read with a real exposition-format parser) serve the same
+// settled paired window.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initMetrics } from '../../src/metrics/histogram.js';
 import { IntervalRecorder } from '../../src/metrics/recorder.js';
@@ -11,6 +13,8 @@ import { Aggregator } from '../../src/metrics/aggregate.js';
 import { createWarmthTracker, parseUntilWarm } from '../../src/report/warmth.js';
 import { createLiveFeed, type LivePoint } from '../../src/report/live-page.js';
 import type { Interval } from '../../src/metrics/results-types.js';
+import { createLiveMetrics } from '../../src/report/prometheus.js';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
 beforeAll(async () => {
   await initMetrics();
@@ -93,5 +97,58 @@ describe('warmth judged on settled intervals', () => {
     mirrorRun(1, (iv) => plain.add(iv, null));
     const first = (JSON.parse(plain.json()) as { points: LivePoint[] }).points[0]!;
     expect([first.settled, first.hitReplayed]).toEqual([true, 1]);
+  });
+
+  it("/metrics' mcreplay_warm_* gauges: the settled paired window, the newest seconds left out; mcreplay_hit_ratio stays cumulative", () => {
+    interface Fam {
+      name: string;
+      type: string;
+      metrics: { labels?: Record<string, string>; value?: string }[];
+    }
+    const scrape = (m: ReturnType<typeof createLiveMetrics>): Map<string, Fam> => new Map((parsePrometheusTextFormat(m.render()) as Fam[]).map((f) => [f.name, f]));
+    const val = (f: Fam | undefined, labels: Record<string, string> = {}): number | null => {
+      const x = f?.metrics.find((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v));
+      return x?.value === undefined ? null : Number(x.value);
+    };
+    const warmOf = (f: Map<string, Fam>): (number | null)[] => [
+      val(f.get('mcreplay_warm_hit_ratio'), { side: 'captured' }),
+      val(f.get('mcreplay_warm_hit_ratio'), { side: 'replayed' }),
+      val(f.get('mcreplay_warm_hit_ratio_gap')),
+      val(f.get('mcreplay_warm_lookups'), { side: 'captured' }),
+      val(f.get('mcreplay_warm_lookups'), { side: 'replayed' }),
+      val(f.get('mcreplay_warm_window_seconds')),
+    ];
+    // --until-warm's window of 2 s, intervals settled LATE s after their end, scraped as each interval closes
+    const m = createLiveMetrics('t:1', { settleNs: LATE * S, warmWindowNs: 2 * S });
+    const seen: (number | null)[][] = [];
+    const ivs: Interval[] = [];
+    mirrorRun(1, (iv) => {
+      ivs.push(iv);
+      m.add(iv);
+      seen.push(warmOf(scrape(m)));
+    });
+    // nothing settled in the first LATE seconds: the families are there, without samples
+    for (const w of seen.slice(0, LATE)) expect(w).toEqual([null, null, null, null, null, null]);
+    const f = scrape(m);
+    for (const n of ['mcreplay_warm_hit_ratio', 'mcreplay_warm_hit_ratio_gap', 'mcreplay_warm_lookups', 'mcreplay_warm_window_seconds']) expect(f.get(n)?.type, n).toBe('GAUGE');
+    // from then on exactly the intervals --until-warm judges (the tracker above): the target's 1 hit +
+    // 3 misses against the capture's 2 + 2 of the same requests; at close those intervals held only
+    // the target's hit (100%), which nothing here shows
+    expect(seen[LATE]).toEqual([0.5, 0.25, 0.25, 4, 4, 1]);
+    // the window full: the last 2 settled intervals, 4 lookups each
+    for (const w of seen.slice(LATE + 1)) expect(w).toEqual([0.5, 0.25, 0.25, 8, 8, 2]);
+    // the cumulative family is unchanged: every answer read so far (8 hits + 24 misses of the target)
+    expect(val(f.get('mcreplay_hit_ratio'), { cmd: 'get', side: 'replayed' })).toBe(0.25);
+    // seconds without lookups settle too: the window slides over them, to no lookups at all
+    const last = ivs[ivs.length - 1]!;
+    const idle = (k: number): Interval => ({ ...last, index: last.index + k, startNs: last.endNs + (k - 1) * S, endNs: last.endNs + k * S, perCommand: {}, paired: undefined });
+    m.add(idle(1));
+    expect(warmOf(scrape(m))).toEqual([0.5, 0.25, 0.25, 4, 4, 2]);
+    m.add(idle(2));
+    expect(warmOf(scrape(m))).toEqual([null, null, null, 0, 0, 2]);
+    // a replay (nothing paired, no settling) serves no warm family
+    const plain = createLiveMetrics('t:1');
+    mirrorRun(1, (iv) => plain.add(iv));
+    expect([...scrape(plain).keys()].filter((n) => n.startsWith('mcreplay_warm_'))).toEqual([]);
   });
 });
