@@ -60,10 +60,6 @@ export interface WorkerState {
   /** A dispatch turn (pump) is running: an answer parsed inside it does not start another. */
   pumping: boolean;
   waker: Waker | null;
-  /** Run-clock time the waker was last asked to wake the worker at (NaN: none pending). */
-  wakeAskNs: number;
-  /** How late the waker's wake-ups arrive, a running upper estimate (about its p80), ns. */
-  wakeLateNs: number;
   /**
    * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
    * be reading the rest of the capture to count what was not sent (--duration on a large capture:

@@ -4,17 +4,15 @@
 import { Ev, trace, traceGc, tracing } from './trace.js';
 import { conn, dispatch } from './worker-conns.js';
 import { flushDirty, maybeDone, now, progress, type SpinConfig, type WorkerState } from './worker-state.js';
-import { nextWakeLate, wakeEarlyNs } from './wake-estimate.js';
 
 /**
  * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
- * it is due (a futex wait is 0.1–0.2 ms late at p50 on these machines, more under load), or earlier
- * when its wake-ups have been arriving later than that (wake-estimate.ts); then setImmediate turns
- * take the last stretch (each turn polls the sockets, so answers are still timestamped as they
- * arrive). Between the two the worker sleeps in its event loop. Everything due when a turn runs goes
- * out in that turn, one write per connection. Without a waker (it failed to start) libuv timers do
- * the coarse part: they have millisecond resolution, so the spin then covers up to
- * TIMER_SPIN_NS + 1 ms.
+ * it is due (a futex wait is 0.1–0.2 ms late at p50 on these machines, more under load), then
+ * setImmediate turns take the last SPIN_NS (each turn polls the sockets, so answers are still
+ * timestamped as they arrive). Between the two the worker sleeps in its event loop. Everything due
+ * when a turn runs goes out in that turn, one write per connection. Without a waker (it failed to
+ * start) libuv timers do the coarse part: they have millisecond resolution, so the spin then covers
+ * up to TIMER_SPIN_NS + 1 ms.
  */
 const SPIN_NS = 300e3;
 const WAKE_EARLY_NS = 300e3;
@@ -126,8 +124,7 @@ export function arm(s: WorkerState): void {
     return;
   }
   const delta = at - t;
-  const early = wakeEarlyNs(s.wakeLateNs, spin.wakeEarlyNs);
-  if (delta <= Math.max(spin.spinNs, early) || answers || t < spin.startSpinNs || (s.waker === null && delta < TIMER_SPIN_NS + 1e6)) {
+  if (delta <= spin.spinNs || answers || t < spin.startSpinNs || (s.waker === null && delta < TIMER_SPIN_NS + 1e6)) {
     // close: spin
     if (s.timer !== null) {
       clearTimeout(s.timer);
@@ -138,10 +135,7 @@ export function arm(s: WorkerState): void {
     return;
   }
   if (s.immediate !== null) return; // the spinning turn re-arms
-  if (s.waker !== null) {
-    s.wakeAskNs = at - early;
-    s.waker.at(s.t0 + s.wakeAskNs);
-  }
+  if (s.waker !== null) s.waker.at(s.t0 + at - spin.wakeEarlyNs);
   if (s.timer !== null && s.timerAt <= at) return;
   if (s.timer !== null) clearTimeout(s.timer);
   s.timerAt = at;
@@ -155,11 +149,6 @@ export function arm(s: WorkerState): void {
 
 /** The waker thread's call: pump unless a spin turn is already due. */
 export function wake(s: WorkerState): void {
-  if (s.t0 !== null && !Number.isNaN(s.wakeAskNs)) {
-    // how late this wake-up came (wake-estimate.ts): the next ones are asked that much earlier
-    s.wakeLateNs = nextWakeLate(s.wakeLateNs, now(s) - s.wakeAskNs);
-    s.wakeAskNs = NaN;
-  }
   if (s.immediate === null && !s.finishedAll) pump(s, Ev.WakeWaker);
 }
 

@@ -83,8 +83,6 @@ function newWorkerState(port: WorkerPort): WorkerState {
     order: new WriteOrder(),
     pumping: false,
     waker: null,
-    wakeAskNs: NaN,
-    wakeLateNs: 0,
     drainedNs: null,
     openWaits: false,
     ctx: null as unknown as ConnCtx,
