@@ -6,19 +6,11 @@ import type { CasTable } from './cas-table.js';
 import type { IntervalRecorder } from '../metrics/recorder.js';
 import { fullGc } from './full-gc.js';
 import { READ_BUF_BYTES } from './warmup.js';
-import type { WorkItem } from './messages.js';
+import { PREOPEN_NS, type WorkItem } from './messages.js';
 import { maybeDone, now, post, type WorkerState } from './worker-state.js';
 
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
-/**
- * Connections the capture opens in its first PREOPEN_NS are connected before t0 (results.json
- * config.options.preopened counts them): a connect costs the worker 20–400 µs of CPU on the send
- * path and the answer of the handshake comes back a turn later, so 64 connections opened at t0 held
- * the first requests back by 10–16 ms (README, "Design notes"). Only in timed modes: in max mode
- * everything is due at once and a connection opens when the capture's order lets it.
- */
-const PREOPEN_NS = 100e6;
 const PREOPEN_MAX = 2000;
 
 /** The worker as its connections see it; rec and cas are set once the worker is initialised. */
