@@ -60,6 +60,15 @@ const HEADER_BYTES = 40;
 /** Longest ZigZag LEB128 word here: a 32-bit count doubles to < 2^33, 5 bytes of 7 bits. */
 const MAX_WORD_BYTES = 5;
 
+/**
+ * Counts are flagged in blocks of BLOCK buckets: the encoder skips a block with no count in one step.
+ * A worker's interval snapshot encodes two histograms per command at every interval boundary, inside
+ * the schedule, and walking every bucket up to the highest (~11,000 for a 1 ms value) cost ~45 µs a
+ * histogram: 3.5 ms at the first second of a 20-command capture (memccapable-ascii).
+ */
+const BLOCK_SHIFT = 5;
+const BLOCK = 1 << BLOCK_SHIFT;
+
 /** One scratch buffer per thread for encoding; the result is a copy of its used part. */
 let scratch = new Uint8Array(0);
 let scratchView = new DataView(scratch.buffer);
@@ -68,6 +77,8 @@ let scratchView = new DataView(scratch.buffer);
 export class CountsHistogram {
   /** Counts by HdrHistogram index; wrap at 2^32 like hdr-histogram-js' 32-bit histograms. */
   readonly counts = new Uint32Array(COUNTS_LENGTH);
+  /** 1 where a block of BLOCK counts may hold a non-zero count (set by record, cleared by reset). */
+  private readonly blocks = new Uint8Array((COUNTS_LENGTH >>> BLOCK_SHIFT) + 1);
   /** Values recorded since the last reset. */
   totalCount = 0;
   /** Highest index with a count (0 when empty): the encoding stops there, as HdrHistogram's does at maxValue. */
@@ -78,6 +89,7 @@ export class CountsHistogram {
     const v = !(ns > 0) ? 0 : ns >= HIST_MAX_NS ? HIST_MAX_NS : Math.round(ns);
     const i = countsIndex(v);
     this.counts[i]++;
+    this.blocks[i >>> BLOCK_SHIFT] = 1;
     if (i > this.maxIndex) this.maxIndex = i;
     this.totalCount++;
   }
@@ -86,6 +98,7 @@ export class CountsHistogram {
   reset(): void {
     if (this.totalCount === 0) return;
     this.counts.fill(0, 0, this.maxIndex + 1);
+    this.blocks.fill(0, 0, (this.maxIndex >>> BLOCK_SHIFT) + 1);
     this.maxIndex = 0;
     this.totalCount = 0;
   }
@@ -111,6 +124,7 @@ export class CountsHistogram {
     dv.setUint32(32, 0); // integer-to-double conversion ratio, written as the integer 1
     dv.setUint32(36, 1);
     const counts = this.counts;
+    const blocks = this.blocks;
     let p = HEADER_BYTES;
     let i = 0;
     while (i < limit) {
@@ -119,7 +133,15 @@ export class CountsHistogram {
       let z: number;
       if (count === 0) {
         let zeros = 1;
-        while (i < limit && counts[i] === 0) {
+        while (i < limit) {
+          if ((i & (BLOCK - 1)) === 0 && blocks[i >>> BLOCK_SHIFT] === 0) {
+            // a whole block without a count (the last one may end at the limit)
+            const step = limit - i < BLOCK ? limit - i : BLOCK;
+            zeros += step;
+            i += step;
+            continue;
+          }
+          if (counts[i] !== 0) break;
           zeros++;
           i++;
         }

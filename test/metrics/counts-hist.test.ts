@@ -127,6 +127,18 @@ describe('CountsHistogram', () => {
     expect(hex(c.encode())).toBe(hex(encodeRaw(w)));
   });
 
+  it('matches counts on both sides of the encoder\'s 32-bucket skip blocks, alone and after a reset', () => {
+    // below 2048 a value is its own index: 31 | 32 and 63 | 64 straddle block boundaries; 2110/2112
+    // fall on indices 2079/2080 (bucket 1, steps of 2), another boundary; 2047 ends bucket 0
+    const sets = [[32], [31], [31, 32], [63, 64, 96], [0, 2047], [2110], [2112], [2110, 2112, 5e6], [1, 33, 65, 97, 129]];
+    for (const values of sets) expectSame(values, `values ${values.join(',')}`);
+    // a histogram reused after a reset: the old blocks must not be taken for empty or full ones
+    const c = oursOf([40, 41, 3e6]);
+    c.reset();
+    for (const v of [64, 2112]) c.record(v);
+    expect(hex(c.encode())).toBe(hex(encodeRaw(wasmOf([64, 2112]))));
+  });
+
   it('is empty again after reset, and a reused histogram encodes like a fresh one', () => {
     const c = oursOf([5, 3e6, 2 ** 40, HIST_MAX_NS]);
     c.reset();
