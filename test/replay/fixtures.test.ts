@@ -81,6 +81,19 @@ const CROSS_CONN_GAP_NS: Record<string, number> = {
 };
 
 /**
+ * Captures whose reads follow, on another connection, writes the server may still be working through
+ * when the reads arrive although the replay kept its schedule: memcslap's gets start 2 ms after the
+ * last of ~800 quiet binary sets of 2 KB (1.6 MB in 10 ms), and a memcached short of CPU (a CI
+ * machine running other tests) can still be storing the tail of that pipeline then. The sets are
+ * quiet, so nothing tells when they landed: hits may differ by this share of the lookups. Seen on
+ * CI: 299 hits of 300 with the replay's lag max 1.5 ms (its gets connection, opened 195 ms in, was
+ * dialled --connect-ahead early, so its first get no longer waited for a handshake).
+ */
+const SERVER_QUEUE_SHARE: Record<string, number> = {
+  'memcslap-burst.pcap': 0.01,
+};
+
+/**
  * Captures whose client read data written before the capture began (hits are not comparable
  * against a fresh server; the capture's own test preloads it).
  */
@@ -217,7 +230,8 @@ eachFixture('every fixture capture replays cleanly against real memcached', asyn
       // two connections to the server together, and the server then picks the order
       const stalled = r.summary.lag.max > 5e6 ? Math.max(1, Math.floor(0.02 * (cap.hits + cap.misses))) : 0;
       const crossed = r.summary.lag.max > (CROSS_CONN_GAP_NS[truth.capture] ?? Infinity) ? cap.hits : 0;
-      const slack = Math.max(stalled, crossed, Math.floor((RACY[truth.capture] ?? 0) * (cap.hits + cap.misses)));
+      const share = Math.max(RACY[truth.capture] ?? 0, SERVER_QUEUE_SHARE[truth.capture] ?? 0);
+      const slack = Math.max(stalled, crossed, Math.floor(share * (cap.hits + cap.misses)));
       expect(Math.abs(c.hits - cap.hits), `${cmd}: ${c.hits} hits, captured ${cap.hits} (lag max ${r.summary.lag.max} ns)`).toBeLessThanOrEqual(slack);
     }
   }
