@@ -8,6 +8,7 @@ import { parseTargets, serverKeyOf } from '../topology/targets.js';
 import { defaultShape, type ShapeOptions } from '../workload/shape.js';
 import { listOption, parseDurationNs } from '../replay/parse.js';
 import type { ReplaySetup } from '../replay/coordinator.js';
+import { CONNECT_AHEAD_NS } from '../replay/feed.js';
 import { PRIORITY_HELP, collect, intOption, priorityOption } from './options.js';
 import { parsePorts } from './capture-args.js';
 import { saslAuth } from './migrate-opts.js';
@@ -88,7 +89,7 @@ export function addOutputOptions(cmd: Command): Command {
     .option('--workers <n>', 'worker threads (default min(cores - 1, 4), at least 1)')
     .option('--priority <mode>', PRIORITY_HELP, 'auto')
     .option('--timeout <d>', 'a request unanswered this long fails as timeout', '5s')
-    .option('--connect-ahead <d>', 'connect each connection the capture opens this long before its captured open, so the handshake is not inside the schedule (0: at the captured moment)', '50ms')
+    .option('--connect-ahead <d>', 'connect each connection the capture opens this long before its captured open, so the handshake is not inside the schedule (0: at the captured moment)', `${CONNECT_AHEAD_NS / 1e6}ms`)
     .option('--max-lag <d>', 'schedule lag p99 above this makes the run saturated (exit 4)', '10ms')
     .option('--max-stall <d>', 'a worker event-loop stall above this makes the run saturated (exit 4)', '250ms');
 }

@@ -138,8 +138,7 @@ export function accountingGaps(c: Counters, scope: AccountingScope): AccountingG
     });
   }
   if (scope.shapedRequests !== null) {
-    let held = 0;
-    for (const v of Object.values(c.heldBack)) held += v;
+    const held = heldBackTotal(c.heldBack);
     const accounted = c.sent + held + c.unsent;
     if (scope.shapedRequests !== accounted) {
       gaps.push({

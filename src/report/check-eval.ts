@@ -2,7 +2,7 @@
 // in progress, over the whole run and over sliding windows.
 import type { CheckResult, Counters, Interval, ResultsFile } from '../metrics/results-types.js';
 import { addEncoded, createHistogram, decodeHistogram, freeHistogram, type Histogram } from '../metrics/histogram.js';
-import { errorCount, subtractCounters, sumCounters, emptyCounters } from '../metrics/counters.js';
+import { errorCount, heldBackTotal, subtractCounters, sumCounters, emptyCounters } from '../metrics/counters.js';
 import { LATENCY_METRICS, TIME_UNITS, type Check, type Op } from './check-types.js';
 import { selectorText } from './check-grammar.js';
 import { hasRolledIntervals, windowBlocks } from './check-windows.js';
@@ -22,10 +22,7 @@ function isAbsent(o: Observed): o is Absent {
 }
 
 function heldBackCount(c: Counters, reason: string | undefined): number {
-  if (reason) return c.heldBack[reason] ?? 0;
-  let n = 0;
-  for (const v of Object.values(c.heldBack)) n += v;
-  return n;
+  return reason ? (c.heldBack[reason] ?? 0) : heldBackTotal(c.heldBack);
 }
 
 /** Observed value of a counter-based aggregate from counters over `durationNs`. */

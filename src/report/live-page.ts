@@ -8,9 +8,10 @@
 // that a late answer would still move them.
 import type { Interval } from '../metrics/results-types.js';
 import type { Paired } from '../metrics/warm-pairs.js';
-import { ERROR_CLASSES } from '../metrics/results-types.js';
+import { heldBackTotal, totalErrors } from '../metrics/counters.js';
 import { decodeSparse, valuesAt } from './hist.js';
 import { chartJsSource } from './html.js';
+import { createSettleQueue } from './settle.js';
 
 /** Points kept: ten minutes at 1 s. */
 const KEEP = 600;
@@ -80,7 +81,7 @@ function settle(p: LivePoint, paired: Paired | undefined): void {
 export function createLiveFeed(settleNs: number | null = null): LiveFeed {
   const points: LivePoint[] = [];
   // points whose paired answers may still grow, oldest first (a few seconds' worth)
-  const unsettled: { p: LivePoint; endNs: number; paired: Paired | undefined }[] = [];
+  const unsettled = settleNs === null ? null : createSettleQueue<{ p: LivePoint; paired: Paired | undefined }>(settleNs);
   let capHits = 0;
   let capLookups = 0;
   let sentTotal = 0;
@@ -95,10 +96,8 @@ export function createLiveFeed(settleNs: number | null = null): LiveFeed {
     add(iv, captured) {
       const secs = (iv.endNs - iv.startNs) / 1e9 || 1;
       const c = iv.total.counters;
-      let errors = 0;
-      for (const k of ERROR_CLASSES) errors += c.errors[k];
-      let held = 0;
-      for (const n of Object.values(c.heldBack)) held += n;
+      const errors = totalErrors(c);
+      const held = heldBackTotal(c.heldBack);
       const resp = decodeSparse(iv.total.response);
       const [p50, p99] = resp.total > 0 ? valuesAt(resp, [50, 99]) : [NaN, NaN];
       const lag = decodeSparse(iv.lag);
@@ -129,13 +128,7 @@ export function createLiveFeed(settleNs: number | null = null): LiveFeed {
         items,
         bytes,
       });
-      if (settleNs !== null) {
-        unsettled.push({ p: points[points.length - 1]!, endNs: iv.endNs, paired: iv.paired });
-        while (unsettled.length > 0 && unsettled[0]!.endNs + settleNs <= iv.endNs) {
-          const u = unsettled.shift()!;
-          settle(u.p, u.paired);
-        }
-      }
+      if (unsettled !== null) for (const u of unsettled.add({ p: points[points.length - 1]!, paired: iv.paired }, iv.endNs)) settle(u.p, u.paired);
       if (points.length > KEEP) points.splice(0, points.length - KEEP);
     },
     json() {

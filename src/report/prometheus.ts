@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Interval, ErrorClass } from '../metrics/results-types.js';
 import { ERROR_CLASSES } from '../metrics/results-types.js';
+import { heldBackTotal } from '../metrics/counters.js';
 import { decodeSparse } from './hist.js';
 import { McError } from '../errors.js';
 import { createLiveFeed, liveRoutes, type CapturedView, type LiveFeed } from './live-page.js';
@@ -152,8 +153,7 @@ export function createLiveMetrics(target: string, opts: { settleNs?: number | nu
       for (const [cmd, a] of sorted) {
         let errors = 0;
         for (const k of ERROR_CLASSES) errors += a.errors[k];
-        let held = 0;
-        for (const n of Object.values(a.heldBack)) held += n;
+        const held = heldBackTotal(a.heldBack);
         for (const [outcome, v] of [['completed', a.completed], ['error', errors], ['held_back', held], ['unsent', a.unsent]] as const) {
           out.push(`mcreplay_requests_total${labels({ cmd, target, outcome })} ${v}`);
         }

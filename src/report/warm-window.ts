@@ -7,6 +7,7 @@
 // report's default warm window (10 minutes, also what the live page shows).
 import type { Interval } from '../metrics/results-types.js';
 import type { Paired } from '../metrics/warm-pairs.js';
+import { createSettleQueue } from './settle.js';
 
 /** The paired answers of a window of settled intervals. */
 export interface WarmWindowView {
@@ -48,15 +49,11 @@ function entryOf(startNs: number, endNs: number, paired: Paired | undefined): En
 /** A window `windowNs` long over intervals judged `settleNs` after their end (the live page's and --until-warm's rule). */
 export function createWarmWindow(settleNs: number, windowNs: number): WarmWindow {
   // intervals whose paired answers may still grow (their `paired` object keeps taking late answers)
-  const waiting: { startNs: number; endNs: number; paired: Paired | undefined }[] = [];
+  const waiting = createSettleQueue<Interval>(settleNs);
   const kept: Entry[] = [];
   return {
     add(iv) {
-      waiting.push({ startNs: iv.startNs, endNs: iv.endNs, paired: iv.paired });
-      while (waiting.length > 0 && waiting[0]!.endNs + settleNs <= iv.endNs) {
-        const w = waiting.shift()!;
-        kept.push(entryOf(w.startNs, w.endNs, w.paired));
-      }
+      for (const w of waiting.add(iv, iv.endNs)) kept.push(entryOf(w.startNs, w.endNs, w.paired));
       const last = kept[kept.length - 1];
       if (last === undefined) return;
       while (kept.length > 0 && kept[0]!.startNs < last.endNs - windowNs) kept.shift();

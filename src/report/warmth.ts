@@ -12,6 +12,7 @@ import { evaluateChecks } from './check-eval.js';
 import { parseCheck } from './check-grammar.js';
 import type { Check } from './check-types.js';
 import { McError } from '../errors.js';
+import { createSettleQueue } from './settle.js';
 
 /** A parsed --until-warm: the windowed check and its window. */
 export interface WarmRule {
@@ -81,7 +82,7 @@ function pairedEntry(iv: Interval): Entry {
  */
 export function createWarmthTracker(rule: WarmRule, intervalNs: number, settleNs: number, onHeld: (atNs: number) => void): WarmthTracker {
   const n = Math.max(1, Math.round(rule.windowNs / intervalNs));
-  const waiting: Interval[] = [];
+  const waiting = createSettleQueue<Interval>(settleNs);
   const ring: Entry[] = [];
   let heldAtNs: number | null = null;
   let decidedAtNs: number | null = null;
@@ -122,11 +123,11 @@ export function createWarmthTracker(rule: WarmRule, intervalNs: number, settleNs
     add(iv) {
       if (heldAtNs !== null) return;
       // the paired object of an interval still takes late answers: judge it once it is settled
-      waiting.push(iv);
-      while (waiting.length > 0 && waiting[0]!.endNs + settleNs <= iv.endNs && heldAtNs === null) {
-        ring.push(pairedEntry(waiting.shift()!));
+      for (const s of waiting.add(iv, iv.endNs)) {
+        ring.push(pairedEntry(s));
         if (ring.length > n) ring.shift();
         if (ring.length === n) judge(iv.endNs);
+        if (heldAtNs !== null) break;
       }
     },
   };
