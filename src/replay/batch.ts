@@ -230,6 +230,22 @@ export function decodeBatch(b: PackedBatch): WorkItem[] {
   return out;
 }
 
+/** Requests looked at for the rehearsal's kinds (startInfo), and most kinds it keeps. */
+const SAMPLE_SCAN = 100_000;
+const SAMPLE_KINDS = 64;
+
+/** What sets a request's answer path apart: command, protocol, expected answer, quiet, CAS, one or many keys, meta flag letters. */
+function reqKind(b: PackedBatch, o: number, cmd: string): string {
+  const num = b.num;
+  let sig = cmd + ' ' + (num[o + 8]! & ~B_PIPELINED) + (num[o + 7]! > 1 ? ' m' : ' 1');
+  const mi = num[o + 10]!;
+  if (mi >= 0) {
+    // flag letters only: tokens (opaque, TTL) differ per request
+    for (const f of b.strs[mi]!.split(' ')) sig += f.charAt(0);
+  }
+  return sig;
+}
+
 /** A received batch and its bytes as a Buffer: what a queued reference to one of its records needs. */
 export interface BatchView {
   readonly b: PackedBatch;
@@ -363,22 +379,37 @@ export class RunQueue {
 
   /**
    * Before t0, without decoding the queue (tens of thousands of objects that would be garbage in
-   * the first second of the schedule): the command names of its requests, and its open records of
-   * connections the capture joined mid-way or opens by run-clock `soonNs`.
+   * the first second of the schedule): the command names of its requests, its open records of
+   * connections the capture joined mid-way or opens by run-clock `soonNs`, and one decoded request
+   * of each kind among the first SAMPLE_SCAN (command, protocol, expected answer, quiet, CAS, multi-key,
+   * meta flag letters): what the worker's rehearsal (rehearsal.ts) runs before t0.
    */
-  startInfo(soonNs = -1): { cmds: Set<string>; early: OpenItem[] } {
+  startInfo(soonNs = -1): { cmds: Set<string>; early: OpenItem[]; samples: ReqItem[] } {
     const cmds = new Set<string>();
     const early: OpenItem[] = [];
+    const samples: ReqItem[] = [];
+    const kinds = new Set<string>();
+    let scanned = 0;
     for (const r of [...this.heap].sort((x, y) => x.seq - y.seq)) {
       const num = r.b.num;
       for (let p = r.pos; p < r.order.length; p++) {
-        const o = r.order[p]! * STRIDE;
+        const i = r.order[p]!;
+        const o = i * STRIDE;
         const kind = num[o];
-        if (kind === K_REQ) cmds.add(r.b.strs[num[o + 5]!]!);
-        else if (kind === K_OPEN && (num[o + 4] === 1 || num[o + 1]! <= soonNs)) early.push(decodeAt(r.b, r.data, r.order[p]!) as OpenItem);
+        if (kind === K_REQ) {
+          const cmd = r.b.strs[num[o + 5]!]!;
+          cmds.add(cmd);
+          if (scanned++ < SAMPLE_SCAN && samples.length < SAMPLE_KINDS) {
+            const sig = reqKind(r.b, o, cmd);
+            if (!kinds.has(sig)) {
+              kinds.add(sig);
+              samples.push(decodeAt(r.b, r.data, i) as ReqItem);
+            }
+          }
+        } else if (kind === K_OPEN && (num[o + 4] === 1 || num[o + 1]! <= soonNs)) early.push(decodeAt(r.b, r.data, i) as OpenItem);
       }
     }
-    return { cmds, early };
+    return { cmds, early, samples };
   }
 
   /**

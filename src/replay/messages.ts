@@ -151,6 +151,11 @@ export interface WorkerTotals {
   preopened: number;
   /** Requests that came due while their connection was still connecting (they waited for the handshake; their lag counts to their write). */
   connectWaits: number;
+  /** Requests the rehearsal before t0 sent to its in-process target (rehearsal.ts; never to a real one), and how many of them it had answered. */
+  rehearsalRequests: number;
+  rehearsed: number;
+  /** Kinds of request the rehearsal ran (the most of any worker). */
+  rehearsalKinds: number;
 }
 
 export type FromWorker =

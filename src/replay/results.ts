@@ -162,6 +162,9 @@ export function buildResults(setup: ReplaySetup, out: ReplayOutcome, meta: Resul
         // requests that still had to wait for a handshake (their lag runs to their write)
         connectAheadNs: setup.connectAheadNs ?? CONNECT_AHEAD_NS,
         connectWaits: out.totals.connectWaits,
+        // before t0 each worker ran the kinds of request the capture starts with against an in-process
+        // target (never a real one), so their code paths were compiled when the schedule started
+        rehearsal: { kinds: out.totals.rehearsalKinds, requests: out.totals.rehearsalRequests, answered: out.totals.rehearsed },
         // what the sending threads ran at (--priority): SCHED_FIFO keeps the schedule on a busy machine
         senderPriority: out.senderPriority,
         squeezedNs: out.squeezedNs,

@@ -7,7 +7,7 @@ import type { WorkerTotals } from './messages.js';
 export function emptyTotals(): WorkerTotals {
   const byClass = {} as Record<ErrorClass, number>;
   for (const c of ERROR_CLASSES) byClass[c] = 0;
-  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0, preopened: 0, connectWaits: 0 };
+  return { consumed: 0, sent: 0, completed: 0, errors: 0, byClass, abandoned: 0, unsent: 0, openConns: 0, reconnects: 0, unexpectedBytes: 0, authRefused: 0, preopened: 0, connectWaits: 0, rehearsalRequests: 0, rehearsed: 0, rehearsalKinds: 0 };
 }
 
 /** Adds `b` into `a`. */
@@ -25,4 +25,8 @@ export function addTotals(a: WorkerTotals, b: WorkerTotals): void {
   a.authRefused += b.authRefused;
   a.preopened += b.preopened;
   a.connectWaits += b.connectWaits;
+  a.rehearsalRequests += b.rehearsalRequests;
+  a.rehearsed += b.rehearsed;
+  // every worker rehearses the kinds its own connections start with
+  a.rehearsalKinds = Math.max(a.rehearsalKinds, b.rehearsalKinds);
 }

@@ -50,8 +50,12 @@ export function writeTrace(w: number): void {
 export function traceGc(now: () => number, queued: number): void {
   if (!tracing) return;
   trace(Ev.Start, now(), queued);
+  // one observer per thread, on the clock of the latest start (the rehearsal's comes before the run's)
+  gcNow = now;
+  if (gcObserved) return;
+  gcObserved = true;
   const obs = new PerformanceObserver((list) => {
-    const t = now();
+    const t = gcNow();
     const p = performance.now();
     for (const e of list.getEntries()) {
       const kind = ((e as unknown as { detail?: { kind?: number } }).detail?.kind) ?? 0;
@@ -60,3 +64,5 @@ export function traceGc(now: () => number, queued: number): void {
   });
   obs.observe({ entryTypes: ['gc'] });
 }
+let gcNow: () => number = () => 0;
+let gcObserved = false;

@@ -1,30 +1,44 @@
-// A throwaway in-process target for warming a worker's hot path before t0: it answers every text
-// `version` request with a VERSION line and nothing else. V8 compiles the send, read, match and
-// record path only once it has run often enough; running it a few thousand times against this
-// loopback echo, instead of the real target, keeps the target's traffic to one `version` per
-// connection (recordings of the replay and the target's own counters see nothing more).
+// A throwaway in-process target for warming a worker's hot path before t0: it parses what it is
+// sent with the capture reader's own request parser and answers every request as a memcached holding
+// every key would (protocol/answer-build.ts). V8 compiles the send, read, match and record path
+// only once it has run often enough; running it thousands of times against this loopback target,
+// instead of the real one, keeps the target's traffic to one `version` per connection (recordings of
+// the replay and the target's own counters see nothing more).
 import { createServer, type Server } from 'node:net';
+import { createRequestParser } from '../protocol/index.js';
+import { plausibleAnswer } from '../protocol/answer-build.js';
 import type { TargetAddr } from './messages.js';
 
-const REQUEST = 'version\r\n'.length;
-const ANSWER = Buffer.from('VERSION warm-up\r\n', 'latin1');
-
-/** A running echo: its address and how to stop it. */
+/** A running rehearsal target: its address, what it answered, and how to stop it. */
 export interface WarmTarget {
   target: TargetAddr;
+  /** Requests it parsed, and bytes it could not parse as requests (0 unless the replay wrote garbage). */
+  stats: { requests: number; skippedBytes: number };
   close(): Promise<void>;
 }
 
-/** Starts the echo on a free loopback port. */
+/** Starts the target on a free loopback port. */
 export async function startWarmTarget(): Promise<WarmTarget> {
+  const stats = { requests: 0, skippedBytes: 0 };
   const server: Server = createServer((s) => {
     s.setNoDelay(true);
-    let pending = 0; // bytes of a request split across reads
+    // the answers to one read go out in one write, as memcached batches them per read
+    let out: Buffer[] = [];
+    const parser = createRequestParser({
+      request(req) {
+        stats.requests++;
+        const a = plausibleAnswer(req);
+        if (a !== null) out.push(a);
+      },
+      skipped(bytes) {
+        stats.skippedBytes += bytes;
+      },
+    });
     s.on('data', (b: Buffer) => {
-      pending += b.length;
-      const n = Math.floor(pending / REQUEST);
-      pending -= n * REQUEST;
-      if (n > 0) s.write(n === 1 ? ANSWER : Buffer.concat(Array<Buffer>(n).fill(ANSWER)));
+      parser.push(b, 0);
+      if (out.length === 0) return;
+      s.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      out = [];
     });
     s.on('error', () => s.destroy());
   });
@@ -36,6 +50,7 @@ export async function startWarmTarget(): Promise<WarmTarget> {
   const port = typeof a === 'object' && a !== null ? a.port : 0;
   return {
     target: { host: '127.0.0.1', port, name: `127.0.0.1:${port} (warm-up)` },
+    stats,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -6,7 +6,7 @@ import type { CasTable } from './cas-table.js';
 import type { IntervalRecorder } from '../metrics/recorder.js';
 import { fullGc } from './full-gc.js';
 import { READ_BUF_BYTES } from './warmup.js';
-import { PREOPEN_NS, type WorkItem } from './messages.js';
+import { PREOPEN_NS, type ReqItem, type WorkItem } from './messages.js';
 import { maybeDone, now, post, type WorkerState } from './worker-state.js';
 
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
@@ -99,8 +99,12 @@ export function dispatch(s: WorkerState, it: WorkItem, t: number): void {
   }
 }
 
-/** Before t0: open the connections the capture joined mid-way (they existed before it) or opens in its first moments, and wait for them. */
-export function sync(s: WorkerState): void {
+/**
+ * Before t0: open the connections the capture joined mid-way (they existed before it) or opens in
+ * its first moments, and meanwhile `rehearse` the first kinds of requests queued (rehearsal.ts);
+ * 'synced' once both are done.
+ */
+export function sync(s: WorkerState, rehearse: (samples: ReqItem[]) => Promise<unknown>): void {
   const early: ReplayConn[] = [];
   const info = s.queue.startInfo(s.init!.maxMode ? -1 : PREOPEN_NS);
   for (const cmd of info.cmds) s.rec!.slot(cmd); // histograms of the first commands exist before t0
@@ -114,14 +118,16 @@ export function sync(s: WorkerState): void {
     c.open();
     early.push(c);
   }
+  const rehearsed = rehearse(info.samples).catch(() => null);
   const until = Date.now() + EARLY_CONNECT_WAIT_MS;
   const wait = (): void => {
     if (early.some((c) => c.connecting) && Date.now() < until) setTimeout(wait, 1);
-    else {
-      // the look-ahead is all here (the coordinator fills it before the start): out of the young generation with it
-      fullGc();
-      post(s, { t: 'synced', worker: s.init!.worker });
-    }
+    else
+      void rehearsed.then(() => {
+        // the look-ahead is all here (the coordinator fills it before the start): out of the young generation with it
+        fullGc();
+        post(s, { t: 'synced', worker: s.init!.worker });
+      });
   };
   wait();
 }

@@ -1,25 +1,24 @@
 // Replay worker thread: owns a set of replayed connections, sends each request at its intended time
 // (open loop) or as soon as its connection allows (max mode), records every outcome into per-interval
 // histograms, and posts one snapshot per interval to the coordinator.
-// The parts: worker-state.ts (its state, the run clock and the end of the run), worker-conns.ts (its
-// connections and the dispatch of work items), worker-timing.ts (the timing loop); here the
-// handlers of the coordinator's messages.
+// The parts: worker-state.ts (its state, the run clock and the end of the run), worker-setup.ts (its
+// making), worker-conns.ts (its connections and the dispatch of work items), worker-timing.ts (the
+// timing loop), rehearsal.ts (the run-through before t0); here the handlers of the coordinator's messages.
 import { parentPort } from 'node:worker_threads';
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { monoNs } from './clock.js';
-import type { ConnCtx, ReplayConn } from './conn.js';
 import { CasTable } from './cas-table.js';
-import { decodeBatch, RunQueue } from './batch.js';
-import { emptyTotals } from './totals.js';
+import { decodeBatch } from './batch.js';
 import { startWaker } from './waker.js';
 import { Ev, trace, tracing } from './trace.js';
 import { applySenderPriority } from './priority.js';
 import { warmUp } from './warmup.js';
+import { rehearse } from './rehearsal.js';
 import type { PackedBatch, ToWorker, WorkerInit } from './messages.js';
 import { flushDirty, maybeDone, now, post, type WorkerState, type WorkerPort } from './worker-state.js';
-import { dispatch, newConnCtx, sync } from './worker-conns.js';
-import { arm, begin, NORMAL_SPIN, pump, RT_SPIN, wake } from './worker-timing.js';
-import { WriteOrder } from './write-order.js';
+import { dispatch, sync } from './worker-conns.js';
+import { arm, begin, RT_SPIN, wake } from './worker-timing.js';
+import { configureWorker, newWorkerState } from './worker-setup.js';
 
 /** Runs a worker on `port` (the worker thread's parentPort). Exported for in-thread tests. */
 export function runWorker(port: WorkerPort): void {
@@ -31,7 +30,7 @@ export function runWorker(port: WorkerPort): void {
           onInit(s, m.init);
           return;
         case 'sync':
-          sync(s);
+          sync(s, (samples) => rehearse(s, samples));
           return;
         case 'start':
           begin(s, m.t0Ns);
@@ -53,61 +52,14 @@ export function runWorker(port: WorkerPort): void {
   });
 }
 
-/** A worker before its 'init': one object of its final shape, with its once-made callbacks. */
-function newWorkerState(port: WorkerPort): WorkerState {
-  const s: WorkerState = {
-    port,
-    init: null,
-    priority: 'unchanged',
-    spin: NORMAL_SPIN,
-    rec: null,
-    t0: null,
-    baseSec: 0,
-    queue: new RunQueue(),
-    conns: new Map<number, ReplayConn>(),
-    connTarget: new Map<number, number>(),
-    totals: emptyTotals(),
-    curIndex: 0,
-    nextBoundary: 0,
-    intervalNs: 1e9,
-    stopped: false,
-    ended: false,
-    finishedAll: false,
-    timer: null,
-    timerAt: Infinity,
-    immediate: null,
-    checkTimer: null,
-    graceTimer: null,
-    lastProgress: 0,
-    drainDeadline: null,
-    order: new WriteOrder(),
-    pumping: false,
-    waker: null,
-    drainedNs: null,
-    openWaits: false,
-    ctx: null as unknown as ConnCtx,
-    pumpCb: () => pump(s),
-    onTimer: () => pump(s, Ev.WakeTimer),
-    flushCb: () => flushDirty(s),
-    readCb: () => pump(s, Ev.WakeRead),
-  };
-  s.ctx = newConnCtx(s);
-  return s;
-}
-
 /** 'init': sender priority, run settings; then (after warm-up) the waker and the recorder, and 'ready'. */
 function onInit(s: WorkerState, init: WorkerInit): void {
-  s.init = init;
+  configureWorker(s, init);
   // before the waker starts: it inherits this thread's scheduling policy
   const applied = applySenderPriority(init.priority);
   s.priority = applied.label;
   if (applied.realtime) s.spin = RT_SPIN;
-  s.baseSec = init.baseSec;
-  s.intervalNs = init.intervalNs;
   const ctx = s.ctx;
-  ctx.timeoutNs = init.timeoutNs;
-  ctx.maxMode = init.maxMode;
-  ctx.auth = init.auth;
   ctx.cas = new CasTable(init.casTable);
   void warmUp(init)
     .then(() => {

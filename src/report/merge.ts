@@ -252,6 +252,7 @@ export function mergeShards(inputs: readonly ShardInput[], id: string, argv: str
         reconnects: sorted.reduce((n, s) => n + Number(s.results.config.options.reconnects ?? 0), 0),
         preopened: sorted.reduce((n, s) => n + Number(s.results.config.options.preopened ?? 0), 0),
         connectWaits: sorted.reduce((n, s) => n + Number(s.results.config.options.connectWaits ?? 0), 0),
+        rehearsal: mergedRehearsal(sorted.map((s) => s.results.config.options.rehearsal)),
         warnings,
         merged: sorted.map((s) => ({ path: s.path, runId: s.results.run.id, shard: s.results.config.shard ?? null, host: s.results.run.host, t0: s.results.run.t0?.iso ?? null, lateNs: s.results.run.t0?.lateNs ?? null, verdict: s.results.verdict.status })),
       },
@@ -283,6 +284,19 @@ function mergeSteps(inputs: readonly ShardInput[]): StepSummary[] {
     const lagHists = inputs.flatMap((s) => s.results.intervals.filter((iv) => iv.step === step && !iv.warmup).map((iv) => iv.lag));
     const l = hist(lagHists);
     out.push({ step, rateFactor: xs[0]!.rateFactor, startNs: Math.min(...xs.map((x) => x.startNs)), endNs: Math.max(...xs.map((x) => x.endNs)), total: summaryOf(xs.map((x) => x.total), d), lag: l.p });
+  }
+  return out;
+}
+
+/** The shards' rehearsals as one: requests summed, kinds the most of any shard (each rehearses what its own connections start with). */
+function mergedRehearsal(rs: unknown[]): { kinds: number; requests: number; answered: number } {
+  const out = { kinds: 0, requests: 0, answered: 0 };
+  for (const r of rs) {
+    if (typeof r !== 'object' || r === null) continue;
+    const o = r as Partial<typeof out>;
+    out.kinds = Math.max(out.kinds, Number(o.kinds ?? 0));
+    out.requests += Number(o.requests ?? 0);
+    out.answered += Number(o.answered ?? 0);
   }
   return out;
 }

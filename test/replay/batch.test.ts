@@ -125,6 +125,24 @@ describe('packed batches', () => {
     expect(left.map((i) => i.k)).toEqual(['open', 'open', 'req', 'req', 'req']);
     expect(left.filter((i) => i.k === 'req').map((i) => (i.k === 'req' ? i.raw.toString() : ''))).toEqual(['get k\r\n', 'gets k\r\n', 'get k\r\n']);
   });
+  it('startInfo keeps one request of each kind for the rehearsal: command, quiet, one or many keys, meta flag letters', () => {
+    const w = new BatchWriter(16);
+    const base = { proto: 'text' as const, expect: 'values' as const, quiet: false, opaque: 0, keys: ['k'], metaFlags: [] as string[], absExpSec: null, cas: false, pipelined: false };
+    const meta = { ...base, proto: 'meta' as const, expect: 'meta' as const, cmd: 'mg' };
+    w.req({ ...base, at: 1, conn: 1, cmd: 'get', raw: Buffer.from('get a\r\n') });
+    w.req({ ...base, at: 2, conn: 1, cmd: 'get', raw: Buffer.from('get b\r\n'), pipelined: true }); // same kind
+    w.req({ ...base, at: 3, conn: 1, cmd: 'get', keys: ['a', 'b'], raw: Buffer.from('get a b\r\n') });
+    w.req({ ...base, at: 4, conn: 1, cmd: 'set', expect: 'line', raw: Buffer.from('set a 0 0 1\r\nx\r\n') });
+    w.req({ ...base, at: 5, conn: 1, cmd: 'set', expect: 'none', quiet: true, raw: Buffer.from('set a 0 0 1 noreply\r\nx\r\n') });
+    w.req({ ...meta, at: 6, conn: 1, metaFlags: ['v', 'O1'], raw: Buffer.from('mg a v O1\r\n') });
+    w.req({ ...meta, at: 7, conn: 1, metaFlags: ['v', 'O2'], raw: Buffer.from('mg a v O2\r\n') }); // only the opaque differs
+    w.req({ ...meta, at: 8, conn: 1, metaFlags: ['v', 'k', 'O3'], raw: Buffer.from('mg a v k O3\r\n') });
+    const q = new RunQueue();
+    q.add(w.take().batch);
+    const raws = q.startInfo().samples.map((it) => it.raw.toString());
+    expect(raws).toEqual(['get a\r\n', 'get a b\r\n', 'set a 0 0 1\r\nx\r\n', 'set a 0 0 1 noreply\r\nx\r\n', 'mg a v O1\r\n', 'mg a v k O3\r\n']);
+    expect(q.size).toBe(8);
+  });
   it('drainCounted hands requests over by command only, in due order across batches, and decodes the rest', () => {
     const base = { proto: 'text' as const, expect: 'values' as const, quiet: false, opaque: 0, keys: ['k'], metaFlags: [], absExpSec: null, cas: false, pipelined: false };
     const a = new BatchWriter(8);
