@@ -62,8 +62,9 @@ const MAX_WORD_BYTES = 5;
 
 /**
  * Counts are flagged in blocks of BLOCK buckets: the encoder skips a block with no count in one step.
- * A worker's interval snapshot encodes two histograms per command at every interval boundary, inside
- * the schedule, and walking every bucket up to the highest (~11,000 for a 1 ms value) cost ~45 µs a
+ * A worker's interval snapshot encodes two histograms per command every interval (then at the
+ * boundary, inside the schedule; now when the worker is idle, but in --rate max still at the
+ * boundary), and walking every bucket up to the highest (~11,000 for a 1 ms value) cost ~45 µs a
  * histogram: 3.5 ms at the first second of a 20-command capture (memccapable-ascii).
  */
 const BLOCK_SHIFT = 5;

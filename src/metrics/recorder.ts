@@ -1,7 +1,10 @@
 // Per-worker interval recorder: latency histograms and counters per command for the current 1 s
 // interval of the run clock. The replay worker records into it on the hot path (no allocation once a
-// command has been seen) and calls `snapshot(i)` at every interval boundary; the snapshot is a plain
-// structured-clone-safe object that the worker posts to the main thread (see aggregate.ts).
+// command has been seen). At every interval boundary it calls `rotate(i)`, which only swaps the
+// interval's storage for a clean second set (microseconds: the boundary falls inside the dispatch
+// loop, among the requests due then), and later, when it has time, `takeClosed()`, which encodes the
+// closed interval into a plain structured-clone-safe snapshot that the worker posts to the main
+// thread (see aggregate.ts) and cleans its storage for the next rotation. `snapshot(i)` does both at once.
 // Histograms here are plain-JS CountsHistograms, not hdr-histogram-js: a worker thread never loads
 // that library or its WebAssembly (100-170 ms of CPU per thread); the snapshots carry the same
 // uncompressed encoding WasmHistogram.encode() would give, which the main thread decodes.
@@ -66,30 +69,50 @@ export interface RecorderOptions {
   intervalNs?: number;
 }
 
-/**
- * Live per-command state; the replay engine may keep a slot per request to skip the name lookup.
- * Fields are internal: use the recorder's methods or `recordSlot`.
- */
-export interface CommandSlot {
-  readonly cmd: string;
-  readonly response: CountsHistogram;
-  readonly service: CountsHistogram;
+/** What a command recorded in one interval: the live one (in its CommandSlot) or the closed one (`closed`). */
+interface SlotHalf {
+  response: CountsHistogram;
+  service: CountsHistogram;
   /** counters by FIELD_INDEX then errors by ERROR_INDEX */
-  readonly n: Float64Array;
+  n: Float64Array;
   heldBack: Record<string, number> | null;
   active: boolean;
   /** Hits and misses by interval index of the intended send time (usually one or two entries). */
   warm: Map<number, [number, number]> | null;
 }
 
+/**
+ * Live per-command state; the replay engine may keep a slot per request to skip the name lookup.
+ * Fields are internal: use the recorder's methods or `recordSlot`. The live fields are the slot's
+ * own (one property load on the hot path); `rotate` swaps them with `closed`'s.
+ */
+export interface CommandSlot extends SlotHalf {
+  readonly cmd: string;
+  /** The closed interval's half, until `takeClosed` encodes and cleans it (then it is the next rotation's clean storage). */
+  readonly closed: SlotHalf;
+}
+
+/** Clean storage for one interval of one command. */
+function emptyHalf(): SlotHalf {
+  return { response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false, warm: null };
+}
+
 /** Records latencies and counters per command for the current interval of one worker. */
 export class IntervalRecorder {
   readonly worker: number;
   private readonly slots = new Map<string, CommandSlot>();
+  /** The slots in creation order (the Map's order): rotate walks it without an iterator object. */
+  private readonly order: CommandSlot[] = [];
   private lastCmd = '';
   private lastSlot: CommandSlot | null = null;
-  private readonly lag = new CountsHistogram();
+  private lag = new CountsHistogram();
   private lagActive = false;
+  /** The closed interval's lag, swapped with `lag` by rotate. */
+  private closedLag = new CountsHistogram();
+  private closedLagActive = false;
+  /** Index of the interval rotate closed and takeClosed has not taken yet; -1 when none. */
+  private closedIndex = -1;
+  private closedEventLoopNs = 0;
   private readonly eld: EventLoopProbe | null;
   private destroyed = false;
   private readonly intervalNs: number;
@@ -105,14 +128,18 @@ export class IntervalRecorder {
     }
   }
 
-  /** The slot of a command, created on first use (allocates two histograms, 2 x 135 KB, once per command). */
+  /**
+   * The slot of a command, created on first use: allocates four histograms (4 x 135 KB), the live and
+   * the closed interval's, once per command, so that a rotation never allocates.
+   */
   slot(cmd: string): CommandSlot {
     if (cmd === this.lastCmd && this.lastSlot !== null) return this.lastSlot;
     let s = this.slots.get(cmd);
     if (s === undefined) {
       if (this.destroyed) throw new Error('IntervalRecorder used after destroy()');
-      s = { cmd, response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false, warm: null };
+      s = { cmd, response: new CountsHistogram(), service: new CountsHistogram(), n: new Float64Array(N_SLOTS), heldBack: null, active: false, warm: null, closed: emptyHalf() };
       this.slots.set(cmd, s);
+      this.order.push(s);
     }
     this.lastCmd = cmd;
     this.lastSlot = s;
@@ -176,48 +203,89 @@ export class IntervalRecorder {
     s.active = true;
   }
 
+  /** True while an interval closed by `rotate` waits for `takeClosed`. */
+  get pending(): boolean {
+    return this.closedIndex >= 0;
+  }
+
   /**
-   * Ends interval `index`: returns its data and resets the recorder for the next one. Call it as soon
-   * as the run clock passes the interval's end, before recording anything that happened after it.
+   * Closes interval `index`: its data becomes the closed interval and recording goes on into clean
+   * storage. Call it as soon as the run clock passes the interval's end, before recording anything
+   * that happened after it. Only swaps references (no encoding, no allocation); the closed interval
+   * before it must have been taken.
    */
-  snapshot(index: number): IntervalSnapshot {
-    const perCommand: Record<string, CommandSnapshot> = {};
-    let warm: IntervalSnapshot['warm'];
-    for (const s of this.slots.values()) {
-      if (!s.active) continue;
-      if (s.warm !== null && s.warm.size > 0) {
-        for (const [index, [hits, misses]] of s.warm) (warm ??= []).push({ index, cmd: s.cmd, hits, misses });
-        s.warm.clear();
-      }
-      const counters = emptyCounters();
-      const n = s.n;
-      counters.intended = n[0]!;
-      counters.sent = n[1]!;
-      counters.completed = n[2]!;
-      counters.hits = n[3]!;
-      counters.misses = n[4]!;
-      counters.unsent = n[5]!;
-      counters.bytesOut = n[6]!;
-      counters.bytesIn = n[7]!;
-      for (const c of ERROR_CLASSES) counters.errors[c] = n[ERROR_INDEX[c]]!;
-      if (s.heldBack) counters.heldBack = s.heldBack;
-      perCommand[s.cmd] = {
-        counters,
-        response: s.response.totalCount > 0 ? s.response.encode() : '',
-        service: s.service.totalCount > 0 ? s.service.encode() : '',
-      };
-      s.response.reset();
-      s.service.reset();
-      n.fill(0);
+  rotate(index: number): void {
+    if (this.closedIndex >= 0) throw new Error(`IntervalRecorder: interval ${this.closedIndex} was closed and not taken before interval ${index} closed`);
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) {
+      const s = order[i]!;
+      if (!s.active) continue; // its live storage is clean: nothing to hand over
+      const c = s.closed;
+      const response = c.response;
+      c.response = s.response;
+      s.response = response;
+      const service = c.service;
+      c.service = s.service;
+      s.service = service;
+      const n = c.n;
+      c.n = s.n;
+      s.n = n;
+      c.heldBack = s.heldBack; // taken (null) since the last rotation
       s.heldBack = null;
+      const warm = c.warm;
+      c.warm = s.warm;
+      s.warm = warm;
+      c.active = true;
       s.active = false;
     }
-    const lag = this.lagActive ? this.lag.encode() : '';
-    this.lag.reset();
+    const lag = this.closedLag;
+    this.closedLag = this.lag;
+    this.lag = lag;
+    this.closedLagActive = this.lagActive;
     this.lagActive = false;
-    let eventLoopMaxNs = 0;
-    if (this.eld) eventLoopMaxNs = this.eld.take();
+    // the delay measured so far belongs to the interval closing now, not to the one its encoding falls in
+    this.closedEventLoopNs = this.eld !== null ? this.eld.take() : 0;
+    this.closedIndex = index;
+  }
+
+  /** Encodes the interval `rotate` closed into its snapshot, and cleans its storage for the next rotation. */
+  takeClosed(): IntervalSnapshot {
+    const index = this.closedIndex;
+    if (index < 0) throw new Error('IntervalRecorder: no closed interval to take');
+    const perCommand: Record<string, CommandSnapshot> = {};
+    let warm: IntervalSnapshot['warm'];
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) {
+      const s = order[i]!;
+      const c = s.closed;
+      if (!c.active) continue;
+      if (c.warm !== null && c.warm.size > 0) {
+        for (const [index, [hits, misses]] of c.warm) (warm ??= []).push({ index, cmd: s.cmd, hits, misses });
+        c.warm.clear();
+      }
+      perCommand[s.cmd] = {
+        counters: countersOf(c.n, c.heldBack),
+        response: c.response.totalCount > 0 ? c.response.encode() : '',
+        service: c.service.totalCount > 0 ? c.service.encode() : '',
+      };
+      c.response.reset();
+      c.service.reset();
+      c.n.fill(0);
+      c.heldBack = null;
+      c.active = false;
+    }
+    const lag = this.closedLagActive ? this.closedLag.encode() : '';
+    this.closedLag.reset();
+    this.closedLagActive = false;
+    const eventLoopMaxNs = this.closedEventLoopNs;
+    this.closedIndex = -1;
     return { kind: 'interval-snapshot', worker: this.worker, index, perCommand, lag, eventLoopMaxNs, ...(warm ? { warm } : {}) };
+  }
+
+  /** Ends interval `index` and returns its data at once: `rotate` then `takeClosed`. */
+  snapshot(index: number): IntervalSnapshot {
+    this.rotate(index);
+    return this.takeClosed();
   }
 
   /** Forgets the event-loop delay sampled so far (the run's clock starts now). */
@@ -231,9 +299,26 @@ export class IntervalRecorder {
     this.destroyed = true;
     this.eld?.stop();
     this.slots.clear();
+    this.order.length = 0;
     this.lastSlot = null;
     this.lastCmd = '';
   }
+}
+
+/** The Counters of one command's interval from its counter array. */
+function countersOf(n: Float64Array, heldBack: Record<string, number> | null): Counters {
+  const counters = emptyCounters();
+  counters.intended = n[0]!;
+  counters.sent = n[1]!;
+  counters.completed = n[2]!;
+  counters.hits = n[3]!;
+  counters.misses = n[4]!;
+  counters.unsent = n[5]!;
+  counters.bytesOut = n[6]!;
+  counters.bytesIn = n[7]!;
+  for (const c of ERROR_CLASSES) counters.errors[c] = n[ERROR_INDEX[c]]!;
+  if (heldBack) counters.heldBack = heldBack;
+  return counters;
 }
 
 /**
@@ -241,7 +326,7 @@ export class IntervalRecorder {
  * due it ran. perf_hooks' monitorEventLoopDelay is not used: it records whole sampling periods (an
  * idle loop read 10–14 ms at 10 ms resolution, which reports showed as a "worst event-loop delay"
  * that never happened), and its reset() drops the first sample after it, so a stall that began at an
- * interval's snapshot went uncounted. Here the stall counts in the interval whose snapshot follows it.
+ * interval's snapshot went uncounted. Here the stall counts in the interval whose rotation follows it.
  */
 class EventLoopProbe {
   private readonly periodNs: number;

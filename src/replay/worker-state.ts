@@ -9,7 +9,7 @@ import type { ConnCtx, ReplayConn } from './conn.js';
 import type { RunQueue } from './batch.js';
 import type { Waker } from './waker.js';
 import type { WriteOrder } from './write-order.js';
-import { writeTrace } from './trace.js';
+import { Ev, trace, tracing, writeTrace } from './trace.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerTotals } from './messages.js';
 
 /** What the worker talks to: the worker thread's parentPort, or a test's channel. */
@@ -93,20 +93,44 @@ export function post(s: WorkerState, m: FromWorker): void {
   s.port.postMessage(m);
 }
 
-/** Run-clock ns; closes the intervals the clock has passed first (snapshots are posted in order). */
+/** Run-clock ns; closes the intervals the clock has passed first (cheap: see advance). */
 export function now(s: WorkerState): number {
   const t = monoNs(s.baseSec) - (s.t0 ?? 0);
   if (t >= s.nextBoundary && s.rec !== null && s.t0 !== null && s.drainedNs === null) advance(s, t);
   return t;
 }
 
-/** Posts the snapshot of every interval that ended before run time `t`. */
+/**
+ * Closes every interval that ended before run time `t`. now() runs inside the dispatch loop, so
+ * closing only rotates the recorder's storage (microseconds); encoding the closed interval's
+ * histograms (0.1–1 ms, more on a loaded machine) would make the requests due at the boundary
+ * late. It is encoded and posted later by postClosed, when the worker has slack (worker-timing.ts:
+ * arm, check). The recorder holds one closed interval: one still waiting at the next boundary is
+ * posted first, so snapshots stay in index order. In max mode nothing is ever idle and the CPU per
+ * request is the figure: there each interval is encoded at its boundary, as before.
+ */
 export function advance(s: WorkerState, t: number): void {
   while (t >= s.nextBoundary) {
-    post(s, { t: 'snap', snap: s.rec!.snapshot(s.curIndex) });
+    postClosed(s);
+    s.rec!.rotate(s.curIndex);
     s.curIndex++;
     s.nextBoundary += s.intervalNs;
+    if (s.ctx.maxMode) postClosed(s);
   }
+}
+
+/** Encodes and posts the interval the recorder closed last, if it still waits. */
+export function postClosed(s: WorkerState): void {
+  const rec = s.rec;
+  if (rec === null || !rec.pending) return;
+  if (!tracing) {
+    post(s, { t: 'snap', snap: rec.takeClosed() });
+    return;
+  }
+  const start = monoNs(s.baseSec);
+  const snap = rec.takeClosed();
+  trace(Ev.Encode, start - (s.t0 ?? 0), monoNs(s.baseSec) - start, snap.index);
+  post(s, { t: 'snap', snap });
 }
 
 /** Writes the queued bytes of every connection marked dirty. */
@@ -120,13 +144,14 @@ export function progress(s: WorkerState, t: number): void {
   post(s, { t: 'progress', worker: s.init!.worker, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
 }
 
-/** Ends the run once everything is sent and every connection is finished: last snapshot, 'done', clean-up. */
+/** Ends the run once everything is sent and every connection is finished: last snapshots (in order), 'done', clean-up. */
 export function maybeDone(s: WorkerState): void {
   if (s.finishedAll || s.t0 === null) return;
   if (s.stopped && s.drainedNs === null && s.conns.size === 0) {
     s.drainedNs = now(s);
     if (s.checkTimer) clearInterval(s.checkTimer);
     s.checkTimer = null;
+    postClosed(s); // nothing is sent or awaited any more, and the run may end much later (see drainedNs)
   }
   if (!s.ended || s.queue.size > 0) return;
   if (s.conns.size > 0) {
@@ -146,6 +171,7 @@ export function maybeDone(s: WorkerState): void {
   flushDirty(s);
   const endNs = s.drainedNs ?? monoNs(s.baseSec) - s.t0;
   if (endNs >= s.nextBoundary) advance(s, endNs);
+  postClosed(s);
   post(s, { t: 'snap', snap: s.rec!.snapshot(s.curIndex) });
   post(s, { t: 'done', worker: s.init!.worker, endNs, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
   s.rec!.destroy();
