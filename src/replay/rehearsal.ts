@@ -99,6 +99,7 @@ export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): 
       on() {},
     };
     const s = newWorkerState(port);
+    s.rehearsal = true;
     configureWorker(s, { ...real.init, targets: [target.target], auth: null, intervalNs: INTERVAL_NS });
     s.spin = real.spin;
     s.ctx.cas = CasTable.create(CAS_ENTRIES);

@@ -41,6 +41,11 @@ export function writeTrace(w: number): void {
   n = 0;
 }
 
+/** Forgets what was traced so far (the rehearsal before t0 runs on a clock of its own). */
+export function dropTrace(): void {
+  n = 0;
+}
+
 /**
  * Records the start of the schedule (`queued` items waiting) and traces this thread's
  * garbage-collection pauses (start on the run clock, duration, kind) from then on; `now` is the
@@ -50,12 +55,8 @@ export function writeTrace(w: number): void {
 export function traceGc(now: () => number, queued: number): void {
   if (!tracing) return;
   trace(Ev.Start, now(), queued);
-  // one observer per thread, on the clock of the latest start (the rehearsal's comes before the run's)
-  gcNow = now;
-  if (gcObserved) return;
-  gcObserved = true;
   const obs = new PerformanceObserver((list) => {
-    const t = gcNow();
+    const t = now();
     const p = performance.now();
     for (const e of list.getEntries()) {
       const kind = ((e as unknown as { detail?: { kind?: number } }).detail?.kind) ?? 0;
@@ -64,5 +65,3 @@ export function traceGc(now: () => number, queued: number): void {
   });
   obs.observe({ entryTypes: ['gc'] });
 }
-let gcNow: () => number = () => 0;
-let gcObserved = false;

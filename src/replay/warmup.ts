@@ -25,8 +25,10 @@ const WARMUP_ROUNDS = 5;
 const WARMUP_DEPTH = 400;
 /**
  * Interval snapshots taken of the warm-up's throwaway recorder: the first snapshot of a run (the
- * end of its first second) ran the histogram encoding cold, 3–9 ms of the worker inside the
- * schedule on a capture of many commands (memccapable-binary: its requests due then were 9.7 ms late).
+ * end of its first second) ran the histogram encoding cold, 3–9 ms of the worker on a capture of
+ * many commands (memccapable-binary: its requests due then were 9.7 ms late). The encoding now runs
+ * when the worker is idle (worker-state.ts advance), but cold it would still hold up what comes
+ * due while it runs.
  */
 const WARMUP_SNAPSHOTS = 20;
 

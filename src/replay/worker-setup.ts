@@ -44,6 +44,7 @@ export function newWorkerState(port: WorkerPort): WorkerState {
     waker: null,
     drainedNs: null,
     openWaits: false,
+    rehearsal: false,
     ctx: null as unknown as ConnCtx,
     pumpCb: () => pump(s),
     onTimer: () => pump(s, Ev.WakeTimer),

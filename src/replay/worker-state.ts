@@ -9,7 +9,7 @@ import type { ConnCtx, ReplayConn } from './conn.js';
 import type { RunQueue } from './batch.js';
 import type { Waker } from './waker.js';
 import type { WriteOrder } from './write-order.js';
-import { Ev, trace, tracing, writeTrace } from './trace.js';
+import { Ev, dropTrace, trace, tracing, writeTrace } from './trace.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerTotals } from './messages.js';
 
 /** What the worker talks to: the worker thread's parentPort, or a test's channel. */
@@ -76,6 +76,8 @@ export interface WorkerState {
    * requests before it, only faster.
    */
   openWaits: boolean;
+  /** A throwaway worker rehearsing before t0 (rehearsal.ts): its trace and its GC watch are not the run's. */
+  rehearsal: boolean;
   /** What the worker's connections see of it (worker-conns.ts newConnCtx). */
   ctx: ConnCtx;
   /** pump(s) on a spin turn (setImmediate), made once. */
@@ -176,7 +178,8 @@ export function maybeDone(s: WorkerState): void {
   post(s, { t: 'done', worker: s.init!.worker, endNs, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
   s.rec!.destroy();
   s.rec = null;
-  writeTrace(s.init!.worker);
+  if (s.rehearsal) dropTrace();
+  else writeTrace(s.init!.worker);
   s.port.close?.();
 }
 

@@ -198,7 +198,7 @@ function check(s: WorkerState): void {
 export function begin(s: WorkerState, t0Ns: number): void {
   if (s.t0 !== null) return;
   s.t0 = t0Ns;
-  if (tracing) traceGc(() => now(s), s.queue.size);
+  if (tracing && !s.rehearsal) traceGc(() => now(s), s.queue.size);
   // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
   s.rec?.resetEventLoop();
   s.nextBoundary = s.intervalNs;
