@@ -85,8 +85,11 @@ function schedule(kinds: readonly ReqItem[]): { batch: PackedBatch; requests: nu
 
 /** Rehearses `samples` (one request per kind) in worker `real`'s thread; null when there is nothing to rehearse or no target could start. */
 export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): Promise<RehearsalStats | null> {
+  // --rate max keeps no schedule: compiling on its first requests costs it only CPU, which the
+  // rehearsal's ~0.25 s would add to (its CPU per request is a figure of its own)
+  if (real.init === null || real.init.maxMode) return null;
   const kinds = samples.filter(rehearsable);
-  if (kinds.length === 0 || real.init === null) return null;
+  if (kinds.length === 0) return null;
   const target = await startWarmTarget().catch(() => null);
   if (target === null) return null;
   try {

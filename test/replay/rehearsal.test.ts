@@ -61,4 +61,12 @@ describe('the rehearsal before t0', () => {
       expect(r!.requests).toBeGreaterThan(keys);
     }, 60_000);
   }
+
+  it('does not run in --rate max, which keeps no schedule and whose CPU per request is a figure of its own', async () => {
+    const cap = join(ROOT, 'captures', 'fixtures', 'meta.pcap');
+    const run = await replay([cap, '--target', mc.address, '--rate', 'max', ...QUIET], tmp.dir);
+    expect(run.results, run.stderr).not.toBeNull();
+    expect((run.results!.config.options as { rehearsal?: Rehearsal }).rehearsal).toEqual({ kinds: 0, requests: 0, answered: 0 });
+    expect(run.results!.summary.total.counters.sent).toBeGreaterThan(0);
+  }, 60_000);
 });
