@@ -23,8 +23,11 @@ const CONNS = 4;
 const BUDGET = 2400;
 const MIN_ROUNDS = 10;
 const MAX_ROUNDS = 100;
-/** Gaps between rounds, in turn: one inside a spin turn, one the worker waits for asleep. */
-const GAPS_NS = [150e3, 1.5e6] as const;
+/**
+ * Gaps between rounds, in turn: one inside a spin turn, one the worker waits for asleep and in
+ * which it encodes a closed interval (worker-timing.ts: a gap of 2 ms or more).
+ */
+const GAPS_NS = [150e3, 2.5e6] as const;
 /** The first requests are due this long after the rehearsal's opens (loopback connects in ~0.1 ms). */
 const FIRST_NS = 2e6;
 /** A short interval: the rehearsal also runs the interval snapshots with the capture's command names. */

@@ -98,27 +98,7 @@ describe('replay worker: interval snapshots off the send path', () => {
     const rotatedInPump: number[] = [];
     const mismatches: string[] = [];
     let encodes = 0;
-    const undo = [
-      wrap(CountsHistogram.prototype, 'record', (h, args) => {
-        let v = values.get(h as CountsHistogram);
-        if (v === undefined) values.set(h as CountsHistogram, (v = []));
-        v.push(args[0] as number);
-      }),
-      wrap(CountsHistogram.prototype, 'reset', (h) => values.delete(h as CountsHistogram)),
-      wrap(CountsHistogram.prototype, 'encode', (h, _args, result) => {
-        encodes++;
-        const frames = stackFrames();
-        // now() is the run clock read per request in the dispatch loop: encoding there delays what is due
-        if (frames.includes('now')) encodedInClockRead.push(frames.filter((f) => f !== '').slice(2, 9).join(' < '));
-        const w = createHistogram();
-        for (const v of values.get(h as CountsHistogram) ?? []) recordNs(w, v);
-        if (Buffer.compare(Buffer.from(encodeRaw(w)), Buffer.from(result as Uint8Array)) !== 0) mismatches.push(`encoding #${encodes}`);
-        freeHistogram(w);
-      }),
-    ];
-    if (typeof (IntervalRecorder.prototype as unknown as Record<string, unknown>)['rotate'] === 'function') {
-      undo.push(wrap(IntervalRecorder.prototype, 'rotate', (_r, args) => stackFrames().includes('pump') && rotatedInPump.push(args[0] as number)));
-    }
+    let undo: (() => void)[] = [];
     const got: FromWorker[] = [];
     const handlers: ((m: ToWorker) => void)[] = [];
     const port: WorkerPort = {
@@ -139,6 +119,29 @@ describe('replay worker: interval snapshots off the send path', () => {
       send(schedule());
       send({ t: 'sync' });
       await waitFor('synced', () => got.some((m) => m.t === 'synced' || m.t === 'fatal'), 20_000);
+      // watched from the start of the run: the rehearsal before t0 (rehearsal.ts) encodes its own
+      // throwaway recorder's intervals, on a clock of its own
+      undo = [
+        wrap(CountsHistogram.prototype, 'record', (h, args) => {
+          let v = values.get(h as CountsHistogram);
+          if (v === undefined) values.set(h as CountsHistogram, (v = []));
+          v.push(args[0] as number);
+        }),
+        wrap(CountsHistogram.prototype, 'reset', (h) => values.delete(h as CountsHistogram)),
+        wrap(CountsHistogram.prototype, 'encode', (h, _args, result) => {
+          encodes++;
+          const frames = stackFrames();
+          // now() is the run clock read per request in the dispatch loop: encoding there delays what is due
+          if (frames.includes('now')) encodedInClockRead.push(frames.filter((f) => f !== '').slice(2, 9).join(' < '));
+          const w = createHistogram();
+          for (const v of values.get(h as CountsHistogram) ?? []) recordNs(w, v);
+          if (Buffer.compare(Buffer.from(encodeRaw(w)), Buffer.from(result as Uint8Array)) !== 0) mismatches.push(`encoding #${encodes}`);
+          freeHistogram(w);
+        }),
+      ];
+      if (typeof (IntervalRecorder.prototype as unknown as Record<string, unknown>)['rotate'] === 'function') {
+        undo.push(wrap(IntervalRecorder.prototype, 'rotate', (_r, args) => stackFrames().includes('pump') && rotatedInPump.push(args[0] as number)));
+      }
       send({ t: 'start', t0Ns: monoNs(baseSec) + 20e6 });
       send({ t: 'end' });
       await waitFor('done', () => got.some((m) => m.t === 'done' || m.t === 'fatal'), 30_000);
