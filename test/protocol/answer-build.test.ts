@@ -4,9 +4,8 @@
 // and misses), except where the server's answer carries data the builder does not know (the
 // number incr returns).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { T, arithExtras, binPacket, matchChunks, requestsOf, storeExtras, u32, type BinPacket, type Outcome } from './helpers.js';
+import { T, arithExtras, binPacket, endsWith, endsWithNoop, exchange, matchChunks, requestsOf, storeExtras, u32, type BinPacket, type Outcome } from './helpers.js';
 import { plausibleAnswer } from '../../src/protocol/answer-build.js';
 import type { ParsedRequest } from '../../src/protocol/types.js';
 
@@ -18,31 +17,6 @@ afterAll(async () => {
   await mc?.stop();
 });
 
-/** Sends `bytes` on a fresh connection; resolves with what the server sent until `done` says it is all there. */
-function exchange(bytes: Buffer, done: (got: Buffer) => boolean): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: mc.host, port: mc.port });
-    const parts: Buffer[] = [];
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`timeout: ${Buffer.concat(parts).toString('latin1').slice(-200)}`));
-    }, 10_000);
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      const all = Buffer.concat(parts);
-      if (done(all)) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(all);
-      }
-    });
-    s.on('error', reject);
-    s.on('connect', () => s.write(bytes));
-  });
-}
-
-const endsWith = (suffix: string) => (b: Buffer) => b.length >= suffix.length && b.subarray(b.length - suffix.length).toString('latin1') === suffix;
-const endsWithNoop = (opaque: number) => (b: Buffer) => b.length >= 24 && b[b.length - 24] === 0x81 && b[b.length - 23] === 0x0a && b.readUInt32BE(b.length - 12) === opaque;
 
 /** What two answers to a request must agree on. */
 function shape(o: Outcome, arith: boolean): unknown {
@@ -53,9 +27,9 @@ function shape(o: Outcome, arith: boolean): unknown {
 
 /** Primes the server, sends the script to it, and compares its answers with the builder's, request by request. */
 async function compare(prime: Buffer, primeDone: (b: Buffer) => boolean, script: Buffer, done: (b: Buffer) => boolean): Promise<ParsedRequest[]> {
-  await exchange(prime, primeDone);
+  await exchange(mc, prime, primeDone);
   const reqs = requestsOf(script);
-  const real = matchChunks(reqs, [await exchange(script, done)], { wantCas: true });
+  const real = matchChunks(reqs, [await exchange(mc, script, done)], { wantCas: true });
   const built = reqs.map((r) => plausibleAnswer(r)).filter((b): b is Buffer => b !== null);
   const ours = matchChunks(reqs, [Buffer.concat(built)], { wantCas: true });
   expect(real.unexpected).toBe(0);

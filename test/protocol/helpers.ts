@@ -1,6 +1,7 @@
 // Test helpers for the protocol layer: request builders straight from the specs, and feeding a
 // stream whole, split at every byte, or byte by byte, poisoning each chunk after use so a parser
 // that keeps a view past its callback is caught.
+import { connect } from 'node:net';
 import { createRequestParser, type RequestParserOptions } from '../../src/protocol/request-parser.js';
 import { createResponseMatcher, type MatchInfo } from '../../src/protocol/response-matcher.js';
 import type { ParsedRequest, ParsedResponse, ParserOptions } from '../../src/protocol/types.js';
@@ -244,3 +245,39 @@ export function requestsOf(stream: Buffer, opts?: RequestParserOptions): ParsedR
 }
 
 export const T = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+// ---- talking to a real memcached -------------------------------------------------------------------
+
+/** Sends `bytes` to host:port on a fresh connection and resolves with everything the server sent until `done` (or it closed). */
+export function exchange(server: { host: string; port: number }, bytes: Buffer, done: (got: Buffer) => boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: server.host, port: server.port });
+    const parts: Buffer[] = [];
+    let len = 0;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`timeout; got ${len} bytes: ${Buffer.concat(parts).toString('latin1').slice(-300)}`));
+    }, 10_000);
+    s.on('data', (d: Buffer) => {
+      parts.push(d);
+      len += d.length;
+      const all = Buffer.concat(parts);
+      if (done(all)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(all);
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts));
+    });
+    s.on('connect', () => s.write(bytes));
+  });
+}
+
+/** An exchange is over once the answer ends with `suffix`. */
+export const endsWith = (suffix: string) => (b: Buffer) => b.length >= suffix.length && b.subarray(b.length - suffix.length).toString('latin1') === suffix;
+/** A binary noop response with this opaque ends the exchange. */
+export const endsWithNoop = (opaque: number) => (b: Buffer) => b.length >= 24 && b[b.length - 24] === 0x81 && b[b.length - 23] === 0x0a && b.readUInt32BE(b.length - 12) === opaque;

@@ -2,9 +2,8 @@
 // bytes through the response matcher (whole, split at every byte, in random chunks) and checks each
 // outcome against what the test itself stored: the independent truth for the framing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { T, arithExtras, binPacket, matchChunks, randomBytes, randomChunks, requestsOf, splits, storeExtras, u32, type Outcome } from './helpers.js';
+import { T, arithExtras, binPacket, endsWith, endsWithNoop, exchange, matchChunks, randomBytes, randomChunks, requestsOf, splits, storeExtras, u32, type Outcome } from './helpers.js';
 import type { ParsedRequest } from '../../src/protocol/types.js';
 
 let mc: Memcached;
@@ -15,38 +14,6 @@ afterAll(async () => {
   await mc?.stop();
 });
 
-/** Sends the bytes on a fresh connection and resolves with everything the server sent until `done`. */
-function exchange(bytes: Buffer, done: (got: Buffer) => boolean): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: mc.host, port: mc.port });
-    const parts: Buffer[] = [];
-    let len = 0;
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`timeout; got ${len} bytes: ${Buffer.concat(parts).toString('latin1').slice(-300)}`));
-    }, 10_000);
-    s.on('data', (d) => {
-      parts.push(d);
-      len += d.length;
-      const all = Buffer.concat(parts);
-      if (done(all)) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(all);
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(parts));
-    });
-    s.on('connect', () => s.write(bytes));
-  });
-}
-
-const endsWith = (suffix: string) => (b: Buffer) => b.length >= suffix.length && b.subarray(b.length - suffix.length).toString('latin1') === suffix;
-/** A binary noop response with this opaque ends the exchange. */
-const endsWithNoop = (opaque: number) => (b: Buffer) => b.length >= 24 && b[b.length - 24] === 0x81 && b[b.length - 23] === 0x0a && b.readUInt32BE(b.length - 12) === opaque;
 
 interface Truth {
   status?: string;
@@ -65,7 +32,7 @@ async function run(script: [Buffer, Truth][], done: (b: Buffer) => boolean, chun
   const stream = Buffer.concat(script.map(([b]) => b));
   const reqs = requestsOf(stream);
   expect(reqs.length).toBe(script.length);
-  const answer = await exchange(stream, done);
+  const answer = await exchange(mc, stream, done);
   const whole = matchChunks(reqs, [answer], { wantCas: true, close });
   expect(whole.unexpected).toBe(0);
   if (!close) expect(whole.pending).toBe(0);
@@ -241,7 +208,7 @@ describe('meta protocol against memcached', () => {
   it('quiet gets without opaques: totals are right', async () => {
     const stream = T('ms zb 1\r\nB\r\nmg za v q\r\nmg zb v q\r\nmg zc v q\r\nmn\r\n');
     const reqs = requestsOf(stream);
-    const answer = await exchange(stream, endsWith('MN\r\n'));
+    const answer = await exchange(mc, stream, endsWith('MN\r\n'));
     for (const chunks of splits(answer)) {
       const got = matchChunks(reqs, chunks);
       const mg = got.outcomes.filter((o) => reqs[o.tag].cmd === 'mg');
