@@ -35,6 +35,9 @@ const INTERVAL_NS = 10e6;
 /** A rehearsal that has not ended by then is abandoned (the run must not wait on it). */
 const TIMEOUT_MS = 2000;
 const CAS_ENTRIES = 1024;
+/** Requests larger than this are not rehearsed (a 1 MB set would be copied hundreds of times), and all rounds together send at most BUDGET_BYTES. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+const BUDGET_BYTES = 16 * 1024 * 1024;
 
 /** What a rehearsal did: results.json config.options.rehearsal. */
 export interface RehearsalStats {
@@ -51,12 +54,13 @@ export interface RehearsalStats {
  */
 function rehearsable(it: ReqItem): boolean {
   const cls = commandInfo(it.proto, it.cmd).cls;
-  return cls !== 'session' && cls !== 'auth' && cls !== 'unknown';
+  return cls !== 'session' && cls !== 'auth' && cls !== 'unknown' && it.raw.length <= MAX_REQUEST_BYTES;
 }
 
 /** The rehearsal's schedule: CONNS connections, each sending every kind once per round, rounds GAPS_NS apart. */
 function schedule(kinds: readonly ReqItem[]): { batch: PackedBatch; requests: number } {
-  const rounds = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, Math.round(BUDGET / (CONNS * kinds.length))));
+  const roundBytes = CONNS * kinds.reduce((n, it) => n + it.raw.length, 0);
+  const rounds = Math.max(1, Math.min(MAX_ROUNDS, Math.floor(BUDGET_BYTES / roundBytes), Math.max(MIN_ROUNDS, Math.round(BUDGET / (CONNS * kinds.length)))));
   const w = new BatchWriter(CONNS * (rounds * kinds.length + 2));
   for (let c = 0; c < CONNS; c++) w.open(0, c, 0, false);
   let at = FIRST_NS;

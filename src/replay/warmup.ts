@@ -1,5 +1,5 @@
 // The worker's warm-up before the schedule starts: every target dialled once through the replay's
-// own connection code, and that code run a few thousand times against an in-process echo, so the
+// own connection code, and that code run a few thousand times against the in-process target, so the
 // first scheduled requests do not pay for lazy compilation and socket set-up.
 import { IntervalRecorder } from '../metrics/recorder.js';
 import { monoNs } from './clock.js';
@@ -16,7 +16,7 @@ const WARMUP_TIMEOUT_MS = 2000;
 /** Warm-up sends only `version`: its private CAS table needs no room. */
 const WARMUP_CAS_ENTRIES = 4;
 /**
- * Warm-up traffic to the in-process echo (warm-target.ts): WARMUP_ROUNDS pipelines of WARMUP_DEPTH
+ * Warm-up traffic to the in-process target (warm-target.ts): WARMUP_ROUNDS pipelines of WARMUP_DEPTH
  * `version` requests. V8 compiles a function after it has run often enough;
  * until then the first requests of a capture ran the send and answer path in the interpreter and
  * paid for compiling it on a 2-core machine (the first ~0.5 s of a run showed lag p99 3–8 ms).
@@ -57,7 +57,7 @@ function versionItem(binary: boolean, pipelined = false): ReqItem {
 /**
  * Dials every target once through the replay's own connection code (connect, authentication,
  * write, response matching, recording into a throwaway recorder), and runs that code a few
- * thousand times against an in-process echo (warm-target.ts): the first scheduled requests must
+ * thousand times against the in-process target (warm-target.ts): the first scheduled requests must
  * not pay for lazy compilation and socket set-up, which cost several ms in a fresh thread.
  */
 export async function warmUp(init: WorkerInit): Promise<void> {

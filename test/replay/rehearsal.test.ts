@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { QUIET, mcStats, readJson, replay, tempDir } from './helpers.js';
+import { QUIET, mcStats, readJson, replay, tempDir, writeCapture, type Step } from './helpers.js';
 import { commandInfo } from '../../src/protocol/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -61,6 +61,34 @@ describe('the rehearsal before t0', () => {
       expect(r!.requests).toBeGreaterThan(keys);
     }, 60_000);
   }
+
+  it('leaves out requests over 64 KB (a large set would be copied hundreds of times) but still replays them', async () => {
+    const big = 'x'.repeat(200 * 1024);
+    /** `data` as segments of 32 KB from `t` on, 1 µs apart (one IP packet holds at most 64 KB). */
+    const segments = (t: number, dir: 0 | 1, data: string): Step[] => {
+      const out: Step[] = [];
+      for (let i = 0; i * 32768 < data.length; i++) out.push({ t: t + i * 0.001, dir, data: data.slice(i * 32768, (i + 1) * 32768) });
+      return out;
+    };
+    const cap = writeCapture(tmp.dir, 'big-set.pcap', [
+      {
+        cport: 41001,
+        steps: [
+          ...segments(10, 0, `set big 0 0 ${big.length}\r\n${big}\r\n`),
+          { t: 11, dir: 1, data: 'STORED\r\n' },
+          { t: 20, dir: 0, data: 'get big\r\n' },
+          ...segments(21, 1, `VALUE big 0 ${big.length}\r\n${big}\r\nEND\r\n`),
+        ],
+      },
+    ]);
+    const run = await replay([cap, '--target', mc.address, ...QUIET], tmp.dir);
+    expect(run.results, run.stderr).not.toBeNull();
+    const r = (run.results!.config.options as { rehearsal?: Rehearsal }).rehearsal!;
+    expect(r.kinds).toBe(1); // the get
+    expect(r.answered).toBe(r.requests);
+    expect(run.results!.summary.perCommand['set']!.counters.completed).toBe(1);
+    expect(run.results!.summary.perCommand['get']!.counters.hits).toBe(1);
+  }, 60_000);
 
   it('does not run in --rate max, which keeps no schedule and whose CPU per request is a figure of its own', async () => {
     const cap = join(ROOT, 'captures', 'fixtures', 'meta.pcap');
