@@ -99,12 +99,14 @@ export async function warmUp(init: WorkerInit): Promise<void> {
     });
   let echo: WarmTarget | null = null;
   try {
-    echo = await startWarmTarget().catch(() => null); // without it: the real dial only
+    // --rate max keeps no schedule: compiling while it runs costs it the same CPU as before it,
+    // and its CPU per request is a figure of its own, so it only dials its targets
+    if (!init.maxMode) echo = await startWarmTarget().catch(() => null); // without it: the real dial only
     await Promise.all([
       ...init.targets.map((t, i) => dial(t, -1 - i, init.auth, 1, 1)),
       ...(echo !== null ? [dial(echo.target, -1 - init.targets.length, null, WARMUP_ROUNDS, WARMUP_DEPTH)] : []),
     ]);
-    warmSnapshots(rec);
+    if (!init.maxMode) warmSnapshots(rec);
   } finally {
     await echo?.close();
     rec.destroy();
