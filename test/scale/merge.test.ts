@@ -82,6 +82,12 @@ describe('merge of shards on a common t0, and of a shard 300 ms late', () => {
     // the capture's own figures once, not twice
     expect(m.capture.requests).toBe(1500);
     expect(m.capture.connections).toBe(50);
+    // what each shard rehearsed before its t0: requests summed, kinds the most of either
+    type Rehearsal = { kinds: number; requests: number; answered: number };
+    const ra = a.config.options.rehearsal as Rehearsal;
+    const rb = b.config.options.rehearsal as Rehearsal;
+    expect(m.config.options.rehearsal).toEqual({ kinds: Math.max(ra.kinds, rb.kinds), requests: ra.requests + rb.requests, answered: ra.answered + rb.answered });
+    expect(ra.requests).toBeGreaterThan(0);
   });
 
   it('a shard whose t0 is 300 ms later: each of its intervals lands in the merged interval containing its start', async () => {
