@@ -35,7 +35,15 @@ export async function startWarmTarget(): Promise<WarmTarget> {
       },
     });
     s.on('data', (b: Buffer) => {
-      parser.push(b, 0);
+      try {
+        parser.push(b, 0);
+      } catch {
+        // it runs inside the replay's worker thread: a request it cannot answer ends its connection
+        // (the rehearsal then counts that connection's requests as failed), never the run
+        stats.skippedBytes += b.length;
+        s.destroy();
+        return;
+      }
       if (out.length === 0) return;
       s.write(out.length === 1 ? out[0]! : Buffer.concat(out));
       out = [];
