@@ -26,21 +26,15 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSy
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt, flag } = cliArgs(args);
 const runs = Number(opt('--runs', '1'));
 const only = new Set(opt('--only', 'table,hog,max').split(','));
 const rates = opt('--rates', '1,4').split(',').map(Number);
 const pick = opt('--captures', null)?.split(',') ?? null;
 const jsonOut = opt('--json', null);
-const flag = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args.splice(i, 1), true) : false;
-};
 const wire = flag('--wire');
 const plain = flag('--plain');
 const prealloc = flag('--prealloc');

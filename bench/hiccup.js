@@ -9,12 +9,10 @@
 // the replay's worker does under --priority auto; 0 = as started)
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const seconds = Number(opt('--seconds', '5'));
 const fifo = Number(opt('--fifo', '0'));
 

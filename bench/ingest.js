@@ -4,12 +4,10 @@
 // Make the captures first with: bash bench/make-bench-capture.sh
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const runs = Number(opt('--runs', 3));
 const big = opt('--big', 'bench/data/small-1g.pcap');
 const file = args[0] ?? 'bench/data/small-100m.pcap';

@@ -11,12 +11,10 @@
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, statSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const runs = Number(opt('--runs', 3));
 const big = opt('--big', 'bench/data/mc32-1g.pcap');
 const before = opt('--before', null);

@@ -9,12 +9,10 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const N = Number(opt('--keys', '1000000'));
 const runSize = opt('--run-size', '100000');
 const cli = join(import.meta.dirname, '..', 'bin', 'mcreplay.js');

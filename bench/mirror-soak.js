@@ -23,12 +23,10 @@ import { connect, createServer } from 'node:net';
 import { readFileSync, mkdirSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const { opt } = cliArgs(args);
 const minutes = Number(opt('--minutes', '30'));
 const rps = Number(opt('--rps', '10000'));
 const nConns = Number(opt('--conns', '20'));

@@ -22,12 +22,10 @@
 // Prints one JSON line on stdout.
 import { extractWorkload } from '../dist/workload/extract.js';
 import { connect } from 'node:net';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const port = Number(opt('--port', '11211'));
 const [host, tport] = String(opt('--target', '127.0.0.1:11211')).split(':');
 const mode = opt('--mode', 'max');

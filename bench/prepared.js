@@ -19,12 +19,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const capture = opt('--capture', 'bench/data/small-100m.pcap');
 const runs = Number(opt('--runs', '3'));
 const jsonOut = opt('--json', null);

@@ -17,12 +17,10 @@ import { existsSync, readFileSync, writeFileSync, rmSync, mkdtempSync, statSync 
 import { createServer, connect } from 'node:net';
 import { tmpdir, cpus, loadavg, hostname } from 'node:os';
 import { join } from 'node:path';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const capture = opt('--capture', 'bench/data/small-100m.pcap');
 const fixed = opt('--fixed', 'bench/data/fixed-20k.pcap');
 const runs = Number(opt('--runs', '3'));

@@ -4,12 +4,10 @@
 // cold code. Each mode runs in a fresh process (V8 compiles per isolate); prints µs per snapshot.
 // Usage: node bench/snapshot-warm.js [--commands 3] [--runs 5]   (needs dist/: npx tsc -p .)
 import { execFileSync } from 'node:child_process';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const commands = Number(opt('--commands', '3'));
 const runs = Number(opt('--runs', '5'));
 const child = (mode) => `

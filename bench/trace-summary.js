@@ -9,12 +9,10 @@
 //   - reads (answers): the cost of one read callback, and GC pauses (MCREPLAY_TRACE observes them).
 // Usage: node bench/trace-summary.js <trace.jsonl> [--worst 8] [--json]
 import { readFileSync } from 'node:fs';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const worstN = Number(opt('--worst', '8'));
 const asJson = args.includes('--json');
 const file = args.find((a) => !a.startsWith('--'));

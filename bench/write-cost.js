@@ -9,12 +9,10 @@
 //   memcached -l 127.0.0.1 -p 22999 -t 1 -u root -d && node bench/write-cost.js --target 127.0.0.1:22999 [--rounds 300] [--conns 64]
 import { connect } from 'node:net';
 import { writeSync } from 'node:fs';
+import { cliArgs } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
+const { opt } = cliArgs(args);
 const [host, port] = String(opt('--target', '127.0.0.1:11211')).split(':');
 const rounds = Number(opt('--rounds', '300'));
 const n = Number(opt('--conns', '64'));
