@@ -39,13 +39,6 @@ const CAS_ENTRIES = 1024;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const BUDGET_BYTES = 16 * 1024 * 1024;
 
-/** What a rehearsal did: results.json config.options.rehearsal. */
-export interface RehearsalStats {
-  kinds: number;
-  requests: number;
-  answered: number;
-}
-
 /**
  * Requests a rehearsal runs: not quit (it closes the connection), not credentials (never sent
  * anywhere), not a command the server does not know: its ERROR is also how memcached answers a
@@ -59,8 +52,9 @@ function rehearsable(it: ReqItem): boolean {
 
 /** The rehearsal's schedule: CONNS connections, each sending every kind once per round, rounds GAPS_NS apart. */
 function schedule(kinds: readonly ReqItem[]): { batch: PackedBatch; requests: number } {
+  const byCount = Math.min(MAX_ROUNDS, Math.max(MIN_ROUNDS, Math.round(BUDGET / (CONNS * kinds.length))));
   const roundBytes = CONNS * kinds.reduce((n, it) => n + it.raw.length, 0);
-  const rounds = Math.max(1, Math.min(MAX_ROUNDS, Math.floor(BUDGET_BYTES / roundBytes), Math.max(MIN_ROUNDS, Math.round(BUDGET / (CONNS * kinds.length)))));
+  const rounds = Math.max(1, Math.min(byCount, Math.floor(BUDGET_BYTES / roundBytes)));
   const w = new BatchWriter(CONNS * (rounds * kinds.length + 2));
   for (let c = 0; c < CONNS; c++) w.open(0, c, 0, false);
   let at = FIRST_NS;
@@ -90,15 +84,19 @@ function schedule(kinds: readonly ReqItem[]): { batch: PackedBatch; requests: nu
   return { batch: w.take().batch, requests: CONNS * rounds * kinds.length };
 }
 
-/** Rehearses `samples` (one request per kind) in worker `real`'s thread; null when there is nothing to rehearse or no target could start. */
-export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): Promise<RehearsalStats | null> {
+/**
+ * Rehearses `samples` (one request per kind) in worker `real`'s thread and adds what it did to its
+ * totals (results.json config.options.rehearsal); nothing when there is nothing to rehearse or no
+ * in-process target could start.
+ */
+export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): Promise<void> {
   // --rate max keeps no schedule: compiling on its first requests costs it only CPU, which the
   // rehearsal's ~0.25 s would add to (its CPU per request is a figure of its own)
-  if (real.init === null || real.init.maxMode) return null;
+  if (real.init === null || real.init.maxMode) return;
   const kinds = samples.filter(rehearsable);
-  if (kinds.length === 0) return null;
+  if (kinds.length === 0) return;
   const target = await startWarmTarget().catch(() => null);
-  if (target === null) return null;
+  if (target === null) return;
   try {
     let finished: () => void = () => {};
     const done = new Promise<void>((resolve) => (finished = resolve));
@@ -128,7 +126,6 @@ export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): 
     real.totals.rehearsalRequests += requests;
     real.totals.rehearsed += s.totals.completed;
     real.totals.rehearsalKinds = Math.max(real.totals.rehearsalKinds, kinds.length);
-    return { kinds: kinds.length, requests, answered: s.totals.completed };
   } finally {
     await target.close();
   }

@@ -104,7 +104,7 @@ export function dispatch(s: WorkerState, it: WorkItem, t: number): void {
  * its first moments, and meanwhile `rehearse` the first kinds of requests queued (rehearsal.ts);
  * 'synced' once both are done.
  */
-export function sync(s: WorkerState, rehearse: (samples: ReqItem[]) => Promise<unknown>): void {
+export function sync(s: WorkerState, rehearse: (samples: ReqItem[]) => Promise<void>): void {
   const early: ReplayConn[] = [];
   const info = s.queue.startInfo(s.init!.maxMode ? -1 : PREOPEN_NS);
   for (const cmd of info.cmds) s.rec!.slot(cmd); // histograms of the first commands exist before t0
