@@ -140,8 +140,11 @@ export function flushDirty(s: WorkerState): void {
   s.order.writeAll();
 }
 
-/** Posts the running totals (a copy: the worker goes on counting). */
+/** Posts the running totals (a copy: the worker goes on counting); nothing once 'done' is posted. */
 export function progress(s: WorkerState, t: number): void {
+  // a dispatch turn or check that finished the last connection posted 'done' from inside it, and
+  // then reached its own progress post: the coordinator must see nothing of a worker after 'done'
+  if (s.finishedAll) return;
   s.lastProgress = t;
   post(s, { t: 'progress', worker: s.init!.worker, totals: { ...s.totals, byClass: { ...s.totals.byClass } } });
 }
