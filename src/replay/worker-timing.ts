@@ -198,11 +198,13 @@ function check(s: WorkerState): void {
 export function begin(s: WorkerState, t0Ns: number): void {
   if (s.t0 !== null) return;
   s.t0 = t0Ns;
+  // the interval clock first: now() closes intervals, and a worker that begins after t0 (late
+  // 'start') would otherwise close one against the boundary of before the run and post index 0 twice
+  s.nextBoundary = s.intervalNs;
+  s.curIndex = 0;
   if (tracing && !s.rehearsal) traceGc(() => now(s), s.queue.size);
   // event-loop delay counts from t0: start-up work (init, sync) is no stall of the schedule
   s.rec?.resetEventLoop();
-  s.nextBoundary = s.intervalNs;
-  s.curIndex = 0;
   s.checkTimer = setInterval(() => check(s), CHECK_MS);
   arm(s);
 }
