@@ -7,7 +7,7 @@ import type { IntervalRecorder } from '../metrics/recorder.js';
 import { fullGc } from './full-gc.js';
 import { READ_BUF_BYTES } from './warmup.js';
 import { PREOPEN_NS, type ReqItem, type WorkItem } from './messages.js';
-import { maybeDone, now, post, type WorkerState } from './worker-state.js';
+import { farBehind, maybeDone, now, post, type WorkerState } from './worker-state.js';
 
 /** How long the worker waits at start for connections the capture joined mid-way to come up. */
 const EARLY_CONNECT_WAIT_MS = 1000;
@@ -39,8 +39,11 @@ export function newConnCtx(s: WorkerState): ConnCtx {
     reading: false,
     flushDirty: s.flushCb,
     sendDue() {
-      // an answer is about to be parsed: requests already due go out first
-      if (!s.pumping && s.t0 !== null && !s.finishedAll && !s.stopped && !ctx.maxMode && (s.queue.peekAt() ?? Infinity) <= now(s)) s.readCb();
+      // an answer is about to be parsed: requests already due go out first, unless the turn
+      // stopped for the answers (then only once the schedule is far behind)
+      if (s.pumping || s.t0 === null || s.finishedAll || s.stopped || ctx.maxMode) return;
+      const t = now(s);
+      if (s.readBreak ? farBehind(s, t) : (s.queue.peekAt() ?? Infinity) <= t) s.readCb();
     },
     // bytes queued outside a dispatch turn go out on the next tick, or at the end of a read callback
     dirty: (c) => s.order.add(c, ctx.reading),

@@ -41,6 +41,7 @@ export function newWorkerState(port: WorkerPort): WorkerState {
     drainDeadline: null,
     order: new WriteOrder(),
     pumping: false,
+    readBreak: false,
     waker: null,
     drainedNs: null,
     openWaits: false,

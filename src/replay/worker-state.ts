@@ -59,6 +59,8 @@ export interface WorkerState {
   order: WriteOrder;
   /** A dispatch turn (pump) is running: an answer parsed inside it does not start another. */
   pumping: boolean;
+  /** The last dispatch turn stopped so that answers waiting in the sockets are read (worker-timing.ts pump): until the next turn, a read callback sends only what is readPolicy.lagCapNs late. */
+  readBreak: boolean;
   waker: Waker | null;
   /**
    * When a stopped worker had nothing left in flight: its run ends there. The coordinator may still
@@ -88,6 +90,22 @@ export interface WorkerState {
   flushCb: () => void;
   /** pump(s) before an answer is parsed (ctx.sendDue), made once. */
   readCb: () => void;
+}
+
+/**
+ * Answers that wait in the sockets while the worker writes a burst are timestamped only when it
+ * reads them, so a turn that kept writing for milliseconds added that to every answer's service
+ * time (memaslap-64conns: service p50 0.5–0.9 ms at 1x where memcached answered in 20–50 µs on the
+ * wire). A turn therefore stops `afterNs` after its first write that awaits an answer and lets
+ * the event loop read what came, unless the schedule is `lagCapNs` behind or more: reading
+ * costs the sends behind it time (10–50 µs an answer on a 2-core VM), and past that the capture's
+ * load shape goes first (README "Design notes": a burst costs more than its schedule leaves).
+ */
+export const readPolicy = { afterNs: 100e3, lagCapNs: 500e3 };
+
+/** The head of the queue is at least readPolicy.lagCapNs late at run time `t` (reading answers must wait). */
+export function farBehind(s: WorkerState, t: number): boolean {
+  return (s.queue.peekAt() ?? Infinity) <= t - readPolicy.lagCapNs;
 }
 
 /** Posts `m` to the coordinator. */

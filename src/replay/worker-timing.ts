@@ -3,7 +3,7 @@
 // of the schedule at t0.
 import { Ev, trace, traceGc, tracing } from './trace.js';
 import { conn, dispatch } from './worker-conns.js';
-import { flushDirty, maybeDone, now, postClosed, progress, type SpinConfig, type WorkerState } from './worker-state.js';
+import { farBehind, flushDirty, maybeDone, now, postClosed, progress, readPolicy, type SpinConfig, type WorkerState } from './worker-state.js';
 
 /**
  * Waiting for the next due item: the waker thread (waker.ts) wakes the worker WAKE_EARLY_NS before
@@ -74,7 +74,11 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
   const queue = s.queue;
   const ctx = s.ctx;
   s.pumping = true;
+  s.readBreak = false;
   let t = now(s);
+  // answers are not read inside a turn: those its own writes await are due readPolicy.afterNs after the first
+  const inflight0 = ctx.inflight;
+  let awaitedSince = -1;
   let n = 0;
   if (tracing) trace(src, t, t - (queue.peekAt() ?? t), queue.size);
   let limit = -Infinity;
@@ -104,6 +108,12 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
       if (!ctx.maxMode) {
         s.order.passed(it.k === 'req' ? it.conn : null, it.at, queue.peekAt(), COALESCE_NS);
         t = now(s);
+        if (awaitedSince < 0) {
+          if (ctx.inflight > inflight0) awaitedSince = ctx.lastWriteNs;
+        } else if (t - awaitedSince >= readPolicy.afterNs && (queue.peekAt() ?? Infinity) <= t && !farBehind(s, t)) {
+          s.readBreak = true; // arm() spins: the event loop reads, then the next turn goes on
+          break;
+        }
       }
     }
     if (++n % 64 === 0) {

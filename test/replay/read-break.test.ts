@@ -1,0 +1,111 @@
+// A replay worker writing a burst (many connections due at once) stops to read the answers that
+// have come meanwhile, so their service time is the target's and not the rest of the burst's write
+// time; once the schedule is readPolicy.lagCapNs behind, it writes on and reads afterwards. Run in
+// this thread (runWorker) against a real memcached, with the policy set so that the outcome does
+// not depend on the machine's speed: which callbacks ran in which order is what is checked.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runWorker } from '../../src/replay/worker.js';
+import { ReplayConn } from '../../src/replay/conn.js';
+import { BatchWriter } from '../../src/replay/batch.js';
+import { CasTable } from '../../src/replay/cas-table.js';
+import { clockBaseSec, monoNs } from '../../src/replay/clock.js';
+import { readPolicy, type WorkerPort } from '../../src/replay/worker-state.js';
+import type { FromWorker, ToWorker } from '../../src/replay/messages.js';
+import { initMetrics } from '../../src/metrics/histogram.js';
+import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { waitFor } from '../helpers/wait.js';
+
+const CONNS = 150;
+const DUE_NS = 60e6;
+const saved = { ...readPolicy };
+
+let mc: Memcached;
+beforeAll(async () => {
+  await initMetrics();
+  mc = await startMemcached();
+});
+afterAll(async () => {
+  await mc?.stop();
+});
+afterEach(() => {
+  Object.assign(readPolicy, saved);
+});
+
+/** Replays CONNS connections with one get each, all due at DUE_NS; returns the order of writes ('w') and reads ('r') and the worker's messages. */
+async function burst(): Promise<{ events: string; got: FromWorker[] }> {
+  const events: string[] = [];
+  const proto = ReplayConn.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const flush = proto['flush']!;
+  const onRead = proto['onRead']!;
+  proto['flush'] = function (this: unknown, ...a: unknown[]) {
+    events.push('w');
+    return flush.apply(this, a);
+  };
+  proto['onRead'] = function (this: unknown, ...a: unknown[]) {
+    events.push('r');
+    return onRead.apply(this, a);
+  };
+  const got: FromWorker[] = [];
+  const handlers: ((m: ToWorker) => void)[] = [];
+  const port: WorkerPort = { postMessage: (m) => got.push(m), on: (_ev, f) => handlers.push(f) };
+  const send = (m: ToWorker): void => {
+    for (const h of handlers) h(m);
+  };
+  try {
+    const baseSec = clockBaseSec();
+    runWorker(port);
+    send({
+      t: 'init',
+      init: { worker: 0, baseSec, targets: [{ host: mc.host, port: mc.port, name: mc.address }], timeoutNs: 5e9, maxMode: false, intervalNs: 1e9, auth: null, eventLoop: false, casTable: CasTable.create(64).buffer, priority: 'normal' },
+    });
+    await waitFor('ready', () => got.some((m) => m.t === 'ready' || m.t === 'fatal'), 20_000);
+    const w = new BatchWriter(4 * CONNS);
+    for (let c = 0; c < CONNS; c++) w.open(0, c, 0, false);
+    for (let c = 0; c < CONNS; c++) {
+      w.req({ at: DUE_NS, conn: c, proto: 'text', cmd: 'get', expect: 'values', quiet: false, opaque: 0, keys: [''], metaFlags: [], raw: Buffer.from(`get burst:${c}\r\n`, 'latin1'), absExpSec: null, cas: false, pipelined: false });
+    }
+    for (let c = 0; c < CONNS; c++) w.close(DUE_NS + 50e6, c);
+    send({ t: 'batch', b: w.take().batch });
+    send({ t: 'sync' });
+    await waitFor('synced', () => got.some((m) => m.t === 'synced' || m.t === 'fatal'), 20_000);
+    events.length = 0; // the rehearsal before t0 runs the same functions
+    send({ t: 'start', t0Ns: monoNs(baseSec) + 20e6 });
+    send({ t: 'end' });
+    await waitFor('done', () => got.some((m) => m.t === 'done' || m.t === 'fatal'), 30_000);
+  } finally {
+    proto['flush'] = flush;
+    proto['onRead'] = onRead;
+  }
+  return { events: events.join(''), got };
+}
+
+function completed(got: FromWorker[]): number {
+  const done = got.find((m) => m.t === 'done');
+  return done?.t === 'done' ? done.totals.completed : -1;
+}
+
+describe('replay worker: answers read inside a burst', () => {
+  it('stops writing a burst to read the answers that came, and goes on', async () => {
+    // stop 1 µs after the first awaited write, whatever the lag: every turn writes a little, then reads
+    readPolicy.afterNs = 1e3;
+    readPolicy.lagCapNs = Infinity;
+    const { events, got } = await burst();
+    expect(got.filter((m) => m.t === 'fatal')).toEqual([]);
+    expect(completed(got)).toBe(CONNS);
+    const lastWrite = events.lastIndexOf('w');
+    const readsInside = [...events.slice(0, lastWrite)].filter((e) => e === 'r').length;
+    // answers were read between the burst's writes, not all after its last one
+    expect(readsInside, events).toBeGreaterThan(0);
+    expect(events.split('').filter((e) => e === 'w').length).toBe(CONNS);
+  });
+
+  it('writes the whole burst first once the schedule is as far behind as the cap', async () => {
+    readPolicy.afterNs = 1e3;
+    readPolicy.lagCapNs = 0; // always "far behind": sending goes first
+    const { events, got } = await burst();
+    expect(got.filter((m) => m.t === 'fatal')).toEqual([]);
+    expect(completed(got)).toBe(CONNS);
+    const firstRead = events.indexOf('r');
+    expect(firstRead, events).toBeGreaterThan(events.lastIndexOf('w'));
+  });
+});
