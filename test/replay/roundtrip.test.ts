@@ -13,6 +13,8 @@ import { MIXED } from './mixed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const tcpdump = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
+/** Recordings taken at most: tcpdump on a loaded machine loses packets now and then. */
+const ATTEMPTS = 4;
 
 /** Requests of every connection of a capture, as hex of their raw bytes, in order, and how many gaps the capture has. */
 async function requestsByConn(path: string, port: number): Promise<string[][]> {
@@ -59,8 +61,8 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
     tmp.cleanup();
   });
 
-  /** Replays the capture while tcpdump records the loopback; returns the recording and tcpdump's drop count. */
-  async function recordReplay(cap: string, rec: string): Promise<number> {
+  /** Replays the capture while tcpdump records the loopback; returns tcpdump's drop count and whether the recording holds every connection's close. */
+  async function recordReplay(cap: string, rec: string): Promise<{ drops: number; closed: boolean }> {
     // immediate mode: without it libpcap hands packets over in blocks and SIGINT drops the last one
     // (values here are tiny, so the 256 KiB slot limit of immediate mode does not matter)
     const td = spawn(tcpdump!, ['-i', 'lo', '-s', '0', '--immediate-mode', '-U', '-Z', 'root', '-w', rec, `tcp port ${mc.port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,12 +77,18 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
     const run = await replay([cap, '--target', mc.address, ...QUIET], tmp.dir);
     expect(run.code).toBe(0);
     // stop tcpdump only once its file holds the close of every connection: it writes in batches, and
-    // a SIGINT that comes before the last batch is written loses the tail of the recording
-    await waitFor(`every connection closed in the recording ${rec}`, () => everyConnClosed(rec, mc.port), 15_000, 100);
+    // a SIGINT that comes before the last batch is written loses the tail of the recording (the
+    // closes show within 50 ms, also beside two CPU hogs). A close that never shows is behind
+    // packets the recording lost (beside two hogs, 3 recordings of 8 lacked a request and its
+    // answer, so the reassembly never reached the FIN), and such a recording is taken again
+    const closed = await waitFor(`every connection closed in the recording ${rec}`, () => everyConnClosed(rec, mc.port), 5_000, 100).then(
+      () => true,
+      () => false,
+    );
     const exited = new Promise((r) => td.once('exit', r));
     td.kill('SIGINT');
     await exited;
-    return Number(/(\d+) packets? dropped by kernel/.exec(err)?.[1] ?? 0);
+    return { drops: Number(/(\d+) packets? dropped by kernel/.exec(err)?.[1] ?? 0), closed };
   }
 
   it('a recording of the replay holds the captured requests per connection, in order', async () => {
@@ -90,12 +98,15 @@ describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip t
     // replay by it. tcpdump's kernel drop count also counts packets outside the filter, so only
     // holes in our flows (gaps the reassembly had to declare) make a recording unusable.
     let gaps = 0;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const drops = await recordReplay(cap, rec);
+    let closed = false;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const r = await recordReplay(cap, rec);
+      closed = r.closed;
       gaps = (await readRecording(rec, mc.port)).gaps;
-      if (gaps === 0 && (drops === 0 || attempt === 2)) break;
+      if (closed && gaps === 0 && (r.drops === 0 || attempt === ATTEMPTS - 1)) break;
     }
     expect(gaps, 'every recording lost packets of the replayed connections').toBe(0);
+    expect(closed, 'no recording held the close of every replayed connection within 5 s').toBe(true);
 
     const original = await requestsByConn(cap, 11211);
     // the probe connection only asks for the version, the target-state reads before and after the
