@@ -32,8 +32,8 @@ const GAPS_NS = [150e3, 2.5e6] as const;
 const FIRST_NS = 2e6;
 /** A short interval: the rehearsal also runs the interval snapshots with the capture's command names. */
 const INTERVAL_NS = 10e6;
-/** A rehearsal that has not ended by then is abandoned (the run must not wait on it). */
-const TIMEOUT_MS = 2000;
+/** A rehearsal that has not ended after `timeoutMs` is abandoned (the run must not wait on it); a test shortens it. */
+export const rehearsalLimits = { timeoutMs: 2000 };
 const CAS_ENTRIES = 1024;
 /** Requests larger than this are not rehearsed (a 1 MB set would be copied hundreds of times), and all rounds together send at most BUDGET_BYTES. */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -119,7 +119,7 @@ export async function rehearse(real: WorkerState, samples: readonly ReqItem[]): 
     const timer = setTimeout(() => {
       abandon(s);
       finished();
-    }, TIMEOUT_MS);
+    }, rehearsalLimits.timeoutMs);
     begin(s, monoNs(s.baseSec));
     await done;
     clearTimeout(timer);
