@@ -7,13 +7,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../src/replay/worker.js';
 import { ReplayConn } from '../../src/replay/conn.js';
 import { BatchWriter } from '../../src/replay/batch.js';
-import { CasTable } from '../../src/replay/cas-table.js';
-import { clockBaseSec, monoNs } from '../../src/replay/clock.js';
-import { readPolicy, type WorkerPort } from '../../src/replay/worker-state.js';
-import type { FromWorker, ToWorker } from '../../src/replay/messages.js';
+import { readPolicy } from '../../src/replay/worker-state.js';
+import type { FromWorker } from '../../src/replay/messages.js';
 import { initMetrics } from '../../src/metrics/histogram.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { waitFor } from '../helpers/wait.js';
+import { runToDone, startInThread, syncSchedule, wrap } from './in-thread.js';
 
 const CONNS = 150;
 const DUE_NS = 60e6;
@@ -34,47 +32,22 @@ afterEach(() => {
 /** Replays CONNS connections with one get each, all due at DUE_NS; returns the order of writes ('w') and reads ('r') and the worker's messages. */
 async function burst(): Promise<{ events: string; got: FromWorker[] }> {
   const events: string[] = [];
-  const proto = ReplayConn.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const flush = proto['flush']!;
-  const onRead = proto['onRead']!;
-  proto['flush'] = function (this: unknown, ...a: unknown[]) {
-    events.push('w');
-    return flush.apply(this, a);
-  };
-  proto['onRead'] = function (this: unknown, ...a: unknown[]) {
-    events.push('r');
-    return onRead.apply(this, a);
-  };
-  const got: FromWorker[] = [];
-  const handlers: ((m: ToWorker) => void)[] = [];
-  const port: WorkerPort = { postMessage: (m) => got.push(m), on: (_ev, f) => handlers.push(f) };
-  const send = (m: ToWorker): void => {
-    for (const h of handlers) h(m);
-  };
+  const undo = [wrap(ReplayConn.prototype, 'flush', () => events.push('w')), wrap(ReplayConn.prototype, 'onRead', () => events.push('r'))];
+  let got: FromWorker[] = [];
   try {
-    const baseSec = clockBaseSec();
-    runWorker(port);
-    send({
-      t: 'init',
-      init: { worker: 0, baseSec, targets: [{ host: mc.host, port: mc.port, name: mc.address }], timeoutNs: 5e9, maxMode: false, intervalNs: 1e9, auth: null, eventLoop: false, casTable: CasTable.create(64).buffer, priority: 'normal' },
-    });
-    await waitFor('ready', () => got.some((m) => m.t === 'ready' || m.t === 'fatal'), 20_000);
-    const w = new BatchWriter(4 * CONNS);
-    for (let c = 0; c < CONNS; c++) w.open(0, c, 0, false);
+    const w = await startInThread(runWorker, mc, { timeoutNs: 5e9, eventLoop: false });
+    got = w.got;
+    const b = new BatchWriter(4 * CONNS);
+    for (let c = 0; c < CONNS; c++) b.open(0, c, 0, false);
     for (let c = 0; c < CONNS; c++) {
-      w.req({ at: DUE_NS, conn: c, proto: 'text', cmd: 'get', expect: 'values', quiet: false, opaque: 0, keys: [''], metaFlags: [], raw: Buffer.from(`get burst:${c}\r\n`, 'latin1'), absExpSec: null, cas: false, pipelined: false });
+      b.req({ at: DUE_NS, conn: c, proto: 'text', cmd: 'get', expect: 'values', quiet: false, opaque: 0, keys: [''], metaFlags: [], raw: Buffer.from(`get burst:${c}\r\n`, 'latin1'), absExpSec: null, cas: false, pipelined: false });
     }
-    for (let c = 0; c < CONNS; c++) w.close(DUE_NS + 50e6, c);
-    send({ t: 'batch', b: w.take().batch });
-    send({ t: 'sync' });
-    await waitFor('synced', () => got.some((m) => m.t === 'synced' || m.t === 'fatal'), 20_000);
+    for (let c = 0; c < CONNS; c++) b.close(DUE_NS + 50e6, c);
+    await syncSchedule(w, { t: 'batch', b: b.take().batch });
     events.length = 0; // the rehearsal before t0 runs the same functions
-    send({ t: 'start', t0Ns: monoNs(baseSec) + 20e6 });
-    send({ t: 'end' });
-    await waitFor('done', () => got.some((m) => m.t === 'done' || m.t === 'fatal'), 30_000);
+    await runToDone(w, 20e6);
   } finally {
-    proto['flush'] = flush;
-    proto['onRead'] = onRead;
+    for (const u of undo) u();
   }
   return { events: events.join(''), got };
 }

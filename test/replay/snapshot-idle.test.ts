@@ -6,17 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../src/replay/worker.js';
 import { BatchWriter } from '../../src/replay/batch.js';
-import { CasTable } from '../../src/replay/cas-table.js';
-import { clockBaseSec, monoNs } from '../../src/replay/clock.js';
 import type { FromWorker, ToWorker } from '../../src/replay/messages.js';
-import type { WorkerPort } from '../../src/replay/worker-state.js';
 import type { Expect } from '../../src/protocol/types.js';
 import type { EncodedHist } from '../../src/metrics/hist-config.js';
 import { CountsHistogram } from '../../src/metrics/counts-hist.js';
 import { IntervalRecorder, type IntervalSnapshot } from '../../src/metrics/recorder.js';
 import { createHistogram, decodeHistogram, encodeRaw, freeHistogram, initMetrics, recordNs } from '../../src/metrics/histogram.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { waitFor } from '../helpers/wait.js';
+import { runToDone, startInThread, syncSchedule, wrap } from './in-thread.js';
 
 const INTERVAL_NS = 200e6;
 /** A request every STEP_NS from 5 ms to END_NS: the run crosses six boundaries while sending. */
@@ -46,20 +43,6 @@ function schedule(): ToWorker {
   }
   w.close(END_NS, 1);
   return { t: 'batch', b: w.take().batch };
-}
-
-/** Wraps `obj[name]` to call `spy` before it (with `this` and the arguments); returns the undo. */
-function wrap<T extends object>(obj: T, name: string, spy: (self: unknown, args: unknown[], result: unknown) => void): () => void {
-  const o = obj as Record<string, unknown>;
-  const orig = o[name] as (...a: unknown[]) => unknown;
-  o[name] = function (this: unknown, ...args: unknown[]): unknown {
-    const result = orig.apply(this, args);
-    spy(this, args, result);
-    return result;
-  };
-  return () => {
-    o[name] = orig;
-  };
 }
 
 /** Values in an encoded histogram ('' is empty). */
@@ -99,26 +82,11 @@ describe('replay worker: interval snapshots off the send path', () => {
     const mismatches: string[] = [];
     let encodes = 0;
     let undo: (() => void)[] = [];
-    const got: FromWorker[] = [];
-    const handlers: ((m: ToWorker) => void)[] = [];
-    const port: WorkerPort = {
-      postMessage: (m) => got.push(m),
-      on: (_ev, f) => handlers.push(f),
-    };
-    const send = (m: ToWorker): void => {
-      for (const h of handlers) h(m);
-    };
-    const baseSec = clockBaseSec();
+    let got: FromWorker[] = [];
     try {
-      runWorker(port);
-      send({
-        t: 'init',
-        init: { worker: 0, baseSec, targets: [{ host: mc.host, port: mc.port, name: mc.address }], timeoutNs: 2e9, maxMode: false, intervalNs: INTERVAL_NS, auth: null, eventLoop: true, casTable: CasTable.create(64).buffer, priority: 'normal' },
-      });
-      await waitFor('ready', () => got.some((m) => m.t === 'ready' || m.t === 'fatal'), 20_000);
-      send(schedule());
-      send({ t: 'sync' });
-      await waitFor('synced', () => got.some((m) => m.t === 'synced' || m.t === 'fatal'), 20_000);
+      const iw = await startInThread(runWorker, mc, { intervalNs: INTERVAL_NS });
+      got = iw.got;
+      await syncSchedule(iw, schedule());
       // watched from the start of the run: the rehearsal before t0 (rehearsal.ts) encodes its own
       // throwaway recorder's intervals, on a clock of its own
       undo = [
@@ -142,9 +110,7 @@ describe('replay worker: interval snapshots off the send path', () => {
       if (typeof (IntervalRecorder.prototype as unknown as Record<string, unknown>)['rotate'] === 'function') {
         undo.push(wrap(IntervalRecorder.prototype, 'rotate', (_r, args) => stackFrames().includes('pump') && rotatedInPump.push(args[0] as number)));
       }
-      send({ t: 'start', t0Ns: monoNs(baseSec) + 20e6 });
-      send({ t: 'end' });
-      await waitFor('done', () => got.some((m) => m.t === 'done' || m.t === 'fatal'), 30_000);
+      await runToDone(iw, 20e6);
     } finally {
       for (const u of undo.reverse()) u();
     }

@@ -8,13 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriter } from '../../src/replay/batch.js';
-import { CasTable } from '../../src/replay/cas-table.js';
-import { clockBaseSec, monoNs } from '../../src/replay/clock.js';
-import type { FromWorker, ToWorker } from '../../src/replay/messages.js';
-import type { WorkerPort } from '../../src/replay/worker-state.js';
 import { initMetrics } from '../../src/metrics/histogram.js';
 import { startMemcached, type Memcached } from '../helpers/memcached.js';
-import { waitFor } from '../helpers/wait.js';
+import { runToDone, startInThread, syncSchedule } from './in-thread.js';
 
 const INTERVAL_NS = 100e6;
 const LATE_NS = 30e6;
@@ -39,19 +35,8 @@ describe('replay worker: traced, started after t0', () => {
     const { runWorker } = await import('../../src/replay/worker.js');
     const { tracing } = await import('../../src/replay/trace.js');
     expect(tracing).toBe(true);
-    const got: FromWorker[] = [];
-    const handlers: ((m: ToWorker) => void)[] = [];
-    const port: WorkerPort = { postMessage: (m) => got.push(m), on: (_ev, f) => handlers.push(f) };
-    const send = (m: ToWorker): void => {
-      for (const h of handlers) h(m);
-    };
-    const baseSec = clockBaseSec();
-    runWorker(port);
-    send({
-      t: 'init',
-      init: { worker: 0, baseSec, targets: [{ host: mc.host, port: mc.port, name: mc.address }], timeoutNs: 2e9, maxMode: false, intervalNs: INTERVAL_NS, auth: null, eventLoop: true, casTable: CasTable.create(64).buffer, priority: 'normal' },
-    });
-    await waitFor('ready', () => got.some((m) => m.t === 'ready' || m.t === 'fatal'), 20_000);
+    const iw = await startInThread(runWorker, mc, { intervalNs: INTERVAL_NS });
+    const got = iw.got;
     const w = new BatchWriter(256);
     w.open(0, 1, 0, false);
     let n = 0;
@@ -59,12 +44,8 @@ describe('replay worker: traced, started after t0', () => {
       w.req({ at, conn: 1, proto: 'text', cmd: 'get', expect: 'values', quiet: false, opaque: 0, keys: [''], metaFlags: [], raw: Buffer.from(`get k${n}\r\n`, 'latin1'), absExpSec: null, cas: false, pipelined: false });
     }
     w.close(END_NS, 1);
-    send({ t: 'batch', b: w.take().batch });
-    send({ t: 'sync' });
-    await waitFor('synced', () => got.some((m) => m.t === 'synced' || m.t === 'fatal'), 20_000);
-    send({ t: 'start', t0Ns: monoNs(baseSec) - LATE_NS });
-    send({ t: 'end' });
-    await waitFor('done', () => got.some((m) => m.t === 'done' || m.t === 'fatal'), 30_000);
+    await syncSchedule(iw, { t: 'batch', b: w.take().batch });
+    await runToDone(iw, -LATE_NS);
 
     expect(got.filter((m) => m.t === 'fatal')).toEqual([]);
     const done = got.find((m) => m.t === 'done')!;
