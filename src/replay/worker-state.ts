@@ -100,6 +100,7 @@ export interface WorkerState {
  * the event loop read what came, unless the schedule is `lagCapNs` behind or more: reading
  * costs the sends behind it time (10–50 µs an answer on a 2-core VM), and past that the capture's
  * load shape goes first (README "Design notes": a burst costs more than its schedule leaves).
+ * Mutable for tests that need either branch whatever the machine's speed.
  */
 export const readPolicy = { afterNs: 100e3, lagCapNs: 500e3 };
 
