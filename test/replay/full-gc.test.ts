@@ -13,9 +13,12 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 const { fullGc } = await import(${JSON.stringify(join(ROOT, 'dist', 'replay', 'full-gc.js'))});
 const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_used_size;
-// a look-ahead stand-in: 200k small live objects, plus garbage
+// a look-ahead stand-in: 200k small live objects; a scavenge may have just emptied the young
+// generation when the loop ends (it did on a loaded CI run: 145 KiB left), so more are made until
+// it holds over 512 KiB, which the collection must then move out
 const live = [];
 for (let i = 0; i < 200_000; i++) live.push({ at: i, conn: i % 64, key: 'k' + (i % 1000) });
+for (let i = 0; young() <= 512 * 1024 && i < 1_000_000; i++) live.push({ at: i, conn: i % 64, key: 'k' + (i % 1000) });
 const before = young();
 const ok = fullGc();
 const after = young();
@@ -31,8 +34,8 @@ describe('fullGc', () => {
     });
     await w.terminate();
     expect(r.ok).toBe(true);
-    expect(r.kept).toBe(200_000);
-    expect(r.before).toBeGreaterThan(256 * 1024);
-    expect(r.after).toBeLessThan(r.before / 10);
+    expect(r.kept).toBeGreaterThanOrEqual(200_000);
+    expect(r.before, JSON.stringify(r)).toBeGreaterThan(512 * 1024);
+    expect(r.after, JSON.stringify(r)).toBeLessThan(r.before / 10);
   });
 });
