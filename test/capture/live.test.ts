@@ -7,20 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readCapture } from '../../src/capture/index.js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { haveTcpdump, startTcpdump as tcpdump, talk, untilFileSettles, type Talk } from '../helpers/tcpdump.js';
 import { Recorder } from './recorder.js';
 
 
 describe.skipIf(!haveTcpdump)('real captures with tcpdump on the loopback', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   let dir: string;
-  beforeAll(async () => {
-    mc = await startMemcached();
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mcr-live-'));
   });
-  afterAll(async () => {
-    await mc?.stop();
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,16 +6,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { makeResults } from '../gate/fixtures.js';
-import { freePort, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { freePort, startMemcached, useMemcached } from '../helpers/memcached.js';
 import { BIN, collect, tempDir, writeCapture } from '../replay/helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const basic = join(ROOT, 'captures', 'fixtures', 'basic.pcap');
 const tmp = tempDir();
-let mc: Memcached;
+const mc = useMemcached();
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
 
@@ -32,11 +32,7 @@ async function tcpServer(onData: ((s: Socket, d: Buffer) => void) | null): Promi
   return (srv.address() as { port: number }).port;
 }
 
-beforeAll(async () => {
-  mc = await startMemcached();
-});
 afterAll(async () => {
-  await mc.stop();
   for (const s of sockets) s.destroy();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   tmp.cleanup();

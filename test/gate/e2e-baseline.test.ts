@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { LINKTYPE, TcpConv, pcapFile, type PcapRecord } from '../helpers/pcap-writer.js';
 import { ensureBuilt } from './build.js';
@@ -93,7 +93,7 @@ async function replay(capture: string, target: string, extra: string[] = []): Pr
 }
 
 describe.skipIf(!replayReady)('baseline comparison on real runs (memcached, delaying proxy)', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   let proxy: DelayProxy;
   let capture: string;
   let runs = false;
@@ -101,7 +101,6 @@ describe.skipIf(!replayReady)('baseline comparison on real runs (memcached, dela
 
   beforeAll(async () => {
     await ensureBuilt(root);
-    mc = await startMemcached();
     proxy = await startDelayProxy(mc.address, DELAY_MS);
     capture = join(tmp, 'gate-sample.pcap');
     writeCapture(capture);
@@ -113,7 +112,6 @@ describe.skipIf(!replayReady)('baseline comparison on real runs (memcached, dela
 
   afterAll(async () => {
     await proxy?.stop();
-    await mc?.stop();
   });
 
   it('same capture twice: no regression; behind the delaying proxy: regression flagged', async (ctx) => {

@@ -6,8 +6,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { fetchStats } from '../../src/metrics/stats-poller.js';
 import { ensureBuilt } from './build.js';
 import { makeResults } from './fixtures.js';
@@ -17,7 +17,7 @@ const root = resolve(import.meta.dirname, '../..');
 const sample = join(root, 'captures/sample.pcap');
 const tmp = mkdtempSync(join(tmpdir(), 'mcreplay-preflight-'));
 const LOOSE = ['--max-lag', '60s', '--max-stall', '60s', '--no-png', '--no-html'];
-let mc: Memcached;
+const mc = useMemcached();
 
 function mcreplay(args: string[], onErr?: (err: string) => void): Promise<{ code: number | null; out: string; err: string }> {
   const p = spawn(process.execPath, [join(root, 'bin/mcreplay.js'), ...args], { cwd: tmp, env: { ...process.env, GITHUB_STEP_SUMMARY: '' } });
@@ -39,11 +39,7 @@ async function served(): Promise<number> {
 
 beforeAll(async () => {
   await ensureBuilt(root);
-  mc = await startMemcached();
 }, 180_000);
-afterAll(async () => {
-  await mc?.stop();
-});
 
 describe('errors caught before any load', () => {
   it('a bad --out, a cmd tag naming no command, a baseline of another rate: exit 2, nothing sent', async () => {

@@ -4,6 +4,7 @@ import { createServer, connect } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export interface Memcached {
   host: string;
@@ -156,4 +157,36 @@ export async function startMemcached(opts: MemcachedOptions = {}): Promise<Memca
   }
   removeDirs();
   throw new Error('memcached did not start on a free loopback port after 5 attempts');
+}
+
+/** The one memcached of a test file or suite, started and stopped by vitest hooks (beforeEach/afterEach with `each`) that each file would otherwise write again; its fields read the running server. */
+export function useMemcached(opts: MemcachedOptions & { each?: boolean } = {}): Memcached {
+  const { each = false, ...startOpts } = opts;
+  let server: Memcached | undefined;
+  const current = (): Memcached => {
+    if (server === undefined) throw new Error(`useMemcached: memcached read before its ${each ? 'beforeEach' : 'beforeAll'} hook started it`);
+    return server;
+  };
+  (each ? beforeEach : beforeAll)(async () => {
+    server = await startMemcached(startOpts);
+  });
+  // a start that failed leaves nothing to stop, and its own error is the one to read
+  (each ? afterEach : afterAll)(async () => {
+    await server?.stop();
+  });
+  return {
+    get host() {
+      return current().host;
+    },
+    get port() {
+      return current().port;
+    },
+    get address() {
+      return current().address;
+    },
+    get proc() {
+      return current().proc;
+    },
+    stop: () => current().stop(),
+  };
 }

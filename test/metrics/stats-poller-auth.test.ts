@@ -5,8 +5,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saslPlainPlugin, saslpasswd2Binary, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { saslPlainPlugin, saslpasswd2Binary, startMemcached, type Memcached, useMemcached } from '../helpers/memcached.js';
 import { QUIET, bin, binRes, flagsExp, mcRaw, replay, tempDir, writeCapture, type Step } from '../replay/helpers.js';
 import { StatsPoller, fetchStats, PollAuthRefused, type PollAuth } from '../../src/metrics/stats-poller.js';
 import { readBinaryResponse } from '../../src/protocol/auth.js';
@@ -208,15 +208,9 @@ if (!hasSasl) console.warn('test/metrics/stats-poller-auth: saslpasswd2 (sasl2-b
 
 describe.skipIf(!hasSasl)('stats poller against binary SASL (memcached -S)', () => {
   const tmp = tempDir();
-  let mc: Memcached;
+  const mc = useMemcached({ sasl: { user: USER, password: PASSWORD }, memoryMb: 32 });
   const auth: PollAuth = { user: USER, password: PASSWORD, mech: 'sasl' };
-  beforeAll(async () => {
-    mc = await startMemcached({ sasl: { user: USER, password: PASSWORD }, memoryMb: 32 });
-  });
-  afterAll(async () => {
-    await mc?.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   it('reads the numbers with binary STAT after SASL PLAIN', async () => {
     const sets = Array.from({ length: 5 }, (_, i) => bin(OP.set, `s${i}`, { extras: flagsExp(), value: 'abc' }));
@@ -329,15 +323,9 @@ describe.skipIf(!hasSasl)('stats poller against binary SASL (memcached -S)', () 
 
 describe('stats poller against ascii auth (memcached -Y)', () => {
   const tmp = tempDir();
-  let mc: Memcached;
+  const mc = useMemcached({ asciiAuth: { user: USER, password: PASSWORD }, memoryMb: 32 });
   const auth: PollAuth = { user: USER, password: PASSWORD, mech: 'ascii' };
-  beforeAll(async () => {
-    mc = await startMemcached({ asciiAuth: { user: USER, password: PASSWORD }, memoryMb: 32 });
-  });
-  afterAll(async () => {
-    await mc?.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   it('reads the numbers with text `stats` after the auth set', async () => {
     let sets = '';

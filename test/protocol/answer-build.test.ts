@@ -3,19 +3,13 @@
 // response matcher; every request must come out the same (answered or silent, status, error, hits
 // and misses), except where the server's answer carries data the builder does not know (the
 // number incr returns).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { T, arithExtras, binPacket, endsWith, endsWithNoop, exchange, matchChunks, requestsOf, storeExtras, u32, type BinPacket, type Outcome } from './helpers.js';
 import { plausibleAnswer } from '../../src/protocol/answer-build.js';
 import type { ParsedRequest } from '../../src/protocol/types.js';
 
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc?.stop();
-});
+const mc = useMemcached();
 
 
 /** What two answers to a request must agree on. */

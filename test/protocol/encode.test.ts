@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { encodeRequest } from '../../src/protocol/encode.js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { T, arithExtras, binPacket, parseChunks, randomBytes, requestsOf, storeExtras, u32 } from './helpers.js';
 
 const P = T('c7:');
@@ -80,13 +80,7 @@ describe('encodeRequest', () => {
 });
 
 describe('encoded requests against memcached', () => {
-  let mc: Memcached;
-  beforeAll(async () => {
-    mc = await startMemcached();
-  });
-  afterAll(async () => {
-    await mc?.stop();
-  });
+  const mc = useMemcached();
 
   function exchange(bytes: Buffer[], until: string): Promise<string> {
     return new Promise((resolve, reject) => {

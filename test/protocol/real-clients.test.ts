@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { createRequestParser } from '../../src/protocol/request-parser.js';
 import { createResponseMatcher } from '../../src/protocol/response-matcher.js';
 import { requestKeyStrings } from '../../src/protocol/request-keys.js';
@@ -22,13 +22,12 @@ interface Recorded {
   open: number;
 }
 
-let mc: Memcached;
+const mc = useMemcached();
 let proxy: Server;
 let proxyPort = 0;
 const conns: Recorded[] = [];
 
 beforeAll(async () => {
-  mc = await startMemcached();
   proxy = createServer((client: Socket) => {
     const rec: Recorded = { chunks: [], open: 2 };
     conns.push(rec);
@@ -59,7 +58,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   proxy?.close();
-  await mc?.stop();
 });
 
 async function stats(): Promise<Record<string, number>> {

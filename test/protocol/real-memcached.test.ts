@@ -1,18 +1,12 @@
 // Talks to a real memcached over loopback in text, meta and binary, feeds the server's real answer
 // bytes through the response matcher (whole, split at every byte, in random chunks) and checks each
 // outcome against what the test itself stored: the independent truth for the framing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { T, arithExtras, binPacket, endsWith, endsWithNoop, exchange, matchChunks, randomBytes, randomChunks, requestsOf, splits, storeExtras, u32, type Outcome } from './helpers.js';
 import type { ParsedRequest } from '../../src/protocol/types.js';
 
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc?.stop();
-});
+const mc = useMemcached();
 
 
 interface Truth {

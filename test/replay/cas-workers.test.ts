@@ -2,8 +2,8 @@
 // token (gets, mg c, binary get) and another connection, which round-robin puts on the other worker,
 // sends the cas with the captured token. Real clients with connection pools do exactly that. The
 // truth is memcached's own cas counters and the values it holds afterwards.
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, bin, binRes, errorSum, flagsExp, mcGet, mcRaw, mcStats, replay, tempDir, writeCapture, type ConvSpec } from './helpers.js';
 
 const tmp = tempDir();
@@ -76,13 +76,7 @@ async function targetToken(address: string, key: string): Promise<bigint> {
 }
 
 describe('cas token translation across workers', () => {
-  let mc: Memcached;
-  beforeEach(async () => {
-    mc = await startMemcached();
-  });
-  afterEach(async () => {
-    await mc.stop();
-  });
+  const mc = useMemcached({ each: true });
 
   it('a cas on one worker uses the token a gets on another worker received', async () => {
     // move the target's cas counter away from anything small, so no captured token could pass by chance

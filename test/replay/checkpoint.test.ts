@@ -4,21 +4,15 @@
 // received) and the capture's known rate; a SIGINT'ed run keeps its appended hlog at exit.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as hdr from 'hdr-histogram-js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { waitFor } from '../helpers/wait.js';
 import { QUIET, collect, mcStats, spawnReplay, tempDir, writeCapture } from './helpers.js';
 import type { Interval, ResultsFile } from '../../src/metrics/results-types.js';
 
 const tmp = tempDir();
-let mc: Memcached;
-beforeEach(async () => {
-  mc = await startMemcached();
-});
-afterEach(async () => {
-  await mc.stop();
-});
+const mc = useMemcached({ each: true });
 afterAll(() => tmp.cleanup());
 
 // one connection, a set then a get every 10 ms for a second: 200 requests a pass, 200 a second at 1x

@@ -4,20 +4,14 @@
 // with empty intervals, halving its rates).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { LINKTYPE, TcpConv, ethernet, pcapFile, type PcapRecord } from '../helpers/pcap-writer.js';
 import { QUIET, replay, tempDir } from './helpers.js';
 
 const tmp = tempDir();
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc.stop();
-  tmp.cleanup();
-});
+const mc = useMemcached();
+afterAll(() => tmp.cleanup());
 
 /** One connection sending `get` every `everyUs` for `seconds`, each answered END 50 µs later; written in chunks (it is large). */
 function longCapture(seconds: number, everyUs: number): { path: string; requests: number } {

@@ -2,22 +2,16 @@
 // (text, meta, binary; pipelined, noreply, quiet) is replayed once, answered, and counted; the
 // target's own stats counters are the independent truth.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, accounted, errorSum, mcStats, replay, tempDir, writeCapture } from './helpers.js';
 import { MIXED, MIXED_COUNTS } from './mixed.js';
 import { resultsAccountingGaps } from '../../src/metrics/counters.js';
 
 describe('replay engine against real memcached', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   const tmp = tempDir();
-  beforeAll(async () => {
-    mc = await startMemcached();
-  });
-  afterAll(async () => {
-    await mc.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   it('replays every request of a text/meta/binary capture once, with no errors', async () => {
     const cap = writeCapture(tmp.dir, 'mixed.pcap', MIXED);

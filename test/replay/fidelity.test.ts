@@ -3,20 +3,18 @@
 // target in one write, and connections the capture opens at its start are connected before t0
 // (so the first requests do not wait for a handshake).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { startDelayProxy, type ClientLog, type DelayProxy } from '../helpers/delay-proxy.js';
 import { QUIET, errorSum, replay, tempDir, writeCapture, type ConvSpec, type Step } from './helpers.js';
 
 const tmp = tempDir();
-let mc: Memcached;
+const mc = useMemcached();
 let proxy: DelayProxy;
 beforeAll(async () => {
-  mc = await startMemcached();
   proxy = await startDelayProxy(mc.address, 0);
 });
 afterAll(async () => {
   await proxy.stop();
-  await mc.stop();
   tmp.cleanup();
 });
 

@@ -3,19 +3,13 @@
 // not make Node fire the timer at once with a TimeoutOverflowWarning in a loop.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, buildPcap, replay, tempDir } from './helpers.js';
 
 const tmp = tempDir();
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc.stop();
-  tmp.cleanup();
-});
+const mc = useMemcached();
+afterAll(() => tmp.cleanup());
 
 const DAY_MS = 86_400_000;
 

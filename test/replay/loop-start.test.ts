@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { waitFor } from '../helpers/wait.js';
 import { QUIET, collect, mcStats, spawnReplay } from './helpers.js';
 
@@ -15,14 +15,12 @@ import { QUIET, collect, mcStats, spawnReplay } from './helpers.js';
 const FIXTURE = join(import.meta.dirname, '../../captures/fixtures/basic.pcap');
 const PER_PASS = 30;
 
-let mc: Memcached;
+const mc = useMemcached();
 let out: string;
-beforeAll(async () => {
-  mc = await startMemcached();
+beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'mcr-loop-start-'));
 });
-afterAll(async () => {
-  await mc.stop();
+afterAll(() => {
   rmSync(out, { recursive: true, force: true });
 });
 

@@ -3,21 +3,19 @@
 // and other per-request clients) would otherwise have every one of its connections opened at the
 // same moment against the target.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { QUIET, errorSum, replay, tempDir, writeCapture, type ConvSpec } from './helpers.js';
 
 const tmp = tempDir();
-let mc: Memcached;
+const mc = useMemcached();
 let proxy: DelayProxy;
 beforeAll(async () => {
-  mc = await startMemcached();
   // in front of the real memcached, only to count the connections open at once
   proxy = await startDelayProxy(mc.address, 0);
 });
 afterAll(async () => {
   await proxy.stop();
-  await mc.stop();
   tmp.cleanup();
 });
 

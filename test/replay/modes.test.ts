@@ -3,21 +3,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, memcachedBinary, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, memcachedBinary, startMemcached, useMemcached } from '../helpers/memcached.js';
 import { LINKTYPE, ethernet, ipv4, pcapFile, udp } from '../helpers/pcap-writer.js';
 import { QUIET, accounted, errorSum, mcGet, mcStats, replay, steadyGets, tempDir, writeCapture, type ConvSpec } from './helpers.js';
 import { MIXED, MIXED_COUNTS } from './mixed.js';
 
 const tmp = tempDir();
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc.stop();
-  tmp.cleanup();
-});
+const mc = useMemcached();
+afterAll(() => tmp.cleanup());
 
 describe('rate modes', () => {
   it('--rate max replays every request closed-loop and says it is capacity mode', async () => {

@@ -6,22 +6,15 @@
 // recorded against 11211) and memcached's own command counters (nothing reached it).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { BIN, QUIET, collect, mcStats, replay, tempDir } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const basic = join(ROOT, 'captures', 'fixtures', 'basic.pcap');
 const tmp = tempDir();
-let mc: Memcached;
-
-beforeAll(async () => {
-  mc = await startMemcached();
-});
-afterAll(async () => {
-  await mc.stop();
-  tmp.cleanup();
-});
+const mc = useMemcached();
+afterAll(() => tmp.cleanup());
 
 /** What the target was asked so far: gets, sets, touches and deletes by its own counters. */
 async function asked(): Promise<number> {

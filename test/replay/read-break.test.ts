@@ -3,28 +3,24 @@
 // time; once the schedule is readPolicy.lagCapNs behind, it writes on and reads afterwards. Run in
 // this thread (runWorker) against a real memcached, with the policy set so that the outcome does
 // not depend on the machine's speed: which callbacks ran in which order is what is checked.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../src/replay/worker.js';
 import { ReplayConn } from '../../src/replay/conn.js';
 import { BatchWriter } from '../../src/replay/batch.js';
 import { readPolicy } from '../../src/replay/worker-state.js';
 import type { FromWorker } from '../../src/replay/messages.js';
 import { initMetrics } from '../../src/metrics/histogram.js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { runToDone, startInThread, syncSchedule, wrap } from './in-thread.js';
 
 const CONNS = 150;
 const DUE_NS = 60e6;
 const saved = { ...readPolicy };
 
-let mc: Memcached;
 beforeAll(async () => {
   await initMetrics();
-  mc = await startMemcached();
 });
-afterAll(async () => {
-  await mc?.stop();
-});
+const mc = useMemcached();
 afterEach(() => {
   Object.assign(readPolicy, saved);
 });

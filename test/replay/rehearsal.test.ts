@@ -4,21 +4,15 @@
 // every kind the client sent is rehearsed, every rehearsed request is answered without an error or a
 // desync by the builder's answers, and none of it reaches the real target: the target's own
 // counters stay within what the client itself sent (truth.json, the client's log).
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, mcStats, readJson, replay, tempDir, writeCapture, type Step } from './helpers.js';
 import { commandInfo } from '../../src/protocol/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tmp = tempDir();
-let mc: Memcached;
-beforeEach(async () => {
-  mc = await startMemcached();
-});
-afterEach(async () => {
-  await mc?.stop();
-});
+const mc = useMemcached({ each: true });
 afterAll(() => tmp.cleanup());
 
 interface Truth {

@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { extractWorkload } from '../../src/workload/extract.js';
 import type { WorkloadRequest } from '../../src/workload/model.js';
 import { QUIET, replay, tempDir, writeCapture } from './helpers.js';
@@ -51,15 +51,9 @@ async function everyConnClosed(path: string, port: number): Promise<boolean> {
 }
 
 describe.skipIf(tcpdump === undefined || process.getuid?.() !== 0)('round trip through tcpdump', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   const tmp = tempDir();
-  beforeAll(async () => {
-    mc = await startMemcached();
-  });
-  afterAll(async () => {
-    await mc.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   /** Replays the capture while tcpdump records the loopback; returns tcpdump's drop count and whether the recording holds every connection's close. */
   async function recordReplay(cap: string, rec: string): Promise<{ drops: number; closed: boolean }> {

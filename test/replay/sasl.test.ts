@@ -6,8 +6,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saslPlainPlugin, saslpasswd2Binary, startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { saslPlainPlugin, saslpasswd2Binary, startMemcached, type Memcached, useMemcached } from '../helpers/memcached.js';
 import { QUIET, accounted, errorSum, mcGet, replay, tempDir } from './helpers.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../../captures/fixtures/binary-quiet.pcap');
@@ -176,14 +176,8 @@ if (!hasSasl) console.warn('test/replay/sasl: saslpasswd2 (sasl2-bin) or the PLA
 
 describe.skipIf(!hasSasl)('replay into a SASL target (memcached -S, binary SASL PLAIN)', () => {
   const tmp = tempDir();
-  let mc: Memcached;
-  beforeAll(async () => {
-    mc = await startMemcached({ sasl: { user: USER, password: PASSWORD } });
-  });
-  afterAll(async () => {
-    await mc?.stop();
-    tmp.cleanup();
-  });
+  const mc = useMemcached({ sasl: { user: USER, password: PASSWORD } });
+  afterAll(() => tmp.cleanup());
 
   it('without credentials: exit 3 before anything is sent, saying the target wants SASL', async () => {
     const run = await replay([FIXTURE, '--target', mc.address, ...QUIET], join(tmp.dir, 'none'));

@@ -1,8 +1,8 @@
 // Shaping against a real memcached: destructive and credential holds, filters, time window, clones
 // with key namespaces, CAS token translation and expiry rebasing. The truth is what the target
 // holds afterwards and its own stats counters.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, accounted, bin, binRes, errorSum, mcGet, mcRaw, mcStats, replay, tempDir, writeCapture, type ConvSpec } from './helpers.js';
 
 const tmp = tempDir();
@@ -20,13 +20,7 @@ function conv(cport: number, reqs: [string | Buffer, string | Buffer | null][], 
 }
 
 describe('shaping', () => {
-  let mc: Memcached;
-  beforeEach(async () => {
-    mc = await startMemcached();
-  });
-  afterEach(async () => {
-    await mc.stop();
-  });
+  const mc = useMemcached({ each: true });
 
   const DESTRUCTIVE = [
     conv(41001, [

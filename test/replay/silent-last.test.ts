@@ -1,8 +1,8 @@
 // A request answered by silence (noreply) written last on a connection must still reach the
 // target: in max mode the connection's close is handled in the same turn as that write, before the
 // turn's flush. The target's own `cmd_set` counter is the independent truth.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { QUIET, mcStats, replay, tempDir, writeCapture, type ConvSpec } from './helpers.js';
 
 const CONNS = 20;
@@ -20,15 +20,9 @@ function convs(): ConvSpec[] {
 }
 
 describe('a noreply request last on its connection', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   const tmp = tempDir();
-  beforeAll(async () => {
-    mc = await startMemcached();
-  });
-  afterAll(async () => {
-    await mc.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   for (const rate of ['max', '1x']) {
     it(`reaches the target before the connection closes (--rate ${rate})`, async () => {

@@ -3,7 +3,7 @@
 // (0.1–1 ms) would make the requests due at the boundary late. The snapshots still arrive once
 // each, in index order, before 'done', carrying byte for byte what a WASM histogram of the same
 // values encodes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../src/replay/worker.js';
 import { BatchWriter } from '../../src/replay/batch.js';
 import type { FromWorker, ToWorker } from '../../src/replay/messages.js';
@@ -12,7 +12,7 @@ import type { EncodedHist } from '../../src/metrics/hist-config.js';
 import { CountsHistogram } from '../../src/metrics/counts-hist.js';
 import { IntervalRecorder, type IntervalSnapshot } from '../../src/metrics/recorder.js';
 import { createHistogram, decodeHistogram, encodeRaw, freeHistogram, initMetrics, recordNs } from '../../src/metrics/histogram.js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { runToDone, startInThread, syncSchedule, wrap } from './in-thread.js';
 
 const INTERVAL_NS = 200e6;
@@ -64,14 +64,10 @@ function stackFrames(): string[] {
   return stack.split('\n').map((l) => /^\s*at (?:async )?([^\s(]+)/.exec(l)?.[1] ?? '');
 }
 
-let mc: Memcached;
 beforeAll(async () => {
   await initMetrics();
-  mc = await startMemcached();
 });
-afterAll(async () => {
-  await mc?.stop();
-});
+const mc = useMemcached();
 
 describe('replay worker: interval snapshots off the send path', () => {
   it('does not encode at a boundary crossed inside a dispatch turn; every snapshot still arrives, in order, identical', async () => {

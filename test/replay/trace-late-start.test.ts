@@ -9,22 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriter } from '../../src/replay/batch.js';
 import { initMetrics } from '../../src/metrics/histogram.js';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { runToDone, startInThread, syncSchedule } from './in-thread.js';
 
 const INTERVAL_NS = 100e6;
 const LATE_NS = 30e6;
 const END_NS = 350e6;
 
-let mc: Memcached;
 let dir: string;
 beforeAll(async () => {
   await initMetrics();
-  mc = await startMemcached();
   dir = mkdtempSync(join(tmpdir(), 'mcreplay-trace-late-'));
 });
-afterAll(async () => {
-  await mc?.stop();
+const mc = useMemcached();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,8 +5,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startMemcached, useMemcached } from '../helpers/memcached.js';
 import { QUIET, accounted, errorSum, mcGet, mcRaw, replay, tempDir } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -20,14 +20,8 @@ interface Truth {
 const truth = JSON.parse(readFileSync(join(root, 'captures/fixtures/udp.truth.json'), 'utf8')) as Truth;
 
 const tmp = tempDir();
-let mc: Memcached;
-beforeAll(async () => {
-  mc = await startMemcached({ udp: true });
-});
-afterAll(async () => {
-  await mc.stop();
-  tmp.cleanup();
-});
+const mc = useMemcached({ udp: true });
+afterAll(() => tmp.cleanup());
 
 describe('UDP replay', () => {
   it('replays the UDP fixture over UDP with the client\'s op counts and hits/misses, multi-datagram answers included', async () => {

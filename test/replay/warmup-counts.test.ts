@@ -7,22 +7,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { startDelayProxy, type DelayProxy } from '../helpers/delay-proxy.js';
 import { ERROR_CLASSES, type Counters, type ResultsFile } from '../../src/metrics/results-types.js';
 
 const root = join(import.meta.dirname, '..', '..');
-let mc: Memcached;
+const mc = useMemcached({ memoryMb: 128 });
 let proxy: DelayProxy;
 const out = mkdtempSync(join(tmpdir(), 'mcreplay-warmup-'));
 
 beforeAll(async () => {
-  mc = await startMemcached({ memoryMb: 128 });
   proxy = await startDelayProxy(mc.address, 2);
 });
 afterAll(async () => {
   await proxy.stop();
-  await mc.stop();
   rmSync(out, { recursive: true, force: true });
 });
 

@@ -6,8 +6,8 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useMemcached } from '../helpers/memcached.js';
 import { replay, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,15 +45,9 @@ describe('replay worker threads and hdr-histogram-js', () => {
   });
 
   describe('in a real replay', () => {
-    let mc: Memcached;
+    const mc = useMemcached();
     const tmp = tempDir();
-    beforeAll(async () => {
-      mc = await startMemcached();
-    });
-    afterAll(async () => {
-      await mc?.stop();
-      tmp.cleanup();
-    });
+    afterAll(() => tmp.cleanup());
 
     it('no worker thread loads it; the main thread does, and the results carry histograms', async () => {
       // preloaded into every thread (workers inherit NODE_OPTIONS): each thread notes whether the

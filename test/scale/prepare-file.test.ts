@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { encodeHeader, FOOTER_BYTES, type PreparedHeader } from '../../src/workload/prepared-format.js';
 import { openPrepared } from '../../src/workload/prepared-read.js';
 import { VERSION } from '../../src/version.js';
@@ -36,17 +36,13 @@ async function served(address: string): Promise<number> {
 }
 
 describe('prepared file: header checks, damage, credentials', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   const tmp = tempDir();
   const mcw = join(tmp.dir, 'sample.mcw');
   beforeAll(async () => {
-    mc = await startMemcached();
     expect((await mcreplay(['prepare', sample, '--out', mcw])).code).toBe(0);
   });
-  afterAll(async () => {
-    await mc.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   /** A replay that must be refused before any load: exit 2, the message, and the target untouched. */
   async function refused(file: string, args: string[], message: RegExp): Promise<string> {

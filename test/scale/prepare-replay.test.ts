@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemcached, type Memcached } from '../helpers/memcached.js';
+import { useMemcached } from '../helpers/memcached.js';
 import { haveTcpdump, record } from '../helpers/tcpdump.js';
 import { extractWorkload } from '../../src/workload/extract.js';
 import type { ResultsFile } from '../../src/metrics/results-types.js';
@@ -42,19 +42,15 @@ async function requestsByConn(path: string, port: number): Promise<{ conns: stri
 }
 
 describe('replay from a prepared file = replay from the capture (real memcached)', () => {
-  let mc: Memcached;
+  const mc = useMemcached();
   const tmp = tempDir();
   const sample = join(root, 'captures/sample.pcap');
   const sampleMcw = join(tmp.dir, 'sample.mcw');
   beforeAll(async () => {
-    mc = await startMemcached();
     const p = await mcreplay(['prepare', sample, '--out', sampleMcw]);
     expect(p.code, p.stderr).toBe(0);
   });
-  afterAll(async () => {
-    await mc.stop();
-    tmp.cleanup();
-  });
+  afterAll(() => tmp.cleanup());
 
   it('at 2x: every command intended, sent and held back alike, with the capture\'s own figures', async () => {
     const a = await replay([sample, '--target', mc.address, '--rate', '2x', ...QUIET], join(tmp.dir, 'pcap'));
@@ -124,13 +120,7 @@ describe('replay from a prepared file = replay from the capture (real memcached)
 
   describe.skipIf(!haveTcpdump || process.getuid?.() !== 0)('on the wire (tcpdump on the loopback)', () => {
     // a memcached of its own: the recording holds only these replays' connections
-    let wire: Memcached;
-    beforeAll(async () => {
-      wire = await startMemcached();
-    });
-    afterAll(async () => {
-      await wire.stop();
-    });
+    const wire = useMemcached();
     /**
      * Runs `runs` while tcpdump records the target's port; returns the recording's requests per
      * connection. A recording that lost packets cannot hold every request: it is recorded again (the
