@@ -110,7 +110,8 @@ export function pump(s: WorkerState, src: Ev = Ev.WakeSpin): void {
         t = now(s);
         if (awaitedSince < 0) {
           if (ctx.inflight > inflight0) awaitedSince = ctx.lastWriteNs;
-        } else if (t - awaitedSince >= readPolicy.afterNs && (queue.peekAt() ?? Infinity) <= t && !farBehind(s, t)) {
+        } else if (t - awaitedSince >= readPolicy.afterNs && s.order.size === 0 && (queue.peekAt() ?? Infinity) <= t && !farBehind(s, t)) {
+          // (not while a connection's pipeline is still being gathered: it would go out in two writes)
           s.readBreak = true; // arm() spins: the event loop reads, then the next turn goes on
           break;
         }
