@@ -97,9 +97,10 @@ export interface WorkerState {
  * reads them, so a turn that kept writing for milliseconds added that to every answer's service
  * time (memaslap-64conns: service p50 0.5–0.9 ms at 1x where memcached answered in 20–50 µs on the
  * wire). A turn therefore stops `afterNs` after its first write that awaits an answer (between two
- * writes, never inside a pipeline being gathered) and lets the event loop read what came, unless the schedule is `lagCapNs` behind or more: reading
- * costs the sends behind it time (10–50 µs an answer on a 2-core VM), and past that the capture's
- * load shape goes first (README "Design notes": a burst costs more than its schedule leaves).
+ * writes, never inside a pipeline being gathered) and lets the event loop read what came, unless
+ * the schedule is `lagCapNs` behind or more: reading costs the sends behind it time (10–50 µs an
+ * answer on a 2-core VM), and past that the capture's load shape goes first (README "Design
+ * notes": a burst costs more than its schedule leaves).
  * Mutable for tests that need either branch whatever the machine's speed.
  */
 export const readPolicy = { afterNs: 100e3, lagCapNs: 500e3 };
