@@ -2,7 +2,7 @@
 // the coordinator's messages: for tests that watch which of its functions run, and in what order.
 // runWorker is passed in, so that a test may set up the environment (MCREPLAY_TRACE) before the
 // worker's modules load.
-import type { FromWorker, ToWorker, WorkerInit } from '../../src/replay/messages.js';
+import type { FromWorker, TargetAddr, ToWorker, WorkerInit } from '../../src/replay/messages.js';
 import type { WorkerPort } from '../../src/replay/worker-state.js';
 import { CasTable } from '../../src/replay/cas-table.js';
 import { clockBaseSec, monoNs } from '../../src/replay/clock.js';
@@ -14,6 +14,11 @@ export interface InThreadWorker {
   got: FromWorker[];
   send(m: ToWorker): void;
   baseSec: number;
+}
+
+/** A worker's 'init' for tests: worker 0 replaying to `target` at normal priority (`init` overrides the rest). */
+export function testInit(target: TargetAddr, init: Partial<WorkerInit> = {}): WorkerInit {
+  return { worker: 0, baseSec: clockBaseSec(), targets: [target], timeoutNs: 2e9, maxMode: false, intervalNs: 1e9, auth: null, eventLoop: true, casTable: CasTable.create(64).buffer, priority: 'normal', ...init };
 }
 
 /** Starts a worker in this thread replaying to `mc` (`init` overrides the defaults) and waits for its 'ready'. */
@@ -29,10 +34,7 @@ export async function startInThread(runWorker: (port: WorkerPort) => void, mc: M
     baseSec: clockBaseSec(),
   };
   runWorker(port);
-  w.send({
-    t: 'init',
-    init: { worker: 0, baseSec: w.baseSec, targets: [{ host: mc.host, port: mc.port, name: mc.address }], timeoutNs: 2e9, maxMode: false, intervalNs: 1e9, auth: null, eventLoop: true, casTable: CasTable.create(64).buffer, priority: 'normal', ...init },
-  });
+  w.send({ t: 'init', init: testInit({ host: mc.host, port: mc.port, name: mc.address }, { baseSec: w.baseSec, ...init }) });
   await waitFor('ready', () => got.some((m) => m.t === 'ready' || m.t === 'fatal'), 20_000);
   return w;
 }

@@ -4,8 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rehearsalLimits, rehearse } from '../../src/replay/rehearsal.js';
 import { configureWorker, newWorkerState } from '../../src/replay/worker-setup.js';
-import { CasTable } from '../../src/replay/cas-table.js';
-import { clockBaseSec } from '../../src/replay/clock.js';
+import { testInit } from './in-thread.js';
 import type { ReqItem } from '../../src/replay/messages.js';
 import type { WorkerState } from '../../src/replay/worker-state.js';
 import { initMetrics } from '../../src/metrics/histogram.js';
@@ -28,7 +27,7 @@ const SAMPLES = [sample('set', 'set k 0 0 3\r\nabc\r\n', 'line'), sample('get', 
 /** A worker state as 'init' leaves it (no target is dialled: the rehearsal has its own). */
 function realWorker(): WorkerState {
   const s = newWorkerState({ postMessage: () => {}, on: () => {} });
-  configureWorker(s, { worker: 0, baseSec: clockBaseSec(), targets: [{ host: '127.0.0.1', port: 9, name: 'unused:9' }], timeoutNs: 2e9, maxMode: false, intervalNs: 1e9, auth: null, eventLoop: false, casTable: CasTable.create(64).buffer, priority: 'normal' });
+  configureWorker(s, testInit({ host: '127.0.0.1', port: 9, name: 'unused:9' }, { eventLoop: false }));
   return s;
 }
 
