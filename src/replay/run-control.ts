@@ -2,7 +2,7 @@
 // schedule, arms the duration / ramp-end stop, and stops the run (workers, capture reading) on
 // whichever reason comes first. Its fields are read by the coordinator when it assembles the outcome.
 import { monoNs } from './clock.js';
-import { fixT0 } from './start-at.js';
+import { fixT0, waitForStartAt } from './start-at.js';
 import type { Schedule } from './schedule.js';
 import type { ProbeResult } from './probe.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -98,11 +98,15 @@ export function createRunControl(d: RunControlDeps): RunControl {
   async function begin(): Promise<void> {
     pool.flushAll();
     await pool.sync();
-    const fix = await fixT0(setup.startAtMs ?? null, baseSec, START_MARGIN_NS, setup.signal);
+    const startAt = setup.startAtMs ?? null;
+    const cut = startAt !== null && (await waitForStartAt(startAt, START_MARGIN_NS, setup.signal));
+    rc.cpuAtT0 = process.cpuUsage();
+    // nothing between the clock reading and the post: 2–23 ms spent there (the await, the capture
+    // stream's callbacks, this thread losing its core) made the workers get 'start' after t0
+    const fix = fixT0(cut ? null : startAt, baseSec, START_MARGIN_NS);
+    for (let w = 0; w < nWorkers; w++) pool.send(w, { t: 'start', t0Ns: fix.t0 });
     rc.t0 = fix.t0;
     rc.t0Wall = { ms: fix.wallMs, lateNs: fix.lateNs };
-    rc.cpuAtT0 = process.cpuUsage();
-    for (let w = 0; w < nWorkers; w++) pool.send(w, { t: 'start', t0Ns: fix.t0 });
     pool.flushAll();
     const early: string[] = [];
     if (fix.lateNs > 0) {

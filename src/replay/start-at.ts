@@ -32,19 +32,15 @@ export interface T0Fix {
 }
 
 /**
- * Fixes t0: `marginNs` from now, or at `startAtMs` (waiting for it). A process that gets there
- * after `startAtMs` keeps the common t0 (its first requests are late: the lag says by how much).
+ * Sleeps until `startAtMs` is `marginNs` away (timers are coarse); the clocks are read after it, by
+ * fixT0. Resolves false, or true when `signal` cut the wait short (Ctrl-C: the run starts, and
+ * stops, at once).
  */
-export async function fixT0(startAtMs: number | null, baseSec: number, marginNs: number, signal?: AbortSignal): Promise<T0Fix> {
-  if (startAtMs === null || signal?.aborted === true) {
-    const m = monoNs(baseSec);
-    return { t0: m + marginNs, wallMs: wallMs() + marginNs / 1e6, lateNs: 0 };
-  }
-  // sleep until just before the start (timers are coarse), then read both clocks together
+export async function waitForStartAt(startAtMs: number, marginNs: number, signal?: AbortSignal): Promise<boolean> {
   for (;;) {
+    if (signal?.aborted === true) return true;
     const left = startAtMs - wallMs() - marginNs / 1e6;
-    if (left <= 5) break;
-    // Ctrl-C while waiting ends the wait: the run starts (and stops) at once
+    if (left <= 5) return false;
     const stopped = await new Promise<boolean>((r) => {
       const t = setTimeout(() => done(false), Math.min(left - 2, 60_000));
       const onAbort = (): void => done(true);
@@ -55,10 +51,23 @@ export async function fixT0(startAtMs: number | null, baseSec: number, marginNs:
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    if (stopped) return fixT0(null, baseSec, marginNs);
+    if (stopped) return true;
   }
+}
+
+/**
+ * Fixes t0 from the clocks as they read now: `marginNs` from now, or at `startAtMs`. A process that
+ * gets there after `startAtMs` keeps the common t0 (its first requests are late: the lag says by
+ * how much). Call it right before posting 'start': whatever runs between the reading and the post
+ * (a microtask, a garbage collection, the thread losing its core) is taken from the margin.
+ */
+export function fixT0(startAtMs: number | null, baseSec: number, marginNs: number): T0Fix {
+  // the wall clock first: Node loads perf_hooks on the first use of `performance` (5–20 ms on a
+  // cold start), which between the monotonic reading and the post made the workers late
+  const wall = wallMs();
   const m = monoNs(baseSec);
-  const aheadNs = Math.round((startAtMs - wallMs()) * 1e6);
+  if (startAtMs === null) return { t0: m + marginNs, wallMs: wall + marginNs / 1e6, lateNs: 0 };
+  const aheadNs = Math.round((startAtMs - wall) * 1e6);
   return { t0: m + aheadNs, wallMs: startAtMs, lateNs: aheadNs < 0 ? -aheadNs : 0 };
 }
 
