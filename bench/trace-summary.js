@@ -1,7 +1,7 @@
 // Summarises a worker's send-path trace (MCREPLAY_TRACE=<prefix> writes <prefix>.w<N>.jsonl; README,
 // "A busy machine"): where the schedule lag of a replay comes from.
-//   - requests: lag p50/p99/max from the `submit` events (the same figure as results.json), the time
-//     from due to the write of the bytes, and for the worst ones what the worker did meanwhile
+//   - requests: the lag at dispatch (the `submit` events), the time from due to the write of the
+//     bytes (the lag results.json records: it is read at the write), and for the worst ones what the worker did meanwhile
 //     (answers, dispatch, writes, GC, other: not running, or the event loop);
 //   - turns (a wake-up to its pump-end): how late they woke, how many items they sent, how long
 //     they took, and the cost of one write in a turn that writes many connections (time between two
@@ -178,13 +178,13 @@ if (asJson) {
 const r = out.requests;
 const t = out.turns;
 console.log(`${file}`);
-console.log(`requests ${r.n}: lag p50 ${us(r.lagP50)}, p99 ${us(r.lagP99)}, max ${us(r.lagMax)} (as results.json records it)`);
+console.log(`requests ${r.n}: lag p50 ${us(r.lagP50)}, p99 ${us(r.lagP99)}, max ${us(r.lagMax)} (at dispatch)`);
 console.log(
   `turns ${t.n} (${t.sending} sending: ${JSON.stringify(t.byWake)}): late p50 ${us(t.lateP50)} p99 ${us(t.lateP99)}; took p50 ${us(t.durP50)} p99 ${us(t.durP99)}; most items ${t.itemsMax}`,
 );
 console.log(`  first write after wake-up p50 ${us(t.firstWriteP50)}; between two writes of a turn (a write, and since write order the next dispatch): p50 ${us(t.perWriteP50)} p99 ${us(t.perWriteP99)} (${t.turnsWith8PlusWrites} turns with 8+ writes)`);
 console.log(`reads ${out.reads.n}: callback p50 ${us(out.reads.costP50)} p99 ${us(out.reads.costP99)}; gc ${out.gc.n} pauses, ${out.gc.totalMs.toFixed(2)} ms in all, longest ${out.gc.maxMs.toFixed(2)} ms`);
-console.log(`due to write (the socket has the bytes): p50 ${us(r.dueToWriteP50)}, p99 ${us(r.dueToWriteP99)}`);
+console.log(`due to write (the lag as results.json records it): p50 ${us(r.dueToWriteP50)}, p99 ${us(r.dueToWriteP99)}`);
 const tl = out.tail;
 console.log(`the ${tl.n} requests at or over that p99, mean: ${['read', 'dispatch', 'write', 'gc', 'other'].map((k) => `${k} ${us(tl[k])}`).join(', ')}`);
 console.log('worst requests (due to write, and what the worker did meanwhile):');

@@ -75,6 +75,12 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
   /** Bytes written since the link's last flush: everything due in one dispatch batch goes out in one write. */
   outq: Buffer[] = [];
   outqBytes = 0;
+  /**
+   * Timed mode: the requests of outq. Their write time and lag are read when the link writes outq
+   * (takeOutq), right before the syscall: a request queued early in a turn waits there for the
+   * turn's other dispatches and writes, and that wait is the replay's delay, not the target's.
+   */
+  private unstamped: Pending[] = [];
 
   constructor(
     private readonly link: ConnLink,
@@ -142,13 +148,10 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
     }
     if (!open && link.state !== 'down') {
       // due while its connection is still being dialled: the wait for the handshake is the
-      // replay's delay, not the target's service, so its lag is read when it is written
+      // replay's delay too (its lag is read when it is written, or when it fails unwritten)
       this.ctx.totals.connectWaits++;
       (this.lagAtWrite ??= new Set()).add(it);
-    } else {
-      this.ctx.rec.recordLag(now - it.at);
-      if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
-    }
+    } else if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
     if (open && this.waitq.length === this.waitHead && !this.blocked(it)) {
       this.write(it, it.at, now);
       return;
@@ -182,10 +185,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
       const it = this.waitq[this.waitHead]!;
       if (this.blocked(it)) break;
       this.waitq[this.waitHead++] = undefined as unknown as ReqItem;
-      if (this.lagAtWrite !== null && this.lagAtWrite.delete(it)) {
-        this.ctx.rec.recordLag(now - it.at);
-        if (tracing) trace(Ev.Submit, now, now - it.at, this.id);
-      }
+      if (this.lagAtWrite !== null && this.lagAtWrite.delete(it) && tracing) trace(Ev.Submit, now, now - it.at, this.id);
       this.write(it, it.at, now);
     }
     if (this.waitHead === this.waitq.length) {
@@ -273,6 +273,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
     const slot = rec.slot(it.cmd);
     const silent = it.expect === 'none' || it.quiet;
     const p: Pending = { cmd: it.cmd, slot, intended, written: now, silent, done: false };
+    if (!ctx.maxMode) this.unstamped.push(p);
     if (!silent) {
       this.out.push(p);
       this.outstanding++;
@@ -363,10 +364,23 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
     this.ctx.totals.abandoned += this.outstanding;
   }
 
-  /** Drops the bytes not yet flushed (their socket is gone: their requests fail with it). */
-  dropUnflushed(): void {
+  /**
+   * The link takes outq to write it at `t` (or to drop it: the socket is gone, and its requests fail
+   * with it): each of its requests was written at `t`, and its lag ends there.
+   */
+  takeOutq(t: number): void {
     this.outq = [];
     this.outqBytes = 0;
+    const u = this.unstamped;
+    if (u.length === 0) return;
+    const rec = this.ctx.rec;
+    for (let i = 0; i < u.length; i++) {
+      const p = u[i]!;
+      p.written = t;
+      rec.recordLag(t - p.intended);
+    }
+    this.unstamped = [];
+    this.ctx.lastWriteNs = t;
   }
 
   /** The run stopped: every request not yet written is counted unsent; returns how many. */

@@ -343,10 +343,12 @@ export class ReplayConn implements ConnLink {
     if (n === 0) return;
     const bufs = q.outq;
     const total = q.outqBytes;
-    q.dropUnflushed();
+    // the clock is read right before the syscall: the requests' write time (service time) and lag
+    const t = this.ctx.now();
+    q.takeOutq(t);
     const s = this.sock;
     if (s === null || this.state !== 'open') return; // the socket went away: its pending requests failed already
-    if (tracing) trace(Ev.Flush, this.ctx.now(), total, this.id);
+    if (tracing) trace(Ev.Flush, t, total, this.id);
     if (n === 1) s.write(bufs[0]!);
     else if (total <= 64 * 1024) s.write(Buffer.concat(bufs, total));
     else {
@@ -361,7 +363,7 @@ export class ReplayConn implements ConnLink {
     const s = this.sock;
     this.sock = null;
     this.authState = null;
-    this.q.dropUnflushed();
+    if (this.q.outqBytes > 0) this.q.takeOutq(this.ctx.now());
     if (s !== null) {
       s.on('error', ignore);
       s.destroy();
