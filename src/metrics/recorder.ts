@@ -293,6 +293,11 @@ export class IntervalRecorder {
     this.eld?.reset();
   }
 
+  /** The loop was held on purpose for `ns` (the worker slept in its own thread until a due time): no stall. */
+  excuseEventLoop(ns: number): void {
+    this.eld?.excuse(ns);
+  }
+
   /** Stops event-loop sampling and drops the histograms. The recorder cannot be used afterwards. */
   destroy(): void {
     if (this.destroyed) return;
@@ -333,6 +338,8 @@ class EventLoopProbe {
   private readonly timer: NodeJS.Timeout;
   private last: number;
   private max = 0;
+  /** Time the loop was held on purpose since the timer last ran (excuse()). */
+  private excused = 0;
 
   constructor(resolutionMs: number) {
     this.periodNs = resolutionMs * 1e6;
@@ -340,9 +347,10 @@ class EventLoopProbe {
     // setInterval re-arms from the callback's start: the gap between two runs is period + delay
     this.timer = setInterval(() => {
       const t = hrNs();
-      const d = t - this.last - this.periodNs;
+      const d = t - this.last - this.periodNs - this.excused;
       if (d > this.max) this.max = d;
       this.last = t;
+      this.excused = 0;
     }, resolutionMs);
     this.timer.unref();
   }
@@ -357,7 +365,13 @@ class EventLoopProbe {
   /** Forgets what was seen so far (the delay counts from now). */
   reset(): void {
     this.max = 0;
+    this.excused = 0;
     this.last = hrNs();
+  }
+
+  /** The loop was held on purpose for `ns`: the timer's next delay is that much less a stall. */
+  excuse(ns: number): void {
+    this.excused += ns;
   }
 
   stop(): void {

@@ -36,6 +36,8 @@ export interface ConnCtx extends AnswerCtx {
   inflight: number;
   /** Run-clock time of the latest write. */
   lastWriteNs: number;
+  /** Connections being set up (dialled, or authenticating): their events must not wait for the worker's in-thread sleep. */
+  dialling: number;
   /** Max mode: requests handed to connections and not yet written, failed or counted unsent. */
   queued: number;
   /** Max mode: `queued` fell to 0. */

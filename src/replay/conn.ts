@@ -89,6 +89,13 @@ export class ReplayConn implements ConnLink {
     return this.state === 'connecting';
   }
 
+  /** Every change of state goes through here: the worker counts the connections being set up (ctx.dialling). */
+  private setState(to: ConnState): void {
+    if (this.state === 'connecting') this.ctx.dialling--;
+    if (to === 'connecting') this.ctx.dialling++;
+    this.state = to;
+  }
+
   /** Opens the socket now (captured connection open). */
   open(): void {
     if (this.state === 'idle' || (this.state === 'down' && this.retryTimer === null)) this.connectNow();
@@ -217,7 +224,7 @@ export class ReplayConn implements ConnLink {
 
   private connectNow(): void {
     if (this.state === 'connecting' || this.state === 'open' || this.state === 'done') return;
-    this.state = 'connecting';
+    this.setState('connecting');
     this.failClass = 'reset';
     this.firstRead = true;
     this.refusedByServer = false;
@@ -332,7 +339,7 @@ export class ReplayConn implements ConnLink {
   private up(): void {
     // the backoff is reset by the first answer, not here: a proxy in front of a dead server accepts
     // and then closes every connection, and resetting on connect would redial it in a tight loop
-    this.state = 'open';
+    this.setState('open');
     this.q.sendQueued(this.ctx.now());
   }
 
@@ -377,7 +384,7 @@ export class ReplayConn implements ConnLink {
     const wasConnecting = this.state === 'connecting';
     this.teardown();
     if (this.state === 'done') return;
-    this.state = 'down';
+    this.setState('down');
     // pending answers will never come on this socket
     this.q.socketGone();
     if (wasConnecting || !wasOpen || this.refusedByServer) {
@@ -406,7 +413,7 @@ export class ReplayConn implements ConnLink {
     // requests answered by silence (noreply, quiet) written last in this turn wait in outq for the
     // turn's flush, which a finished connection skips: they go out now, ahead of the FIN
     if (wasOpen && this.q.outqBytes > 0) this.flush();
-    this.state = 'done';
+    this.setState('done');
     // requests that may be answered by silence are done now: nothing more will come
     this.q.closeMatcher();
     if (s !== null && wasOpen) {
@@ -422,7 +429,7 @@ export class ReplayConn implements ConnLink {
 
   private finish(): void {
     if (this.state === 'done') return;
-    this.state = 'done';
+    this.setState('done');
     this.cleanup();
   }
 

@@ -7,10 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 
 /** Kinds of trace events (the second column of a record). Encode: a closed interval's snapshot, a = its ns of CPU, b = its index. */
-export const Ev = { Start: 0, WakeWaker: 1, WakeTimer: 2, WakeSpin: 3, Batch: 4, PumpEnd: 5, Flush: 6, Read: 7, Connect: 8, Connected: 9, Submit: 10, Gc: 11, ReadEnd: 12, Dispatched: 13, WakeRead: 14, Encode: 15 } as const;
+export const Ev = { Start: 0, WakeWaker: 1, WakeTimer: 2, WakeSpin: 3, Batch: 4, PumpEnd: 5, Flush: 6, Read: 7, Connect: 8, Connected: 9, Submit: 10, Gc: 11, ReadEnd: 12, Dispatched: 13, WakeRead: 14, Encode: 15, WakeSleep: 16 } as const;
 export type Ev = (typeof Ev)[keyof typeof Ev];
 
-const NAMES = ['start', 'wake-waker', 'wake-timer', 'wake-spin', 'batch', 'pump-end', 'flush', 'read', 'connect', 'connected', 'submit', 'gc', 'read-end', 'dispatched', 'wake-read', 'encode'];
+const NAMES = ['start', 'wake-waker', 'wake-timer', 'wake-spin', 'batch', 'pump-end', 'flush', 'read', 'connect', 'connected', 'submit', 'gc', 'read-end', 'dispatched', 'wake-read', 'encode', 'wake-sleep'];
 const CAP = 1 << 20;
 
 const prefix = process.env['MCREPLAY_TRACE'] ?? '';

@@ -69,6 +69,7 @@ export class UdpConn {
   open(): void {
     if (this.state !== 'idle') return;
     this.state = 'connecting';
+    this.ctx.dialling++;
     const s = createSocket({ type: isIPv6(this.target.host) ? 'udp6' : 'udp4' });
     this.sock = s;
     s.on('message', (msg) => this.onMessage(msg));
@@ -78,6 +79,7 @@ export class UdpConn {
     s.connect(this.target.port, this.target.host, () => {
       if (this.sock !== s || this.state !== 'connecting') return;
       this.state = 'open';
+      this.ctx.dialling--;
       this.ctx.totals.openConns++;
       this.sendQueued(this.ctx.now());
     });
@@ -302,6 +304,7 @@ export class UdpConn {
   private finish(): void {
     if (this.state === 'done') return;
     if (this.state === 'open') this.ctx.totals.openConns--;
+    if (this.state === 'connecting') this.ctx.dialling--;
     this.state = 'done';
     const s = this.sock;
     this.sock = null;

@@ -88,6 +88,7 @@ export async function warmUp(init: WorkerInit): Promise<void> {
         sendDue: () => {},
         inflight: 0,
         lastWriteNs: 0,
+        dialling: 0,
         queued: 0,
         drained: () => {},
       };

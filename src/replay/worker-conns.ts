@@ -29,6 +29,7 @@ export function newConnCtx(s: WorkerState): ConnCtx {
     },
     inflight: 0,
     lastWriteNs: 0,
+    dialling: 0,
     queued: 0,
     drained() {
       if (!s.openWaits) return;
