@@ -34,10 +34,14 @@ export interface ConnCtx extends AnswerCtx {
   sendDue(): void;
   /** Written requests of all connections whose answer is still due (the worker stays awake for them). */
   inflight: number;
+  /** `inflight` fell to 0: the worker may now wait for its next due request in its own thread. */
+  noneInFlight(): void;
   /** Run-clock time of the latest write. */
   lastWriteNs: number;
   /** Connections being set up (dialled, or authenticating): their events must not wait for the worker's in-thread sleep. */
   dialling: number;
+  /** Sockets that kept bytes of a write for later (the kernel's buffer was full): the event loop must write them before the worker sleeps in its thread. */
+  backlog: { readonly writableLength: number }[];
   /** Max mode: requests handed to connections and not yet written, failed or counted unsent. */
   queued: number;
   /** Max mode: `queued` fell to 0. */

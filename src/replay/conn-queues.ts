@@ -294,7 +294,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
     p.done = true;
     if (!p.silent) {
       this.outstanding--;
-      this.ctx.inflight--;
+      if (--this.ctx.inflight === 0) this.ctx.noneInFlight();
       // everything written is answered: drop the answered entries now, before a scavenge has to
       // copy them (kept until the compaction below they would be promoted by the thousand)
       if (this.outstanding === 0) {

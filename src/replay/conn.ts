@@ -364,6 +364,7 @@ export class ReplayConn implements ConnLink {
       for (const b of bufs) s.write(b);
       s.uncork();
     }
+    if (s.writableLength > 0) this.ctx.backlog.push(s);
   }
 
   private teardown(): void {

@@ -270,7 +270,7 @@ export class UdpConn {
     if (p.done) return;
     p.done = true;
     this.pending.delete(p.rid);
-    this.ctx.inflight--;
+    if (--this.ctx.inflight === 0) this.ctx.noneInFlight();
   }
 
   private onResponse(p: UdpPending, resp: ParsedResponse, ts: number): void {

@@ -87,8 +87,10 @@ export async function warmUp(init: WorkerInit): Promise<void> {
         flushDirty: () => {},
         sendDue: () => {},
         inflight: 0,
+        noneInFlight: () => {},
         lastWriteNs: 0,
         dialling: 0,
+        backlog: [],
         queued: 0,
         drained: () => {},
       };

@@ -28,8 +28,14 @@ export function newConnCtx(s: WorkerState): ConnCtx {
       maybeDone(s);
     },
     inflight: 0,
+    noneInFlight() {
+      // the waker was set for a wait with answers outstanding: wait for the next due item afresh
+      // (arm: in this thread when it is near), unless a turn or a spin turn is under way
+      if (!s.pumping && s.immediate === null && !ctx.maxMode) s.armCb();
+    },
     lastWriteNs: 0,
     dialling: 0,
+    backlog: [],
     queued: 0,
     drained() {
       if (!s.openWaits) return;

@@ -8,7 +8,7 @@ import { emptyTotals } from './totals.js';
 import { Ev } from './trace.js';
 import { flushDirty, type WorkerState, type WorkerPort } from './worker-state.js';
 import { newConnCtx } from './worker-conns.js';
-import { NORMAL_SPIN, pump, sleepThenPump } from './worker-timing.js';
+import { arm, NORMAL_SPIN, pump, sleepThenPump } from './worker-timing.js';
 import { WriteOrder } from './write-order.js';
 import type { WorkerInit } from './messages.js';
 
@@ -51,6 +51,7 @@ export function newWorkerState(port: WorkerPort): WorkerState {
     onTimer: () => pump(s, Ev.WakeTimer),
     flushCb: () => flushDirty(s),
     readCb: () => pump(s, Ev.WakeRead),
+    armCb: () => arm(s),
     sleepCb: () => sleepThenPump(s),
     sleepCell: new Int32Array(new SharedArrayBuffer(4)),
   };

@@ -90,6 +90,8 @@ export interface WorkerState {
   flushCb: () => void;
   /** pump(s) before an answer is parsed (ctx.sendDue), made once. */
   readCb: () => void;
+  /** arm(s): the wait for the next due item, set afresh (worker-timing.ts), made once. */
+  armCb: () => void;
   /** The in-thread sleep until the next due item, then pump(s) (worker-timing.ts sleepThenPump), made once. */
   sleepCb: () => void;
   /** What the in-thread sleep waits on (Atomics.wait; nothing ever wakes it early). */

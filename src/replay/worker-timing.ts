@@ -209,7 +209,16 @@ function hasSlack(s: WorkerState, t: number, at: number | undefined): boolean {
 /** Nothing that needs a timestamp or an answer can arrive while the thread sleeps in Atomics.wait. */
 function canSleepHere(s: WorkerState): boolean {
   const ctx = s.ctx;
-  return ctx.inflight === 0 && ctx.dialling === 0 && s.order.size === 0 && !ctx.maxMode && !s.stopped;
+  return ctx.inflight === 0 && ctx.dialling === 0 && s.order.size === 0 && !ctx.maxMode && !s.stopped && !writesPending(ctx.backlog);
+}
+
+/** Some socket still holds bytes that the event loop writes once the kernel takes them (a large pipeline of quiet sets). */
+function writesPending(backlog: { readonly writableLength: number }[]): boolean {
+  if (backlog.length === 0) return false;
+  let k = 0;
+  for (const b of backlog) if (b.writableLength > 0) backlog[k++] = b;
+  backlog.length = k;
+  return k > 0;
 }
 
 /** Sleeps in this thread until SLEEP_EARLY_NS before the next due item (if that is still right), then pumps. */
@@ -219,7 +228,8 @@ export function sleepThenPump(s: WorkerState): void {
   const at = s.queue.peekAt();
   if (at !== undefined && canSleepHere(s)) {
     const t = now(s);
-    const ns = at - SLEEP_EARLY_NS - t;
+    // (at normal priority the futex wait ends later, and the spin is longer: wake as early as the waker would)
+    const ns = at - Math.max(SLEEP_EARLY_NS, s.spin.wakeEarlyNs) - t;
     if (ns > 0 && ns <= SLEEP_MAX_NS) {
       Atomics.wait(s.sleepCell, 0, 0, ns / 1e6);
       s.rec?.excuseEventLoop(now(s) - t);
