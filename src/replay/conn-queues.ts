@@ -372,7 +372,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
     this.outq = [];
     this.outqBytes = 0;
     const u = this.unstamped;
-    if (u.length === 0) return;
+    if (u.length === 0) return; // always in max mode
     const rec = this.ctx.rec;
     for (let i = 0; i < u.length; i++) {
       const p = u[i]!;

@@ -351,11 +351,12 @@ export class ReplayConn implements ConnLink {
     const bufs = q.outq;
     const total = q.outqBytes;
     // the clock is read right before the syscall: the requests' write time (service time) and lag
-    const t = this.ctx.now();
+    // (max mode keeps no schedule and reads no clock here: CPU per request is its figure)
+    const t = this.ctx.maxMode ? 0 : this.ctx.now();
     q.takeOutq(t);
     const s = this.sock;
     if (s === null || this.state !== 'open') return; // the socket went away: its pending requests failed already
-    if (tracing) trace(Ev.Flush, t, total, this.id);
+    if (tracing) trace(Ev.Flush, this.ctx.maxMode ? this.ctx.now() : t, total, this.id);
     if (n === 1) s.write(bufs[0]!);
     else if (total <= 64 * 1024) s.write(Buffer.concat(bufs, total));
     else {
