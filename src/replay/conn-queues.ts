@@ -80,7 +80,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
    * (takeOutq), right before the syscall: a request queued early in a turn waits there for the
    * turn's other dispatches and writes, and that wait is the replay's delay, not the target's.
    */
-  private unstamped: Pending[] = [];
+  private readonly unstamped: Pending[] = [];
 
   constructor(
     private readonly link: ConnLink,
@@ -379,7 +379,7 @@ export class RequestQueues implements ResponseMatcherEvents<Pending> {
       p.written = t;
       rec.recordLag(t - p.intended);
     }
-    this.unstamped = [];
+    u.length = 0; // kept: one array per connection, not one per write
     this.ctx.lastWriteNs = t;
   }
 
