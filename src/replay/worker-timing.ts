@@ -174,13 +174,14 @@ export function arm(s: WorkerState): void {
     return;
   }
   if (s.immediate !== null) return; // the spinning turn re-arms
-  if (delta <= SLEEP_MAX_NS && canSleepHere(s)) {
+  const sleepable = canSleepHere(s);
+  if (delta <= SLEEP_MAX_NS && sleepable) {
     // after this turn of the event loop (whatever it has polled is handled first)
     s.immediate = setImmediate(s.sleepCb);
     return;
   }
   // farther off: the waker wakes the loop (it handles messages meanwhile) in time for that sleep
-  if (s.waker !== null) s.waker.at(s.t0 + at - (canSleepHere(s) ? SLEEP_MAX_NS : spin.wakeEarlyNs));
+  if (s.waker !== null) s.waker.at(s.t0 + at - (sleepable ? SLEEP_MAX_NS : spin.wakeEarlyNs));
   if (s.timer !== null && s.timerAt <= at) return;
   if (s.timer !== null) clearTimeout(s.timer);
   s.timerAt = at;

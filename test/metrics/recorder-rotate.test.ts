@@ -140,4 +140,28 @@ describe('IntervalRecorder rotate / takeClosed', () => {
       rec.destroy();
     }
   });
+
+  it('does not count a hold of the loop that was excused (the worker sleeping in its thread) as delay', async () => {
+    const rec = new IntervalRecorder({ eventLoopResolutionMs: 5 });
+    try {
+      await new Promise((res) => setTimeout(res, 25));
+      rec.snapshot(0);
+      const t0 = process.hrtime.bigint();
+      while (process.hrtime.bigint() - t0 < 60_000_000n) {
+        /* the loop held on purpose */
+      }
+      rec.excuseEventLoop(Number(process.hrtime.bigint() - t0));
+      await new Promise((res) => setTimeout(res, 25));
+      expect(rec.snapshot(1).eventLoopMaxNs).toBeLessThan(40e6);
+      // an unexcused hold of the same length still counts
+      const t1 = process.hrtime.bigint();
+      while (process.hrtime.bigint() - t1 < 60_000_000n) {
+        /* block the loop */
+      }
+      await new Promise((res) => setTimeout(res, 25));
+      expect(rec.snapshot(2).eventLoopMaxNs).toBeGreaterThanOrEqual(45e6);
+    } finally {
+      rec.destroy();
+    }
+  });
 });
