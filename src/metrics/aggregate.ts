@@ -210,7 +210,7 @@ export class Aggregator {
 
   /**
    * Closes every pending interval (missing workers count as empty), trims the last interval to
-   * `runEndNs` (ns since run start) and builds the result. Frees all WASM memory.
+   * `runEndNs` (ns since run start) and builds the result. Drops the histograms.
    */
   finish(runEndNs?: number): AggregateResult {
     if (this.finished) throw new Error('Aggregator.finish called twice');
@@ -228,7 +228,7 @@ export class Aggregator {
     }
   }
 
-  /** Frees all WASM histograms (idempotent). */
+  /** Drops every histogram (idempotent). */
   destroy(): void {
     this.finished = true;
     if (this.freed) return;

@@ -57,8 +57,8 @@ export function countsIndex(v: number): number {
 // V2 encoding header, as hdr-histogram-js writes it (encoding.ts of its AssemblyScript build)
 const V2_ENCODING_COOKIE = 0x1c849303 | 0x10;
 const HEADER_BYTES = 40;
-/** Longest ZigZag LEB128 word here: a 32-bit count doubles to < 2^33, 5 bytes of 7 bits. */
-const MAX_WORD_BYTES = 5;
+/** Longest ZigZag LEB128 word here: a count (< 2^53) doubles to < 2^54, 8 bytes of 7 bits. */
+const MAX_WORD_BYTES = 8;
 
 /**
  * Counts are flagged in blocks of BLOCK buckets: the encoder skips a block with no count in one step.
@@ -67,8 +67,27 @@ const MAX_WORD_BYTES = 5;
  * boundary), and walking every bucket up to the highest (~11,000 for a 1 ms value) cost ~45 µs a
  * histogram: 3.5 ms at the first second of a 20-command capture (memccapable-ascii).
  */
-const BLOCK_SHIFT = 5;
+export const BLOCK_SHIFT = 5;
 const BLOCK = 1 << BLOCK_SHIFT;
+/** Length of a blocks array (one flag per BLOCK counts). */
+export const BLOCKS_LENGTH = (COUNTS_LENGTH >>> BLOCK_SHIFT) + 1;
+
+/** Lowest value of the bucket at counts index `i` (HdrHistogram's valueFromIndex; unit magnitude 0). */
+export function indexLowest(i: number): number {
+  let bucket = (i >>> SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1;
+  let sub = (i & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+  if (bucket < 0) {
+    sub -= SUB_BUCKET_HALF_COUNT;
+    bucket = 0;
+  }
+  return sub * 2 ** bucket;
+}
+
+/** How many values the bucket at counts index `i` holds (1 up to 2047, then doubling). */
+export function indexSize(i: number): number {
+  const bucket = (i >>> SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1;
+  return bucket <= 0 ? 1 : 2 ** bucket;
+}
 
 /** One scratch buffer per thread for encoding; the result is a copy of its used part. */
 let scratch = new Uint8Array(0);
@@ -79,7 +98,7 @@ export class CountsHistogram {
   /** Counts by HdrHistogram index; wrap at 2^32 like hdr-histogram-js' 32-bit histograms. */
   readonly counts = new Uint32Array(COUNTS_LENGTH);
   /** 1 where a block of BLOCK counts may hold a non-zero count (set by record, cleared by reset). */
-  private readonly blocks = new Uint8Array((COUNTS_LENGTH >>> BLOCK_SHIFT) + 1);
+  private readonly blocks = new Uint8Array(BLOCKS_LENGTH);
   /** Values recorded since the last reset. */
   totalCount = 0;
   /** Highest index with a count (0 when empty): the encoding stops there, as HdrHistogram's does at maxValue. */
@@ -106,58 +125,65 @@ export class CountsHistogram {
 
   /** HdrHistogram's uncompressed V2 encoding, byte for byte what WasmHistogram.encode() gives for the same values. */
   encode(): Uint8Array {
-    const limit = this.maxIndex + 1;
-    const need = HEADER_BYTES + limit * MAX_WORD_BYTES;
-    if (scratch.length < need) {
-      scratch = new Uint8Array(Math.max(need, 4096));
-      scratchView = new DataView(scratch.buffer);
-    }
-    const buf = scratch;
-    const dv = scratchView;
-    dv.setUint32(0, V2_ENCODING_COOKIE);
-    // 4: payload length, below
-    dv.setUint32(8, 1); // normalizing index offset: hdr-histogram-js writes 1
-    dv.setUint32(12, HIST_DIGITS);
-    dv.setUint32(16, Math.floor(HIST_LOWEST / TWO_POW_32));
-    dv.setUint32(20, HIST_LOWEST % TWO_POW_32);
-    dv.setUint32(24, Math.floor(HIST_MAX_NS / TWO_POW_32));
-    dv.setUint32(28, HIST_MAX_NS % TWO_POW_32);
-    dv.setUint32(32, 0); // integer-to-double conversion ratio, written as the integer 1
-    dv.setUint32(36, 1);
-    const counts = this.counts;
-    const blocks = this.blocks;
-    let p = HEADER_BYTES;
-    let i = 0;
-    while (i < limit) {
-      const count = counts[i++]!;
-      // ZigZag: a count c is 2c; a run of n > 1 zeros is −n, i.e. 2n − 1 (a lone zero is the count 0)
-      let z: number;
-      if (count === 0) {
-        let zeros = 1;
-        while (i < limit) {
-          if ((i & (BLOCK - 1)) === 0 && blocks[i >>> BLOCK_SHIFT] === 0) {
-            // a whole block without a count (the last one may end at the limit)
-            const step = limit - i < BLOCK ? limit - i : BLOCK;
-            zeros += step;
-            i += step;
-            continue;
-          }
-          if (counts[i] !== 0) break;
-          zeros++;
-          i++;
-        }
-        z = zeros > 1 ? 2 * zeros - 1 : 0;
-      } else {
-        z = 2 * count;
-      }
-      // LEB128, 7 bits a byte, low first; z < 2^33, so arithmetic rather than 32-bit shifts
-      while (z >= 128) {
-        buf[p++] = (z % 128) | 0x80;
-        z = Math.floor(z / 128);
-      }
-      buf[p++] = z;
-    }
-    dv.setUint32(4, p - HEADER_BYTES);
-    return buf.slice(0, p);
+    return encodeV2(this.counts, this.blocks, this.maxIndex);
   }
+}
+
+/**
+ * HdrHistogram's uncompressed V2 encoding of `counts` up to `maxIndex`, byte for byte what
+ * hdr-histogram-js' WasmHistogram.encode() gives (32- or 64-bit counts alike); `blocks` flags the
+ * blocks of BLOCK counts that may hold a count.
+ */
+export function encodeV2(counts: Uint32Array | Float64Array, blocks: Uint8Array, maxIndex: number): Uint8Array {
+  const limit = maxIndex + 1;
+  const need = HEADER_BYTES + limit * MAX_WORD_BYTES;
+  if (scratch.length < need) {
+    scratch = new Uint8Array(Math.max(need, 4096));
+    scratchView = new DataView(scratch.buffer);
+  }
+  const buf = scratch;
+  const dv = scratchView;
+  dv.setUint32(0, V2_ENCODING_COOKIE);
+  // 4: payload length, below
+  dv.setUint32(8, 1); // normalizing index offset: hdr-histogram-js writes 1
+  dv.setUint32(12, HIST_DIGITS);
+  dv.setUint32(16, Math.floor(HIST_LOWEST / TWO_POW_32));
+  dv.setUint32(20, HIST_LOWEST % TWO_POW_32);
+  dv.setUint32(24, Math.floor(HIST_MAX_NS / TWO_POW_32));
+  dv.setUint32(28, HIST_MAX_NS % TWO_POW_32);
+  dv.setUint32(32, 0); // integer-to-double conversion ratio, written as the integer 1
+  dv.setUint32(36, 1);
+  let p = HEADER_BYTES;
+  let i = 0;
+  while (i < limit) {
+    const count = counts[i++]!;
+    // ZigZag: a count c is 2c; a run of n > 1 zeros is −n, i.e. 2n − 1 (a lone zero is the count 0)
+    let z: number;
+    if (count === 0) {
+      let zeros = 1;
+      while (i < limit) {
+        if ((i & (BLOCK - 1)) === 0 && blocks[i >>> BLOCK_SHIFT] === 0) {
+          // a whole block without a count (the last one may end at the limit)
+          const step = limit - i < BLOCK ? limit - i : BLOCK;
+          zeros += step;
+          i += step;
+          continue;
+        }
+        if (counts[i] !== 0) break;
+        zeros++;
+        i++;
+      }
+      z = zeros > 1 ? 2 * zeros - 1 : 0;
+    } else {
+      z = 2 * count;
+    }
+    // LEB128, 7 bits a byte, low first; z < 2^54 (counts are integers < 2^53): arithmetic, not 32-bit shifts
+    while (z >= 128) {
+      buf[p++] = (z % 128) | 0x80;
+      z = Math.floor(z / 128);
+    }
+    buf[p++] = z;
+  }
+  dv.setUint32(4, p - HEADER_BYTES);
+  return buf.slice(0, p);
 }

@@ -15,3 +15,13 @@ export const HIST_LOWEST = 1;
  * '' is an empty one.
  */
 export type EncodedHist = string | Uint8Array;
+
+/**
+ * How many recorded values lie at or below percentile `p` (0..100) of `total`, as hdr-histogram-js
+ * counts them (its getValueAtPercentile): at least 1, and a product one ulp over an integer rounds down.
+ */
+export function countAtPercentile(p: number, total: number): number {
+  const fp = (Math.min(p, 100) / 100) * total;
+  const ulp = fp === 0 ? 0 : Math.pow(2, Math.floor(Math.log2(fp)) - 52);
+  return Math.max(Math.ceil(fp - ulp), 1);
+}

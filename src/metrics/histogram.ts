@@ -1,96 +1,71 @@
 // HdrHistogram helpers: one configuration for every latency histogram in mcreplay (integer ns,
-// 1 ns .. 1 hour, 3 significant digits), WebAssembly-backed for ~25 ns records, and the compressed
-// base64 encoding that results.json and .hlog files carry.
-import * as hdr from 'hdr-histogram-js';
+// 1 ns .. 1 hour, 3 significant digits) and the compressed base64 encoding that results.json and
+// .hlog files carry. The histograms are dense-hist.ts' plain-JS ones, with hdr-histogram-js'
+// semantics and encodings.
 import type { Percentiles } from './results-types.js';
-import { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS, type EncodedHist } from './hist-config.js';
+import { DenseHistogram, inflateCompressed } from './dense-hist.js';
+import { HIST_MAX_NS, type EncodedHist } from './hist-config.js';
 
-/** A WebAssembly-backed HdrHistogram. Call `destroy()` (or `freeHistogram`) when done: WASM memory is not garbage collected. */
-export type Histogram = hdr.Histogram;
+/** An HdrHistogram with 64-bit counts; `destroy()` it when done (it is reused). */
+export type Histogram = DenseHistogram;
 
 export { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
 
-let ready: Promise<void> | null = null;
-let isReady = false;
+const ready = Promise.resolve();
 
-/** Loads the histogram WebAssembly module; await once per thread before creating histograms. */
+/** Nothing to load any more (the histograms are plain JS); kept so callers need not change. */
 export function initMetrics(): Promise<void> {
-  if (!ready) {
-    // compiled synchronously: the asynchronous loader asks whether its input is a fetch Response,
-    // and naming `Response` makes Node load its whole fetch implementation (undici): ~90 ms of CPU
-    // at the start of every replay, a fifth of a short --rate max run's fixed cost
-    ready = Promise.resolve().then(() => {
-      hdr.initWebAssemblySync();
-      isReady = true;
-    });
-  }
   return ready;
 }
 
-function assertReady(): void {
-  if (!isReady) throw new Error('metrics: await initMetrics() in this thread before creating histograms');
+/** A new empty histogram (`wide`, 64-bit counts, is what every histogram here has now). */
+export function createHistogram(_wide = false): Histogram {
+  return DenseHistogram.take();
 }
 
-/**
- * A new empty histogram. `wide` uses 64-bit counts for long-lived sums (a run total can pass 2^32
- * in one bucket); per-interval histograms use 32-bit counts.
- */
-export function createHistogram(wide = false): Histogram {
-  assertReady();
-  return hdr.build({
-    useWebAssembly: true,
-    lowestDiscernibleValue: HIST_LOWEST,
-    highestTrackableValue: HIST_MAX_NS,
-    numberOfSignificantValueDigits: HIST_DIGITS,
-    bitBucketSize: wide ? 64 : 32,
-    autoResize: false,
-  });
-}
-
-/** Records one value in ns, clamped to [0, HIST_MAX_NS] and rounded to an integer. */
+/** Records one value in ns, clamped to [0, HIST_MAX_NS] and rounded to an integer (NaN counts as 0). */
 export function recordNs(h: Histogram, ns: number): void {
-  h.recordValue(ns <= 0 ? 0 : ns >= HIST_MAX_NS ? HIST_MAX_NS : Math.round(ns));
+  h.recordValue(!(ns > 0) ? 0 : ns >= HIST_MAX_NS ? HIST_MAX_NS : Math.round(ns));
 }
 
 /** Compressed base64 ("HISTFAAA..."), the encoding of .hlog lines and results.json. */
 export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  return h.encodeCompressed();
 }
 
 export type { EncodedHist } from './hist-config.js';
 
-/** The uncompressed V2 encoding (the form workers post, made there by counts-hist.ts; about 5x cheaper than `encodeHistogram`). */
+/** The uncompressed V2 encoding (the form workers post, made there by counts-hist.ts). */
 export function encodeRaw(h: Histogram): Uint8Array {
-  return (h as hdr.WasmHistogram).encode();
+  return h.encode();
 }
 
-/** Decodes an encoded histogram into a new WASM histogram (64-bit counts); '' gives an empty one. */
+/** Decodes an encoded histogram into a new histogram; '' gives an empty one. */
 export function decodeHistogram(encoded: EncodedHist): Histogram {
-  assertReady();
-  if (encoded.length === 0) return createHistogram(true);
+  const h = DenseHistogram.take();
   try {
-    if (typeof encoded !== 'string') return hdr.WasmHistogram.decode(encoded, 64, HIST_MAX_NS);
-    return hdr.decodeFromCompressedBase64(encoded, 64, true, HIST_MAX_NS);
+    addEncoded(h, encoded);
   } catch (err) {
-    const head = typeof encoded === 'string' ? encoded.slice(0, 40) : Buffer.from(encoded.subarray(0, 20)).toString('hex');
-    throw new Error(`not an encoded HdrHistogram (${err instanceof Error ? err.message : String(err)}): ${head}...`);
+    h.destroy();
+    throw err;
   }
+  return h;
 }
 
 /** Adds `src` into `into` (exact: bucket counts are summed). */
 export function addHistogram(into: Histogram, src: Histogram): void {
-  // hdr-histogram-js' WasmHistogram.add is typed against WasmHistogram; both sides are always WASM here
-  (into as hdr.WasmHistogram).add(src as hdr.WasmHistogram);
+  into.add(src);
 }
 
 /** Decodes `encoded` and adds it into `into`; '' is a no-op. */
 export function addEncoded(into: Histogram, encoded: EncodedHist): void {
   if (encoded.length === 0) return;
-  const h = decodeHistogram(encoded);
   try {
-    addHistogram(into, h);
-  } finally {
-    h.destroy();
+    if (typeof encoded === 'string') into.addRaw(inflateCompressed(encoded), encoded.slice(0, 40));
+    else into.addRaw(encoded, Buffer.from(encoded.subarray(0, 20)).toString('hex'));
+  } catch (err) {
+    const head = typeof encoded === 'string' ? encoded.slice(0, 40) : Buffer.from(encoded.subarray(0, 20)).toString('hex');
+    throw new Error(`not an encoded HdrHistogram (${err instanceof Error ? err.message : String(err)}): ${head}...`);
   }
 }
 
@@ -105,7 +80,7 @@ export function mergeEncoded(encoded: readonly string[]): string {
   }
 }
 
-/** Frees a histogram's WASM memory; safe on null/undefined. */
+/** Done with a histogram (it is reused); safe on null/undefined. */
 export function freeHistogram(h: Histogram | null | undefined): void {
   h?.destroy();
 }
@@ -114,19 +89,10 @@ export function freeHistogram(h: Histogram | null | undefined): void {
 export function percentiles(h: Histogram): Percentiles {
   const count = h.totalCount;
   if (count === 0) return emptyPercentiles();
-  return {
-    count,
-    // min/max as bucket bounds (percentile 0/100) rather than the exact extremes a live histogram
-    // tracks, so a histogram and its decoded copy report the same figures
-    min: h.getValueAtPercentile(0),
-    mean: h.mean,
-    p50: h.getValueAtPercentile(50),
-    p90: h.getValueAtPercentile(90),
-    p99: h.getValueAtPercentile(99),
-    p999: h.getValueAtPercentile(99.9),
-    p9999: h.getValueAtPercentile(99.99),
-    max: h.getValueAtPercentile(100),
-  };
+  // min/max as bucket bounds (percentile 0/100) rather than the exact extremes a live histogram
+  // tracks, so a histogram and its decoded copy report the same figures
+  const [min, p50, p90, p99, p999, p9999, max] = h.valuesAt([0, 50, 90, 99, 99.9, 99.99, 100]) as [number, number, number, number, number, number, number];
+  return { count, min, mean: h.mean, p50, p90, p99, p999, p9999, max };
 }
 
 /** Percentiles of an encoded histogram. */

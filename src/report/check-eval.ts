@@ -330,7 +330,7 @@ function evaluateWindows(check: Check, view: ResultsView, completeOnly: boolean)
           if (enc !== '') {
             const h = decodeHistogram(enc);
             try {
-              (running as unknown as { subtract(o: Histogram): void }).subtract(h);
+              running.subtract(h);
             } finally {
               freeHistogram(h);
             }
@@ -384,8 +384,7 @@ function evaluateWindows(check: Check, view: ResultsView, completeOnly: boolean)
 }
 
 /**
- * Evaluates checks against a results file. Histograms are WASM: `await initMetrics()` (from
- * src/metrics/histogram.ts) once before calling. A check whose data is absent fails with a message.
+ * Evaluates checks against a results file. A check whose data is absent fails with a message.
  */
 export function evaluateChecks(results: ResultsView, checks: readonly Check[]): CheckResult[] {
   return checks.map((check) => (check.windowNs === null ? evaluateWhole(check, results) : evaluateWindows(check, results, false).result));

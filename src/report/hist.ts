@@ -6,6 +6,7 @@
 // Semantics match hdr-histogram-js getValueAtPercentile (highest equivalent value of the bucket).
 import { inflateSync } from 'node:zlib';
 import type { Percentiles } from '../metrics/results-types.js';
+import { countAtPercentile } from '../metrics/hist-config.js';
 
 /** Non-empty buckets of a histogram, ascending: value range [lo, hi] and count. */
 export interface Sparse {
@@ -164,12 +165,6 @@ function mergeInto(a: Sparse, b: Sparse, lo: Float64Array, hi: Float64Array, n: 
   return { lo: lo.subarray(0, k), hi: hi.subarray(0, k), n: n.subarray(0, k), total: a.total + b.total };
 }
 
-function countAt(percentile: number, total: number): number {
-  const fp = (Math.min(percentile, 100) / 100) * total;
-  const ulp = fp === 0 ? 0 : Math.pow(2, Math.floor(Math.log2(fp)) - 52);
-  return Math.max(Math.ceil(fp - ulp), 1);
-}
-
 /**
  * Values at the given percentiles (0..100, ascending) in one pass, as hdr-histogram-js'
  * getValueAtPercentile returns them; 0 for an empty histogram.
@@ -178,7 +173,7 @@ export function valuesAt(s: Sparse, percentilesAsc: readonly number[]): number[]
   const m = percentilesAsc.length;
   const out = new Array<number>(m).fill(0);
   if (s.total === 0) return out;
-  const need = percentilesAsc.map((p) => countAt(p, s.total));
+  const need = percentilesAsc.map((p) => countAtPercentile(p, s.total));
   let j = 0;
   let cum = 0;
   const last = s.lo.length - 1;

@@ -6,6 +6,7 @@ import { Aggregator } from '../../src/metrics/aggregate.js';
 import { addCounters, emptyCounters } from '../../src/metrics/counters.js';
 import type { Interval } from '../../src/metrics/results-types.js';
 import { rng } from '../helpers/rng.js';
+import { hdrPercentiles } from '../helpers/hdr-truth.js';
 
 /** An independent histogram straight from hdr-histogram-js (plain JS), same resolution. */
 function jsHist(values: number[]): hdr.Histogram {
@@ -100,7 +101,7 @@ describe('recorder + aggregator', () => {
         const truthH = jsHist(mine.map((s) => s.resp));
         const got = percentilesOfEncoded(iv.perCommand[cmd]!.response);
         // bucket sums are exact: the merged histogram IS the histogram of all samples
-        expect(got).toEqual(percentiles(truthH));
+        expect(got).toEqual(hdrPercentiles(truthH));
         const sorted = mine.map((s) => s.svc).sort((a, b) => a - b);
         const svc = percentilesOfEncoded(iv.perCommand[cmd]!.service);
         expect(svc.count).toBe(sorted.length);
@@ -109,8 +110,8 @@ describe('recorder + aggregator', () => {
         expect(iv.perCommand[cmd]!.counters.bytesOut).toBe(mine.length * 30);
       }
       const all = samples.filter((s) => s.interval === iv.index);
-      expect(percentilesOfEncoded(iv.total.response)).toEqual(percentiles(jsHist(all.map((s) => s.resp))));
-      expect(percentilesOfEncoded(iv.lag)).toEqual(percentiles(jsHist(all.map((s) => s.lag))));
+      expect(percentilesOfEncoded(iv.total.response)).toEqual(hdrPercentiles(jsHist(all.map((s) => s.resp))));
+      expect(percentilesOfEncoded(iv.lag)).toEqual(hdrPercentiles(jsHist(all.map((s) => s.lag))));
       expect(iv.total.counters.completed).toBe(all.length);
       expect(iv.warmup).toBe(false);
       expect(iv.rateFactor).toBe(1);
@@ -123,9 +124,9 @@ describe('recorder + aggregator', () => {
     for (const iv of result.intervals) addCounters(sum, iv.total.counters);
     expect(result.summary.total.counters).toEqual(sum);
     expect(result.summary.durationNs).toBe(intervals * 1e9);
-    expect(result.summary.total.response).toEqual(percentiles(jsHist(samples.map((s) => s.resp))));
+    expect(result.summary.total.response).toEqual(hdrPercentiles(jsHist(samples.map((s) => s.resp))));
     expect(percentilesOfEncoded(result.summary.total.responseHist)).toEqual(result.summary.total.response);
-    expect(result.summary.lag).toEqual(percentiles(jsHist(samples.map((s) => s.lag))));
+    expect(result.summary.lag).toEqual(hdrPercentiles(jsHist(samples.map((s) => s.lag))));
     const gets = samples.filter((s) => s.cmd === 'get');
     const get = result.summary.perCommand['get']!;
     expect(get.hitRatio).toBeCloseTo(gets.filter((s) => s.hit).length / gets.length, 12);
@@ -138,7 +139,7 @@ describe('recorder + aggregator', () => {
     expect(byTime.intervals.map((iv) => iv.warmup)).toEqual([true, true, false, false, false, false]);
     const kept = samples.filter((s) => s.interval >= 2);
     expect(byTime.summary.total.counters.sent).toBe(kept.length);
-    expect(byTime.summary.total.response).toEqual(percentiles(jsHist(kept.map((s) => s.resp))));
+    expect(byTime.summary.total.response).toEqual(hdrPercentiles(jsHist(kept.map((s) => s.resp))));
     expect(byTime.summary.durationNs).toBe(4e9);
 
     const perInterval = samples.filter((s) => s.interval === 0).length;
@@ -157,7 +158,7 @@ describe('recorder + aggregator', () => {
     for (const st of result.steps) {
       const mine = samples.filter((s) => Math.floor(s.interval / 2) === st.step);
       expect(st.total.counters.sent).toBe(mine.length);
-      expect(st.total.response).toEqual(percentiles(jsHist(mine.map((s) => s.resp))));
+      expect(st.total.response).toEqual(hdrPercentiles(jsHist(mine.map((s) => s.resp))));
       expect(st.total.achievedRate).toBeCloseTo(mine.length / 2, 9);
     }
   });
