@@ -474,6 +474,9 @@ export function buildBinaryRequest(buf: Buffer, s: number, end: number): ParsedR
   let exptime = -1;
   const es = s + BIN_HEADER;
   if (spec.expOff >= 0 && extLen >= spec.expOff + 4) exptime = buf.readUInt32BE(es + spec.expOff);
+  // increment/decrement: an expiration of all one-bits is no time at all but "fail when the key is
+  // missing" (no auto-create, Dalli's incr without a default): never an expiry to translate
+  if (exptime === 0xffffffff && spec.cls === 'arith') exptime = -1;
   if (spec.extras[0] === 8 && extLen >= 8) flags = buf.readUInt32BE(es);
   return new LazyRequest('binary', spec.name, spec.cls, spec.expect, spec.quiet, valueLen, flags, exptime, cas, opaque, spec.credentials, buf, s, end, kS, kE, undefined, -1, -1);
 }

@@ -190,7 +190,8 @@ export function createFeed(run: FeedRun, clock: FeedClock, pass: number): Requir
       const exp = r.exptime > 0 ? translateExpiry(r.exptime, run.epochSec === null ? null : run.epochSec + r.tsNs / 1e9, ttlScaleAt(at)) : null;
       const relExp = exp !== null && exp.kind === 'relative' ? exp.sec : null;
       const absExpSec = exp !== null && exp.kind === 'absolute' ? exp.remainSec : null;
-      const cas = needsCasToken(r);
+      // a token that was already stale when captured goes out as captured: it must fail again
+      const cas = needsCasToken(r) && r.casStale !== true;
       const w = cs.worker;
       for (let k = 0; k < clones; k++) {
         const prefix = setup.cloneKeys ? clonePrefix(k) : '';

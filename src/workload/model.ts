@@ -34,6 +34,13 @@ export interface WorkloadRequest {
   flags: number;
   exptime: number;
   cas: bigint;
+  /**
+   * The CAS token it carries is not the one the captured server last handed out for its key (a
+   * client's stale or made-up token, answered EXISTS in the capture): the replay sends it as
+   * captured instead of swapping in the target's token, so it fails there too. Absent when the
+   * token was current or no token for the key was seen.
+   */
+  casStale?: boolean;
   opaque: number;
   metaFlags: string[];
   /** Carries captured credentials: raw is emptied and the request is never replayed. */

@@ -33,7 +33,7 @@ export const MAX_HEADER_BYTES = 1 << 20;
 export const Rec = { Conn: 1, Req: 2, Out: 3, Close: 4, Dict: 5, End: 0xff } as const;
 
 /** Request flag bits. */
-export const ReqBit = { quiet: 1, credentials: 2, raw: 4 } as const;
+export const ReqBit = { quiet: 1, credentials: 2, raw: 4, casStale: 8 } as const;
 
 // Enumerations are written as their index in these tables (append only: indexes are the format).
 export const PROTOS: readonly Proto[] = ['text', 'meta', 'binary'];

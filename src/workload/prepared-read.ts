@@ -346,7 +346,9 @@ function readRequest(c: Cursor, dict: string[]): WorkloadRequest {
   const rawLen = c.u32();
   const raw = rawLen > 0 ? c.bytes(rawLen) : EMPTY;
   const credentials = (bits & ReqBit.credentials) !== 0;
-  return { connId, seq, tsNs, proto, cmd, cls, expect, quiet: (bits & ReqBit.quiet) !== 0, keys, valueLen, flags, exptime, cas, opaque, metaFlags, credentials, raw };
+  const r: WorkloadRequest = { connId, seq, tsNs, proto, cmd, cls, expect, quiet: (bits & ReqBit.quiet) !== 0, keys, valueLen, flags, exptime, cas, opaque, metaFlags, credentials, raw };
+  if ((bits & ReqBit.casStale) !== 0) r.casStale = true;
+  return r;
 }
 
 function readOutcome(c: Cursor, dict: string[]): CapturedOutcome {

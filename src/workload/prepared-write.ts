@@ -156,7 +156,7 @@ export function createPreparedWriter(path: string, header: PreparedHeader, keepR
     u8(enumIndex(PROTOS, r.proto, 'protocol'));
     u8(enumIndex(CLASSES, r.cls, 'command class'));
     u8(enumIndex(EXPECTS, r.expect, 'expectation'));
-    u8((r.quiet ? ReqBit.quiet : 0) | (cred ? ReqBit.credentials : 0) | (raw !== null ? ReqBit.raw : 0));
+    u8((r.quiet ? ReqBit.quiet : 0) | (cred ? ReqBit.credentials : 0) | (raw !== null ? ReqBit.raw : 0) | (r.casStale === true ? ReqBit.casStale : 0));
     u16(cmd);
     u32(cred ? 0 : r.valueLen);
     u32(cred ? 0 : r.flags);
