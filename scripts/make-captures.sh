@@ -11,7 +11,8 @@
 # Ethernet-sized (1448 payload bytes) as on a real network, every port is free, and nothing else
 # is in the capture. Without root it uses the host loopback; the ports below must be free.
 # Needs: memcached, tcpdump, dumpcap, memccapable, /usr/bin/python3 + pymemcache; tshark for the
-# dissector counts (`bash scripts/ensure-tools.sh captures` installs them).
+# dissector counts (`bash scripts/ensure-tools.sh captures` installs them); ruby + ruby-dalli and
+# libcache-memcached-fast-perl for dalli-binary and cmfast-two-servers only.
 #
 # Captures (server port 11211 unless said; tcpdump -s 0 -B 131072 and a port filter, no
 # --immediate-mode; dumpcap -s 0 for pcapng):
@@ -37,6 +38,14 @@
 #   fixtures/memcslap-burst      memcslap --binary --noreply: setq pipelines of ~2 KB values, then gets
 #   fixtures/memaslap-64conns    memcaslap, 64 connections started at once, multi-gets of 8 keys
 #   fixtures/pymemcache-50conns  pymemcache, 50 connections opened at once, 50 threads in bursts
+#   fixtures/dalli-binary        Ruby Dalli 3.0 (binary): get_multi (getkq... noop), multi { } (setq/addq/
+#                                replaceq/deleteq ... noop), cas via get_cas/set_cas/delete_cas, incr with and
+#                                without a default, append/prepend, touch/gat, 100/150 KB values; truth from
+#                                memcached -vv, the client's own counts beside it (clientLog)
+#   fixtures/cmfast-two-servers  Perl Cache::Memcached::Fast (text) over 127.0.0.1:11211 and :11212: get_multi,
+#                                gets_multi/cas_multi, *_multi pipelines, noreply (void context), nowait,
+#                                gat/gats, 200 KB values, a reconnect after CLIENT_ERROR (close_on_error);
+#                                truth from both servers' memcached -vv, merged, plus clientLog
 #
 # Truth file format (<capture>.truth.json, truthVersion 1). What the CLIENT did, as it logged it
 # (source "client-log"), or for memccapable, which logs nothing, what memcached -vv printed
@@ -98,6 +107,8 @@
 #   sample.pcap only                ops are not inline: sample.truth.ops.jsonl.gz holds them, one op
 #                                   object per line in tMs order; keys is there, as usual.
 #   pool-two-servers only           keyServer {key: ep}: HashClient's own choice for each key.
+#   clientLog (dalli, cmfast)       the client's own calls per method and the hits/misses it got back
+#                                   (scripts/clients/client_log.py checks them equal to readKeys)
 #   midstream only                  partialRequests: ops marked partial; capturedRequests: the
 #                                   requests wholly in the capture (requests - partialRequests).
 set -euo pipefail
@@ -449,9 +460,48 @@ cap_pymemcache_50conns() {
   finalize "$FIX/pymemcache-50conns.truth.json" "$FIX/pymemcache-50conns.pcap" pcap EN10MB
 }
 
+cap_dalli_binary() {
+  # Ruby Dalli 3.0 (binary protocol): it logs nothing per request, so memcached -vv is the truth
+  # and the client's own counts (calls per method, hits/misses) are checked against it
+  ruby -e 'require "dalli"' 2>/dev/null || { echo "make-captures: dalli-binary needs ruby and Dalli (apt-get install ruby ruby-dalli)" >&2; exit 1; }
+  start_mc 127.0.0.1 11211 -vv
+  start_tcpdump "$FIX/dalli-binary.pcap" "tcp port 11211"
+  local from
+  from=$(wc -l <"$WORK/mc-11211.log")
+  ruby "$CL/dalli_client.rb" 127.0.0.1:11211 "$WORK/dalli.log.json"
+  stop_capture
+  stop_mcs
+  $PY "$CL/vv_truth.py" "$WORK/mc-11211.log" 127.0.0.1:11211 "$FIX/dalli-binary.truth.json" \
+    dalli-binary.pcap "scripts/clients/dalli_client.rb" "$from"
+  $PY "$CL/client_log.py" "$FIX/dalli-binary.truth.json" "$WORK/dalli.log.json"
+  finalize "$FIX/dalli-binary.truth.json" "$FIX/dalli-binary.pcap" pcap EN10MB
+}
+
+cap_cmfast_two_servers() {
+  # Perl Cache::Memcached::Fast (text protocol) over two servers: memcached -vv of each is the truth,
+  # merged, and the client's own counts (calls per method, hits/misses) are checked against it
+  perl -MCache::Memcached::Fast -e 1 2>/dev/null || { echo "make-captures: cmfast-two-servers needs Cache::Memcached::Fast (apt-get install libcache-memcached-fast-perl)" >&2; exit 1; }
+  start_mc 127.0.0.1 11211 -vv
+  start_mc 127.0.0.1 11212 -vv
+  start_tcpdump "$FIX/cmfast-two-servers.pcap" "tcp port 11211 or tcp port 11212"
+  local from1 from2
+  from1=$(wc -l <"$WORK/mc-11211.log")
+  from2=$(wc -l <"$WORK/mc-11212.log")
+  perl "$CL/cmfast_client.pl" 127.0.0.1:11211 127.0.0.1:11212 "$WORK/cmfast.log.json"
+  stop_capture
+  stop_mcs
+  $PY "$CL/vv_truth.py" "$WORK/mc-11211.log" 127.0.0.1:11211 "$WORK/cmfast-1.truth.json" \
+    cmfast-two-servers.pcap "scripts/clients/cmfast_client.pl" "$from1"
+  $PY "$CL/vv_truth.py" "$WORK/mc-11212.log" 127.0.0.1:11212 "$WORK/cmfast-2.truth.json" \
+    cmfast-two-servers.pcap "scripts/clients/cmfast_client.pl" "$from2"
+  $PY "$CL/client_log.py" "$FIX/cmfast-two-servers.truth.json" "$WORK/cmfast.log.json" \
+    "$WORK/cmfast-1.truth.json" "$WORK/cmfast-2.truth.json"
+  finalize "$FIX/cmfast-two-servers.truth.json" "$FIX/cmfast-two-servers.pcap" pcap EN10MB --ports 11211,11212
+}
+
 ALL=(sample memccapable-ascii memccapable-binary pymemcache-mix pool-two-servers meta binary-quiet basic
   gzip-no-suffix any-sll2 pcapng nanosecond pcapng-two-interfaces ipv6 midstream udp
-  memcslap-burst memaslap-64conns pymemcache-50conns)
+  memcslap-burst memaslap-64conns pymemcache-50conns dalli-binary cmfast-two-servers)
 [[ $# -gt 0 ]] && ALL=("$@")
 echo "make-captures: writing to $OUT${MC_NETNS:+ (private network namespace)}" >&2
 for name in "${ALL[@]}"; do

@@ -80,14 +80,16 @@ def tshark_json(path, ports, fields, yfilter):
 
 
 def syn_clients(path, ports):
-    """Client endpoints of the SYNs in capture order (for truths that lack them)."""
-    rows = tshark_json(path, ports, ["ip.src", "ipv6.src", "tcp.srcport"],
+    """(client, server) endpoints of the SYNs in capture order (for truths that lack clients)."""
+    rows = tshark_json(path, ports, ["ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport"],
                        "tcp.flags.syn==1 && tcp.flags.ack==0")
     out = []
+
+    def ep(host, port):
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     for r in rows:
-        host = (r.get("ip.src") or r.get("ipv6.src"))[0]
-        port = r["tcp.srcport"][0]
-        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        out.append((ep((r.get("ip.src") or r.get("ipv6.src"))[0], r["tcp.srcport"][0]),
+                    ep((r.get("ip.dst") or r.get("ipv6.dst"))[0], r["tcp.dstport"][0])))
     return out
 
 
@@ -219,9 +221,15 @@ def main():
     if any(c["client"] == "unknown" for c in conns) and have_tshark:
         syns = syn_clients(a.capture, ports)
         tcp = [c for c in conns if c["transport"] == "tcp"]
-        if len(syns) == len(tcp):
-            for c, ep in zip(tcp, syns):
-                c["client"] = ep
+        # server by server: a pool's truth (one memcached -vv log per server) lists each server's
+        # connections in its own connect order
+        by_server = {}
+        for cl, srv in syns:
+            by_server.setdefault(srv, []).append(cl)
+        if len(syns) == len(tcp) and all(len(by_server.get(s, [])) == sum(1 for c in tcp if c["server"] == s)
+                                         for s in {c["server"] for c in tcp}):
+            for c in tcp:
+                c["client"] = by_server[c["server"]].pop(0)
         else:
             doc.setdefault("notes", []).append(f"client endpoints unknown: {len(syns)} SYNs for {len(tcp)} connections")
     if have_tshark and doc.get("source") == "memcached-vv":

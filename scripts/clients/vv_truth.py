@@ -88,7 +88,11 @@ def main():
             return
         # an answer: earlier quiet requests that got none were answered by silence
         q = pending[fd]
-        for i, r in enumerate(q):
+        # memcached (one worker thread) answers a request before it reads the next, so an answer
+        # belongs to the LAST request read that it fits: clients that send the same opaque on every
+        # request (Dalli: 0) would otherwise have a getkq hit pinned on the first silent miss before it
+        for i in reversed(range(len(q))):
+            r = q[i]
             if r["cmd"] == name and r["opaque"] == opaque:
                 for s in q[:i]:
                     finish(fd, s)
