@@ -12,7 +12,8 @@
 # is in the capture. Without root it uses the host loopback; the ports below must be free.
 # Needs: memcached, tcpdump, dumpcap, memccapable, /usr/bin/python3 + pymemcache; tshark for the
 # dissector counts (`bash scripts/ensure-tools.sh captures` installs them); ruby + ruby-dalli and
-# libcache-memcached-fast-perl for dalli-binary and cmfast-two-servers only.
+# libcache-memcached-fast-perl, php-cli + php-memcached for dalli-binary, cmfast-two-servers and
+# php-memcached only.
 #
 # Captures (server port 11211 unless said; tcpdump -s 0 -B 131072 and a port filter, no
 # --immediate-mode; dumpcap -s 0 for pcapng):
@@ -46,6 +47,10 @@
 #                                gets_multi/cas_multi, *_multi pipelines, noreply (void context), nowait,
 #                                gat/gats, 200 KB values, a reconnect after CLIENT_ERROR (close_on_error);
 #                                truth from both servers' memcached -vv, merged, plus clientLog
+#   fixtures/php-memcached       PHP php-memcached 3.2 (libmemcached 1.1): one session over text, one over binary
+#                                (OPT_BINARY_PROTOCOL): getMulti, getDelayed/fetchAll, cas (GET_EXTENDED), setMulti,
+#                                deleteMulti, OPT_NOREPLY connections (noreply / setq, deleteq), quit, 120 KB values;
+#                                truth from memcached -vv plus clientLog
 #
 # Truth file format (<capture>.truth.json, truthVersion 1). What the CLIENT did, as it logged it
 # (source "client-log"), or for memccapable, which logs nothing, what memcached -vv printed
@@ -107,7 +112,7 @@
 #   sample.pcap only                ops are not inline: sample.truth.ops.jsonl.gz holds them, one op
 #                                   object per line in tMs order; keys is there, as usual.
 #   pool-two-servers only           keyServer {key: ep}: HashClient's own choice for each key.
-#   clientLog (dalli, cmfast)       the client's own calls per method and the hits/misses it got back
+#   clientLog (dalli, cmfast, php) the client's own calls per method and the hits/misses it got back
 #                                   (scripts/clients/client_log.py checks them equal to readKeys)
 #   midstream only                  partialRequests: ops marked partial; capturedRequests: the
 #                                   requests wholly in the capture (requests - partialRequests).
@@ -499,9 +504,26 @@ cap_cmfast_two_servers() {
   finalize "$FIX/cmfast-two-servers.truth.json" "$FIX/cmfast-two-servers.pcap" pcap EN10MB --ports 11211,11212
 }
 
+cap_php_memcached() {
+  # PHP php-memcached (libmemcached): the same session over text, then binary (OPT_BINARY_PROTOCOL),
+  # each with a noreply connection; memcached -vv is the truth, the client's own counts beside it
+  php -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null || { echo "make-captures: php-memcached needs php-cli and php-memcached (apt-get install php-cli php-memcached)" >&2; exit 1; }
+  start_mc 127.0.0.1 11211 -vv
+  start_tcpdump "$FIX/php-memcached.pcap" "tcp port 11211"
+  local from
+  from=$(wc -l <"$WORK/mc-11211.log")
+  php "$CL/php_memcached.php" 127.0.0.1 11211 "$WORK/php.log.json"
+  stop_capture
+  stop_mcs
+  $PY "$CL/vv_truth.py" "$WORK/mc-11211.log" 127.0.0.1:11211 "$FIX/php-memcached.truth.json" \
+    php-memcached.pcap "scripts/clients/php_memcached.php" "$from"
+  $PY "$CL/client_log.py" "$FIX/php-memcached.truth.json" "$WORK/php.log.json"
+  finalize "$FIX/php-memcached.truth.json" "$FIX/php-memcached.pcap" pcap EN10MB
+}
+
 ALL=(sample memccapable-ascii memccapable-binary pymemcache-mix pool-two-servers meta binary-quiet basic
   gzip-no-suffix any-sll2 pcapng nanosecond pcapng-two-interfaces ipv6 midstream udp
-  memcslap-burst memaslap-64conns pymemcache-50conns dalli-binary cmfast-two-servers)
+  memcslap-burst memaslap-64conns pymemcache-50conns dalli-binary cmfast-two-servers php-memcached)
 [[ $# -gt 0 ]] && ALL=("$@")
 echo "make-captures: writing to $OUT${MC_NETNS:+ (private network namespace)}" >&2
 for name in "${ALL[@]}"; do
