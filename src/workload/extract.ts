@@ -8,7 +8,7 @@ import type { RequestParser, ResponseMatcher, ResponseMatcherEvents } from '../p
 import type { ParsedRequest, ParsedResponse, RequestParserEvents } from '../protocol/types.js';
 import type { CapturedOutcome, IngestOptions, WorkloadConnection, WorkloadRequest, WorkloadSink } from './model.js';
 import { parseUdpFrame } from './udp-frame.js';
-import { needsCasToken } from './shape.js';
+import { CAS_MATCHER_OPTS, CasSeen } from './cas-seen.js';
 
 /** Problems met while turning byte streams into requests, beyond what the capture layer counts. */
 export interface ExtractStats {
@@ -88,7 +88,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
 
   get matcher(): ResponseMatcher<WorkloadRequest> {
     // the tokens the server hands out: a cas request is then known to carry the current one or not
-    return (this.matcherOf ??= createResponseMatcher<WorkloadRequest>(this, this.ctx.keyBytes === undefined ? CAS_OPTS : {}));
+    return (this.matcherOf ??= createResponseMatcher<WorkloadRequest>(this, this.ctx.keyBytes === undefined ? CAS_MATCHER_OPTS : {}));
   }
 
   /** Bytes of an incomplete request left at the end (0 when the client never sent a byte). */
@@ -107,10 +107,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
     const ts = tsNs < this.lastTs ? this.lastTs : tsNs;
     this.lastTs = ts;
     const r = toWorkloadRequest(p, this.conn.id, this.seq++, ts, ctx.rawMode, ctx.keyBytes, loginCredential(this, p, ctx.stats.asciiAuth));
-    if (ctx.keyBytes === undefined && needsCasToken(r)) {
-      const seen = ctx.casSeen.get(casSeenKey(this.conn.serverKey, r.keys[0]!));
-      if (seen !== undefined && seen !== r.cas) r.casStale = true;
-    }
+    if (ctx.keyBytes === undefined) ctx.casSeen.request(this.conn.serverKey, r);
     ctx.sink.request(r);
     this.matcher.expect(r, r);
   }
@@ -125,13 +122,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
   }
 
   response(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): void {
-    if (resp.casByKey !== undefined) {
-      const seen = this.ctx.casSeen;
-      // bounded: a capture of millions of keys read with their tokens starts over (a key whose token
-      // was forgotten is "not seen": its cas is translated, as before any token was known)
-      if (seen.size >= CAS_SEEN_MAX) seen.clear();
-      for (const [k, v] of resp.casByKey) seen.set(casSeenKey(this.conn.serverKey, k), v);
-    }
+    this.ctx.casSeen.answer(this.conn.serverKey, resp);
     this.ctx.sink.outcome(r, outcomeOf(r, resp, tsNs));
   }
 
@@ -281,21 +272,8 @@ interface BuilderCtx {
   nextConnId: number;
   /** The capture is ending: a flow closed now is cut by the end, not closed by its peers. */
   finishing: boolean;
-  /**
-   * The latest CAS token each captured server handed out per key (gets/gats VALUE lines, mg c,
-   * binary answers), keyed by casSeenKey: a cas request whose token is not the latest is marked
-   * casStale, so the replay does not turn a client's stale token into the target's valid one.
-   */
-  casSeen: Map<string, bigint>;
-}
-
-/** Matcher options of captured TCP flows whose keys are strings: collect the tokens handed out. */
-const CAS_OPTS = { wantCas: true };
-/** Keys whose latest captured token is remembered at most (then the memory starts over). */
-const CAS_SEEN_MAX = 1 << 18;
-
-function casSeenKey(serverKey: string, key: string): string {
-  return serverKey + '\n' + key;
+  /** Tokens the captured servers handed out: marks cas requests with a stale token (cas-seen.ts). */
+  casSeen: CasSeen;
 }
 
 /**
@@ -417,7 +395,7 @@ function udpBuilder(ctx: BuilderCtx): { datagram(d: UdpDatagram): void; finish()
 export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy', asciiAuth = false): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
   stats.asciiAuth.declared = asciiAuth;
-  const ctx: BuilderCtx = { sink, stats, rawMode, keyBytes: sink.keyBytes?.bind(sink), asciiAuth, authServers: new Set(), nextConnId: 0, finishing: false, casSeen: new Map() };
+  const ctx: BuilderCtx = { sink, stats, rawMode, keyBytes: sink.keyBytes?.bind(sink), asciiAuth, authServers: new Set(), nextConnId: 0, finishing: false, casSeen: new CasSeen() };
   const conns = new Map<number, ConnState>();
   const udp = udpBuilder(ctx);
 
