@@ -8,7 +8,7 @@ import type { WorkloadRequest } from './model.js';
 import { needsCasToken } from './shape.js';
 
 /** Keys whose latest captured token is remembered at most (then the memory starts over). */
-const MAX_KEYS = 1 << 18;
+const MAX_KEYS = 1 << 16;
 
 /** Matcher options of captured flows whose keys are strings: collect the tokens handed out. */
 export const CAS_MATCHER_OPTS = { wantCas: true };
