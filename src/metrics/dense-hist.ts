@@ -6,7 +6,7 @@
 // whole process), for what is here a few hundred lines.
 import { deflateSync, inflateSync } from 'node:zlib';
 import { BLOCK_SHIFT, BLOCKS_LENGTH, COUNTS_LENGTH, countsIndex, encodeV2, indexLowest, indexSize } from './counts-hist.js';
-import { countAtPercentile, HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
+import { countAtPercentile, forEachV2Count, HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
 
 const V2_COOKIE_BASE = 0x1c849303;
 const V2_COMPRESSED_COOKIE_BASE = 0x1c849304;
@@ -77,36 +77,10 @@ export class DenseHistogram {
       throw new Error(`an HdrHistogram of ${digits} digits from ${lowest} ns, not mcreplay's (${HIST_DIGITS} digits from ${HIST_LOWEST} ns): ${what}`);
     }
     const end = Math.min(buf.length, HEADER_BYTES + dv.getInt32(4));
-    let index = 0;
-    let p = HEADER_BYTES;
-    while (p < end) {
-      // ZigZag LEB128-64b9B varint; the common case (under 2^28) stays in integer arithmetic
-      let b = buf[p++]!;
-      let v = b & 0x7f;
-      if (b & 0x80) {
-        let shift = 7;
-        let mul = 128;
-        for (let bytes = 2; bytes <= 9 && p < end; bytes++) {
-          b = buf[p++]!;
-          if (shift < 28) v |= (b & 0x7f) << shift;
-          // the 9th byte carries a full 8 bits
-          else v += (bytes === 9 ? b : b & 0x7f) * mul;
-          shift += 7;
-          mul *= 128;
-          if (!(b & 0x80)) break;
-        }
-      }
-      const count = v < 0x40000000 ? (v >>> 1) ^ -(v & 1) : v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-      if (count < 0) {
-        index -= count; // a run of zero counts
-        continue;
-      }
-      if (count > 0) {
-        if (index >= COUNTS_LENGTH) throw new Error(`an HdrHistogram with values over ${HIST_MAX_NS} ns: ${what}`);
-        this.addAt(index, count);
-      }
-      index++;
-    }
+    forEachV2Count(buf, HEADER_BYTES, end, (index, count) => {
+      if (index >= COUNTS_LENGTH) throw new Error(`an HdrHistogram with values over ${HIST_MAX_NS} ns: ${what}`);
+      this.addAt(index, count);
+    });
   }
 
   /** Highest value equivalent to the highest recorded one (as hdr-histogram-js reports a decoded histogram's); 0 when empty. */

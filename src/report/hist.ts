@@ -6,7 +6,7 @@
 // Semantics match hdr-histogram-js getValueAtPercentile (highest equivalent value of the bucket).
 import { inflateSync } from 'node:zlib';
 import type { Percentiles } from '../metrics/results-types.js';
-import { countAtPercentile } from '../metrics/hist-config.js';
+import { countAtPercentile, forEachV2Count } from '../metrics/hist-config.js';
 
 /** Non-empty buckets of a histogram, ascending: value range [lo, hi] and count. */
 export interface Sparse {
@@ -73,46 +73,20 @@ export function parseRaw(buf: Uint8Array, what: string): Sparse {
   const n = sN;
   let k = 0;
   let total = 0;
-  let index = 0;
-  let p = HEADER_BYTES;
-  while (p < end) {
-    // ZigZag LEB128-64b9B varint; the common case (under 2^28) stays in integer arithmetic
-    let b = buf[p++]!;
-    let v = b & 0x7f;
-    if (b & 0x80) {
-      let shift = 7;
-      let mul = 128;
-      for (let bytes = 2; bytes <= 9 && p < end; bytes++) {
-        b = buf[p++]!;
-        if (shift < 28) v |= (b & 0x7f) << shift;
-        // the 9th byte carries a full 8 bits
-        else v += (bytes === 9 ? b : b & 0x7f) * mul;
-        shift += 7;
-        mul *= 128;
-        if (!(b & 0x80)) break;
-      }
+  forEachV2Count(buf, HEADER_BYTES, end, (index, count) => {
+    let bucket = (index >>> halfMag) - 1;
+    let sub = (index & (half - 1)) + half;
+    if (bucket < 0) {
+      sub -= half;
+      bucket = 0;
     }
-    const count = v < 0x40000000 ? (v >>> 1) ^ -(v & 1) : v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-    if (count < 0) {
-      index -= count;
-      continue;
-    }
-    if (count > 0) {
-      let bucket = (index >>> halfMag) - 1;
-      let sub = (index & (half - 1)) + half;
-      if (bucket < 0) {
-        sub -= half;
-        bucket = 0;
-      }
-      const unit = POW2[bucket + unitMagnitude]!;
-      lo[k] = sub * unit;
-      hi[k] = sub * unit + unit - 1;
-      n[k] = count;
-      total += count;
-      k++;
-    }
-    index++;
-  }
+    const unit = POW2[bucket + unitMagnitude]!;
+    lo[k] = sub * unit;
+    hi[k] = sub * unit + unit - 1;
+    n[k] = count;
+    total += count;
+    k++;
+  });
   return { lo: lo.slice(0, k), hi: hi.slice(0, k), n: n.slice(0, k), total };
 }
 
