@@ -14,7 +14,7 @@ beforeAll(async () => {
   await initMetrics();
 });
 
-/** Per-bucket counts of an encoded histogram, decoded by plain-JS hdr-histogram-js (independent of the WASM code under test). */
+/** Per-bucket counts of an encoded histogram, decoded by plain-JS hdr-histogram-js (independent of the code under test). */
 function recorded(encoded: string): [number, number][] {
   // the plain-JS histogram has the bucket walk methods its typings leave out
   const js = hdr.decodeFromCompressedBase64(encoded, 64, false) as hdr.Histogram & {
