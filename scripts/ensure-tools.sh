@@ -10,7 +10,9 @@
 #             sasl2-bin (saslpasswd2),             tests against memcached -S (a sasldb for binary SASL,
 #             libsasl2-modules (PLAIN)             and the PLAIN mechanism, only recommended by libsasl2)
 #   captures  memcached, tcpdump, dumpcap, tshark, to re-record captures (scripts/make-captures.sh)
-#             libmemcached-tools (memccapable), python3-pymemcache
+#             libmemcached-tools (memccapable), python3-pymemcache; ruby-dalli,
+#             libcache-memcached-fast-perl, php-cli + php-memcached (the clients of other languages:
+#             dalli-binary, cmfast-two-servers, php-memcached; only here, not in all)
 #   all       all of the above (the default: what .ci/run wants)
 # Idempotent and silent when everything is installed (checks only; no package manager run).
 # As root with apt-get, missing ones are installed (one apt-get update, then install), each named
@@ -32,6 +34,10 @@ declare -A PKG=(
   [pymemcache]=python3-pymemcache
   [tmux]=tmux
   [promclient]=python3-prometheus-client
+  [dalli]=ruby-dalli
+  [cmfast]=libcache-memcached-fast-perl
+  [php]=php-cli
+  [phpmc]=php-memcached
 )
 declare -A WHY=(
   [memcached]="the demo and every test replay into a local memcached"
@@ -45,13 +51,17 @@ declare -A WHY=(
   [pymemcache]="re-recording the pymemcache fixtures (scripts/make-captures.sh), the warm, diff and live mirror tests"
   [tmux]="the terminal view test of mcreplay top (test/migrate/top.test.ts, skipped)"
   [promclient]="the /metrics histogram check in test/mirror/metrics.test.ts"
+  [dalli]="re-recording captures/fixtures/dalli-binary (Ruby Dalli)"
+  [cmfast]="re-recording captures/fixtures/cmfast-two-servers (Perl Cache::Memcached::Fast)"
+  [php]="re-recording captures/fixtures/php-memcached"
+  [phpmc]="re-recording captures/fixtures/php-memcached (php-memcached on libmemcached)"
 )
 ORDER=(memcached tshark dumpcap chromium saslpasswd2 saslplain tcpdump memccapable pymemcache tmux promclient)
 need=${1:-all}
 case $need in
   demo) WANT=(memcached) ;;
   tests) WANT=(memcached tcpdump tshark chromium saslpasswd2 saslplain pymemcache memccapable tmux promclient) ;;
-  captures) WANT=(memcached tcpdump dumpcap tshark memccapable pymemcache) ;;
+  captures) WANT=(memcached tcpdump dumpcap tshark memccapable pymemcache dalli cmfast php phpmc) ;;
   all) WANT=("${ORDER[@]}") ;;
   *) echo "ensure-tools: unknown need '$need': use demo, tests, captures or all" >&2; exit 2 ;;
 esac
@@ -62,6 +72,9 @@ have() {
     pymemcache) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/pymemcache/__init__.py ]] ;;
     promclient) [[ -x /usr/bin/python3 && -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ]] ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
+    dalli) command -v ruby >/dev/null && ruby -e 'require "dalli"' 2>/dev/null ;;
+    cmfast) perl -MCache::Memcached::Fast -e 1 2>/dev/null ;;
+    phpmc) command -v php >/dev/null && php -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null ;;
     saslplain) compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || compgen -G '/usr/lib/sasl2/libplain.so*' >/dev/null ;;
     *) command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /usr/bin/$1 ]] ;;
   esac

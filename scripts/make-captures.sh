@@ -11,9 +11,9 @@
 # Ethernet-sized (1448 payload bytes) as on a real network, every port is free, and nothing else
 # is in the capture. Without root it uses the host loopback; the ports below must be free.
 # Needs: memcached, tcpdump, dumpcap, memccapable, /usr/bin/python3 + pymemcache; tshark for the
-# dissector counts (`bash scripts/ensure-tools.sh captures` installs them); ruby + ruby-dalli and
-# libcache-memcached-fast-perl, php-cli + php-memcached for dalli-binary, cmfast-two-servers and
-# php-memcached only.
+# dissector counts; ruby + ruby-dalli and libcache-memcached-fast-perl, php-cli + php-memcached for
+# dalli-binary, cmfast-two-servers and php-memcached only (`bash scripts/ensure-tools.sh captures`
+# installs them all).
 #
 # Captures (server port 11211 unless said; tcpdump -s 0 -B 131072 and a port filter, no
 # --immediate-mode; dumpcap -s 0 for pcapng):
