@@ -5,7 +5,7 @@
 // configuration and writes HdrHistogram's uncompressed V2 encoding byte for byte as
 // WasmHistogram.encode() does, so the main thread decodes and merges it with hdr-histogram-js
 // unchanged (decodeHistogram in histogram.ts).
-import { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
+import { HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS, V2_COOKIE_BASE, V2_HEADER_BYTES } from './hist-config.js';
 
 // The layout below assumes a unit magnitude of 0 (every integer ns has its own bucket up to 2047).
 if (HIST_LOWEST !== 1) throw new Error(`counts-hist: lowest discernible value must be 1, hist-config has ${HIST_LOWEST}`);
@@ -55,8 +55,8 @@ export function countsIndex(v: number): number {
 }
 
 // V2 encoding header, as hdr-histogram-js writes it (encoding.ts of its AssemblyScript build)
-const V2_ENCODING_COOKIE = 0x1c849303 | 0x10;
-const HEADER_BYTES = 40;
+const V2_ENCODING_COOKIE = V2_COOKIE_BASE | 0x10;
+const HEADER_BYTES = V2_HEADER_BYTES;
 /** Longest ZigZag LEB128 word here: a count (< 2^53) doubles to < 2^54, 8 bytes of 7 bits. */
 const MAX_WORD_BYTES = 8;
 

@@ -6,13 +6,10 @@
 // without it), for what here takes under two hundred lines.
 import { deflateSync, inflateSync } from 'node:zlib';
 import { BLOCK_SHIFT, BLOCKS_LENGTH, COUNTS_LENGTH, countsIndex, encodeV2, indexLowest, indexSize } from './counts-hist.js';
-import { countAtPercentile, forEachV2Count, HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS } from './hist-config.js';
+import { countAtPercentile, forEachV2Count, HIST_DIGITS, HIST_LOWEST, HIST_MAX_NS, V2_COMPRESSED_COOKIE_BASE, V2_COOKIE_BASE, V2_HEADER_BYTES } from './hist-config.js';
 
-const V2_COOKIE_BASE = 0x1c849303;
-const V2_COMPRESSED_COOKIE_BASE = 0x1c849304;
 /** What hdr-histogram-js writes: the base with the word-size nibble 0x10 (LEB128 words). */
 const V2_COMPRESSED_COOKIE = V2_COMPRESSED_COOKIE_BASE | 0x10;
-const HEADER_BYTES = 40;
 const TWO_POW_32 = 4294967296;
 
 /** An HdrHistogram of integer ns, 1 ns .. 1 h, 3 digits, with 64-bit (exact to 2^53) counts. */
@@ -67,18 +64,18 @@ export class DenseHistogram {
     else while (c[this.lo] === 0) this.lo++;
   }
 
-  /** Adds an uncompressed V2 encoding (`what` names it in errors); it must have mcreplay's layout. */
-  addRaw(buf: Uint8Array, what: string): void {
+  /** Adds an uncompressed V2 encoding; it must have mcreplay's layout (the caller names the encoding when this throws). */
+  addRaw(buf: Uint8Array): void {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (buf.length < HEADER_BYTES || (dv.getInt32(0) & ~0xf0) !== V2_COOKIE_BASE) throw new Error(`not a V2 HdrHistogram encoding: ${what}`);
+    if (buf.length < V2_HEADER_BYTES || (dv.getInt32(0) & ~0xf0) !== V2_COOKIE_BASE) throw new Error('not a V2 HdrHistogram encoding');
     const digits = dv.getInt32(12);
     const lowest = dv.getUint32(16) * TWO_POW_32 + dv.getUint32(20);
     if (digits !== HIST_DIGITS || lowest !== HIST_LOWEST) {
-      throw new Error(`an HdrHistogram of ${digits} digits from ${lowest} ns, not mcreplay's (${HIST_DIGITS} digits from ${HIST_LOWEST} ns): ${what}`);
+      throw new Error(`an HdrHistogram of ${digits} digits from ${lowest} ns, not mcreplay's (${HIST_DIGITS} digits from ${HIST_LOWEST} ns)`);
     }
-    const end = Math.min(buf.length, HEADER_BYTES + dv.getInt32(4));
-    forEachV2Count(buf, HEADER_BYTES, end, (index, count) => {
-      if (index >= COUNTS_LENGTH) throw new Error(`an HdrHistogram with values over ${HIST_MAX_NS} ns: ${what}`);
+    const end = Math.min(buf.length, V2_HEADER_BYTES + dv.getInt32(4));
+    forEachV2Count(buf, V2_HEADER_BYTES, end, (index, count) => {
+      if (index >= COUNTS_LENGTH) throw new Error(`an HdrHistogram with values over ${HIST_MAX_NS} ns`);
       this.addAt(index, count);
     });
   }
@@ -170,9 +167,10 @@ export class DenseHistogram {
 const POOL_MAX = 64;
 const pool: DenseHistogram[] = [];
 
-/** The uncompressed V2 bytes inside compressed base64 `s`. */
-export function inflateCompressed(s: string): Uint8Array {
-  const raw = Buffer.from(s.trim(), 'base64');
-  if (raw.length < 8 || (raw.readInt32BE(0) & ~0xf0) !== V2_COMPRESSED_COOKIE_BASE) throw new Error('not a compressed V2 HdrHistogram (bad cookie)');
-  return inflateSync(raw.subarray(8, 8 + raw.readInt32BE(4)));
+/** The uncompressed V2 bytes inside compressed base64 `encoded` (the results.json/.hlog form; here, not in hist-config.ts, so that worker threads do not load zlib). */
+export function inflateV2(encoded: string): Uint8Array {
+  const raw = Buffer.from(encoded, 'base64');
+  if (raw.length < 8 || (raw.readInt32BE(0) & ~0xf0) !== V2_COMPRESSED_COOKIE_BASE) throw new Error('not a compressed HdrHistogram (bad cookie)');
+  // small output chunks: the default 16 KiB chunk allocation dominates for ~400-byte payloads
+  return inflateSync(raw.subarray(8, 8 + raw.readInt32BE(4)), { chunkSize: 1024 });
 }

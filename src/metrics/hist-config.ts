@@ -2,7 +2,6 @@
 // the encoded form histograms travel in, and what every reader of that form shares (the percentile
 // rank, the walk over a V2 payload); apart from the histograms, so that worker threads and the
 // report can use it without loading them (see counts-hist.ts).
-
 /** Highest value tracked, ns (1 hour). Larger values are clamped to it. */
 export const HIST_MAX_NS = 3_600_000_000_000;
 /** Significant decimal digits kept. */
@@ -61,3 +60,8 @@ export function forEachV2Count(buf: Uint8Array, start: number, end: number, buck
     index++;
   }
 }
+
+/** HdrHistogram's V2 encoding: the cookie bases (the low nibble's 0x10 says LEB128 words) and the header size. */
+export const V2_COOKIE_BASE = 0x1c849303;
+export const V2_COMPRESSED_COOKIE_BASE = 0x1c849304;
+export const V2_HEADER_BYTES = 40;

@@ -3,7 +3,7 @@
 // .hlog files carry. The histograms are dense-hist.ts' plain-JS ones, with hdr-histogram-js'
 // semantics and encodings.
 import type { Percentiles } from './results-types.js';
-import { DenseHistogram, inflateCompressed } from './dense-hist.js';
+import { DenseHistogram, inflateV2 } from './dense-hist.js';
 import { HIST_MAX_NS, type EncodedHist } from './hist-config.js';
 
 /** An HdrHistogram with 64-bit counts; `destroy()` it when done (it is reused). */
@@ -61,8 +61,7 @@ export function addHistogram(into: Histogram, src: Histogram): void {
 export function addEncoded(into: Histogram, encoded: EncodedHist): void {
   if (encoded.length === 0) return;
   try {
-    if (typeof encoded === 'string') into.addRaw(inflateCompressed(encoded), encoded.slice(0, 40));
-    else into.addRaw(encoded, Buffer.from(encoded.subarray(0, 20)).toString('hex'));
+    into.addRaw(typeof encoded === 'string' ? inflateV2(encoded) : encoded);
   } catch (err) {
     const head = typeof encoded === 'string' ? encoded.slice(0, 40) : Buffer.from(encoded.subarray(0, 20)).toString('hex');
     throw new Error(`not an encoded HdrHistogram (${err instanceof Error ? err.message : String(err)}): ${head}...`);

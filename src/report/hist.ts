@@ -4,9 +4,9 @@
 // over the 5 s budget. The V2 encoding is already sparse (runs of zero buckets are one varint), so
 // this decodes straight into the non-empty buckets and answers percentiles in one pass over them.
 // Semantics match hdr-histogram-js getValueAtPercentile (highest equivalent value of the bucket).
-import { inflateSync } from 'node:zlib';
 import type { Percentiles } from '../metrics/results-types.js';
-import { countAtPercentile, forEachV2Count } from '../metrics/hist-config.js';
+import { countAtPercentile, forEachV2Count, V2_COOKIE_BASE, V2_HEADER_BYTES } from '../metrics/hist-config.js';
+import { inflateV2 } from '../metrics/dense-hist.js';
 
 /** Non-empty buckets of a histogram, ascending: value range [lo, hi] and count. */
 export interface Sparse {
@@ -16,9 +16,6 @@ export interface Sparse {
   total: number;
 }
 
-const COMPRESSED_COOKIE_BASE = 0x1c849304;
-const COOKIE_BASE = 0x1c849303;
-const HEADER_BYTES = 40;
 const POW2 = Float64Array.from({ length: 64 }, (_, i) => Math.pow(2, i));
 
 /** An empty histogram. */
@@ -38,18 +35,18 @@ let sN = new Float64Array(1024);
 /** Decodes compressed base64 (the results.json/.hlog encoding); '' or null gives an empty histogram. */
 export function decodeSparse(encoded: string | null | undefined): Sparse {
   if (!encoded) return emptySparse();
-  const raw = Buffer.from(encoded, 'base64');
-  if (raw.length < 8 || (int32(raw, 0) & ~0xf0) !== COMPRESSED_COOKIE_BASE) {
-    throw new Error(`not a compressed HdrHistogram (bad cookie): ${encoded.slice(0, 24)}...`);
+  let raw: Uint8Array;
+  try {
+    raw = inflateV2(encoded);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}: ${encoded.slice(0, 24)}...`);
   }
-  const z = raw.subarray(8, 8 + int32(raw, 4));
-  // small output chunks: the default 16 KiB chunk allocation dominates for ~400-byte payloads
-  return parseRaw(inflateSync(z, { chunkSize: 1024 }), encoded);
+  return parseRaw(raw, encoded);
 }
 
 /** Parses an uncompressed V2 encoding (`what` names it in errors). */
 export function parseRaw(buf: Uint8Array, what: string): Sparse {
-  if (buf.length < HEADER_BYTES || (int32(buf, 0) & ~0xf0) !== COOKIE_BASE) {
+  if (buf.length < V2_HEADER_BYTES || (int32(buf, 0) & ~0xf0) !== V2_COOKIE_BASE) {
     throw new Error(`not a V2 HdrHistogram encoding: ${what.slice(0, 24)}...`);
   }
   const payloadLen = int32(buf, 4);
@@ -61,7 +58,7 @@ export function parseRaw(buf: Uint8Array, what: string): Sparse {
   const halfMag = (subBucketCountMagnitude > 1 ? subBucketCountMagnitude : 1) - 1;
   const half = Math.pow(2, halfMag);
 
-  const end = Math.min(buf.length, HEADER_BYTES + payloadLen);
+  const end = Math.min(buf.length, V2_HEADER_BYTES + payloadLen);
   // at most one non-empty bucket per payload byte
   if (sLo.length < end) {
     sLo = new Float64Array(end * 2);
@@ -73,7 +70,7 @@ export function parseRaw(buf: Uint8Array, what: string): Sparse {
   const n = sN;
   let k = 0;
   let total = 0;
-  forEachV2Count(buf, HEADER_BYTES, end, (index, count) => {
+  forEachV2Count(buf, V2_HEADER_BYTES, end, (index, count) => {
     let bucket = (index >>> halfMag) - 1;
     let sub = (index & (half - 1)) + half;
     if (bucket < 0) {
