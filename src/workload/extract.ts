@@ -88,7 +88,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
 
   get matcher(): ResponseMatcher<WorkloadRequest> {
     // the tokens the server hands out: a cas request is then known to carry the current one or not
-    return (this.matcherOf ??= createResponseMatcher<WorkloadRequest>(this, this.ctx.keyBytes === undefined ? CAS_MATCHER_OPTS : {}));
+    return (this.matcherOf ??= createResponseMatcher<WorkloadRequest>(this, this.ctx.casSeen !== null ? CAS_MATCHER_OPTS : {}));
   }
 
   /** Bytes of an incomplete request left at the end (0 when the client never sent a byte). */
@@ -107,7 +107,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
     const ts = tsNs < this.lastTs ? this.lastTs : tsNs;
     this.lastTs = ts;
     const r = toWorkloadRequest(p, this.conn.id, this.seq++, ts, ctx.rawMode, ctx.keyBytes, loginCredential(this, p, ctx.stats.asciiAuth));
-    if (ctx.keyBytes === undefined) ctx.casSeen.request(this.conn.serverKey, r);
+    ctx.casSeen?.request(this.conn.serverKey, r);
     ctx.sink.request(r);
     this.matcher.expect(r, r);
   }
@@ -122,7 +122,7 @@ class ConnState implements RequestParserEvents, ResponseMatcherEvents<WorkloadRe
   }
 
   response(r: WorkloadRequest, resp: ParsedResponse, tsNs: number): void {
-    this.ctx.casSeen.answer(this.conn.serverKey, resp);
+    this.ctx.casSeen?.answer(this.conn.serverKey, resp);
     this.ctx.sink.outcome(r, outcomeOf(r, resp, tsNs));
   }
 
@@ -272,8 +272,11 @@ interface BuilderCtx {
   nextConnId: number;
   /** The capture is ending: a flow closed now is cut by the end, not closed by its peers. */
   finishing: boolean;
-  /** Tokens the captured servers handed out: marks cas requests with a stale token (cas-seen.ts). */
-  casSeen: CasSeen;
+  /**
+   * Tokens the captured servers handed out: marks cas requests with a stale token (cas-seen.ts);
+   * null where keys arrive as bytes (inspect's tallies: nothing is replayed).
+   */
+  casSeen: CasSeen | null;
 }
 
 /**
@@ -395,7 +398,7 @@ function udpBuilder(ctx: BuilderCtx): { datagram(d: UdpDatagram): void; finish()
 export function createWorkloadBuilder(sink: WorkloadSink, rawMode: RawMode = 'copy', asciiAuth = false): { streams: StreamSink; stats: ExtractStats; finish(): void } {
   const stats = newExtractStats();
   stats.asciiAuth.declared = asciiAuth;
-  const ctx: BuilderCtx = { sink, stats, rawMode, keyBytes: sink.keyBytes?.bind(sink), asciiAuth, authServers: new Set(), nextConnId: 0, finishing: false, casSeen: new CasSeen() };
+  const ctx: BuilderCtx = { sink, stats, rawMode, keyBytes: sink.keyBytes?.bind(sink), asciiAuth, authServers: new Set(), nextConnId: 0, finishing: false, casSeen: sink.keyBytes === undefined ? new CasSeen() : null };
   const conns = new Map<number, ConnState>();
   const udp = udpBuilder(ctx);
 
